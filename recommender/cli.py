@@ -1,0 +1,269 @@
+"""Command line: a thin click layer over :mod:`recommender.pipeline`; no logic lives here.
+
+Exit codes (DESIGN §2): 0 success; 1 verification failed; 2 bad usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+#: Inputs larger than this get a progress bar on stderr.
+PROGRESS_THRESHOLD = 16 * 1024 * 1024
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def _progress(inputs: tuple[str, ...], label: str, force: bool | None) -> Iterator:
+    """A byte-based progress bar on stderr for long inputs (or when asked)."""
+    from .ingest import input_size
+
+    try:
+        total = input_size(inputs)
+    except Exception:  # the real error is reported by the reader, with the file named
+        total = 0
+    show = force if force is not None else total >= PROGRESS_THRESHOLD
+    if not show or total == 0:
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _read_errors():
+    from .ingest import InputError
+    from .semantics import PolicyError
+
+    return (InputError, PolicyError, OSError)
+
+
+_INPUT_HELP = (
+    "INPUT is any mix of files, directories and .gz files: Hubble `hubble observe -o json` "
+    "lines or exporter files (wrapped or bare flows, JSON arrays), or Parquet written by "
+    "`ingest`. The format is detected per file; --format overrides."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="netpol-recommender")
+def main() -> None:
+    """Turn observed Kubernetes flow logs into minimal, least-privilege NetworkPolicies,
+    each proposal proven against the flows it came from.
+
+    \b
+    Typical use:
+      netpol-recommender recommend flows/ -o proposal/
+      netpol-recommender ingest flows/*.json.gz -o flows.parquet
+      netpol-recommender verify --policies proposal/policies flows.parquet
+    """
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Parquet file to write (atomically).",
+)
+@click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
+@click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
+def ingest(inputs: tuple[str, ...], output: str, fmt: str | None, progress: bool | None) -> None:
+    """Normalize flow logs into one Parquet table (the schema in recommender/schema.py).
+
+    Prints how many records were read, normalized, rejected and filtered, by reason.
+    """
+    from .accounting import RecordCounts
+    from .ingest import iter_flow_batches, write_parquet
+
+    counts = RecordCounts()
+    try:
+        with _progress(inputs, "ingest", progress) as update:
+            rows = write_parquet(
+                iter_flow_batches(inputs, format=fmt, counts=counts, progress=update), output
+            )
+    except _read_errors() as exc:
+        _fail(str(exc))
+    _print_counts(counts)
+    click.echo(f"wrote {rows} flow records to {output}")
+
+
+ingest.help += "\n\n" + _INPUT_HELP
+
+
+def _print_counts(counts) -> None:
+    click.echo(
+        f"records: read {counts.read}, normalized {counts.normalized}, "
+        f"rejected {counts.rejected_total}, filtered {counts.filtered_total}",
+        err=True,
+    )
+    for reason, n in sorted(counts.rejected.items()):
+        click.echo(f"  rejected  {n:>8}  {reason}", err=True)
+    for reason, n in sorted(counts.filtered.items()):
+        click.echo(f"  filtered  {n:>8}  {reason}", err=True)
+    for example in counts.examples[:5]:
+        click.echo(f"  e.g. {example}", err=True)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory for policies/, SUMMARY.md and report.json.",
+)
+@click.option(
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    metavar="NS",
+    help="Propose policies only for this namespace (repeatable). Default: every "
+    "namespace with observed pods.",
+)
+@click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
+@click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
+def recommend(
+    inputs: tuple[str, ...],
+    output: str,
+    namespaces: tuple[str, ...],
+    fmt: str | None,
+    progress: bool | None,
+) -> None:
+    """Propose NetworkPolicies from observed flows, verify them, and write them.
+
+    Every observed connection is replayed through an independent NetworkPolicy evaluator;
+    if any would be denied, nothing is written and the command exits 1. Prints coverage
+    and breadth (what the proposal allows that was never observed).
+    """
+    from .pipeline import recommend as run
+    from .proposal import write_proposal
+
+    try:
+        with _progress(inputs, "reading", progress) as update:
+            rec = run(inputs, namespaces=namespaces or None, format=fmt, progress=update)
+    except _read_errors() as exc:
+        _fail(str(exc))
+    _print_counts(rec.counts)
+    click.echo(
+        f"coverage {rec.coverage * 100:.2f}% ({rec.covered}/{rec.judged} connections), "
+        f"breadth {rec.breadth.total}, {len(rec.policies)} policies",
+        err=True,
+    )
+    if rec.covered < rec.judged:
+        for row in rec.denied.head(20).itertuples(index=False):
+            click.echo(f"  denied: {row.reasons}", err=True)
+        _fail(
+            "verification failed: the proposal would deny observed connections; "
+            "nothing was written",
+            1,
+        )
+    write_proposal(rec, output)
+    out = Path(output)
+    click.echo(
+        f"proposal written to {out / 'policies'} "
+        f"(summary: {out / 'SUMMARY.md'}, report: {out / 'report.json'})"
+    )
+
+
+recommend.help += "\n\n" + _INPUT_HELP
+
+
+@main.command()
+@click.option(
+    "--policies",
+    "policies_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Directory of NetworkPolicy YAML (searched recursively; multi-document "
+    "files and List objects are read, other kinds ignored with a note).",
+)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def verify(policies_dir: str, inputs: tuple[str, ...], fmt: str | None, as_json: bool) -> None:
+    """Replay observed flows against a directory of policies: what breaks if we enforce it?
+
+    Prints the observed connections that would be denied, grouped by workload pair with
+    the policies responsible, and the breadth (allowed but never observed). Exits 1 if
+    any observed connection would be denied: run it in CI on a policy pull request.
+    """
+    import json
+
+    from .pipeline import verify_policies
+    from .policy_files import load_policies
+
+    try:
+        policies, notes = load_policies(policies_dir)
+        run = verify_policies(policies, inputs, format=fmt, notes=notes)
+    except _read_errors() as exc:
+        _fail(str(exc))
+    if as_json:
+        doc = {
+            "coverage": run.coverage,
+            "covered": run.covered,
+            "judged": run.judged,
+            "breadth": run.breadth.to_dict(),
+            "records": run.counts.to_dict(),
+            "notes": run.notes,
+            "connections": [
+                {
+                    "src": r.src_workload,
+                    "dst": r.dst_workload,
+                    "protocol": r.protocol,
+                    "port": int(r.port),
+                    "allowed": bool(r.allowed),
+                    "exempt": bool(r.exempt),
+                    "reasons": r.reasons.split("; ") if r.reasons else [],
+                }
+                for r in run.replayed.itertuples(index=False)
+            ],
+        }
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    else:
+        for note in run.notes:
+            click.echo(f"note: {note}", err=True)
+        _print_counts(run.counts)
+        denied = run.denied
+        if len(denied):
+            click.echo("Observed connections that would be denied:")
+            groups = denied.groupby(["src_workload", "dst_workload"], sort=True)
+            for (src, dst), rows in groups:
+                ports = ", ".join(
+                    sorted(
+                        {
+                            f"{int(p)}/{q}"
+                            for p, q in zip(rows["port"], rows["protocol"], strict=True)
+                        }
+                    )
+                )
+                click.echo(f"  {src} -> {dst} [{ports}] ({len(rows)} connections)")
+                for reason in sorted(set(rows["reasons"])):
+                    click.echo(f"      {reason}")
+        click.echo(
+            f"coverage {run.coverage * 100:.2f}% ({run.covered}/{run.judged} connections), "
+            f"breadth {run.breadth.total} (in-cluster {run.breadth.in_cluster}, "
+            f"external {run.breadth.external_addresses})"
+        )
+    sys.exit(0 if run.covered == run.judged else 1)
+
+
+verify.help += "\n\n" + _INPUT_HELP
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

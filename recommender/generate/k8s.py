@@ -1,0 +1,81 @@
+"""Render the IR as networking.k8s.io/v1 NetworkPolicy objects and stable YAML."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import yaml
+
+from ..selectors import namespace_selector
+from .ir import Peer, PolicyIR, Rule
+from .synthesis import MANAGED_BY
+
+
+def _peer(peer: Peer, policy_namespace: str) -> dict[str, Any]:
+    if peer.kind == "address":
+        ip = ipaddress.ip_address(peer.id)
+        return {"ipBlock": {"cidr": f"{ip.compressed}/{ip.max_prefixlen}"}}
+    selector = {"matchLabels": dict(peer.match_labels)} if peer.match_labels else {}
+    if peer.namespace == policy_namespace:
+        return {"podSelector": selector}
+    return {
+        "namespaceSelector": {"matchLabels": namespace_selector(peer.namespace or "")},
+        "podSelector": selector,
+    }
+
+
+def _rule(rule: Rule, policy_namespace: str, peer_key: str) -> dict[str, Any]:
+    return {
+        peer_key: [_peer(p, policy_namespace) for p in rule.peers],
+        "ports": [{"protocol": p.protocol, "port": p.port} for p in rule.ports],
+    }
+
+
+def render_policy(policy: PolicyIR) -> dict[str, Any]:
+    """One NetworkPolicy object as a plain dict, keys in reading order."""
+    metadata: dict[str, Any] = {
+        "name": policy.name,
+        "namespace": policy.namespace,
+        "labels": {"app.kubernetes.io/managed-by": MANAGED_BY},
+    }
+    if policy.role == "default-deny":
+        metadata["annotations"] = {
+            f"{MANAGED_BY}/role": "default-deny",
+        }
+        spec: dict[str, Any] = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    else:
+        metadata["annotations"] = {
+            f"{MANAGED_BY}/workload": f"{policy.workload_kind}/{policy.workload.split('/', 1)[1]}",
+        }
+        pod_selector = {"matchLabels": dict(policy.match_labels)} if policy.match_labels else {}
+        spec = {"podSelector": pod_selector, "policyTypes": ["Ingress", "Egress"]}
+        if policy.ingress:
+            spec["ingress"] = [_rule(r, policy.namespace, "from") for r in policy.ingress]
+        if policy.egress:
+            spec["egress"] = [_rule(r, policy.namespace, "to") for r in policy.egress]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe dumper that never emits aliases (each object stands alone in review)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def to_yaml(obj: dict[str, Any]) -> str:
+    """Stable block-style YAML: the same object always gives the same bytes."""
+    return yaml.dump(
+        obj,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=False,
+        width=1000,
+    )

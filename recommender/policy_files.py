@@ -1,0 +1,53 @@
+"""Read NetworkPolicy YAML from a directory, the way a policy repo holds it.
+
+Multi-document files and ``List`` objects are unpacked; other kinds are skipped with a
+note (a repo mixes Deployments and policies), never silently.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .semantics import PolicyError
+
+NETWORK_POLICY = ("networking.k8s.io/v1", "NetworkPolicy")
+
+
+def _objects(doc: Any) -> list[Any]:
+    if (
+        isinstance(doc, dict)
+        and doc.get("kind") == "List"
+        or (isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and "items" in doc)
+    ):
+        return list(doc.get("items") or [])
+    return [doc]
+
+
+def load_policies(directory: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str]]:
+    """All NetworkPolicy objects under ``directory`` (sorted by path), and notes on the rest."""
+    policies: list[dict[str, Any]] = []
+    notes: list[str] = []
+    root = Path(directory)
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    for path in files:
+        try:
+            docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        for i, doc in enumerate(docs):
+            for obj in _objects(doc):
+                if obj is None:
+                    continue
+                if not isinstance(obj, dict):
+                    notes.append(f"{path} document {i + 1}: not an object, ignored")
+                    continue
+                kind = (obj.get("apiVersion"), obj.get("kind"))
+                if kind == NETWORK_POLICY:
+                    policies.append(obj)
+                else:
+                    notes.append(f"{path} document {i + 1}: {kind[1] or 'no kind'} ignored")
+    return policies, notes

@@ -1,0 +1,272 @@
+"""The output directory: policies/<ns>/<name>.yaml, SUMMARY.md and report.json.
+
+Everything here is deterministic (no timestamps, sorted everything) so the same flows in
+any order give byte-identical files, and every file is written atomically: a reviewer
+never sees a half-written proposal, and a re-run removes the files it no longer proposes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .generate.ir import PolicyIR, Rule
+from .generate.k8s import to_yaml
+from .pipeline import Recommendation
+from .validate import is_dns1123_label, is_dns1123_subdomain
+
+SCHEMA_NAME = "netpol-recommender/report"
+REPORT_VERSION = 1
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+
+
+def md(text: Any) -> str:
+    """Escape text from logs for Markdown: no markup, no HTML, no line breaks."""
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def _iso(ts: Any) -> str | None:
+    if ts is None:
+        return None
+    try:
+        return ts.isoformat().replace("+00:00", "Z")
+    except AttributeError:
+        return str(ts)
+
+
+def _safe_path(policy: PolicyIR) -> Path:
+    """policies/<ns>/<name>.yaml, refusing anything that is not a Kubernetes name."""
+    if not is_dns1123_label(policy.namespace) or not is_dns1123_subdomain(policy.name):
+        raise ValueError(f"refusing unsafe output path for {policy.namespace!r}/{policy.name!r}")
+    return Path("policies") / policy.namespace / f"{policy.name}.yaml"
+
+
+def _rule_report(rule: Rule) -> dict[str, Any]:
+    return {
+        "peers": [p.id for p in rule.peers],
+        "ports": [f"{p.port}/{p.protocol}" for p in rule.ports],
+        "evidence": [
+            {
+                "peer": e.peer,
+                "port": f"{e.port}/{e.protocol}",
+                "basis": e.basis,
+                "flows": e.flows,
+                "first_seen": _iso(e.first_seen),
+                "last_seen": _iso(e.last_seen),
+            }
+            for e in rule.evidence
+        ],
+    }
+
+
+def build_report(rec: Recommendation) -> dict[str, Any]:
+    """The machine-readable twin of SUMMARY.md (DESIGN §2)."""
+    node_sources = rec.synthesis.node_sources
+    policies = []
+    for ir in rec.ir:
+        entry: dict[str, Any] = {
+            "file": _safe_path(ir).as_posix(),
+            "namespace": ir.namespace,
+            "name": ir.name,
+            "role": ir.role,
+            "breadth": rec.breadth.per_policy.get(f"{ir.namespace}/{ir.name}", 0),
+        }
+        if ir.role == "workload":
+            entry.update(
+                {
+                    "workload": ir.workload,
+                    "workload_kind": ir.workload_kind,
+                    "selector": ir.match_labels,
+                    "selector_exact": ir.selector_exact,
+                    "selector_why": ir.selector_why,
+                    "swept_in": list(ir.swept_in),
+                    "ingress": [_rule_report(r) for r in ir.ingress],
+                    "egress": [_rule_report(r) for r in ir.egress],
+                }
+            )
+        policies.append(entry)
+    denied = rec.denied
+    return {
+        "schema": SCHEMA_NAME,
+        "version": REPORT_VERSION,
+        "tool_version": __version__,
+        "inputs": sorted(rec.inputs),
+        "namespaces": rec.namespaces,
+        "coverage": rec.coverage,
+        "covered_connections": rec.covered,
+        "connections": rec.judged,
+        "denied_connections": [
+            {
+                "src": _endpoint_name(r, "src"),
+                "dst": _endpoint_name(r, "dst"),
+                "protocol": r.protocol,
+                "port": int(r.port),
+                "reasons": r.reasons,
+            }
+            for r in denied.itertuples(index=False)
+        ],
+        "breadth": rec.breadth.total,
+        "breadth_detail": rec.breadth.to_dict(),
+        "policies": len(rec.policies),
+        "policy_files": policies,
+        "workloads": len(rec.workloads),
+        "records": rec.counts.to_dict(),
+        "excluded_records": dict(sorted(rec.excluded.items())),
+        "node_sources": [
+            {
+                "src": r.src_id,
+                "dst": r.dst_id,
+                "port": f"{int(r.port)}/{r.protocol}",
+                "flows": int(r.flows),
+            }
+            for r in node_sources.itertuples(index=False)
+        ],
+        "resolvers": rec.synthesis.resolvers,
+        "notes": rec.synthesis.notes,
+    }
+
+
+def _endpoint_name(row: Any, side: str) -> str:
+    if getattr(row, f"{side}_kind") == "pod":
+        return f"{getattr(row, f'{side}_namespace')}/{getattr(row, f'{side}_pod')}"
+    return str(getattr(row, f"{side}_ip"))
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.2f}%"
+
+
+def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
+    """SUMMARY.md: ready to paste as a pull-request body."""
+    counts = rec.counts
+    b = rec.breadth
+    lines = [
+        "# NetworkPolicy proposal",
+        "",
+        f"Generated by netpol-recommender {md(__version__)} from {counts.files} input file(s).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| coverage (observed connections still allowed) | **{_pct(rec.coverage)}** "
+        f"({rec.covered} of {rec.judged}) |",
+        f"| breadth (allowed but never observed) | **{b.total}** |",
+        f"| breadth in-cluster (workload pairs x ports) | {b.in_cluster} of {b.universe} |",
+        f"| breadth external (addresses x ports beyond observed) | {b.external_addresses} |",
+        f"| policies | {len(rec.policies)} |",
+        f"| workloads | {len(rec.workloads)} |",
+        f"| connections (pod level) | {len(rec.connections)} |",
+        "",
+        "## Records",
+        "",
+        f"Read {counts.read}: normalized {counts.normalized}, rejected {counts.rejected_total}, "
+        f"filtered {counts.filtered_total}.",
+        "",
+    ]
+    if counts.rejected or counts.filtered or rec.excluded:
+        lines += ["| records | reason | count |", "|---|---|---|"]
+        for reason, n in sorted(counts.rejected.items()):
+            lines.append(f"| rejected | {md(reason)} | {n} |")
+        for reason, n in sorted(counts.filtered.items()):
+            lines.append(f"| filtered | {md(reason)} | {n} |")
+        for reason, n in sorted(rec.excluded.items()):
+            lines.append(f"| not a rule | {md(reason)} | {n} |")
+        lines.append("")
+    if counts.examples:
+        lines += ["Rejected records (first few):", ""]
+        lines += [f"- `{md(str(e))}`" for e in counts.examples[:10]]
+        lines.append("")
+    node_sources = report["node_sources"]
+    if node_sources:
+        lines += [
+            "## Node and host sources (no rule)",
+            "",
+            "NetworkPolicy cannot select nodes or host-network pods, and a pod's own node "
+            "always reaches it (kubelet probes). These connections get no rule:",
+            "",
+            "| source | destination | port | flows |",
+            "|---|---|---|---|",
+        ]
+        for n in node_sources:
+            lines.append(f"| {md(n['src'])} | {md(n['dst'])} | {md(n['port'])} | {n['flows']} |")
+        lines.append("")
+    if not report["denied_connections"]:
+        lines += ["All observed connections pass the independent evaluator.", ""]
+    else:
+        lines += ["## Denied observed connections", ""]
+        for d in report["denied_connections"][:50]:
+            lines.append(
+                f"- {md(d['src'])} → {md(d['dst'])} {d['port']}/{md(d['protocol'])}: "
+                f"{md(d['reasons'])}"
+            )
+        lines.append("")
+    if rec.synthesis.notes:
+        lines += ["## Notes", ""]
+        lines += [f"- {md(n)}" for n in rec.synthesis.notes]
+        lines.append("")
+    lines += ["## Policies", ""]
+    for entry, ir in zip(report["policy_files"], rec.ir, strict=True):
+        lines.append(f"### `{entry['file']}`")
+        lines.append("")
+        if ir.role == "default-deny":
+            lines += [
+                f"Default deny, both directions, for every pod in namespace {md(ir.namespace)}.",
+                "",
+            ]
+            continue
+        selector = ", ".join(f"{k}={v}" for k, v in ir.match_labels.items()) or "(all pods)"
+        lines.append(
+            f"Workload {md(ir.workload_kind)} {md(ir.workload)}; selector `{md(selector)}` "
+            f"({'exact' if ir.selector_exact else 'NOT exact'}: {md(ir.selector_why)}); "
+            f"breadth {entry['breadth']}."
+        )
+        lines += ["", "| direction | peers | ports | flows | last seen |", "|---|---|---|---|---|"]
+        for direction, rules in (("ingress", ir.ingress), ("egress", ir.egress)):
+            for rule in rules:
+                peers = ", ".join(md(p.id) for p in rule.peers)
+                ports = ", ".join(f"{p.port}/{p.protocol}" for p in rule.ports)
+                flows = sum(e.flows for e in rule.evidence)
+                seen = [e.last_seen for e in rule.evidence if e.last_seen is not None]
+                last = _iso(max(seen)) if seen else "DNS allowance"
+                lines.append(f"| {direction} | {peers} | {ports} | {flows} | {md(last)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_proposal(rec: Recommendation, out: str | os.PathLike) -> dict[str, Any]:
+    """Write policies, SUMMARY.md and report.json under ``out``; returns the report."""
+    root = Path(out)
+    report = build_report(rec)
+    written: set[Path] = set()
+    for ir, obj in zip(rec.ir, rec.policies, strict=True):
+        rel = _safe_path(ir)
+        write_atomic(root / rel, to_yaml(obj))
+        written.add(rel)
+    policies_dir = root / "policies"
+    if policies_dir.is_dir():
+        for stale in sorted(policies_dir.rglob("*.yaml")):
+            if stale.relative_to(root) not in written:
+                stale.unlink()
+    write_atomic(root / "SUMMARY.md", render_summary(rec, report))
+    write_atomic(root / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return report

@@ -1,0 +1,131 @@
+"""Synthesis and rendering on small hand-built clusters, checked by the evaluator."""
+
+from conftest import address, flow, flows_table, pod
+
+from recommender.accounting import RecordCounts
+from recommender.generate.k8s import to_yaml
+from recommender.pipeline import recommend_from_flows
+
+WEB1 = pod("shop", "web-7d4b9c8f6-bcdfg", {"app": "web"}, "10.0.0.1")
+WEB2 = pod("shop", "web-5f6c7d8b9-q2w4z", {"app": "web"}, "10.0.0.9")
+API = pod("shop", "api-7d4b9c8f6-zzzzz", {"app": "api"}, "10.0.0.3")
+DB = pod("data", "db-0", {"app": "db"}, "10.0.1.2")
+DNS = pod("kube-system", "coredns-5d78c9869d-hq6bz", {"k8s-app": "kube-dns"}, "10.0.2.2")
+WORLD = address("93.184.216.34")
+NODE = address("172.18.0.2", kind="node", reserved="host")
+
+
+def _rec(rows):
+    return recommend_from_flows(flows_table(rows), RecordCounts())
+
+
+def _policy(rec, name):
+    return next(p for p in rec.policies if p["metadata"]["name"] == name)
+
+
+def cluster_rows():
+    return [
+        flow(WORLD, WEB1, 443, sport=50001),
+        flow(WEB1, API, 8080),
+        flow(WEB2, API, 8080, sport=40001),
+        flow(WEB1, API, 9090, sport=40002),
+        flow(API, DB, 5432),
+        flow(API, DNS, 53, protocol="UDP"),
+        flow(NODE, API, 8081),
+        flow(API, address("151.101.1.69"), 443),
+    ]
+
+
+def test_every_observed_connection_is_covered_and_nothing_else_in_cluster():
+    rec = _rec(cluster_rows())
+    assert rec.coverage == 1.0 and rec.judged == 7
+    assert rec.breadth.in_cluster == 0
+    assert rec.breadth.external_addresses == 0
+
+
+def test_default_deny_per_namespace_and_one_policy_per_workload():
+    rec = _rec(cluster_rows())
+    names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in rec.policies]
+    assert names == [
+        ("data", "default-deny"),
+        ("data", "allow-db"),
+        ("kube-system", "default-deny"),
+        ("kube-system", "allow-coredns"),
+        ("shop", "default-deny"),
+        ("shop", "allow-api"),
+        ("shop", "allow-web"),
+    ]
+    deny = _policy(rec, "default-deny")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_peers_with_the_same_ports_share_a_rule_and_cross_namespace_peers_use_both_selectors():
+    api = _policy(rec := _rec(cluster_rows()), "allow-api")["spec"]
+    assert api["podSelector"] == {"matchLabels": {"app": "api"}}
+    assert api["ingress"] == [
+        {
+            "from": [{"podSelector": {"matchLabels": {"app": "web"}}}],
+            "ports": [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 9090}],
+        },
+    ]
+    to_db = {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "data"}},
+                "podSelector": {"matchLabels": {"app": "db"}},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": 5432}],
+    }
+    assert to_db in api["egress"]
+    assert {
+        "to": [{"ipBlock": {"cidr": "151.101.1.69/32"}}],
+        "ports": [{"protocol": "TCP", "port": 443}],
+    } in api["egress"]
+    assert rec.synthesis.node_sources["dst_id"].tolist() == ["shop/api"]
+
+
+def test_dns_is_granted_udp_and_tcp_to_the_observed_resolver_on_both_sides():
+    rec = _rec(cluster_rows())
+    api = _policy(rec, "allow-api")["spec"]
+    dns_rule = {
+        "to": [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                },
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"protocol": "TCP", "port": 53}, {"protocol": "UDP", "port": 53}],
+    }
+    assert dns_rule in api["egress"]
+    # web has egress too, never did DNS in the window, and still gets it on both sides
+    web = _policy(rec, "allow-web")["spec"]
+    assert dns_rule in web["egress"]
+    coredns = _policy(rec, "allow-coredns")["spec"]
+    sources = [peer["podSelector"]["matchLabels"]["app"] for peer in coredns["ingress"][0]["from"]]
+    assert sources == ["api", "web"]
+    assert rec.synthesis.resolvers == ["kube-system/coredns"]
+
+
+def test_no_rule_is_written_on_a_reply_ephemeral_port():
+    rows = cluster_rows() + [flow(API, WEB1, 40000, sport=8080, is_reply=True)]
+    rec = _rec(rows)
+    ports = {
+        port["port"]
+        for p in rec.policies
+        for direction in ("ingress", "egress")
+        for rule in p["spec"].get(direction, [])
+        for port in rule["ports"]
+    }
+    assert 40000 not in ports
+    assert max(ports) < 32768
+
+
+def test_yaml_is_stable_and_safe():
+    rec = _rec(cluster_rows())
+    text = to_yaml(_policy(rec, "allow-api"))
+    assert text.startswith("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n")
+    assert "&" not in text and "*" not in text
+    assert text == to_yaml(_policy(_rec(list(reversed(cluster_rows()))), "allow-api"))

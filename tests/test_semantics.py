@@ -1,0 +1,1037 @@
+"""Truth tables for recommender.semantics, from the NetworkPolicy API reference and DESIGN §4.
+
+Every expected value is written out; nothing is derived from the implementation.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from recommender.semantics import (
+    ContainerPort,
+    DirectionVerdict,
+    Endpoint,
+    Evaluator,
+    PolicyError,
+    RuleRef,
+    Verdict,
+    ip_in_block,
+    policy_types,
+    selector_matches,
+)
+
+# --------------------------------------------------------------------------------------------
+# Builders
+# --------------------------------------------------------------------------------------------
+
+NS_LABELS = {
+    "x": {"team": "a", "kubernetes.io/metadata.name": "x"},
+    "y": {"team": "a"},  # lacks kubernetes.io/metadata.name on purpose: implied = "y"
+    "z": {"team": "b", "kubernetes.io/metadata.name": "z"},
+}
+
+
+def pod(ns, name, ip=None, ports=(), **labels):
+    return Endpoint(
+        kind="pod",
+        ip=ip,
+        namespace=ns,
+        labels=labels,
+        namespace_labels=NS_LABELS.get(ns, {}),
+        ports=tuple(ports),
+        name=name,
+    )
+
+
+def ext(ip, kind="external"):
+    return Endpoint(kind=kind, ip=ip, name=ip)
+
+
+def netpol(name, ns="x", **spec):
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+
+
+ALL = {}  # podSelector: {} selects every pod of the namespace
+
+# A cast of endpoints used by several tables.
+X_WEB = pod("x", "web", "10.1.0.1", app="web")
+X_OTHER = pod("x", "other", "10.1.0.2", app="other")
+X_DB = pod("x", "db", "10.1.0.3", app="db")
+Y_WEB = pod("y", "web", "10.2.0.1", app="web")
+Z_WEB = pod("z", "web", "10.3.0.1", app="web")
+EXTERNAL = ext("203.0.113.7")
+NODE = ext("10.0.0.1", kind="node")
+EXTERNAL6 = ext("2001:db8::7")
+
+
+# --------------------------------------------------------------------------------------------
+# policyTypes defaulting
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"podSelector": {}}, ("Ingress",)),
+        ({"podSelector": {}, "ingress": [{}]}, ("Ingress",)),
+        ({"podSelector": {}, "ingress": []}, ("Ingress",)),
+        # egress: [] without policyTypes is NOT an egress policy
+        ({"podSelector": {}, "egress": []}, ("Ingress",)),
+        ({"podSelector": {}, "egress": None}, ("Ingress",)),
+        # egress-only rules without policyTypes: Ingress AND Egress
+        ({"podSelector": {}, "egress": [{}]}, ("Ingress", "Egress")),
+        ({"podSelector": {}, "ingress": [{}], "egress": [{}]}, ("Ingress", "Egress")),
+        # explicit policyTypes wins
+        ({"podSelector": {}, "policyTypes": ["Egress"], "ingress": [{}]}, ("Egress",)),
+        ({"podSelector": {}, "policyTypes": ["Ingress"], "egress": [{}]}, ("Ingress",)),
+        ({"podSelector": {}, "policyTypes": ["Egress", "Ingress"]}, ("Ingress", "Egress")),
+        # an empty list is defaulted like a missing one
+        ({"podSelector": {}, "policyTypes": []}, ("Ingress",)),
+        ({"podSelector": {}, "policyTypes": [], "egress": [{}]}, ("Ingress", "Egress")),
+    ],
+)
+def test_policy_types_defaulting(spec, expected):
+    assert policy_types(netpol("p", **spec)) == expected
+
+
+def test_policy_types_accepts_bare_spec():
+    assert policy_types({"podSelector": {}, "egress": [{}]}) == ("Ingress", "Egress")
+
+
+def test_policy_types_rejects_unknown_type():
+    with pytest.raises(PolicyError, match="policyTypes"):
+        policy_types(netpol("p", podSelector={}, policyTypes=["Both"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Isolation: X_WEB -> X_DB TCP/80, both pods selected by one policy in x
+# columns: egress.isolated, egress.allowed, ingress.isolated, ingress.allowed, verdict
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "eg_iso", "eg_ok", "in_iso", "in_ok", "allowed"),
+    [
+        pytest.param(None, False, True, False, True, True, id="no-policy"),
+        pytest.param({"podSelector": ALL}, False, True, True, False, False, id="deny-ingress"),
+        pytest.param(
+            {"podSelector": ALL, "egress": []},
+            False,
+            True,
+            True,
+            False,
+            False,
+            id="egress-empty-no-types-is-ingress-only",
+        ),
+        pytest.param(
+            {"podSelector": ALL, "egress": [{}]},
+            True,
+            True,
+            True,
+            False,
+            False,
+            id="egress-only-rules-also-isolate-ingress",
+        ),
+        pytest.param(
+            {"podSelector": ALL, "policyTypes": ["Egress"], "ingress": [{}]},
+            True,
+            False,
+            False,
+            True,
+            False,
+            id="explicit-egress-ignores-ingress-rules",
+        ),
+        pytest.param(
+            {"podSelector": ALL, "policyTypes": ["Egress"]},
+            True,
+            False,
+            False,
+            True,
+            False,
+            id="deny-egress",
+        ),
+        pytest.param(
+            {"podSelector": ALL, "policyTypes": ["Ingress", "Egress"]},
+            True,
+            False,
+            True,
+            False,
+            False,
+            id="deny-both",
+        ),
+        pytest.param(
+            {"podSelector": ALL, "ingress": [{}]},
+            False,
+            True,
+            True,
+            True,
+            True,
+            id="allow-all-ingress",
+        ),
+        pytest.param(
+            {"podSelector": ALL, "policyTypes": ["Ingress", "Egress"], "ingress": [{}]},
+            True,
+            False,
+            True,
+            True,
+            False,
+            id="allow-ingress-deny-egress",
+        ),
+        pytest.param(
+            {
+                "podSelector": ALL,
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{}],
+                "egress": [{}],
+            },
+            True,
+            True,
+            True,
+            True,
+            True,
+            id="allow-all-both",
+        ),
+        pytest.param(
+            {"podSelector": {"matchLabels": {"app": "nothing"}}},
+            False,
+            True,
+            False,
+            True,
+            True,
+            id="selects-no-pod",
+        ),
+    ],
+)
+def test_isolation_table(spec, eg_iso, eg_ok, in_iso, in_ok, allowed):
+    policies = [] if spec is None else [netpol("p", **spec)]
+    v = Evaluator(policies).evaluate(X_WEB, X_DB, "TCP", 80)
+    assert (v.egress.applies, v.ingress.applies) == (True, True)
+    assert (v.egress.isolated, v.egress.allowed) == (eg_iso, eg_ok)
+    assert (v.ingress.isolated, v.ingress.allowed) == (in_iso, in_ok)
+    assert v.allowed is allowed
+
+
+def test_allow_policy_plus_default_deny_still_isolates_other_pods():
+    ev = Evaluator(
+        [
+            netpol("default-deny", podSelector=ALL),
+            netpol(
+                "db-from-web",
+                podSelector={"matchLabels": {"app": "db"}},
+                ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}]}],
+            ),
+        ]
+    )
+    assert ev.evaluate(X_WEB, X_DB, "TCP", 5432).allowed is True
+    # X_OTHER is only selected by default-deny
+    v = ev.evaluate(X_WEB, X_OTHER, "TCP", 5432)
+    assert v.allowed is False
+    assert v.ingress.isolated_by == ("x/default-deny",)
+    # other pods may not reach db
+    assert ev.evaluate(X_OTHER, X_DB, "TCP", 5432).allowed is False
+
+
+def test_policies_are_additive_and_allowed_by_is_sorted():
+    ev = Evaluator(
+        [
+            netpol("b-pol", podSelector=ALL, ingress=[{"ports": [{"port": 81}]}, {}]),
+            netpol("a-pol", podSelector={"matchLabels": {"app": "db"}}, ingress=[{}]),
+            netpol("c-unrelated", podSelector={"matchLabels": {"app": "web"}}, ingress=[{}]),
+        ]
+    )
+    v = ev.evaluate(X_WEB, X_DB, "TCP", 80)
+    assert v.allowed is True
+    assert v.ingress.isolated_by == ("x/a-pol", "x/b-pol")
+    assert v.ingress.allowed_by == (
+        RuleRef("x", "a-pol", "ingress", 0),
+        RuleRef("x", "b-pol", "ingress", 1),
+    )
+    v81 = ev.evaluate(X_WEB, X_DB, "TCP", 81)
+    assert v81.ingress.allowed_by == (
+        RuleRef("x", "a-pol", "ingress", 0),
+        RuleRef("x", "b-pol", "ingress", 0),
+        RuleRef("x", "b-pol", "ingress", 1),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Peers: ingress to X_DB from each source in SOURCES, one rule with the given `from`
+# --------------------------------------------------------------------------------------------
+
+SOURCES = (X_WEB, X_OTHER, Y_WEB, Z_WEB, EXTERNAL, NODE)
+WEB = {"matchLabels": {"app": "web"}}
+
+PEER_TABLE = [
+    # (id, from (or "missing"), x/web, x/other, y/web, z/web, external, node)
+    ("from-missing", "missing", True, True, True, True, True, True),
+    ("from-empty-list", [], True, True, True, True, True, True),
+    ("from-null", None, True, True, True, True, True, True),
+    ("nsSelector-empty", [{"namespaceSelector": {}}], True, True, True, True, False, False),
+    ("podSelector-empty", [{"podSelector": {}}], True, True, False, False, False, False),
+    ("podSelector-web", [{"podSelector": WEB}], True, False, False, False, False, False),
+    (
+        "and-ns-team-a-pod-web",
+        [{"namespaceSelector": {"matchLabels": {"team": "a"}}, "podSelector": WEB}],
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+    ),
+    (
+        "or-ns-team-a-or-pod-web",
+        [{"namespaceSelector": {"matchLabels": {"team": "a"}}}, {"podSelector": WEB}],
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ),
+    (
+        "and-all-ns-pod-web",
+        [{"namespaceSelector": {}, "podSelector": WEB}],
+        True,
+        False,
+        True,
+        True,
+        False,
+        False,
+    ),
+    (
+        "implicit-metadata-name-label",
+        [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "y"}}}],
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+    ),
+    (
+        "ns-notin-team-a",
+        [
+            {
+                "namespaceSelector": {
+                    "matchExpressions": [{"key": "team", "operator": "NotIn", "values": ["a"]}]
+                }
+            }
+        ],
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ),
+    (
+        "ipblock-external-range",
+        [{"ipBlock": {"cidr": "203.0.113.0/24"}}],
+        False,
+        False,
+        False,
+        False,
+        True,
+        False,
+    ),
+    (
+        "ipblock-everything-v4",
+        [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+    ),
+    (
+        "ipblock-except-pod-range",
+        [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.1.0.0/16"]}}],
+        False,
+        False,
+        True,
+        True,
+        True,
+        True,
+    ),
+    (
+        "ipblock-or-podselector",
+        [{"ipBlock": {"cidr": "10.0.0.0/24"}}, {"podSelector": WEB}],
+        True,
+        False,
+        False,
+        False,
+        False,
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule_from", "expected"),
+    [pytest.param(row[1], row[2:], id=row[0]) for row in PEER_TABLE],
+)
+def test_ingress_peer_table(rule_from, expected):
+    rule = {} if rule_from == "missing" else {"from": rule_from}
+    ev = Evaluator([netpol("db", podSelector={"matchLabels": {"app": "db"}}, ingress=[rule])])
+    got = tuple(ev.evaluate(src, X_DB, "TCP", 5432).allowed for src in SOURCES)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("rule_to", "expected"),
+    [pytest.param(row[1], row[2:], id=row[0]) for row in PEER_TABLE],
+)
+def test_egress_peer_table(rule_to, expected):
+    """The same peers as destinations of X_DB's egress: same truth table."""
+    rule = {} if rule_to == "missing" else {"to": rule_to}
+    ev = Evaluator(
+        [
+            netpol(
+                "db",
+                podSelector={"matchLabels": {"app": "db"}},
+                policyTypes=["Egress"],
+                egress=[rule],
+            )
+        ]
+    )
+    got = tuple(ev.evaluate(X_DB, dst, "TCP", 5432).allowed for dst in SOURCES)
+    assert got == expected
+
+
+def test_policy_in_other_namespace_peer_podselector_means_policy_namespace():
+    # Policy in y: podSelector peer means pods of y, even when the source is x/web.
+    ev = Evaluator(
+        [netpol("p", ns="y", podSelector=ALL, ingress=[{"from": [{"podSelector": WEB}]}])]
+    )
+    y_db = pod("y", "db", "10.2.0.9", app="db")
+    assert ev.evaluate(Y_WEB, y_db, "TCP", 80).allowed is True
+    assert ev.evaluate(X_WEB, y_db, "TCP", 80).allowed is False
+
+
+# --------------------------------------------------------------------------------------------
+# Label selectors
+# --------------------------------------------------------------------------------------------
+
+
+def expr(key, op, *values):
+    e = {"key": key, "operator": op}
+    if values:
+        e["values"] = list(values)
+    return {"matchExpressions": [e]}
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "expected"),
+    [
+        ({}, {}, True),
+        ({}, {"a": "1"}, True),
+        ({"matchLabels": {}, "matchExpressions": []}, {"a": "1"}, True),
+        (None, {"a": "1"}, False),
+        ({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}, True),
+        ({"matchLabels": {"a": "1"}}, {"a": "2"}, False),
+        ({"matchLabels": {"a": "1"}}, {}, False),
+        ({"matchLabels": {"a": "1", "b": "2"}}, {"a": "1"}, False),
+        ({"matchLabels": {"a": ""}}, {"a": ""}, True),
+        (expr("a", "In", "1", "2"), {"a": "2"}, True),
+        (expr("a", "In", "1", "2"), {"a": "3"}, False),
+        (expr("a", "In", "1", "2"), {}, False),
+        (expr("a", "NotIn", "1", "2"), {"a": "3"}, True),
+        (expr("a", "NotIn", "1", "2"), {"a": "1"}, False),
+        (expr("a", "NotIn", "1", "2"), {}, True),  # absent key: NotIn matches
+        (expr("a", "NotIn", "1"), {"b": "1"}, True),
+        (expr("a", "Exists"), {"a": ""}, True),
+        (expr("a", "Exists"), {"b": "1"}, False),
+        (expr("a", "DoesNotExist"), {"b": "1"}, True),
+        (expr("a", "DoesNotExist"), {"a": "1"}, False),
+        (
+            {"matchLabels": {"app": "web"}, **expr("tier", "In", "fe")},
+            {"app": "web", "tier": "fe"},
+            True,
+        ),
+        (
+            {"matchLabels": {"app": "web"}, **expr("tier", "In", "fe")},
+            {"app": "web", "tier": "be"},
+            False,
+        ),
+        (
+            {"matchLabels": {"app": "web"}, **expr("tier", "In", "fe")},
+            {"app": "db", "tier": "fe"},
+            False,
+        ),
+        (
+            {
+                "matchExpressions": [
+                    {"key": "a", "operator": "Exists"},
+                    {"key": "b", "operator": "DoesNotExist"},
+                ]
+            },
+            {"a": "1"},
+            True,
+        ),
+        (
+            {
+                "matchExpressions": [
+                    {"key": "a", "operator": "Exists"},
+                    {"key": "b", "operator": "DoesNotExist"},
+                ]
+            },
+            {"a": "1", "b": "2"},
+            False,
+        ),
+    ],
+)
+def test_selector_matches(selector, labels, expected):
+    assert selector_matches(selector, labels) is expected
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        expr("a", "Equals", "1"),
+        expr("a", "in", "1"),
+        expr("a", "In"),  # In needs values
+        expr("a", "Exists", "1"),  # Exists takes none
+        {"matchLabels": {"a": 1}},
+        {"matchLabel": {"a": "1"}},
+    ],
+)
+def test_selector_rejects_malformed(selector):
+    with pytest.raises(PolicyError):
+        selector_matches(selector, {"a": "1"})
+
+
+def test_pod_selector_with_expressions_in_policy():
+    ev = Evaluator([netpol("p", podSelector=expr("app", "NotIn", "web"), policyTypes=["Ingress"])])
+    # NotIn with absent key selects a pod without the label
+    assert ev.policies_selecting(pod("x", "bare", "10.1.0.9"), "ingress") == ["x/p"]
+    assert ev.policies_selecting(X_DB, "ingress") == ["x/p"]
+    assert ev.policies_selecting(X_WEB, "ingress") == []
+
+
+# --------------------------------------------------------------------------------------------
+# Ports: ingress to API (containers: http 8080/TCP, dns 53/UDP, diameter 3868/SCTP, 9000 unnamed)
+# --------------------------------------------------------------------------------------------
+
+API = pod(
+    "x",
+    "api",
+    "10.1.0.10",
+    ports=[
+        ContainerPort("http", 8080),
+        ContainerPort("dns", 53, "UDP"),
+        ContainerPort("diameter", 3868, "SCTP"),
+        ContainerPort(None, 9000),
+    ],
+    app="api",
+)
+
+
+@pytest.mark.parametrize(
+    ("ports", "protocol", "port", "expected"),
+    [
+        ("missing", "TCP", 80, True),
+        ("missing", "UDP", 53, True),
+        ("missing", "ICMP", None, True),
+        ([], "ICMP", None, True),
+        ([{"port": 80}], "TCP", 80, True),  # protocol defaults to TCP
+        ([{"port": 80}], "UDP", 80, False),
+        ([{"port": 80}], "SCTP", 80, False),
+        ([{"port": 80}], "TCP", 81, False),
+        ([{"port": 80}], "ICMP", None, False),
+        ([{"port": 80}], "TCP", None, False),
+        ([{"protocol": "UDP", "port": 53}], "UDP", 53, True),
+        ([{"protocol": "UDP", "port": 53}], "TCP", 53, False),
+        ([{"protocol": "SCTP", "port": 3868}], "SCTP", 3868, True),
+        ([{"protocol": "SCTP", "port": 3868}], "TCP", 3868, False),
+        ([{"port": 8000, "endPort": 8080}], "TCP", 7999, False),
+        ([{"port": 8000, "endPort": 8080}], "TCP", 8000, True),
+        ([{"port": 8000, "endPort": 8080}], "TCP", 8040, True),
+        ([{"port": 8000, "endPort": 8080}], "TCP", 8080, True),
+        ([{"port": 8000, "endPort": 8080}], "TCP", 8081, False),
+        ([{"port": 8000, "endPort": 8080}], "UDP", 8040, False),
+        ([{"port": 443, "endPort": 443}], "TCP", 443, True),
+        ([{"protocol": "UDP"}], "UDP", 12345, True),  # no port: all UDP ports
+        ([{"protocol": "UDP"}], "TCP", 12345, False),
+        ([{}], "TCP", 1, True),  # {} = all TCP ports
+        ([{}], "UDP", 1, False),
+        ([{"port": 80}, {"protocol": "UDP", "port": 53}], "UDP", 53, True),
+        ([{"port": 80}, {"protocol": "UDP", "port": 53}], "TCP", 53, False),
+        ([{"port": "http"}], "TCP", 8080, True),
+        ([{"port": "http"}], "TCP", 80, False),
+        ([{"port": "http"}], "UDP", 8080, False),
+        ([{"protocol": "UDP", "port": "dns"}], "UDP", 53, True),
+        ([{"port": "dns"}], "TCP", 53, False),  # container port dns is UDP: no match for TCP
+        ([{"protocol": "SCTP", "port": "diameter"}], "SCTP", 3868, True),
+        ([{"port": "grpc"}], "TCP", 8080, False),  # no container port of that name
+        ([{"port": 9000}], "TCP", 9000, True),
+        ([{"port": "http"}], "TCP", 9000, False),  # unnamed container port never matches a name
+        ([{"port": 80}], "tcp", 80, False),  # protocol compared exactly
+    ],
+)
+def test_port_table(ports, protocol, port, expected):
+    rule = {} if ports == "missing" else {"ports": ports}
+    ev = Evaluator([netpol("api", podSelector={"matchLabels": {"app": "api"}}, ingress=[rule])])
+    assert ev.evaluate(X_WEB, API, protocol, port).allowed is expected
+
+
+API_A = pod("x", "api-a", "10.1.0.11", ports=[ContainerPort("http", 8080)], app="api")
+API_B = pod("x", "api-b", "10.1.0.12", ports=[ContainerPort("http", 9000)], app="api")
+API_UNNAMED = pod("x", "api-c", "10.1.0.13", ports=[ContainerPort(None, 8080)], app="api")
+API_UDP = pod("x", "api-d", "10.1.0.14", ports=[ContainerPort("http", 8080, "UDP")], app="api")
+
+
+@pytest.mark.parametrize(
+    ("dst", "port", "expected"),
+    [
+        (API_A, 8080, True),
+        (API_A, 9000, False),
+        (API_B, 9000, True),
+        (API_B, 8080, False),
+        (API_UNNAMED, 8080, False),
+        (API_UDP, 8080, False),  # name matches but container port is UDP
+        (ext("203.0.113.8"), 8080, False),  # external never matches a named port
+        (ext("10.0.0.1", kind="node"), 8080, False),
+    ],
+)
+def test_named_port_in_egress_resolves_on_destination(dst, port, expected):
+    ev = Evaluator(
+        [
+            netpol(
+                "web-out",
+                podSelector=WEB,
+                policyTypes=["Egress"],
+                egress=[{"ports": [{"port": "http"}]}],
+            )
+        ]
+    )
+    v = ev.evaluate(X_WEB, dst, "TCP", port)
+    assert v.egress.isolated is True
+    assert v.allowed is expected
+
+
+def test_named_port_does_not_resolve_on_source():
+    # The source has http=80, the destination has http=8080: only 8080 is admitted.
+    src = pod("x", "client", "10.1.0.20", ports=[ContainerPort("http", 80)], app="web")
+    ev = Evaluator(
+        [
+            netpol(
+                "p", podSelector=WEB, policyTypes=["Egress"], egress=[{"ports": [{"port": "http"}]}]
+            )
+        ]
+    )
+    assert ev.evaluate(src, API_A, "TCP", 80).allowed is False
+    assert ev.evaluate(src, API_A, "TCP", 8080).allowed is True
+
+
+# --------------------------------------------------------------------------------------------
+# ipBlock
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ip", "block", "expected"),
+    [
+        ("10.0.0.5", {"cidr": "10.0.0.0/24"}, True),
+        ("10.0.0.0", {"cidr": "10.0.0.0/24"}, True),
+        ("10.0.0.255", {"cidr": "10.0.0.0/24"}, True),
+        ("10.0.1.0", {"cidr": "10.0.0.0/24"}, False),
+        ("192.168.242.1", {"cidr": "192.168.242.213/24"}, True),  # host bits: the /24
+        ("192.168.242.213", {"cidr": "192.168.242.213/24"}, True),
+        ("192.168.243.1", {"cidr": "192.168.242.213/24"}, False),
+        ("10.0.0.5", {"cidr": "10.0.0.5/32"}, True),
+        ("10.0.0.6", {"cidr": "10.0.0.5/32"}, False),
+        ("10.0.5.9", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, False),
+        ("10.0.5.0", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, False),
+        ("10.0.5.255", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, False),
+        ("10.0.4.255", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, True),
+        ("10.0.6.0", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, True),
+        ("10.0.7.1", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24", "10.0.7.0/24"]}, False),
+        ("10.0.5.9", {"cidr": "10.0.0.0/16", "except": ["10.0.5.9/24"]}, False),  # host bits
+        ("10.0.0.1", {"cidr": "0.0.0.0/0"}, True),
+        ("2001:db8::1", {"cidr": "0.0.0.0/0"}, False),  # IPv4 block never admits IPv6
+        ("::ffff:10.0.0.1", {"cidr": "10.0.0.0/8"}, False),
+        ("10.0.0.1", {"cidr": "::/0"}, False),  # and vice versa
+        ("2001:db8::1", {"cidr": "2001:db8::/32"}, True),
+        ("2001:db9::1", {"cidr": "2001:db8::/32"}, False),
+        ("2001:db8::5", {"cidr": "2001:db8::/32", "except": ["2001:db8::/64"]}, False),
+        ("2001:db8:0:1::5", {"cidr": "2001:db8::/32", "except": ["2001:db8::/64"]}, True),
+    ],
+)
+def test_ip_in_block(ip, block, expected):
+    assert ip_in_block(ip, block) is expected
+
+
+@pytest.mark.parametrize(
+    ("matches_pods", "src", "expected"),
+    [
+        (True, pod("x", "web", "10.1.2.3", app="web"), True),
+        (False, pod("x", "web", "10.1.2.3", app="web"), False),
+        (True, ext("10.1.2.4"), True),
+        (False, ext("10.1.2.4"), True),
+        (True, ext("10.1.2.4", kind="node"), True),
+        (False, ext("10.1.2.4", kind="host_network_pod"), True),
+        (True, pod("x", "web", None, app="web"), False),  # pod IP unknown: no ipBlock match
+        (True, Endpoint(kind="unknown"), False),
+        (True, pod("y", "web", "10.1.2.5", app="web"), True),  # ipBlock ignores namespaces
+        (True, pod("x", "web", "10.9.0.1", app="web"), False),
+    ],
+)
+def test_ipblock_matches_pods_option(matches_pods, src, expected):
+    ev = Evaluator(
+        [
+            netpol(
+                "db",
+                podSelector={"matchLabels": {"app": "db"}},
+                ingress=[{"from": [{"ipBlock": {"cidr": "10.1.0.0/16"}}]}],
+            )
+        ],
+        ipblock_matches_pods=matches_pods,
+    )
+    assert ev.evaluate(src, X_DB, "TCP", 80).allowed is expected
+
+
+def test_ipv6_external_against_v4_and_v6_blocks():
+    ev = Evaluator(
+        [
+            netpol(
+                "db",
+                podSelector=ALL,
+                ingress=[
+                    {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]},
+                    {"from": [{"ipBlock": {"cidr": "2001:db8::/48"}}], "ports": [{"port": 443}]},
+                ],
+            )
+        ]
+    )
+    assert ev.evaluate(EXTERNAL6, X_DB, "TCP", 80).allowed is False
+    v = ev.evaluate(EXTERNAL6, X_DB, "TCP", 443)
+    assert v.allowed is True
+    assert v.ingress.allowed_by == (RuleRef("x", "db", "ingress", 1),)
+    assert ev.evaluate(EXTERNAL, X_DB, "TCP", 80).ingress.allowed_by == (
+        RuleRef("x", "db", "ingress", 0),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Namespaces, directions, non-pod endpoints
+# --------------------------------------------------------------------------------------------
+
+
+def test_policy_in_other_namespace_never_applies():
+    ev = Evaluator(
+        [
+            netpol("deny-all", ns="y", podSelector=ALL, policyTypes=["Ingress", "Egress"]),
+            netpol("deny-web", ns="y", podSelector=WEB, policyTypes=["Ingress", "Egress"]),
+        ]
+    )
+    v = ev.evaluate(X_WEB, X_DB, "TCP", 80)
+    assert v.allowed is True
+    assert (v.egress.isolated, v.ingress.isolated) == (False, False)
+    assert ev.policies_selecting(X_WEB, "ingress") == []
+    assert ev.policies_selecting(Y_WEB, "ingress") == ["y/deny-all", "y/deny-web"]
+    assert ev.policies_selecting(Y_WEB, "egress") == ["y/deny-all", "y/deny-web"]
+    # x -> y is cut by y's ingress; y -> x by y's egress
+    assert ev.evaluate(X_WEB, Y_WEB, "TCP", 80).allowed is False
+    assert ev.evaluate(Y_WEB, X_WEB, "TCP", 80).allowed is False
+
+
+# Pod-to-pod needs both sides. Policies: X_WEB egress allows only TCP/80 to anywhere;
+# X_DB ingress allows only TCP/5432 from anywhere.
+BOTH_SIDES = [
+    netpol(
+        "web-egress", podSelector=WEB, policyTypes=["Egress"], egress=[{"ports": [{"port": 80}]}]
+    ),
+    netpol(
+        "db-ingress",
+        podSelector={"matchLabels": {"app": "db"}},
+        ingress=[{"ports": [{"port": 5432}]}],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "port", "eg_applies", "eg_ok", "in_applies", "in_ok", "allowed"),
+    [
+        (X_WEB, X_DB, 80, True, True, True, False, False),  # egress yes, ingress no
+        (X_WEB, X_DB, 5432, True, False, True, True, False),  # ingress yes, egress no
+        (X_OTHER, X_DB, 5432, True, True, True, True, True),  # X_OTHER egress not isolated
+        (X_WEB, X_OTHER, 80, True, True, True, True, True),
+        (X_WEB, X_OTHER, 81, True, False, True, True, False),
+        (EXTERNAL, X_DB, 5432, False, True, True, True, True),  # external: ingress side only
+        (EXTERNAL, X_DB, 80, False, True, True, False, False),
+        (NODE, X_DB, 22, False, True, True, False, False),
+        (X_WEB, EXTERNAL, 80, True, True, False, True, True),  # to external: egress side only
+        (X_WEB, EXTERNAL, 443, True, False, False, True, False),
+        (X_DB, EXTERNAL, 443, True, True, False, True, True),
+        (EXTERNAL, NODE, 22, False, True, False, True, True),  # both non-pod: allowed
+        (ext("10.1.0.3", kind="host_network_pod"), X_DB, 80, False, True, True, False, False),
+    ],
+)
+def test_both_sides(src, dst, port, eg_applies, eg_ok, in_applies, in_ok, allowed):
+    v = Evaluator(BOTH_SIDES).evaluate(src, dst, "TCP", port)
+    assert (v.egress.applies, v.egress.allowed) == (eg_applies, eg_ok)
+    assert (v.ingress.applies, v.ingress.allowed) == (in_applies, in_ok)
+    assert v.allowed is allowed
+
+
+def test_non_pod_side_verdict_shape():
+    v = Evaluator(BOTH_SIDES).evaluate(EXTERNAL, X_DB, "TCP", 5432)
+    assert v.egress == DirectionVerdict(False, False, True, (), ())
+    assert v.ingress == DirectionVerdict(
+        True, True, True, ("x/db-ingress",), (RuleRef("x", "db-ingress", "ingress", 0),)
+    )
+    assert isinstance(v, Verdict)
+
+
+def test_policies_selecting():
+    ev = Evaluator(BOTH_SIDES)
+    assert ev.policies_selecting(X_WEB, "egress") == ["x/web-egress"]
+    assert ev.policies_selecting(X_WEB, "ingress") == []
+    assert ev.policies_selecting(X_DB, "ingress") == ["x/db-ingress"]
+    assert ev.policies_selecting(X_DB, "egress") == []
+    assert ev.policies_selecting(EXTERNAL, "ingress") == []
+    with pytest.raises(ValueError):
+        ev.policies_selecting(X_WEB, "sideways")
+
+
+def test_selection_cache_is_keyed_by_labels():
+    ev = Evaluator(BOTH_SIDES)
+    for _ in range(3):
+        assert ev.policies_selecting(X_WEB, "egress") == ["x/web-egress"]
+        assert ev.policies_selecting(pod("x", "web2", app="web2"), "egress") == []
+
+
+def test_pod_without_namespace_is_rejected():
+    with pytest.raises(ValueError):
+        Evaluator(BOTH_SIDES).evaluate(Endpoint(kind="pod", ip="10.0.0.1"), X_DB, "TCP", 80)
+
+
+# --------------------------------------------------------------------------------------------
+# explain()
+# --------------------------------------------------------------------------------------------
+
+
+def test_explain_allowed_and_denied():
+    ev = Evaluator(
+        [
+            netpol("default-deny", podSelector=ALL, policyTypes=["Ingress", "Egress"]),
+            netpol("web-out", podSelector=WEB, egress=[{"to": [{"podSelector": {}}]}]),
+        ]
+    )
+    v = ev.evaluate(X_WEB, X_DB, "TCP", 80)
+    assert v.allowed is False
+    lines = v.explain()
+    assert lines == [
+        "egress of x/web: allowed by x/web-out egress[0]",
+        "ingress of x/db: denied: isolated by x/default-deny, no rule matches",
+    ]
+
+
+def test_explain_not_isolated_and_not_a_pod():
+    v = Evaluator([]).evaluate(EXTERNAL, X_DB, "TCP", 80)
+    egress_line, ingress_line = v.explain()
+    assert "203.0.113.7" in egress_line and "not a pod" in egress_line
+    assert ingress_line.startswith("ingress of x/db: allowed")
+    assert "not isolated" in ingress_line
+
+
+def test_explain_names_every_isolating_policy():
+    ev = Evaluator([netpol("b", podSelector=ALL), netpol("a", podSelector=WEB)])
+    line = ev.evaluate(X_DB, X_WEB, "TCP", 80).explain()[1]
+    assert line == "ingress of x/web: denied: isolated by x/a, x/b, no rule matches"
+
+
+# --------------------------------------------------------------------------------------------
+# PolicyError
+# --------------------------------------------------------------------------------------------
+
+
+def _with_meta(meta, spec=None):
+    return {"kind": "NetworkPolicy", "metadata": meta, "spec": spec or {"podSelector": {}}}
+
+
+@pytest.mark.parametrize(
+    ("policy", "fragment"),
+    [
+        pytest.param(_with_meta({"namespace": "x"}), "metadata.name", id="no-name"),
+        pytest.param({"kind": "NetworkPolicy", "spec": {}}, "metadata.name", id="no-metadata"),
+        pytest.param({**netpol("p"), "kind": "Service"}, "x/p: kind", id="wrong-kind"),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]}]),
+            "x/p: spec.ingress[0].from[0].ipBlock.cidr",
+            id="bad-cidr-prefix",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.1"}}]}]),
+            "ipBlock.cidr",
+            id="cidr-without-prefix",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"from": [{"ipBlock": {"cidr": "banana/8"}}]}]),
+            "ipBlock.cidr",
+            id="cidr-garbage",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, egress=[{"to": [{"ipBlock": {}}]}]),
+            "x/p: spec.egress[0].to[0].ipBlock.cidr",
+            id="ipblock-without-cidr",
+        ),
+        pytest.param(
+            netpol(
+                "p",
+                podSelector={},
+                ingress=[
+                    {"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["2001:db8::/64"]}}]}
+                ],
+            ),
+            "except[0]",
+            id="except-other-family",
+        ),
+        pytest.param(
+            netpol(
+                "p",
+                podSelector={},
+                ingress=[
+                    {"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["11.0.0.0/16"]}}]}
+                ],
+            ),
+            "except[0]",
+            id="except-outside-cidr",
+        ),
+        pytest.param(
+            netpol(
+                "p",
+                podSelector={},
+                ingress=[
+                    {
+                        "from": [
+                            {"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}},
+                        ]
+                    }
+                ],
+            ),
+            "x/p: spec.ingress[0].from[0]",
+            id="ipblock-with-podselector",
+        ),
+        pytest.param(
+            netpol(
+                "p",
+                podSelector={},
+                ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "namespaceSelector": {}}]}],
+            ),
+            "ipBlock cannot be combined",
+            id="ipblock-with-nsselector",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"from": [{}]}]),
+            "from[0]",
+            id="empty-peer",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"ports": [{"port": 90, "endPort": 80}]}]),
+            "x/p: spec.ingress[0].ports[0].endPort",
+            id="endport-below-port",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"ports": [{"port": "http", "endPort": 80}]}]),
+            "ports[0].endPort",
+            id="endport-with-named-port",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"ports": [{"endPort": 80}]}]),
+            "ports[0].endPort",
+            id="endport-without-port",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"ports": [{"protocol": "ICMP"}]}]),
+            "ports[0].protocol",
+            id="unknown-protocol",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"ports": [{"protocol": "tcp", "port": 80}]}]),
+            "ports[0].protocol",
+            id="lowercase-protocol",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"ports": [{"port": 70000}]}]),
+            "ports[0].port",
+            id="port-out-of-range",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"ports": [{"port": "80"}]}]),
+            "ports[0].port",
+            id="numeric-string-port-name",
+        ),
+        pytest.param(
+            netpol("p", podSelector=expr("app", "Like", "web")),
+            "x/p: spec.podSelector.matchExpressions[0].operator",
+            id="unknown-operator",
+        ),
+        pytest.param(
+            netpol(
+                "p",
+                podSelector={},
+                ingress=[{"from": [{"namespaceSelector": expr("team", "Near", "a")}]}],
+            ),
+            "from[0].namespaceSelector.matchExpressions[0].operator",
+            id="unknown-operator-in-peer",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, policyTypes=["ingress"]),
+            "policyTypes",
+            id="lowercase-policy-type",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingress=[{"to": [{"podSelector": {}}]}]),
+            "spec.ingress[0]",
+            id="to-in-ingress-rule",
+        ),
+        pytest.param(
+            netpol("p", podSelector={}, ingres=[{}]),
+            "ingres",
+            id="misspelt-spec-field",
+        ),
+    ],
+)
+def test_policy_errors(policy, fragment):
+    with pytest.raises(PolicyError) as info:
+        Evaluator([policy])
+    assert fragment in str(info.value)
+
+
+def test_policy_error_is_value_error_and_duplicates_rejected():
+    assert issubclass(PolicyError, ValueError)
+    with pytest.raises(PolicyError, match="x/p"):
+        Evaluator([netpol("p", podSelector={}), netpol("p", podSelector={})])
+
+
+def test_ip_in_block_rejects_bad_block():
+    with pytest.raises(PolicyError):
+        ip_in_block("10.0.0.1", {"cidr": "10.0.0.0/8", "except": ["10.0.0.0/8"]})
+    with pytest.raises(PolicyError):
+        ip_in_block("10.0.0.1", {"cidr": "nope"})
+
+
+def test_missing_pod_selector_and_null_fields_decode_as_empty():
+    # spec without podSelector selects every pod (Go decodes it to the empty selector);
+    # null from/ports/rule mean "not given".
+    ev = Evaluator(
+        [
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": "p", "namespace": "x"},
+                "spec": {"ingress": [{"from": None, "ports": None}]},
+            }
+        ]
+    )
+    v = ev.evaluate(EXTERNAL, X_DB, "UDP", 53)
+    assert v.ingress.isolated is True
+    assert v.allowed is True
