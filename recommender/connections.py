@@ -101,7 +101,9 @@ def classify_records(flows: pa.Table) -> pd.Series:
     mark(df["l7_protocol"].notna(), "l7")
     mark(~df["verdict"].isin(PASSING_VERDICTS), "denied")
     mark(~df["protocol"].isin(POLICY_PROTOCOLS), "icmp")
-    mark(df["dst_service_name"].notna() & df["dst_kind"].ne("pod"), "pre_dnat")
+    # A service name on a destination that is neither a pod nor a node (the API server's
+    # endpoints are nodes) means the address is still the ClusterIP: pre-DNAT.
+    mark(df["dst_service_name"].notna() & ~df["dst_kind"].isin(["pod", "node"]), "pre_dnat")
     mark(df["dst_port"].isna(), "no_port")
     return reason
 

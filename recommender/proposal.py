@@ -37,13 +37,20 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+# Characters that start markup or HTML anywhere in a line. Line-start markup (lists,
+# headings) cannot occur: escaped values never begin a line.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
 def md(text: Any) -> str:
     """Escape text from logs for Markdown: no markup, no HTML, no line breaks."""
     flat = " ".join(str(text).split())
     return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def code(text: Any) -> str:
+    """Text for a Markdown code span, where escapes would show: drop what could end it."""
+    return " ".join(str(text).replace("`", "'").split())
 
 
 def _iso(ts: Any) -> str | None:
@@ -194,7 +201,7 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         lines.append("")
     if counts.examples:
         lines += ["Rejected records (first few):", ""]
-        lines += [f"- `{md(str(e))}`" for e in counts.examples[:10]]
+        lines += [f"- `{code(e)}`" for e in counts.examples[:10]]
         lines.append("")
     node_sources = report["node_sources"]
     if node_sources:
@@ -236,7 +243,7 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
             continue
         selector = ", ".join(f"{k}={v}" for k, v in ir.match_labels.items()) or "(all pods)"
         lines.append(
-            f"Workload {md(ir.workload_kind)} {md(ir.workload)}; selector `{md(selector)}` "
+            f"Workload {md(ir.workload_kind)} {md(ir.workload)}; selector `{code(selector)}` "
             f"({'exact' if ir.selector_exact else 'NOT exact'}: {md(ir.selector_why)}); "
             f"breadth {entry['breadth']}."
         )
@@ -247,7 +254,7 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
                 ports = ", ".join(f"{p.port}/{p.protocol}" for p in rule.ports)
                 flows = sum(e.flows for e in rule.evidence)
                 seen = [e.last_seen for e in rule.evidence if e.last_seen is not None]
-                last = _iso(max(seen)) if seen else "DNS allowance"
+                last = _iso(max(seen).floor("s")) if seen else "DNS allowance"
                 lines.append(f"| {direction} | {peers} | {ports} | {flows} | {md(last)} |")
         lines.append("")
     return "\n".join(lines)
@@ -267,6 +274,9 @@ def write_proposal(rec: Recommendation, out: str | os.PathLike) -> dict[str, Any
         for stale in sorted(policies_dir.rglob("*.yaml")):
             if stale.relative_to(root) not in written:
                 stale.unlink()
+        for folder in sorted(policies_dir.iterdir()):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
     write_atomic(root / "SUMMARY.md", render_summary(rec, report))
     write_atomic(root / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report

@@ -1,0 +1,116 @@
+"""Which format is this file? The format registry and per-file detection.
+
+:data:`FORMAT_MODULES` maps each format name to the module that reads it. Record formats
+(everything except ``parquet``) are modules with:
+
+* ``looks_like(record) -> bool``: does this (first) record belong to the format?
+* ``Parser(path, lookahead)``: ``parse(record)`` -> row dict | Filtered | Rejected, where
+  ``lookahead`` is the file's first records (some formats need a file-level look, e.g. Hubble's
+  legacy ``reply`` rule).
+
+Detection looks at the first record of a file that parses as JSON (garbage lines before it
+are still counted as rejected by the reader). New formats register here, in detection order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+from recommender.ingest.sources import InputError, Rejected
+from recommender.validate import truncated_repr
+
+#: format name -> module (import path). Order matters: record formats are tried in it.
+FORMAT_MODULES: dict[str, str] = {
+    "hubble": "recommender.ingest.hubble",
+    "parquet": "recommender.ingest.parquet",
+}
+#: Formats that are not record streams (read whole by their module).
+FILE_FORMATS = frozenset({"parquet"})
+
+
+def register_format(name: str, module: str, *, file_format: bool = False) -> None:
+    """Add (or replace) a format: ``module`` is an import path."""
+    FORMAT_MODULES[name] = module
+    if file_format:
+        global FILE_FORMATS
+        FILE_FORMATS = FILE_FORMATS | {name}
+
+
+def formats() -> tuple[str, ...]:
+    return tuple(FORMAT_MODULES)
+
+
+def load(name: str) -> ModuleType:
+    """The module for a format name; InputError for an unknown name."""
+    try:
+        module = FORMAT_MODULES[name]
+    except KeyError:
+        known = ", ".join(FORMAT_MODULES)
+        raise InputError(f"unknown format {name!r} (known: {known})") from None
+    return importlib.import_module(module)
+
+
+def record_formats() -> list[str]:
+    return [n for n in FORMAT_MODULES if n not in FILE_FORMATS]
+
+
+def detect_record(record: Any) -> str | None:
+    """The first record format whose ``looks_like`` accepts the record, else None."""
+    for name in record_formats():
+        if load(name).looks_like(record):
+            return name
+    return None
+
+
+def describe(value: Any) -> str:
+    """What a record looked like, in a few words, safe to print on one line."""
+    if isinstance(value, Rejected):
+        if value.reason == "invalid UTF-8":
+            return "binary data"
+        if value.reason == "invalid JSON":
+            return f"text, not JSON ({value.detail[:100]})"
+        return f"unreadable data ({value.reason})"
+    if isinstance(value, dict):
+        if not value:
+            return "an empty JSON object"
+        keys = sorted(value, key=str)
+        shown = ", ".join(truncated_repr(k, 40) for k in keys[:8])
+        more = f", ... ({len(keys)} keys)" if len(keys) > 8 else ""
+        return f"a JSON object with keys {shown}{more}"
+    if isinstance(value, list):
+        return "a JSON array"
+    if isinstance(value, str):
+        return "a JSON string"
+    if isinstance(value, bool) or value is None:
+        return f"a JSON {'null' if value is None else 'boolean'}"
+    return "a JSON number"
+
+
+def detect_file(path: str, lookahead: Sequence[tuple[str, int, Any]]) -> str | None:
+    """The format of a record file from its first records (``(path, number, raw)``).
+
+    Returns None when the file has no record that could be parsed but every failure is a
+    reading problem (corrupt gzip, over-long line): those are counted, no format is needed.
+    Raises InputError when the first parsed record is of no supported format, or when the
+    file is not JSON at all.
+    """
+    first_bad: Rejected | None = None
+    for _, _, raw in lookahead:
+        if isinstance(raw, Rejected):
+            if first_bad is None and raw.reason in ("invalid JSON", "invalid UTF-8"):
+                first_bad = raw
+            continue
+        name = detect_record(raw)
+        if name is None:
+            raise InputError(
+                f"{path}: not a supported flow log format (looked like {describe(raw)})"
+            )
+        return name
+    if first_bad is not None:
+        raise InputError(
+            f"{path}: not a supported flow log format (looked like {describe(first_bad)})"
+        )
+    return None

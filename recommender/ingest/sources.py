@@ -1,0 +1,564 @@
+"""Input files -> raw records, without ever crashing on what is inside them.
+
+* :func:`expand_inputs` turns the user's paths (files and directories, any mix) into a
+  sorted list of files; a missing path is an :class:`InputError`.
+* :func:`file_kind` tells Parquet (``PAR1``) from record files.
+* :class:`Rejected`, :class:`Filtered` and :func:`new_row` are what a format parser returns
+  for one record.
+* :func:`iter_records` yields ``(path, record_number, raw)`` from a record file: JSON
+  lines or one JSON array (``[...]``), plain or gzip-compressed (detected by magic bytes,
+  concatenated members allowed). ``raw`` is the parsed JSON value, or a :class:`Rejected`
+  when the record could not be read (invalid UTF-8, invalid JSON, a line over
+  :data:`MAX_LINE` bytes, a corrupt or truncated gzip stream). ``record_number`` is the
+  1-based line number for JSON lines and the 1-based array index for a JSON array. Blank
+  lines are skipped and not counted as records.
+
+Memory stays bounded: files are read in chunks, a line longer than :data:`MAX_LINE` is
+skipped as it streams past (never held whole), and gzip output is produced in bounded
+pieces, so a decompression bomb cannot blow up memory either.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from recommender.schema import FLOW_COLUMNS
+from recommender.validate import truncated_repr
+
+__all__ = [
+    "CHUNK",
+    "MAX_LINE",
+    "Filtered",
+    "InputError",
+    "Rejected",
+    "expand_inputs",
+    "file_kind",
+    "input_size",
+    "iter_records",
+    "new_row",
+]
+
+#: Lines (and JSON array elements) longer than this are rejected without being parsed.
+MAX_LINE = 16 * 1024 * 1024
+#: Bytes read from disk (and produced by gzip) per step.
+CHUNK = 1 << 20
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+_BOM = b"\xef\xbb\xbf"
+_WS = b" \t\r\n"
+
+Progress = Callable[[int], None] | None
+
+
+class InputError(Exception):
+    """Input that cannot be read at all (missing path, unknown format, unreadable Parquet).
+
+    The message is one clear line that names the file.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that could not be used: counted as rejected with file:line."""
+
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """A well-formed record that is deliberately not normalized (e.g. a Hubble node_status)."""
+
+    reason: str
+
+
+#: A row with every FLOW_SCHEMA column null, in schema order. Parsers start each row from
+#: :func:`new_row` and only assign existing keys, so rows transpose into columns cheaply.
+ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(FLOW_COLUMNS)
+
+
+def new_row() -> dict[str, Any]:
+    """A fresh row dict (all columns null, schema order) for a format parser to fill."""
+    return ROW_TEMPLATE.copy()
+
+
+class _CorruptGzip(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- file lists
+
+
+def _skip_in_directory(name: str) -> bool:
+    lower = name.lower()
+    return name.startswith(".") or lower.startswith("readme") or lower.endswith(".md")
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
+    """Files to read, in order: each input as given; directories recursed in sorted order.
+
+    Inside directories, hidden files and directories, ``README*`` and ``*.md`` are skipped.
+    A path that does not exist (or is neither a file nor a directory) is an InputError.
+    """
+    if isinstance(inputs, str | bytes | os.PathLike):
+        inputs = [inputs]
+    files: list[str] = []
+    for raw in inputs:
+        path = os.fsdecode(os.fspath(raw))
+        if os.path.isdir(path):
+            found: list[tuple[tuple[str, ...], str]] = []
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                rel = os.path.relpath(dirpath, path)
+                parts = () if rel == os.curdir else tuple(rel.split(os.sep))
+                for name in filenames:
+                    full = os.path.join(dirpath, name)
+                    if _skip_in_directory(name) or not os.path.isfile(full):
+                        continue
+                    found.append(((*parts, name), full))
+            files.extend(full for _, full in sorted(found))
+        elif os.path.isfile(path):
+            files.append(path)
+        elif os.path.exists(path):
+            raise InputError(f"{path}: not a regular file or directory")
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return files
+
+
+def input_size(inputs: Iterable[str | os.PathLike]) -> int:
+    """Total size in bytes of every file the inputs expand to (for a progress bar)."""
+    total = 0
+    for path in expand_inputs(inputs):
+        try:
+            total += os.path.getsize(path)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return total
+
+
+def _open(path: str):
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the callers' ``with``
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def file_kind(path: str) -> str:
+    """``"parquet"`` for a Parquet file (magic ``PAR1``), else ``"records"``."""
+    with _open(path) as f:
+        try:
+            head = f.read(4)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return "parquet" if head == PARQUET_MAGIC else "records"
+
+
+# --------------------------------------------------------------------------- byte chunks
+
+
+def _file_chunks(f, progress: Progress) -> Iterator[bytes]:
+    while True:
+        data = f.read(CHUNK)
+        if not data:
+            return
+        if progress is not None:
+            progress(len(data))
+        yield data
+
+
+def _gunzip(raw: Iterator[bytes]) -> Iterator[bytes]:
+    """Decompress (possibly concatenated) gzip members in bounded pieces.
+
+    Everything that decompresses is yielded; then a corrupt or truncated stream raises
+    _CorruptGzip. Trailing NUL padding after the last member is tolerated, like gzip(1).
+    """
+    d = zlib.decompressobj(wbits=31)
+    started = False  # the current decompressor has been fed part of a member
+    for data in raw:
+        while data:
+            if not started:
+                if not data.strip(b"\0"):
+                    break  # NUL padding after a member
+                started = True
+            try:
+                out = d.decompress(data, CHUNK)
+                if out:
+                    yield out
+                data = d.unconsumed_tail
+                # Output was capped: drain what zlib still holds before feeding more.
+                while not data and len(out) == CHUNK and not d.eof:
+                    out = d.decompress(b"", CHUNK)
+                    if out:
+                        yield out
+            except zlib.error as exc:
+                raise _CorruptGzip(str(exc)) from None
+            if d.eof:  # end of one member; what follows may be another member
+                data = d.unused_data
+                d = zlib.decompressobj(wbits=31)
+                started = False
+    if started:
+        try:
+            tail = d.flush()
+        except zlib.error:
+            tail = b""
+        if tail:
+            yield tail
+        raise _CorruptGzip("compressed stream ended before the end-of-stream marker")
+
+
+def _content_chunks(path: str, f, progress: Progress) -> Iterator[bytes]:
+    raw = _file_chunks(f, progress)
+    first = next(raw, b"")
+    if not first:
+        return
+    if first.startswith(GZIP_MAGIC) or (len(first) == 1 and first == GZIP_MAGIC[:1]):
+
+        def _again() -> Iterator[bytes]:
+            yield first
+            yield from raw
+
+        yield from _gunzip(_again())
+        return
+    yield first
+    yield from raw
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def _too_long(size: int | None = None) -> Rejected:
+    what = f"over {MAX_LINE} bytes" if size is None else f"{size} bytes"
+    return Rejected("line too long", f"{what} (limit {MAX_LINE}); not parsed")
+
+
+def _iter_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes | Rejected]]:
+    """Split chunks into lines (1-based numbers). Over-long lines are streamed past."""
+    lineno = 0
+    pending: list[bytes] = []  # pieces of the current, unfinished line
+    pending_len = 0
+    skipping = False  # inside an over-long line: drop bytes until the next newline
+    try:
+        for chunk in chunks:
+            if skipping:
+                i = chunk.find(b"\n")
+                if i < 0:
+                    continue
+                lineno += 1
+                yield lineno, _too_long()
+                skipping = False
+                chunk = chunk[i + 1 :]
+            if b"\n" not in chunk:
+                pending.append(chunk)
+                pending_len += len(chunk)
+                if pending_len > MAX_LINE:
+                    pending, pending_len, skipping = [], 0, True
+                continue
+            if pending:
+                pending.append(chunk)
+                chunk = b"".join(pending)
+                pending, pending_len = [], 0
+            lines = chunk.split(b"\n")
+            tail = lines.pop()
+            for line in lines:
+                lineno += 1
+                yield lineno, (line if len(line) <= MAX_LINE else _too_long(len(line)))
+            if tail:
+                if len(tail) > MAX_LINE:
+                    skipping = True
+                else:
+                    pending, pending_len = [tail], len(tail)
+    except _CorruptGzip as exc:
+        # The unfinished line (if any) is lost with the stream: it is the rejected record.
+        yield lineno + 1, Rejected("corrupt gzip", str(exc))
+        return
+    if skipping:
+        yield lineno + 1, _too_long()
+    elif pending:
+        yield lineno + 1, b"".join(pending)
+
+
+def _snippet(line: bytes) -> str:
+    return truncated_repr(line[:80])
+
+
+def _parse_line(line: bytes) -> Any:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejected("invalid UTF-8", f"byte {exc.start}: {_snippet(line)}")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return Rejected("invalid JSON", "nested too deeply")
+    except ValueError as exc:  # JSONDecodeError, and over-long integers
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:80]
+        return Rejected("invalid JSON", f"{msg}: {_snippet(line)}")
+
+
+def _json_lines(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
+    for number, line in _iter_lines(chunks):
+        if isinstance(line, Rejected):
+            yield path, number, line
+            continue
+        if number == 1 and line.startswith(_BOM):
+            line = line[3:]
+        if not line.strip(_WS):
+            continue  # blank lines are not records
+        yield path, number, _parse_line(line)
+
+
+# --------------------------------------------------------------------------- JSON array
+
+
+_SCAN_VALUE = re.compile(r'["{}\[\],]')
+_SCAN_STRING = re.compile(r'["\\]')
+
+
+def _incomplete(exc: ValueError, available: int) -> bool:
+    """Could this decode error go away with more input? (Errors far before the end of the
+    buffered text cannot, except an unterminated string, reported at its start.)"""
+    if not isinstance(exc, json.JSONDecodeError):
+        return False  # e.g. an integer with too many digits
+    return exc.msg.startswith("Unterminated string") or exc.pos + 64 >= available
+
+
+def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
+    """Stream the elements of one top-level JSON array, one at a time.
+
+    Structural damage (truncation, a syntax error, invalid UTF-8) ends the file with one
+    rejected record at the element where it happened; elements before it are kept. An
+    element over MAX_LINE is rejected and stepped over without being decoded.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    raw_decode = json.JSONDecoder().raw_decode
+    text = ""
+    pos = 0
+    eof = False
+    index = 0
+    corrupt: str | None = None
+
+    def more() -> bool:
+        nonlocal text, pos, eof, corrupt
+        if eof:
+            return False
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            eof = True
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                corrupt = "invalid UTF-8"
+            return False
+        except _CorruptGzip as exc:
+            eof = True
+            corrupt = f"corrupt gzip: {exc}"
+            return False
+        try:
+            decoded = decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            # Keep the valid text before the bad byte: elements ending there still count.
+            eof = True
+            corrupt = f"invalid UTF-8: {exc.reason}"
+            decoded = exc.object[: exc.start].decode("utf-8", "replace")
+            if not decoded:
+                return False
+        text = text[pos:] + decoded
+        pos = 0
+        return True
+
+    def skip_ws() -> str:
+        """Next non-whitespace character ('' at the end of input), position on it."""
+        nonlocal pos
+        while True:
+            n = len(text)
+            while pos < n and text[pos] in " \t\r\n\ufeff":
+                pos += 1
+            if pos < n:
+                return text[pos]
+            if not more():
+                return ""
+
+    def skip_value() -> bool:
+        """Move past the JSON value at ``pos`` without decoding it, dropping its text as
+        it streams by. False when the input ends inside it."""
+        nonlocal pos
+        depth = 0
+        in_string = False
+        i = pos
+        while True:
+            m = (_SCAN_STRING if in_string else _SCAN_VALUE).search(text, i)
+            if m is not None:
+                ch = m.group()
+                if in_string:
+                    if ch == "\\":
+                        if m.end() < len(text):
+                            i = m.end() + 1  # skip the escaped character
+                            continue
+                        i = m.start()  # the escaped character is in the next chunk
+                    else:
+                        in_string = False
+                        i = m.end()
+                        if depth == 0:
+                            pos = i
+                            return True
+                        continue
+                elif ch == '"':
+                    in_string = True
+                    i = m.end()
+                    continue
+                elif ch in "{[":
+                    depth += 1
+                    i = m.end()
+                    continue
+                elif ch in "}]" and depth > 0:
+                    depth -= 1
+                    i = m.end()
+                    if depth == 0:
+                        pos = i
+                        return True
+                    continue
+                elif depth == 0:  # ',' or ']' ends a bare scalar
+                    pos = m.start()
+                    return True
+                else:
+                    i = m.end()
+                    continue
+            else:
+                i = len(text)
+            pos = i
+            if not more():
+                return False
+            i = pos
+
+    def fail(reason: str, detail: str) -> tuple[str, int, Rejected]:
+        return path, index + 1, Rejected(reason, detail)
+
+    def broken() -> tuple[str, int, Rejected]:
+        if corrupt is not None:
+            reason, _, detail = corrupt.partition(": ")
+            return fail(reason, detail)
+        return fail("invalid JSON", "JSON array ends before its closing ']'")
+
+    if skip_ws() != "[":
+        yield fail("invalid JSON", "expected a JSON array")
+        return
+    pos += 1
+    expect_value = True  # after '[' or ','
+    first = True
+    while True:
+        c = skip_ws()
+        if c == "":
+            yield broken()
+            return
+        if c == "]" and (first or not expect_value):
+            pos += 1
+            break
+        if not expect_value:
+            if c != ",":
+                yield fail("invalid JSON", f"expected ',' or ']' in the array, got {c!r}")
+                return
+            pos += 1
+            expect_value = True
+            continue
+        # Decode one element, reading on while it is incomplete.
+        value: Any = None
+        end = -1  # stays -1 for an element too long to decode
+        while True:
+            try:
+                value, end = raw_decode(text, pos)
+            except RecursionError:
+                yield fail("invalid JSON", "nested too deeply")
+                return
+            except ValueError as exc:
+                if _incomplete(exc, len(text)):
+                    if len(text) - pos > MAX_LINE:
+                        end = -1
+                        break
+                    if more():
+                        continue
+                if corrupt is not None:
+                    yield broken()
+                else:
+                    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                    yield fail("invalid JSON", f"{msg[:80]}: {text[pos : pos + 60]!r}")
+                return
+            if end == len(text) and more():
+                continue  # a number could continue in the next chunk: decode again
+            break
+        index += 1
+        if end < 0 or end - pos > MAX_LINE:
+            # Like an over-long line: rejected, stepped over (unparsed when it did not fit).
+            if end < 0 and not skip_value():
+                yield path, index, _too_long()
+                return
+            if end >= 0:
+                pos = end
+            yield path, index, Rejected("line too long", f"array element over {MAX_LINE} bytes")
+        else:
+            pos = end
+            yield path, index, value
+        expect_value = False
+        first = False
+    # After the closing bracket only whitespace may follow.
+    c = skip_ws()
+    if c:
+        yield fail("invalid JSON", f"data after the JSON array: {text[pos : pos + 60]!r}")
+    elif corrupt is not None:
+        yield broken()
+
+
+# --------------------------------------------------------------------------- records
+
+
+def iter_records(path: str, progress: Progress = None) -> Iterator[tuple[str, int, Any]]:
+    """``(path, record_number, raw)`` for every record of one record file (see module doc).
+
+    ``progress(n)`` is called with the number of bytes read from disk since the last call.
+    Raises InputError only when the file cannot be opened or read at the OS level.
+    """
+    with _open(path) as f:
+        try:
+            chunks = _content_chunks(path, f, progress)
+            head: list[bytes] = []
+            mode = "lines"
+            corrupt_early: _CorruptGzip | None = None
+            start = b""  # the first bytes of the file, to spot a BOM split over chunks
+            try:
+                for chunk in chunks:
+                    head.append(chunk)
+                    if len(start) < 3:
+                        start = (start + chunk)[:3]
+                        if len(start) < 3 and _BOM.startswith(start):
+                            continue
+                    data = chunk
+                    if start == _BOM and len(head) <= 3:
+                        data = b"".join(head)[3:]
+                    stripped = data.lstrip(_WS)
+                    if stripped:
+                        mode = "array" if stripped[:1] == b"[" else "lines"
+                        break
+            except _CorruptGzip as exc:
+                corrupt_early = exc
+
+            def replay() -> Iterator[bytes]:
+                yield from head
+                if corrupt_early is not None:
+                    raise corrupt_early
+                yield from chunks
+
+            if mode == "array":
+                yield from _json_array(path, replay())
+            else:
+                yield from _json_lines(path, replay())
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
