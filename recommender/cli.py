@@ -251,7 +251,8 @@ def verify(policies_dir: str, inputs: tuple[str, ...], fmt: str | None, as_json:
                         }
                     )
                 )
-                click.echo(f"  {src} -> {dst} [{ports}] ({len(rows)} connections)")
+                n = len(rows)
+                click.echo(f"  {src} -> {dst} [{ports}] ({n} connection{'s' if n != 1 else ''})")
                 for reason in sorted(set(rows["reasons"])):
                     click.echo(f"      {reason}")
         click.echo(

@@ -218,7 +218,8 @@ def observed_pods(flows: pa.Table) -> pd.DataFrame:
         {
             "namespace": picked["namespace"],
             "pod": picked["pod"],
-            "labels": [dict(x) if x is not None else {} for x in picked["labels"]],
+            # None = unknown (the log gave the pod no Kubernetes identity), {} = none
+            "labels": [dict(x) if x is not None else None for x in picked["labels"]],
             "namespace_labels": [
                 dict(x) if x is not None else {} for x in picked["namespace_labels"]
             ],

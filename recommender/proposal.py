@@ -149,9 +149,17 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
             }
             for r in node_sources.itertuples(index=False)
         ],
+        "exempt_connections": _exempt_counts(rec),
         "resolvers": rec.synthesis.resolvers,
         "notes": rec.synthesis.notes,
     }
+
+
+def _exempt_counts(rec: Recommendation) -> dict[str, int]:
+    """Connections reported rather than judged, by reason (node sources, unknown labels)."""
+    exempt = rec.replayed[rec.replayed["exempt"]]
+    reasons = exempt["reasons"].str.split(":").str[0]
+    return {str(k): int(v) for k, v in sorted(reasons.value_counts().items())}
 
 
 def _endpoint_name(row: Any, side: str) -> str:
@@ -183,6 +191,7 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         f"| policies | {len(rec.policies)} |",
         f"| workloads | {len(rec.workloads)} |",
         f"| connections (pod level) | {len(rec.connections)} |",
+        f"| connections reported, not judged | {sum(report['exempt_connections'].values())} |",
         "",
         "## Records",
         "",

@@ -86,6 +86,8 @@ class Selection:
     #: Why this selector: for report.json.
     why: str = ""
     candidates: int = field(default=0, compare=False)
+    #: False when no pod of the workload has known labels: nothing can select it.
+    known: bool = True
 
 
 def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -145,10 +147,21 @@ def workload_selectors(pods: pd.DataFrame) -> dict[str, Selection]:
     """
     result: dict[str, Selection] = {}
     for _namespace, ns_pods in pods.groupby("namespace", sort=True):
-        entries = list(zip(ns_pods["pod"], ns_pods["workload"], ns_pods["labels"], strict=True))
+        # Pods whose labels are unknown can neither shape nor be checked against a selector.
+        entries = [
+            (pod, w, labels)
+            for pod, w, labels in zip(
+                ns_pods["pod"], ns_pods["workload"], ns_pods["labels"], strict=True
+            )
+            if labels is not None
+        ]
         for workload in sorted(set(ns_pods["workload"])):
             target = [labels for _, w, labels in entries if w == workload]
             others = [(pod, labels) for pod, w, labels in entries if w != workload]
+            if not target:
+                why = "the flow log carries no labels for any of its pods"
+                result[workload] = Selection({}, False, (), why, known=False)
+                continue
             result[workload] = minimal_selector(target, others)
     return result
 

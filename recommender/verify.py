@@ -42,16 +42,19 @@ class PodIndex:
 
     pods: pd.DataFrame
     _by_key: dict = field(default_factory=dict, init=False)
+    unknown: set = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         for row in self.pods.itertuples(index=False):
+            if row.labels is None:
+                self.unknown.add((row.namespace, row.pod))
             self._by_key[(row.namespace, row.pod)] = Endpoint(
                 kind="pod",
                 ip=row.ips[0] if len(row.ips) else None,
                 namespace=row.namespace,
                 labels=dict(row.labels or {}),
                 namespace_labels=_namespace_labels(row.namespace, row.namespace_labels),
-                name=f"{row.namespace}/{row.pod}",
+                name=row.pod,
             )
 
     def endpoint(self, kind: str, namespace: Any, pod: Any, ip: Any) -> Endpoint:
@@ -60,15 +63,27 @@ class PodIndex:
         return Endpoint(kind=kind, ip=ip, name=ip)
 
 
+def exemption(row: Any, index: PodIndex) -> str:
+    """Why a connection is reported instead of judged, or "" when it is judged."""
+    if row.src_kind in EXEMPT_SOURCE_KINDS:
+        return "node source: always allowed from the resident node; not selectable"
+    for side in ("src", "dst"):
+        key = (getattr(row, f"{side}_namespace"), getattr(row, f"{side}_pod"))
+        if getattr(row, f"{side}_kind") == "pod" and key in index.unknown:
+            return f"pod labels unknown: {key[0]}/{key[1]} ({side}); no selector can name it"
+    return ""
+
+
 def replay(conns: pd.DataFrame, evaluator: Evaluator, pods: pd.DataFrame) -> pd.DataFrame:
     """Evaluate every pod-level connection; adds ``exempt``, ``allowed`` and ``reasons``."""
     index = PodIndex(pods)
     allowed, reasons, exempt = [], [], []
     for row in conns.itertuples(index=False):
-        if row.src_kind in EXEMPT_SOURCE_KINDS:
+        reason = exemption(row, index)
+        if reason:
             exempt.append(True)
             allowed.append(True)
-            reasons.append("node source: always allowed from the resident node; not selectable")
+            reasons.append(reason)
             continue
         src = index.endpoint(row.src_kind, row.src_namespace, row.src_pod, row.src_ip)
         dst = index.endpoint(row.dst_kind, row.dst_namespace, row.dst_pod, row.dst_ip)
@@ -123,6 +138,8 @@ def _workload_classes(pods: pd.DataFrame) -> dict[str, list[Endpoint]]:
     get the same verdicts, so one stands for all."""
     classes: dict[str, dict[tuple, Endpoint]] = {}
     for row in pods.sort_values(["workload", "pod"]).itertuples(index=False):
+        if row.labels is None:
+            continue
         key = (_freeze(row.labels), _freeze(row.namespace_labels))
         bucket = classes.setdefault(row.workload, {})
         if key not in bucket:

@@ -77,7 +77,7 @@ def assign_workloads(pods: pd.DataFrame) -> pd.DataFrame:
             kind, name = _normalize_owner(kind, name)
             source = "flow log"
         else:
-            kind, name = workload_from_pod_name(row.pod, row.labels)
+            kind, name = workload_from_pod_name(row.pod, row.labels or {})
             source = "pod name"
         kinds.append(kind)
         names.append(name)
@@ -86,6 +86,38 @@ def assign_workloads(pods: pd.DataFrame) -> pd.DataFrame:
     out["workload_name"] = names
     out["workload_source"] = sources
     out["workload"] = out["namespace"] + "/" + out["workload_name"]
+    return fill_unknown_labels(out)
+
+
+def fill_unknown_labels(pods: pd.DataFrame) -> pd.DataFrame:
+    """Give a pod whose labels the log did not carry the labels its siblings share.
+
+    Any replica stands for its workload (DESIGN §5): pods of one controller share its
+    template's labels. ``labels_source`` says "flow log", "workload" (filled here) or
+    "unknown" (no sibling had labels either: such a pod cannot be selected).
+    """
+    out = pods.copy()
+    common: dict[str, dict[str, str]] = {}
+    for workload, labels in zip(out["workload"], out["labels"], strict=True):
+        if labels is None:
+            continue
+        if workload in common:
+            common[workload] = {k: v for k, v in common[workload].items() if labels.get(k) == v}
+        else:
+            common[workload] = dict(labels)
+    filled, sources = [], []
+    for workload, labels in zip(out["workload"], out["labels"], strict=True):
+        if labels is not None:
+            filled.append(labels)
+            sources.append("flow log")
+        elif workload in common:
+            filled.append(dict(common[workload]))
+            sources.append("workload")
+        else:
+            filled.append(None)
+            sources.append("unknown")
+    out["labels"] = filled
+    out["labels_source"] = sources
     return out
 
 

@@ -116,7 +116,16 @@ def synthesize(
 
     node_mask = wconns["src_type"].eq("node") & wconns["dst_type"].eq("workload")
     node_sources = wconns[node_mask].reset_index(drop=True)
-    usable = wconns[~node_mask]
+    unknown = {w for w, sel in selections.items() if not sel.known}
+    unnamed = (wconns["src_type"].eq("workload") & wconns["src_id"].isin(unknown)) | (
+        wconns["dst_type"].eq("workload") & wconns["dst_id"].isin(unknown)
+    )
+    for w in sorted(unknown):
+        notes.append(
+            f"{w}: the flow log carries no labels for its pods; no selector can name it, so "
+            "its connections get no rule (an inventory would resolve it)."
+        )
+    usable = wconns[~node_mask & ~unnamed]
 
     ingress: dict[str, dict[Peer, dict[PortSpec, Evidence]]] = defaultdict(
         lambda: defaultdict(dict)
@@ -163,6 +172,8 @@ def synthesize(
             policies.append(PolicyIR(ns, DEFAULT_DENY_NAME, "default-deny"))
     for wl in target_workloads.itertuples(index=False):
         sel = selections[wl.workload]
+        if not sel.known:
+            continue
         ing = _rules_from(ingress.get(wl.workload, {}), "observed ingress")
         eg = _rules_from(egress.get(wl.workload, {}), "observed egress")
         if not resolvers and wl.workload in egress:

@@ -75,6 +75,30 @@ L4_PROTOCOLS = {
     "VRRP": ("OTHER", 112),
     "IGMP": ("OTHER", 2),
 }
+#: l4 member -> (protocol, number, field names for messages: member, sport/type, dport/code,
+#: flags), precomputed so valid records build no strings.
+_L4 = {
+    key: (
+        proto,
+        number,
+        (
+            f"l4.{key}",
+            *(
+                (f"l4.{key}.type", f"l4.{key}.code", "")
+                if proto in ("ICMP", "ICMPv6")
+                else (f"l4.{key}.source_port", f"l4.{key}.destination_port", f"l4.{key}.flags")
+            ),
+        ),
+    )
+    for key, (proto, number) in L4_PROTOCOLS.items()
+}
+_POLICY_FIELDS = (
+    ("egress_allowed_by", "allow", "egress"),
+    ("ingress_allowed_by", "allow", "ingress"),
+    ("egress_denied_by", "deny", "egress"),
+    ("ingress_denied_by", "deny", "ingress"),
+)
+_POLICY_KEYS = frozenset(k for k, _, _ in _POLICY_FIELDS)
 #: Cilium reserved identities (docs: "Special Identities"), used only when an endpoint
 #: carries no ``labels`` at all (e.g. masked by an exporter ``fieldMask``).
 RESERVED_IDENTITIES = {
@@ -111,9 +135,11 @@ _NS_PSEUDO = "io.kubernetes.pod.namespace"
 _SA_PSEUDO = "io.cilium.k8s.policy.serviceaccount"
 _CLUSTER_PSEUDO = "io.cilium.k8s.policy.cluster"
 
-# Enum-like strings copied to verdict_raw / drop_reason / extra: a plain token, nothing that
-# could break out of YAML, Markdown or a shell line.
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_.:/+-]{1,128}", re.ASCII)
+# Enum strings copied to verdict_raw / drop_reason / extra (``FORWARDED``, ``TO_PROXY``): a
+# plain token, nothing that could break out of YAML, Markdown, a path or a shell line.
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_]{1,64}", re.ASCII)
+# Kernel interface names (``lxc25aced2f4021``, ``cilium_vxlan``, ``eth0.100``).
+_IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@:-]{0,63}", re.ASCII)
 _KIND_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}", re.ASCII)
 _DNS_NAME_RE = re.compile(r"[A-Za-z0-9_*.-]{1,255}", re.ASCII)
 _TIME_RE = re.compile(
@@ -187,13 +213,11 @@ def parse_time(value: Any) -> int | None:
     return ns
 
 
-def _token(f: dict, key: str, field: str) -> str | None:
+def _token(f: dict, key: str, field: str, pattern: re.Pattern = _TOKEN_RE) -> str | None:
     v = f.get(key)
-    if v is None:
+    if v is None or v == "":
         return None
-    if type(v) is not str or _TOKEN_RE.fullmatch(v) is None:
-        if v == "":
-            return None
+    if type(v) is not str or pattern.fullmatch(v) is None:
         raise _malformed(field, v)
     return v
 
@@ -339,11 +363,11 @@ _SRC = _Side("src")
 _DST = _Side("dst")
 
 
-def _endpoint(ep: Any, side: _Side, field: str, row: dict) -> tuple[frozenset, bool]:
-    """Fill the ``{side}_*`` columns from a Hubble Endpoint; returns (reserved, has ID)."""
+def _endpoint(ep: Any, side: _Side, field: str, row: dict) -> bool:
+    """Fill the ``{side}_*`` columns from a Hubble Endpoint; True when it has a local ID."""
     if ep is None:
         row[side.kind] = "unknown"
-        return frozenset(), False
+        return False
     if type(ep) is not dict:
         raise _malformed(field, ep)
 
@@ -359,7 +383,11 @@ def _endpoint(ep: Any, side: _Side, field: str, row: dict) -> tuple[frozenset, b
         parsed = _parse_labels(f"{field}.labels", tuple(labels))
         if isinstance(parsed, _Bad):
             raise _Bad(parsed.reason, parsed.detail)  # a fresh exception, not the cached one
-        row[side.labels] = parsed[0]
+        # Labels are known only when Cilium gave the endpoint a Kubernetes identity (every
+        # pod has at least the k8s: pseudo-labels); a pod seen as `reserved:world` (an
+        # endpoint Cilium does not manage) has unknown labels, not an empty set.
+        if parsed[7]:
+            row[side.labels] = parsed[0]
     _, ns_labels, ns_from_label, sa, cluster, reserved, cidr, has_k8s = parsed
 
     identity = _uint(ep.get("identity"), f"{field}.identity", _UINT32)
@@ -442,7 +470,82 @@ def _endpoint(ep: Any, side: _Side, field: str, row: dict) -> tuple[frozenset, b
         row[side.identity] = identity
     if cluster is not None:
         row[side.cluster] = cluster
-    return reserved, "ID" in ep
+    return "ID" in ep
+
+
+def _l4(l4: dict | None, row: dict) -> int | None:
+    """Fill protocol, ports, ICMP type/code and TCP flags; returns the folded flags."""
+    proto, number, fields, l4v = "OTHER", None, None, None
+    if l4:
+        for key, spec in _L4.items():
+            if key in l4:
+                proto, number, fields = spec
+                l4v = _dict(l4[key], fields[0]) or {}
+                break
+    row["protocol"] = proto
+    if number is not None:
+        row["protocol_number"] = number
+    if l4v is None:
+        return None
+    if proto in ("ICMP", "ICMPv6"):
+        # protojson omits zero values: ``{"ICMPv4": {}}`` is an echo reply (type 0).
+        row["icmp_type"] = _uint(l4v.get("type"), fields[1], 256) or 0
+        row["icmp_code"] = _uint(l4v.get("code"), fields[2], 256) or 0
+        return None
+    if proto == "OTHER":
+        return None
+    sp = _uint(l4v.get("source_port"), fields[1], 65536)
+    dp = _uint(l4v.get("destination_port"), fields[2], 65536)
+    if sp is not None:
+        row["src_port"] = sp
+    if dp is not None:
+        row["dst_port"] = dp
+    flags = _dict(l4v.get("flags"), fields[3])
+    if proto != "TCP" or flags is None:
+        return None
+    tcp_flags = 0
+    for name, on in flags.items():
+        if type(on) is not bool:
+            raise _malformed(fields[3], flags)
+        if on:
+            tcp_flags |= TCP_FLAG_BITS.get(name, 0)
+    row["tcp_flags"] = tcp_flags
+    return tcp_flags
+
+
+def _policies(f: dict) -> list[dict] | None:
+    """``*_allowed_by`` / ``*_denied_by`` as POLICY_HIT structs (None when all empty)."""
+    policies = []
+    for key, action, direction in _POLICY_FIELDS:
+        items = f.get(key)
+        if items is None:
+            continue
+        if type(items) is not list:
+            raise _malformed(key, items)
+        for p in items:
+            if type(p) is not dict:
+                raise _malformed(key, p)
+            name = p.get("name") or None
+            ns = p.get("namespace") or None
+            kind = p.get("kind") or None
+            if name is not None and not is_dns1123_subdomain(name):
+                raise _invalid("invalid policy name", f"{key}.name", name)
+            if ns is not None and not is_dns1123_label(ns):
+                raise _invalid("invalid namespace", f"{key}.namespace", ns)
+            if kind is not None and (type(kind) is not str or not _KIND_RE.fullmatch(kind)):
+                raise _invalid("invalid policy kind", f"{key}.kind", kind)
+            policies.append(
+                {
+                    "kind": kind,
+                    "namespace": ns,
+                    "name": name,
+                    "tier": None,
+                    "action": action,
+                    "rule": None,
+                    "direction": direction,
+                }
+            )
+    return policies or None
 
 
 # --------------------------------------------------------------------------- records
@@ -586,45 +689,11 @@ class Parser:
             row["observer"] = node
 
         # L4.
-        tcp_flags = None
-        l4 = _dict(f.get("l4"), "l4")
-        proto, number, l4v, l4key = "OTHER", None, None, None
-        if l4:
-            for key in L4_PROTOCOLS:
-                if key in l4:
-                    l4key = key
-                    proto, number = L4_PROTOCOLS[key]
-                    l4v = _dict(l4[key], f"l4.{key}") or {}
-                    break
-        row["protocol"] = proto
-        if number is not None:
-            row["protocol_number"] = number
-        if l4v is not None:
-            if proto in ("TCP", "UDP", "SCTP"):
-                sp = _uint(l4v.get("source_port"), f"l4.{l4key}.source_port", 65536)
-                dp = _uint(l4v.get("destination_port"), f"l4.{l4key}.destination_port", 65536)
-                if sp is not None:
-                    row["src_port"] = sp
-                if dp is not None:
-                    row["dst_port"] = dp
-                flags = _dict(l4v.get("flags"), f"l4.{l4key}.flags")
-                if proto == "TCP" and flags is not None:
-                    tcp_flags = 0
-                    if flags:
-                        for name, on in flags.items():
-                            if type(on) is not bool:
-                                raise _malformed("l4.TCP.flags", flags)
-                            if on:
-                                tcp_flags |= TCP_FLAG_BITS.get(name, 0)
-                    row["tcp_flags"] = tcp_flags
-            elif proto in ("ICMP", "ICMPv6"):
-                row["icmp_type"] = _uint(l4v.get("type"), f"l4.{l4key}.type", 256) or 0
-                row["icmp_code"] = _uint(l4v.get("code"), f"l4.{l4key}.code", 256) or 0
+        tcp_flags = _l4(_dict(f.get("l4"), "l4"), row)
 
         # Endpoints.
-        src_reserved, src_local = _endpoint(f.get("source"), _SRC, "source", row)
-        dst_reserved, dst_local = _endpoint(f.get("destination"), _DST, "destination", row)
-        del src_reserved, dst_reserved
+        src_local = _endpoint(f.get("source"), _SRC, "source", row)
+        dst_local = _endpoint(f.get("destination"), _DST, "destination", row)
         if cluster is None:
             if src_local:
                 cluster = row.get("src_cluster")
@@ -651,9 +720,8 @@ class Parser:
         if is_reply is None:
             if reply is True:
                 is_reply = True
-            elif self.legacy_reply:
-                is_reply = False
-            elif trace_reason in ("NEW", "ESTABLISHED"):
+            elif self.legacy_reply or trace_reason in ("NEW", "ESTABLISHED"):
+                # A pre-is_reply producer sets ``reply`` on every reply; else conntrack says.
                 is_reply = False
             elif trace_reason == "REPLY":
                 is_reply = True
@@ -706,56 +774,15 @@ class Parser:
                 row["l7_protocol"] = "kafka"
 
         # Policies that matched (newer Cilium).
-        policies = None
-        for key, action, pdir in (
-            ("egress_allowed_by", "allow", "egress"),
-            ("ingress_allowed_by", "allow", "ingress"),
-            ("egress_denied_by", "deny", "egress"),
-            ("ingress_denied_by", "deny", "ingress"),
-        ):
-            items = f.get(key)
-            if items is None:
-                continue
-            if type(items) is not list:
-                raise _malformed(key, items)
-            for p in items:
-                if type(p) is not dict:
-                    raise _malformed(key, p)
-                pname, pns, pkind = p.get("name"), p.get("namespace"), p.get("kind")
-                if pname == "":
-                    pname = None
-                if pns == "":
-                    pns = None
-                if pkind == "":
-                    pkind = None
-                if pname is not None and not is_dns1123_subdomain(pname):
-                    raise _invalid("invalid policy name", f"{key}.name", pname)
-                if pns is not None and not is_dns1123_label(pns):
-                    raise _invalid("invalid namespace", f"{key}.namespace", pns)
-                if pkind is not None and (type(pkind) is not str or not _KIND_RE.fullmatch(pkind)):
-                    raise _invalid("invalid policy kind", f"{key}.kind", pkind)
-                if policies is None:
-                    policies = []
-                policies.append(
-                    {
-                        "kind": pkind,
-                        "namespace": pns,
-                        "name": pname,
-                        "tier": None,
-                        "action": action,
-                        "rule": None,
-                        "direction": pdir,
-                    }
-                )
-        if policies is not None:
-            row["policies"] = policies
+        if not _POLICY_KEYS.isdisjoint(f):
+            row["policies"] = _policies(f)
 
         # Exporter aggregation.
         agg = _dict(f.get("aggregate"), "aggregate")
         if agg is not None:
             total = 0
             for key in ("ingress_flow_count", "egress_flow_count", "unknown_direction_flow_count"):
-                total += _uint(agg.get(key), f"aggregate.{key}", 2**63) or 0
+                total += _uint(agg.get(key), f"aggregate.{key}", _UINT32) or 0
             row["flows"] = max(total, 1)
             row["aggregated"] = True
         else:
@@ -781,7 +808,7 @@ class Parser:
             extra["trace_reason"] = trace_reason
         iface = _dict(f.get("interface"), "interface")
         if iface:
-            iname = _token(iface, "name", "interface.name")
+            iname = _token(iface, "name", "interface.name", _IFNAME_RE)
             if iname is not None:
                 extra["interface"] = iname
         xlated = ip.get("source_xlated")

@@ -8,6 +8,7 @@ the file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -23,12 +24,15 @@ NAME = "parquet"
 _VERSION_KEY = b"netpol-recommender.schema_version"
 
 
-def to_flow_schema(batch: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
+def to_flow_schema(data: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
     """Select and cast to FLOW_SCHEMA exactly (column order, types, metadata)."""
-    if batch.schema.equals(FLOW_SCHEMA, check_metadata=True):
-        return batch
-    batch = batch.select(list(FLOW_SCHEMA.names))
-    return batch.cast(FLOW_SCHEMA)
+    if data.schema.equals(FLOW_SCHEMA, check_metadata=True):
+        return data
+    names = data.schema.names
+    arrays = [data.column(names.index(f.name)).cast(f.type) for f in FLOW_SCHEMA]
+    if isinstance(data, pa.Table):
+        return pa.Table.from_arrays(arrays, schema=FLOW_SCHEMA)
+    return pa.RecordBatch.from_arrays(arrays, schema=FLOW_SCHEMA)
 
 
 def _check_schema(path: str, schema: pa.Schema) -> None:
@@ -117,9 +121,7 @@ def write_parquet(source: pa.Table | Iterable[pa.RecordBatch], path: str | os.Pa
             os.fsync(sink.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return rows

@@ -56,13 +56,18 @@ _BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
 
 Progress = Callable[[int], None] | None
+_ESCAPE_BREAKS = {10: "\\n", 13: "\\r", 0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 class InputError(Exception):
     """Input that cannot be read at all (missing path, unknown format, unreadable Parquet).
 
-    The message is one clear line that names the file.
+    The message is one clear line that names the file (line breaks, e.g. in a hostile file
+    name, are escaped).
     """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message.translate(_ESCAPE_BREAKS))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,121 @@
+"""The CLI contract (DESIGN §2): outputs, exit codes, one-line errors."""
+
+import json
+import shutil
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from conftest import REAL_FLOWS, SAMPLE_FLOWS
+
+from recommender.cli import main
+
+
+@pytest.fixture(scope="module")
+def proposal(tmp_path_factory):
+    out = tmp_path_factory.mktemp("proposal")
+    result = CliRunner().invoke(main, ["recommend", str(SAMPLE_FLOWS), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _verify(policies, *extra):
+    return CliRunner().invoke(
+        main, ["verify", "--policies", str(policies), str(SAMPLE_FLOWS), *extra]
+    )
+
+
+def test_verify_passes_the_proposal_it_came_from(proposal):
+    result = _verify(proposal / "policies")
+    assert result.exit_code == 0, result.output
+    assert "coverage 100.00%" in result.output
+
+
+def test_verify_fails_a_hand_broken_copy_and_names_the_pair_and_policy(proposal, tmp_path):
+    broken = tmp_path / "policies"
+    shutil.copytree(proposal / "policies", broken)
+    (broken / "data" / "allow-redis.yaml").unlink()
+    result = _verify(broken)
+    assert result.exit_code == 1
+    assert "shop/cart -> data/redis [6379/TCP]" in result.output
+    assert "isolated by data/default-deny" in result.output
+
+
+def test_verify_json_lists_every_connection(proposal, tmp_path):
+    broken = tmp_path / "policies"
+    shutil.copytree(proposal / "policies", broken)
+    cart = broken / "shop" / "allow-cart.yaml"
+    doc = yaml.safe_load(cart.read_text())
+    doc["spec"]["egress"] = [r for r in doc["spec"]["egress"] if r["ports"][0]["port"] != 6379]
+    cart.write_text(yaml.safe_dump(doc))
+    result = _verify(broken, "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    denied = [c for c in report["connections"] if not c["allowed"]]
+    assert {(c["src"], c["dst"], c["protocol"], c["port"]) for c in denied} == {
+        ("shop/cart", "data/redis", "TCP", 6379)
+    }
+    assert all(any("egress of shop/cart" in r for r in c["reasons"]) for c in denied)
+    assert report["judged"] == len([c for c in report["connections"] if not c["exempt"]])
+
+
+def test_verify_reads_multi_document_files_and_lists_and_ignores_other_kinds(proposal, tmp_path):
+    docs = [yaml.safe_load(p.read_text()) for p in sorted((proposal / "policies").rglob("*.yaml"))]
+    (tmp_path / "all.yaml").write_text(
+        yaml.safe_dump_all(
+            [
+                {"apiVersion": "v1", "kind": "List", "items": docs[:5]},
+                *docs[5:],
+                {"apiVersion": "apps/v1", "kind": "Deployment"},
+            ]
+        )
+    )
+    result = _verify(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "Deployment ignored" in result.output
+
+
+def test_missing_input_is_one_line_exit_2(tmp_path):
+    result = CliRunner().invoke(main, ["recommend", str(tmp_path / "nope"), "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "nope" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_format_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello, this is not a flow log\n")
+    result = CliRunner().invoke(main, ["recommend", str(bad), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "notes.txt" in result.output and "Traceback" not in result.output
+
+
+def test_ingest_writes_parquet_that_recommend_reads_back(tmp_path):
+    parquet = tmp_path / "flows.parquet"
+    result = CliRunner().invoke(main, ["ingest", str(SAMPLE_FLOWS), "-o", str(parquet)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 11835 flow records" in result.output
+    out = tmp_path / "out"
+    again = CliRunner().invoke(main, ["recommend", str(parquet), "-o", str(out)])
+    assert again.exit_code == 0, again.output
+    direct = tmp_path / "direct"
+    CliRunner().invoke(main, ["recommend", str(SAMPLE_FLOWS), "-o", str(direct)])
+    for path in (direct / "policies").rglob("*.yaml"):
+        assert path.read_bytes() == (out / path.relative_to(direct)).read_bytes()
+
+
+def test_real_hubble_samples_recommend_without_error(tmp_path):
+    result = CliRunner().invoke(
+        main, ["recommend", str(REAL_FLOWS / "hubble"), "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["coverage"] == 1.0
+    assert report["records"]["read"] == 260
+
+
+def test_help_teaches():
+    result = CliRunner().invoke(main, ["recommend", "--help"])
+    assert result.exit_code == 0
+    for word in ("coverage", "breadth", "--namespace", "Hubble", "Parquet"):
+        assert word in result.output
