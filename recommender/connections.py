@@ -60,6 +60,7 @@ EXCLUSION_REASONS = {
     "icmp": "ICMP or other protocol (NetworkPolicy cannot express it without opening all)",
     "pre_dnat": "pre-DNAT service address (the backend record carries the connection)",
     "no_port": "no destination port",
+    "no_identity": "an end with neither a pod identity nor an address",
 }
 
 
@@ -105,6 +106,12 @@ def classify_records(flows: pa.Table) -> pd.Series:
     # endpoints are nodes) means the address is still the ClusterIP: pre-DNAT.
     mark(df["dst_service_name"].notna() & ~df["dst_kind"].isin(["pod", "node"]), "pre_dnat")
     mark(df["dst_port"].isna(), "no_port")
+    for side in ("src", "dst"):
+        is_pod = df[f"{side}_kind"].eq("pod")
+        anonymous = (is_pod & (df[f"{side}_namespace"].isna() | df[f"{side}_pod"].isna())) | (
+            ~is_pod & df[f"{side}_ip"].isna()
+        )
+        mark(anonymous, "no_identity")
     return reason
 
 

@@ -119,3 +119,41 @@ def test_help_teaches():
     assert result.exit_code == 0
     for word in ("coverage", "breadth", "--namespace", "Hubble", "Parquet"):
         assert word in result.output
+
+
+def test_recommend_refuses_to_write_when_a_connection_would_be_denied(tmp_path, monkeypatch):
+    """The safety net: a generator bug (simulated by dropping one rule) must not ship."""
+    import recommender.pipeline as pipeline
+
+    real = pipeline.render_policy
+
+    def lose_redis_rule(ir):
+        obj = real(ir)
+        if obj["metadata"]["name"] == "allow-redis":
+            obj["spec"].pop("ingress", None)
+        return obj
+
+    monkeypatch.setattr(pipeline, "render_policy", lose_redis_rule)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["recommend", str(SAMPLE_FLOWS), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "verification failed" in result.output and "nothing was written" in result.output
+    assert "data/default-deny" in result.output
+    assert not out.exists()
+
+
+def test_namespace_option_limits_the_proposal_but_replays_everything_it_touches(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["recommend", str(SAMPLE_FLOWS), "-o", str(out), "--namespace", "data"]
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted(p.relative_to(out).as_posix() for p in (out / "policies").rglob("*.yaml"))
+    assert files == [
+        "policies/data/allow-postgres.yaml",
+        "policies/data/allow-redis.yaml",
+        "policies/data/default-deny.yaml",
+    ]
+    report = json.loads((out / "report.json").read_text())
+    assert report["namespaces"] == ["data"] and report["coverage"] == 1.0
+    assert report["breadth"] == 0

@@ -60,3 +60,10 @@ def test_observed_pods_take_labels_from_either_side_including_replies():
     assert pods.loc[WEB["pod"], "labels"] == {"app": "web"}
     assert pods.loc["db-0", "ips"] == ("10.0.0.2",)
     assert set(pods.index) == {"db-0", WEB["pod"]}
+
+
+def test_an_end_without_identity_is_set_aside_not_dropped():
+    nameless = {"kind": "cluster_unknown", "ip": None, "labels": None}
+    result = build_connections(flows_table([flow(nameless, DB, 5432), flow(WEB, DB, 5432)]))
+    assert len(result.table) == 1
+    assert result.excluded == {EXCLUSION_REASONS["no_identity"]: 1}
