@@ -135,12 +135,22 @@ def _print_counts(counts) -> None:
     help="Propose policies only for this namespace (repeatable). Default: every "
     "namespace with observed pods.",
 )
+@click.option(
+    "--inventory",
+    "inventory",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="kubectl JSON (`kubectl get pods,namespaces,nodes,replicasets,jobs -A -o "
+    "json`), repeatable: full pod labels, named container ports, and the pods "
+    "that were quiet during the window.",
+)
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
 def recommend(
     inputs: tuple[str, ...],
     output: str,
     namespaces: tuple[str, ...],
+    inventory: tuple[str, ...],
     fmt: str | None,
     progress: bool | None,
 ) -> None:
@@ -155,7 +165,13 @@ def recommend(
 
     try:
         with _progress(inputs, "reading", progress) as update:
-            rec = run(inputs, namespaces=namespaces or None, format=fmt, progress=update)
+            rec = run(
+                inputs,
+                namespaces=namespaces or None,
+                format=fmt,
+                progress=update,
+                inventory=inventory,
+            )
     except _read_errors() as exc:
         _fail(str(exc))
     _print_counts(rec.counts)
@@ -194,8 +210,23 @@ recommend.help += "\n\n" + _INPUT_HELP
 )
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
+@click.option(
+    "--inventory",
+    "inventory",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="kubectl JSON (`kubectl get pods,namespaces,nodes,replicasets,jobs -A -o "
+    "json`), repeatable: full pod labels, named container ports, and the pods "
+    "that were quiet during the window.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
-def verify(policies_dir: str, inputs: tuple[str, ...], fmt: str | None, as_json: bool) -> None:
+def verify(
+    policies_dir: str,
+    inputs: tuple[str, ...],
+    inventory: tuple[str, ...],
+    fmt: str | None,
+    as_json: bool,
+) -> None:
     """Replay observed flows against a directory of policies: what breaks if we enforce it?
 
     Prints the observed connections that would be denied, grouped by workload pair with
@@ -209,7 +240,7 @@ def verify(policies_dir: str, inputs: tuple[str, ...], fmt: str | None, as_json:
 
     try:
         policies, notes = load_policies(policies_dir)
-        run = verify_policies(policies, inputs, format=fmt, notes=notes)
+        run = verify_policies(policies, inputs, format=fmt, notes=notes, inventory=inventory)
     except _read_errors() as exc:
         _fail(str(exc))
     if as_json:

@@ -18,12 +18,13 @@ import pandas as pd
 import pyarrow as pa
 
 from .accounting import RecordCounts
-from .connections import build_connections, observed_pods
+from .connections import ConnectionSet, build_connections, observed_pods
 from .generate.ir import PolicyIR
 from .generate.k8s import render_policy
 from .generate.synthesis import Synthesis, synthesize
+from .ingest.inventory import Inventory, enrich_pods, read_inventory
 from .selectors import Selection, workload_selectors
-from .semantics import Evaluator
+from .semantics import ContainerPort, Endpoint, Evaluator
 from .verify import Breadth, coverage, measure_breadth, replay
 from .workloads import assign_workloads, workload_connections, workload_table
 
@@ -48,6 +49,12 @@ class Recommendation:
     breadth: Breadth
     namespaces: list[str] | None = None
     inputs: list[str] = field(default_factory=list)
+    inventory: Inventory | None = None
+
+    def explain(self, src: str, dst: str, protocol: str, port: int) -> list[str]:
+        """Why the proposal allows or denies ``src`` -> ``dst`` (workloads "ns/name", pods
+        "ns/pod", or IP addresses), pod by pod."""
+        return explain(Evaluator(self.policies), self.pods, src, dst, protocol, port)
 
     @property
     def ir(self) -> list[PolicyIR]:
@@ -59,18 +66,75 @@ class Recommendation:
         return self.replayed[~self.replayed["allowed"]]
 
 
+def _endpoints(pods: pd.DataFrame, name: str) -> list[Endpoint]:
+    """Pods of a workload or a single pod ("ns/name"), else the name as an address."""
+    if "/" not in name:
+        return [Endpoint(kind="external", ip=name, name=name)]
+    namespace, rest = name.split("/", 1)
+    here = pods[(pods["namespace"] == namespace) & pods["labels"].notna()]
+    chosen = here[(here["workload_name"] == rest) | (here["pod"] == rest)]
+    return [
+        Endpoint(
+            kind="pod",
+            ip=row.ips[0] if len(row.ips) else None,
+            namespace=row.namespace,
+            labels=dict(row.labels),
+            namespace_labels={
+                "kubernetes.io/metadata.name": row.namespace,
+                **dict(row.namespace_labels or {}),
+            },
+            ports=tuple(ContainerPort(*p) for p in (getattr(row, "ports", None) or ())),
+            name=row.pod,
+        )
+        for row in chosen.sort_values("pod").itertuples(index=False)
+    ]
+
+
+def explain(
+    evaluator: Evaluator, pods: pd.DataFrame, src: str, dst: str, protocol: str, port: int
+) -> list[str]:
+    """Explain every pod pair of ``src`` -> ``dst`` on ``protocol``/``port``."""
+    sources, targets = _endpoints(pods, src), _endpoints(pods, dst)
+    if not sources or not targets:
+        missing = src if not sources else dst
+        raise ValueError(f"{missing}: no known pod, workload or address by that name")
+    lines = []
+    for s in sources:
+        for d in targets:
+            verdict = evaluator.evaluate(s, d, protocol, port)
+            head = "ALLOWED" if verdict.allowed else "DENIED"
+            lines.append(f"{head} {s.name} -> {d.name} {port}/{protocol}")
+            lines += [f"  {line}" for line in verdict.explain()]
+    return lines
+
+
+def observe(
+    flows: pa.Table, inventory: Inventory | None = None
+) -> tuple[ConnectionSet, pd.DataFrame, pd.DataFrame]:
+    """Flows -> (connections, pods with workloads, workload-level connections).
+
+    With an inventory, pods get their full labels and container ports, and pods that
+    were quiet during the window join the known universe.
+    """
+    conn_set = build_connections(flows)
+    pods = observed_pods(flows)
+    if inventory is not None:
+        pods = enrich_pods(pods, inventory)
+    pods = assign_workloads(pods)
+    return conn_set, pods, workload_connections(conn_set.table, pods)
+
+
 def recommend_from_flows(
     flows: pa.Table,
     counts: RecordCounts,
     *,
     namespaces: Sequence[str] | None = None,
     inputs: Sequence[str] = (),
+    inventory: Inventory | None = None,
 ) -> Recommendation:
     """connections -> workloads -> selectors -> policies -> replay and breadth."""
-    conn_set = build_connections(flows)
-    pods = assign_workloads(observed_pods(flows))
+    conn_set, pods, wconns = observe(flows, inventory)
     workloads = workload_table(pods)
-    wconns = workload_connections(conn_set.table, pods)
     selections = workload_selectors(pods)
     ns = sorted(set(namespaces)) if namespaces else None
     synthesis = synthesize(wconns, workloads, selections, ns)
@@ -102,6 +166,7 @@ def recommend_from_flows(
         breadth=breadth,
         namespaces=ns,
         inputs=list(inputs),
+        inventory=inventory,
     )
 
 
@@ -111,16 +176,19 @@ def recommend(
     namespaces: Sequence[str] | None = None,
     format: str | None = None,
     progress: Callable[[int], None] | None = None,
+    inventory: Sequence[str | os.PathLike] = (),
 ) -> Recommendation:
     """Read flow logs and propose policies; nothing is written (see ``proposal.write``)."""
     from .ingest import read_flows
 
+    inv = read_inventory(list(inventory)) if inventory else None
     flowset = read_flows(inputs, format=format, progress=progress)
     return recommend_from_flows(
         flowset.table,
         flowset.counts,
         namespaces=namespaces,
         inputs=[os.fspath(p) for p in inputs],
+        inventory=inv,
     )
 
 
@@ -148,15 +216,17 @@ def verify_policies(
     *,
     format: str | None = None,
     notes: Sequence[str] = (),
+    inventory: Sequence[str | os.PathLike] = (),
 ) -> VerifyRun:
     """Replay every observed connection in ``inputs`` against ``policies``."""
     from .generate.synthesis import find_resolvers
     from .ingest import read_flows
 
+    inv = read_inventory(list(inventory)) if inventory else None
     flowset = read_flows(inputs, format=format)
-    conn_set = build_connections(flowset.table)
-    pods = assign_workloads(observed_pods(flowset.table))
-    wconns = workload_connections(conn_set.table, pods)
+    conn_set, pods, wconns = observe(flowset.table, inv)
+    if inv is not None:
+        notes = [*notes, *inv.conflicts, *inv.rejected]
     evaluator = Evaluator(policies)
     replayed = replay(conn_set.table, evaluator, pods)
     workload_of = dict(

@@ -150,6 +150,7 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
             for r in node_sources.itertuples(index=False)
         ],
         "exempt_connections": _exempt_counts(rec),
+        "inventory": rec.inventory.summary() if rec.inventory is not None else None,
         "resolvers": rec.synthesis.resolvers,
         "notes": rec.synthesis.notes,
     }
@@ -236,9 +237,20 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
                 f"{md(d['reasons'])}"
             )
         lines.append("")
-    if rec.synthesis.notes:
+    notes = list(rec.synthesis.notes)
+    if rec.inventory is not None:
+        inv = rec.inventory
+        notes.insert(
+            0,
+            f"Inventory: {len(inv.pods)} pods, {len(inv.namespaces)} namespaces, "
+            f"{len(inv.nodes)} nodes; {len(inv.rejected)} objects rejected, "
+            f"{len(inv.conflicts)} conflicts.",
+        )
+        notes += [f"Inventory conflict: {c}" for c in inv.conflicts[:20]]
+        notes += [f"Inventory object rejected: {r}" for r in inv.rejected[:20]]
+    if notes:
         lines += ["## Notes", ""]
-        lines += [f"- {md(n)}" for n in rec.synthesis.notes]
+        lines += [f"- {md(n)}" for n in notes]
         lines.append("")
     lines += ["## Policies", ""]
     for entry, ir in zip(report["policy_files"], rec.ir, strict=True):

@@ -1698,6 +1698,97 @@ def sample_readme(cluster: SimCluster, files: Iterable[Path], *, seed: int, hour
 # ------------------------------------------------------------------------- CLI
 
 
+def kubectl_inventory(cluster: SimCluster, *, at: datetime | None = None) -> dict:
+    """The cluster as `kubectl get namespaces,nodes,pods,replicasets,jobs -A -o json` would
+    print it at ``at`` (default: the end of the window): one ``List``.
+
+    Pods that ended before ``at`` are gone, as in a real snapshot; Job pods stay (Completed).
+    """
+    at = at or cluster.end
+    items: list[dict] = []
+    for name, labels in sorted(cluster.namespaces.items()):
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name, "labels": dict(sorted(labels.items()))},
+            }
+        )
+    for node in cluster.nodes:
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": node.name},
+                "spec": {"podCIDR": node.pod_cidr},
+                "status": {
+                    "addresses": [
+                        {"type": "InternalIP", "address": node.ip},
+                        {"type": "Hostname", "address": node.name},
+                    ]
+                },
+            }
+        )
+    owners: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for pod in cluster.pods:
+        if pod.owner_kind in ("ReplicaSet", "Job") and pod.workload_kind in (
+            "Deployment",
+            "CronJob",
+        ):
+            owners[(pod.namespace, pod.owner_kind, pod.owner_name)] = (
+                pod.workload_kind,
+                pod.workload_name,
+            )
+    for (namespace, kind, name), (okind, oname) in sorted(owners.items()):
+        items.append(
+            {
+                "apiVersion": "apps/v1" if kind == "ReplicaSet" else "batch/v1",
+                "kind": kind,
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "ownerReferences": [{"kind": okind, "name": oname, "controller": True}],
+                },
+            }
+        )
+    for pod in cluster.pods:
+        finished_job = pod.owner_kind == "Job" and pod.start <= at
+        if not (pod.alive(at) or finished_job):
+            continue
+        ports = [
+            {"containerPort": number, "protocol": proto, **({"name": name} if name else {})}
+            for name, number, proto in pod.ports
+        ]
+        owner_kind = pod.owner_kind or pod.workload_kind
+        owner_name = pod.owner_name or pod.workload_name
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": pod.name,
+                    "namespace": pod.namespace,
+                    "labels": dict(sorted(pod.labels.items())),
+                    "ownerReferences": [
+                        {"kind": owner_kind, "name": owner_name, "controller": True}
+                    ],
+                },
+                "spec": {
+                    "nodeName": pod.node,
+                    "serviceAccountName": pod.service_account,
+                    "containers": [{"name": "main", "ports": ports}],
+                },
+                "status": {
+                    "phase": "Running" if pod.alive(at) else "Succeeded",
+                    "podIP": pod.ip,
+                    "podIPs": [{"ip": pod.ip}],
+                    "hostIP": cluster.node(pod.node).ip,
+                },
+            }
+        )
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m recommender.simulate",

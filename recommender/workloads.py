@@ -118,7 +118,22 @@ def fill_unknown_labels(pods: pd.DataFrame) -> pd.DataFrame:
             sources.append("unknown")
     out["labels"] = filled
     out["labels_source"] = sources
+    if "ports" in out.columns:
+        out["ports"] = _sibling_ports(out)
     return out
+
+
+def _sibling_ports(pods: pd.DataFrame) -> list:
+    """Container ports for pods the inventory snapshot missed (gone before it was taken):
+    those of a sibling it has, else none known."""
+    known: dict[str, tuple] = {}
+    for workload, ports in zip(pods["workload"], pods["ports"], strict=True):
+        if ports is not None and workload not in known:
+            known[workload] = tuple(ports)
+    return [
+        tuple(ports) if ports is not None else known.get(workload, ())
+        for workload, ports in zip(pods["workload"], pods["ports"], strict=True)
+    ]
 
 
 def workload_table(pods: pd.DataFrame) -> pd.DataFrame:

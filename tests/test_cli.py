@@ -157,3 +157,44 @@ def test_namespace_option_limits_the_proposal_but_replays_everything_it_touches(
     report = json.loads((out / "report.json").read_text())
     assert report["namespaces"] == ["data"] and report["coverage"] == 1.0
     assert report["breadth"] == 0
+
+
+@pytest.fixture(scope="module")
+def inventory(tmp_path_factory):
+    from recommender.simulate import kubectl_inventory, shop_cluster
+
+    path = tmp_path_factory.mktemp("inv") / "inventory.json"
+    path.write_text(json.dumps(kubectl_inventory(shop_cluster(seed=7, hours=6.0))))
+    return path
+
+
+def test_recommend_with_an_inventory_gives_the_same_policies(proposal, inventory, tmp_path):
+    result = CliRunner().invoke(
+        main, ["recommend", str(SAMPLE_FLOWS), "-o", str(tmp_path), "--inventory", str(inventory)]
+    )
+    assert result.exit_code == 0, result.output
+    ours = sorted((tmp_path / "policies").rglob("*.yaml"))
+    assert len(ours) == 17
+    for path in ours:
+        assert path.read_bytes() == (proposal / path.relative_to(tmp_path)).read_bytes()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["inventory"]["pods"] == 22 and report["inventory"]["conflicts"] == []
+
+
+def test_named_ports_resolve_through_the_inventory(proposal, inventory, tmp_path):
+    """prometheus scrapes `metrics`, a name that maps to a different number per pod."""
+    named = tmp_path / "policies"
+    shutil.copytree(proposal / "policies", named)
+    path = named / "monitoring" / "allow-prometheus.yaml"
+    doc = yaml.safe_load(path.read_text())
+    metrics = {9090, 9121, 9153, 9187, 10254}
+    for rule in doc["spec"]["egress"]:
+        for port in rule["ports"]:
+            if port["port"] in metrics:
+                port["port"] = "metrics"
+    path.write_text(yaml.safe_dump(doc))
+    without = _verify(named)
+    assert without.exit_code == 1  # flows alone carry no container port names
+    assert "monitoring/prometheus -> shop/cart [9090/TCP]" in without.output
+    with_inventory = _verify(named, "--inventory", str(inventory))
+    assert with_inventory.exit_code == 0, with_inventory.output
