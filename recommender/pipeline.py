@@ -140,7 +140,7 @@ def recommend_from_flows(
     synthesis = synthesize(wconns, workloads, selections, ns)
     policies = [render_policy(p) for p in synthesis.policies]
     evaluator = Evaluator(policies)
-    replayed = replay(conn_set.table, evaluator, pods)
+    replayed = replay(conn_set.table, evaluator, pods, policies=policies)
     if ns is not None:
         # Connections with neither end in scope are not this proposal's to cover.
         in_scope = replayed["src_namespace"].isin(ns) | replayed["dst_namespace"].isin(ns)
@@ -228,7 +228,7 @@ def verify_policies(
     if inv is not None:
         notes = [*notes, *inv.conflicts, *inv.rejected]
     evaluator = Evaluator(policies)
-    replayed = replay(conn_set.table, evaluator, pods)
+    replayed = replay(conn_set.table, evaluator, pods, policies=policies)
     workload_of = dict(
         zip(zip(pods["namespace"], pods["pod"], strict=True), pods["workload"], strict=True)
     )

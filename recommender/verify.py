@@ -3,59 +3,84 @@
 Coverage: the share of observed connections that the policies allow; a proposal is
 written only at 100%. Breadth: what the policies allow that was never observed, over the
 known universe (every known workload x every known workload x every observed port, plus
-the external addresses each ipBlock admits). Both are measured by the independent
-evaluator in :mod:`recommender.semantics`, never by the generator's own bookkeeping.
+the external addresses each ipBlock admits); see :mod:`recommender.breadth`. Both are
+measured by the independent evaluator in :mod:`recommender.semantics`, never by the
+generator's own bookkeeping.
+
+Replay evaluates each distinct (source class, destination class, protocol, port) once and
+broadcasts the verdict to every connection of that shape: a class is a set of endpoints no
+policy tells apart (pods: namespace, labels, namespace labels, container ports and, when
+ipBlocks match pods, the ipBlocks holding the pod's IP; addresses: kind and the ipBlocks
+holding the address). Without ``policies`` the classes cannot see which labels and blocks
+matter and fall back to full labels and the IP itself: exact, only slower.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections import Counter
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .semantics import Endpoint, Evaluator
+from .breadth import (
+    DNS_PORTS,
+    Breadth,
+    PolicyIndex,
+    _external_breadth,
+    expected_pairs,
+    measure_breadth,
+    pod_endpoint,
+)
+from .semantics import Endpoint, Evaluator, Verdict
+
+__all__ = [
+    "DNS_PORTS",
+    "EXEMPT_SOURCE_KINDS",
+    "Breadth",
+    "PodIndex",
+    "coverage",
+    "exemption",
+    "expected_pairs",
+    "measure_breadth",
+    "replay",
+    "_external_breadth",
+]
 
 #: Node and host sources: NetworkPolicy cannot select them, and the resident node always
 #: reaches its pods (kubelet probes). They are reported, not replayed.
 EXEMPT_SOURCE_KINDS = ("node", "host_network_pod")
-DNS_PORTS = (("UDP", 53), ("TCP", 53))
-
-
-def _freeze(labels: Any) -> tuple[tuple[str, str], ...]:
-    if labels is None:
-        return ()
-    return tuple(sorted(dict(labels).items()))
-
-
-def _namespace_labels(namespace: str, labels: Any) -> dict[str, str]:
-    out = dict(labels or {})
-    out.setdefault("kubernetes.io/metadata.name", namespace)
-    return out
+_NODE_REASON = "node source: always allowed from the resident node; not selectable"
+# Stand-ins for the endpoint descriptions in a verdict's explanation, filled in per row.
+_SRC, _DST = "\x00src\x00", "\x00dst\x00"
 
 
 @dataclass
 class PodIndex:
-    """Labels and namespace labels of every known pod, for building endpoints."""
+    """Labels, namespace labels and container ports of every known pod, for endpoints."""
 
     pods: pd.DataFrame
     _by_key: dict = field(default_factory=dict, init=False)
     unknown: set = field(default_factory=set, init=False)
+    #: (namespace, pod) -> position in ``endpoints`` (the last row of a duplicated pod wins)
+    positions: dict = field(default_factory=dict, init=False)
+    endpoints: list = field(default_factory=list, init=False)
+    #: per position: whether the pod's labels are unknown
+    unknown_flags: np.ndarray = field(default=None, init=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        flags = []
         for row in self.pods.itertuples(index=False):
+            key = (row.namespace, row.pod)
             if row.labels is None:
-                self.unknown.add((row.namespace, row.pod))
-            self._by_key[(row.namespace, row.pod)] = Endpoint(
-                kind="pod",
-                ip=row.ips[0] if len(row.ips) else None,
-                namespace=row.namespace,
-                labels=dict(row.labels or {}),
-                namespace_labels=_namespace_labels(row.namespace, row.namespace_labels),
-                name=row.pod,
-            )
+                self.unknown.add(key)
+            ep = pod_endpoint(row)
+            self._by_key[key] = ep
+            self.positions[key] = len(self.endpoints)
+            self.endpoints.append(ep)
+            flags.append(key in self.unknown)
+        self.unknown_flags = np.asarray(flags, dtype=bool)
 
     def endpoint(self, kind: str, namespace: Any, pod: Any, ip: Any) -> Endpoint:
         if kind == "pod":
@@ -66,7 +91,7 @@ class PodIndex:
 def exemption(row: Any, index: PodIndex) -> str:
     """Why a connection is reported instead of judged, or "" when it is judged."""
     if row.src_kind in EXEMPT_SOURCE_KINDS:
-        return "node source: always allowed from the resident node; not selectable"
+        return _NODE_REASON
     for side in ("src", "dst"):
         key = (getattr(row, f"{side}_namespace"), getattr(row, f"{side}_pod"))
         if getattr(row, f"{side}_kind") == "pod" and key in index.unknown:
@@ -74,28 +99,304 @@ def exemption(row: Any, index: PodIndex) -> str:
     return ""
 
 
-def replay(conns: pd.DataFrame, evaluator: Evaluator, pods: pd.DataFrame) -> pd.DataFrame:
-    """Evaluate every pod-level connection; adds ``exempt``, ``allowed`` and ``reasons``."""
+def _describe_pod(ep: Endpoint) -> str:
+    # As the evaluator describes a pod endpoint (semantics._describe).
+    return f"{ep.namespace}/{ep.name or ep.ip or '?'}"
+
+
+def _describe_address(kind: Any, ip: Any) -> str:
+    # As the evaluator describes Endpoint(kind=kind, ip=ip, name=ip).
+    return f"{kind} {ip or '?'}"
+
+
+def _pod_classes(index: PodIndex, evaluator: Evaluator, policies: PolicyIndex | None) -> np.ndarray:
+    """Per pod position, the class code of pods no policy tells apart."""
+    by_ip = evaluator.ipblock_matches_pods
+    eps = index.endpoints
+    if policies is not None and by_ip and policies.blocks:
+        member, valid = policies.block_matrix([ep.ip for ep in eps])
+    else:
+        member, valid = None, None
+    keys = []
+    for i, ep in enumerate(eps):
+        if policies is None:
+            key: tuple = (
+                ep.namespace,
+                frozenset(ep.labels.items()),
+                frozenset(ep.namespace_labels.items()),
+                ep.ports,
+                ep.ip if by_ip else None,
+            )
+        else:
+            if member is None:
+                where: Any = b""
+            elif valid[i]:  # type: ignore[index]
+                where = member[i].tobytes()
+            else:  # a malformed IP: let the evaluator judge this pod itself
+                where = ep.ip
+            key = (
+                ep.namespace,
+                policies.pod_labels_key(ep.labels),
+                policies.ns_labels_key(ep.namespace_labels),
+                policies.ports_key(ep.ports),
+                where,
+            )
+        keys.append(key)
+    codes, _ = pd.factorize(pd.Series(keys, dtype=object)) if keys else (np.zeros(0), None)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def _address_classes(
+    kinds: list, ips: list, policies: PolicyIndex | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(class code per address, index of the first address of each class)."""
+    if policies is None or not policies.blocks:
+        keys: list = list(zip(kinds, ips, strict=True)) if policies is None else list(kinds)
+    else:
+        member, valid = policies.block_matrix(ips)
+        keys = [
+            (k, member[i].tobytes()) if valid[i] else (k, ip)
+            for i, (k, ip) in enumerate(zip(kinds, ips, strict=True))
+        ]
+    codes, _ = pd.factorize(pd.Series(keys, dtype=object)) if keys else (np.zeros(0), None)
+    codes = np.asarray(codes, dtype=np.int64)
+    _, first = np.unique(codes, return_index=True)
+    return codes, first
+
+
+def _shared_codes(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray, list]:
+    """Factorize two columns into one code space: (codes of a, codes of b, uniques); -1 is
+    missing. Only the distinct values become Python objects."""
+    codes, uniques = pd.factorize(pd.concat([a, b], ignore_index=True), use_na_sentinel=True)
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes[: len(a)], codes[len(a) :], list(uniques)
+
+
+def replay(
+    conns: pd.DataFrame,
+    evaluator: Evaluator,
+    pods: pd.DataFrame,
+    *,
+    policies: list[dict[str, Any]] | None = None,
+    stats: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Evaluate every pod-level connection; adds ``exempt``, ``allowed`` and ``reasons``.
+
+    ``policies``: the policies ``evaluator`` was built from. Optional; with them, endpoints
+    that differ only in labels or addresses no policy looks at share one evaluation.
+    ``stats``: when given, filled with class and evaluation counts and seconds per phase.
+    """
+    stats = {} if stats is None else stats
+    seconds = stats.setdefault("seconds", {})
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = seconds.get(name, 0.0) + now - clock
+        clock = now
+
     index = PodIndex(pods)
-    allowed, reasons, exempt = [], [], []
-    for row in conns.itertuples(index=False):
-        reason = exemption(row, index)
-        if reason:
-            exempt.append(True)
-            allowed.append(True)
-            reasons.append(reason)
-            continue
-        src = index.endpoint(row.src_kind, row.src_namespace, row.src_pod, row.src_ip)
-        dst = index.endpoint(row.dst_kind, row.dst_namespace, row.dst_pod, row.dst_ip)
-        verdict = evaluator.evaluate(src, dst, row.protocol, int(row.port))
-        exempt.append(False)
-        allowed.append(verdict.allowed)
-        reasons.append("; ".join(verdict.explain()))
     out = conns.copy()
-    out["exempt"] = exempt
-    out["allowed"] = allowed
-    out["reasons"] = reasons
+    n = len(conns)
+    if n == 0:
+        out["exempt"] = np.zeros(0, dtype=bool)
+        out["allowed"] = np.zeros(0, dtype=bool)
+        out["reasons"] = pd.Series([], dtype=object, index=out.index)
+        return out
+    pindex = (
+        PolicyIndex(policies, ipblock_matches_pods=evaluator.ipblock_matches_pods)
+        if policies is not None
+        else None
+    )
+    lap("index")
+    ends = _Ends(conns, index)
+    lap("endpoints")
+    src, dst = ends.src, ends.dst
+    node_kind = np.asarray([k in EXEMPT_SOURCE_KINDS for k in ends.kinds] + [False])
+    node = node_kind[src.kind]
+    unknown = np.append(index.unknown_flags, False)  # position -1: not a known pod
+    src_unknown = src.is_pod & unknown[src.pos]
+    dst_unknown = dst.is_pod & unknown[dst.pos]
+    exempt = node | src_unknown | dst_unknown
+    reasons = np.empty(n, dtype=object)
+    for i in np.flatnonzero(exempt):
+        if node[i]:
+            reasons[i] = _NODE_REASON
+        else:
+            end, label = (src, "src") if src_unknown[i] else (dst, "dst")
+            ep = index.endpoints[end.pos[i]]
+            reasons[i] = (
+                f"pod labels unknown: {ep.namespace}/{ep.name} ({label}); no selector can name it"
+            )
+    allowed = np.ones(n, dtype=bool)
+    judged = np.flatnonzero(~exempt)
+    if len(judged):
+        for end in (src, dst):
+            missing = end.is_pod[judged] & (end.pos[judged] < 0)
+            if missing.any():
+                i = judged[np.flatnonzero(missing)[0]]
+                raise KeyError(ends.pod_key(end, i))
+        _judge(index, evaluator, pindex, ends, judged, allowed, reasons, conns, stats, lap)
+    out["exempt"] = exempt.tolist()
+    out["allowed"] = allowed.tolist()
+    out["reasons"] = reasons.tolist()
+    lap("output")
     return out
+
+
+@dataclass
+class _End:
+    """One side of every connection, as codes."""
+
+    kind: np.ndarray  # code into _Ends.kinds, -1 missing
+    ip: np.ndarray  # code into _Ends.ips, -1 missing
+    is_pod: np.ndarray
+    pos: np.ndarray  # position in PodIndex, -1 when not a known pod
+    ns: np.ndarray  # code into _Ends.namespaces
+    pod: np.ndarray  # code into _Ends.pods
+
+
+class _Ends:
+    """Both sides of the connections, factorized: no per-row Python objects."""
+
+    def __init__(self, conns: pd.DataFrame, index: PodIndex) -> None:
+        ks, kd, self.kinds = _shared_codes(conns["src_kind"], conns["dst_kind"])
+        pod_kind = np.asarray([k == "pod" for k in self.kinds] + [False])  # code -1: missing
+        ips, ipd, self.ips = _shared_codes(conns["src_ip"], conns["dst_ip"])
+        ns_s, ns_d, self.namespaces = _shared_codes(conns["src_namespace"], conns["dst_namespace"])
+        pod_s, pod_d, self.pods = _shared_codes(conns["src_pod"], conns["dst_pod"])
+        m = len(self.pods) + 1
+        pair_s, pair_d = (ns_s + 1) * m + pod_s + 1, (ns_d + 1) * m + pod_d + 1
+        pair_codes, pairs = pd.factorize(np.concatenate([pair_s, pair_d]))
+        get = index.positions.get
+        pos_of_pair = np.asarray(
+            [
+                get(
+                    (
+                        self.namespaces[p // m - 1] if p // m else None,
+                        self.pods[p % m - 1] if p % m else None,
+                    ),
+                    -1,
+                )
+                for p in pairs
+            ]
+            + [-1],
+            dtype=np.int64,
+        )
+        n = len(conns)
+        self.src = self._end(ks, ips, ns_s, pod_s, pod_kind, pos_of_pair[pair_codes[:n]])
+        self.dst = self._end(kd, ipd, ns_d, pod_d, pod_kind, pos_of_pair[pair_codes[n:]])
+
+    @staticmethod
+    def _end(kind, ip, ns, pod, pod_kind, pos) -> _End:
+        is_pod = pod_kind[kind]
+        return _End(kind, ip, is_pod, np.where(is_pod, pos, -1), ns, pod)
+
+    def pod_key(self, end: _End, row: int) -> tuple:
+        """(namespace, pod) of one side of one row."""
+        ns, pod = int(end.ns[row]), int(end.pod[row])
+        return (self.namespaces[ns] if ns >= 0 else None, self.pods[pod] if pod >= 0 else None)
+
+
+def _judge(
+    index: PodIndex,
+    evaluator: Evaluator,
+    pindex: PolicyIndex | None,
+    ends: _Ends,
+    judged: np.ndarray,
+    allowed: np.ndarray,
+    reasons: np.ndarray,
+    conns: pd.DataFrame,
+    stats: dict[str, Any],
+    lap: Any,
+) -> None:
+    """Evaluate the judged rows once per distinct (class, class, protocol, port)."""
+    lap("exemptions")
+    pod_cls = _pod_classes(index, evaluator, pindex)
+    n_pod_cls = int(pod_cls.max()) + 1 if len(pod_cls) else 0
+    n_pods = len(index.endpoints)
+    # Addresses (non-pod ends) of the judged rows, both sides together, as (kind, ip) codes.
+    m = len(ends.ips) + 1
+    addr_rows = {}
+    keys = []
+    for name, end in (("src", ends.src), ("dst", ends.dst)):
+        rows = judged[~end.is_pod[judged]]
+        addr_rows[name] = rows
+        keys.append((end.kind[rows] + 1) * m + end.ip[rows] + 1)
+    addr_codes, addr_uniques = pd.factorize(np.concatenate(keys))
+    addr_id = {"src": addr_codes[: len(keys[0])], "dst": addr_codes[len(keys[0]) :]}
+    addresses = [
+        (
+            ends.kinds[k // m - 1] if k // m else None,
+            ends.ips[k % m - 1] if k % m else None,
+        )
+        for k in addr_uniques
+    ]
+    addr_cls, addr_first = _address_classes(
+        [k for k, _ in addresses], [ip for _, ip in addresses], pindex
+    )
+    # Per judged row and side: class code and endpoint id (pods first, then addresses).
+    cls, eid = {}, {}
+    for name, end in (("src", ends.src), ("dst", ends.dst)):
+        c = np.empty(len(judged), dtype=np.int64)
+        e = np.empty(len(judged), dtype=np.int64)
+        is_pod = end.is_pod[judged]
+        pos = end.pos[judged][is_pod]
+        c[is_pod], e[is_pod] = pod_cls[pos], pos
+        c[~is_pod] = n_pod_cls + addr_cls[addr_id[name]]
+        e[~is_pod] = n_pods + addr_id[name]
+        cls[name], eid[name] = c, e
+    n_cls = n_pod_cls + (int(addr_cls.max()) + 1 if len(addr_cls) else 0)
+    pair_codes, _ = pd.factorize(cls["src"] * n_cls + cls["dst"])
+    proto_codes, protos = pd.factorize(conns["protocol"].iloc[judged])
+    protos = list(protos)
+    ports = conns["port"].to_numpy()[judged].astype(np.int64)
+    shape_key = (pair_codes.astype(np.int64) * (len(protos) + 1) + proto_codes) * 65537 + ports
+    codes, _ = pd.factorize(shape_key)
+    _, first = np.unique(codes, return_index=True)
+    stats["pod_classes"] = n_pod_cls
+    stats["address_classes"] = n_cls - n_pod_cls
+    stats["evaluations"] = len(first)
+    lap("classes")
+    # Representative endpoints: a pod class's first pod, an address class's first address.
+    rep_pod = {}
+    for p, c in enumerate(pod_cls):
+        rep_pod.setdefault(int(c), index.endpoints[p])
+
+    def representative(name: str, row: int) -> Endpoint:
+        c = int(cls[name][row])
+        if c < n_pod_cls:
+            return rep_pod[c]
+        kind, ip = addresses[int(addr_first[c - n_pod_cls])]
+        return Endpoint(kind=kind, ip=ip, name=ip)
+
+    templates = np.empty(len(first), dtype=object)
+    verdicts = np.empty(len(first), dtype=bool)
+    for code, row in enumerate(first):
+        v = evaluator.evaluate(
+            representative("src", row),
+            representative("dst", row),
+            protos[proto_codes[row]],
+            int(ports[row]),
+        )
+        shown = Verdict(
+            v.allowed, replace(v.egress, subject=_SRC), replace(v.ingress, subject=_DST)
+        )
+        templates[code] = "; ".join(shown.explain())
+        verdicts[code] = v.allowed
+    lap("evaluate")
+    descriptions = np.empty(n_pods + len(addresses), dtype=object)
+    descriptions[:n_pods] = [_describe_pod(ep) for ep in index.endpoints]
+    descriptions[n_pods:] = [_describe_address(k, ip) for k, ip in addresses]
+    allowed[judged] = verdicts[codes]
+    reasons[judged] = [
+        t.replace(_SRC, a).replace(_DST, b)
+        for t, a, b in zip(
+            templates[codes], descriptions[eid["src"]], descriptions[eid["dst"]], strict=True
+        )
+    ]
+    lap("broadcast")
 
 
 def coverage(replayed: pd.DataFrame) -> tuple[float, int, int]:
@@ -104,178 +405,3 @@ def coverage(replayed: pd.DataFrame) -> tuple[float, int, int]:
     total = len(judged)
     ok = int(judged["allowed"].sum())
     return (ok / total if total else 1.0), ok, total
-
-
-@dataclass
-class Breadth:
-    """Allowed but never observed: in-cluster pairs and external addresses."""
-
-    in_cluster: int
-    universe: int
-    external_addresses: int
-    per_policy: dict[str, int]
-    examples: list[dict[str, Any]]
-    unbounded: list[str]
-
-    @property
-    def total(self) -> int:
-        return self.in_cluster + self.external_addresses
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "in_cluster": self.in_cluster,
-            "in_cluster_universe": self.universe,
-            "external_addresses": self.external_addresses,
-            "unbounded_rules": self.unbounded,
-            "per_policy": dict(sorted(self.per_policy.items())),
-            "examples": self.examples,
-        }
-
-
-def _workload_classes(pods: pd.DataFrame) -> dict[str, list[Endpoint]]:
-    """Per workload, one endpoint per distinct (labels, namespace labels): equivalent pods
-    get the same verdicts, so one stands for all."""
-    classes: dict[str, dict[tuple, Endpoint]] = {}
-    for row in pods.sort_values(["workload", "pod"]).itertuples(index=False):
-        if row.labels is None:
-            continue
-        key = (_freeze(row.labels), _freeze(row.namespace_labels))
-        bucket = classes.setdefault(row.workload, {})
-        if key not in bucket:
-            bucket[key] = Endpoint(
-                kind="pod",
-                ip=None,
-                namespace=row.namespace,
-                labels=dict(row.labels or {}),
-                namespace_labels=_namespace_labels(row.namespace, row.namespace_labels),
-                name=row.workload,
-            )
-    return {w: list(b.values()) for w, b in classes.items()}
-
-
-def expected_pairs(wconns: pd.DataFrame, resolvers: list[str]) -> set[tuple[str, str, str, int]]:
-    """Observed workload pairs, plus the DNS allowance every egress workload gets."""
-    inner = wconns[(wconns["src_type"] == "workload") & (wconns["dst_type"] == "workload")]
-    pairs = {
-        (s, d, p, int(n))
-        for s, d, p, n in zip(
-            inner["src_id"], inner["dst_id"], inner["protocol"], inner["port"], strict=True
-        )
-    }
-    with_egress = set(wconns.loc[wconns["src_type"] == "workload", "src_id"])
-    for client in with_egress:
-        for resolver in resolvers:
-            for proto, port in DNS_PORTS:
-                pairs.add((client, resolver, proto, port))
-    return pairs
-
-
-def measure_breadth(
-    evaluator: Evaluator,
-    pods: pd.DataFrame,
-    wconns: pd.DataFrame,
-    policies: list[dict[str, Any]],
-    *,
-    resolvers: list[str],
-    namespaces: list[str] | None = None,
-    max_examples: int = 10,
-) -> Breadth:
-    """Count what the policies allow beyond what was observed (DESIGN §5)."""
-    classes = _workload_classes(pods)
-    workloads = sorted(classes)
-    inner = wconns[wconns["dst_type"] == "workload"]
-    ports = sorted({(p, int(n)) for p, n in zip(inner["protocol"], inner["port"], strict=True)})
-    ports = sorted(set(ports) | set(DNS_PORTS))
-    expected = expected_pairs(wconns, resolvers)
-    scope = set(namespaces) if namespaces else None
-
-    per_policy: Counter = Counter()
-    examples: list[dict[str, Any]] = []
-    count = universe = 0
-    for src in workloads:
-        for dst in workloads:
-            if scope is not None and not (
-                src.split("/", 1)[0] in scope or dst.split("/", 1)[0] in scope
-            ):
-                continue
-            for proto, port in ports:
-                universe += 1
-                if (src, dst, proto, port) in expected:
-                    continue
-                for s in classes[src]:
-                    verdict = next(
-                        (
-                            v
-                            for d in classes[dst]
-                            if (v := evaluator.evaluate(s, d, proto, port)).allowed
-                        ),
-                        None,
-                    )
-                    if verdict is None:
-                        continue
-                    count += 1
-                    names = {f"{r.namespace}/{r.policy}" for r in verdict.egress.allowed_by}
-                    names |= {f"{r.namespace}/{r.policy}" for r in verdict.ingress.allowed_by}
-                    if not verdict.egress.isolated:
-                        names.add(f"(egress of {src} not isolated)")
-                    if not verdict.ingress.isolated:
-                        names.add(f"(ingress of {dst} not isolated)")
-                    for name in names:
-                        per_policy[name] += 1
-                    if len(examples) < max_examples:
-                        examples.append(
-                            {
-                                "src": src,
-                                "dst": dst,
-                                "protocol": proto,
-                                "port": port,
-                                "allowed_by": sorted(names),
-                            }
-                        )
-                    break
-    external, unbounded = _external_breadth(policies, wconns)
-    for name, n in external.items():
-        per_policy[name] += n
-    return Breadth(count, universe, sum(external.values()), dict(per_policy), examples, unbounded)
-
-
-def _external_breadth(
-    policies: list[dict[str, Any]], wconns: pd.DataFrame
-) -> tuple[Counter, list[str]]:
-    """Addresses x ports admitted by ipBlocks beyond the (address, port) pairs observed."""
-    observed = set()
-    for row in wconns.itertuples(index=False):
-        for side in ("src", "dst"):
-            if getattr(row, f"{side}_type") != "workload":
-                observed.add((getattr(row, f"{side}_id"), row.protocol, int(row.port)))
-    per_policy: Counter = Counter()
-    unbounded: list[str] = []
-    for pol in policies:
-        meta, spec = pol.get("metadata", {}), pol.get("spec", {})
-        name = f"{meta.get('namespace')}/{meta.get('name')}"
-        for direction, key in (("ingress", "from"), ("egress", "to")):
-            for i, rule in enumerate(spec.get(direction) or []):
-                ports = rule.get("ports") or []
-                if not ports or not rule.get(key):
-                    unbounded.append(f"{name} {direction}[{i}]")
-                    continue
-                for peer in rule[key]:
-                    block = peer.get("ipBlock")
-                    if not block:
-                        continue
-                    net = ipaddress.ip_network(block["cidr"], strict=False)
-                    size = net.num_addresses - sum(
-                        ipaddress.ip_network(e, strict=False).num_addresses
-                        for e in block.get("except") or []
-                    )
-                    for port in ports:
-                        proto = port.get("protocol", "TCP")
-                        number = port.get("port")
-                        end = port.get("endPort") or number
-                        span = (end - number + 1) if isinstance(number, int) else 1
-                        seen = 0
-                        if net.num_addresses == 1 and span == 1:
-                            seen = int((str(net.network_address), proto, number) in observed)
-                        per_policy[name] += max(0, size * span - seen)
-    return per_policy, unbounded

@@ -1,13 +1,15 @@
 """Replay, coverage and breadth, measured by the evaluator on hand-written policies."""
 
 import copy
+import random
 
+import pandas as pd
 from conftest import address, flow, flows_table, pod
 
 from recommender.accounting import RecordCounts
 from recommender.connections import build_connections, observed_pods
 from recommender.pipeline import recommend_from_flows
-from recommender.semantics import Evaluator
+from recommender.semantics import Endpoint, Evaluator
 from recommender.verify import coverage, measure_breadth, replay
 from recommender.workloads import assign_workloads, workload_connections
 
@@ -94,3 +96,103 @@ def test_external_breadth_counts_addresses_beyond_the_observed_ones():
     conns, pods, wconns = _setup(rows)
     breadth = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=[])
     assert breadth.external_addresses == 256 - 64
+
+
+# --------------------------------------------------------------------------------------------
+# Replay over classes equals replay row by row
+# --------------------------------------------------------------------------------------------
+
+
+def _reference_replay(conns, evaluator, pods):
+    """The definition: every row evaluated on its own endpoints."""
+    from test_breadth import _endpoint
+
+    by_key = {(r.namespace, r.pod): r for r in pods.itertuples(index=False)}
+    exempt, allowed, reasons = [], [], []
+    for row in conns.itertuples(index=False):
+        reason = ""
+        if row.src_kind in ("node", "host_network_pod"):
+            reason = "node source: always allowed from the resident node; not selectable"
+        else:
+            for side in ("src", "dst"):
+                key = (getattr(row, f"{side}_namespace"), getattr(row, f"{side}_pod"))
+                if getattr(row, f"{side}_kind") == "pod" and by_key[key].labels is None:
+                    reason = (
+                        f"pod labels unknown: {key[0]}/{key[1]} ({side}); no selector can name it"
+                    )
+                    break
+        if reason:
+            exempt.append(True)
+            allowed.append(True)
+            reasons.append(reason)
+            continue
+        ends = []
+        for side in ("src", "dst"):
+            kind, ip = getattr(row, f"{side}_kind"), getattr(row, f"{side}_ip")
+            if kind == "pod":
+                r = by_key[(getattr(row, f"{side}_namespace"), getattr(row, f"{side}_pod"))]
+                ends.append(_endpoint(r))
+            else:
+                ends.append(Endpoint(kind=kind, ip=ip, name=ip))
+        verdict = evaluator.evaluate(*ends, row.protocol, int(row.port))
+        exempt.append(False)
+        allowed.append(verdict.allowed)
+        reasons.append("; ".join(verdict.explain()))
+    out = conns.copy()
+    out["exempt"] = exempt
+    out["allowed"] = allowed
+    out["reasons"] = reasons
+    return out
+
+
+def _random_conns(rng, pods, n):
+    rows = []
+    pod_rows = list(pods.itertuples(index=False))
+    for _ in range(n):
+        row = {}
+        for side in ("src", "dst"):
+            kind = rng.choice(["pod"] * 6 + ["external", "world", "node", "host_network_pod"])
+            if kind == "pod":
+                p = rng.choice(pod_rows)
+                row |= {
+                    f"{side}_kind": "pod",
+                    f"{side}_namespace": p.namespace,
+                    f"{side}_pod": p.pod,
+                    f"{side}_ip": None,
+                }
+            else:
+                ip = rng.choice(
+                    ["10.0.0.{}", "10.0.1.{}", "192.168.1.{}", "fd00::{:x}", "8.8.8.{}"]
+                )
+                row |= {
+                    f"{side}_kind": kind,
+                    f"{side}_namespace": None,
+                    f"{side}_pod": None,
+                    f"{side}_ip": ip.format(rng.randint(1, 9)),
+                }
+        proto, port = rng.choice([("TCP", 80), ("TCP", 8080), ("TCP", 5432), ("UDP", 53)])
+        rows.append(row | {"protocol": proto, "port": port, "flows": 1})
+    return pd.DataFrame(rows)
+
+
+def test_replay_over_classes_equals_replay_row_by_row():
+    from test_breadth import random_cluster, random_policies
+
+    for seed in range(120):
+        rng = random.Random(seed)
+        pods, _, _ = random_cluster(rng)
+        policies = random_policies(rng, pods)
+        evaluator = Evaluator(policies, ipblock_matches_pods=rng.random() < 0.6)
+        conns = _random_conns(rng, pods, rng.randint(1, 40))
+        expected = _reference_replay(conns, evaluator, pods)
+        for given in (None, policies):
+            got = replay(conns, evaluator, pods, policies=given)
+            pd.testing.assert_frame_equal(got, expected, obj=f"seed {seed}")
+
+
+def test_replay_of_no_connections_adds_the_columns():
+    conns, pods, _ = _setup(ROWS)
+    empty = conns.iloc[:0]
+    out = replay(empty, Evaluator([]), pods)
+    assert list(out.columns) == [*conns.columns, "exempt", "allowed", "reasons"]
+    assert coverage(out) == (1.0, 0, 0)
