@@ -6,6 +6,7 @@ Exit codes (DESIGN §2): 0 success; 1 verification failed; 2 bad usage or unread
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +55,27 @@ _INPUT_HELP = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Guarded(click.Group):
+    """Unexpected errors end in one line, not a traceback (NETPOL_DEBUG=1 shows it)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # a bug in the tool, never a user error: say so
+            if os.environ.get("NETPOL_DEBUG"):
+                raise
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(please report it; NETPOL_DEBUG=1 shows the traceback)"
+            )
+
+
+@click.group(
+    cls=_Guarded,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="netpol-recommender")
 def main() -> None:
     """Turn observed Kubernetes flow logs into minimal, least-privilege NetworkPolicies,
@@ -180,6 +201,14 @@ def recommend(
         f"breadth {rec.breadth.total}, {len(rec.policies)} policies",
         err=True,
     )
+    if rec.judged == 0 and rec.counts.normalized:
+        click.echo(
+            "warning: no connection could be built from these records; "
+            "see the reasons above and in SUMMARY.md",
+            err=True,
+        )
+        for reason, n in sorted(rec.excluded.items()):
+            click.echo(f"  not a rule {n:>8}  {reason}", err=True)
     if rec.covered < rec.judged:
         for row in rec.denied.head(20).itertuples(index=False):
             click.echo(f"  denied: {row.reasons}", err=True)

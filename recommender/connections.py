@@ -187,7 +187,10 @@ def observed_pods(flows: pa.Table) -> pd.DataFrame:
         }
         t = flows.select(list(cols.values()))
         t = t.rename_columns(list(cols.keys()))
-        mask = pc.equal(pc.cast(t.column("kind"), pa.string()), "pod")
+        mask = pc.and_(
+            pc.equal(pc.cast(t.column("kind"), pa.string()), "pod"),
+            pc.and_(pc.is_valid(t.column("namespace")), pc.is_valid(t.column("pod"))),
+        )
         parts.append(t.filter(pc.fill_null(mask, False)))
     if not parts or sum(p.num_rows for p in parts) == 0:
         return pd.DataFrame(

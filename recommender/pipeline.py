@@ -22,6 +22,7 @@ from .connections import ConnectionSet, build_connections, observed_pods
 from .generate.ir import PolicyIR
 from .generate.k8s import render_policy
 from .generate.synthesis import Synthesis, synthesize
+from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
 from .selectors import Selection, workload_selectors
 from .semantics import ContainerPort, Endpoint, Evaluator
@@ -50,6 +51,8 @@ class Recommendation:
     namespaces: list[str] | None = None
     inputs: list[str] = field(default_factory=list)
     inventory: Inventory | None = None
+    #: what the inventory resolved (pods, nodes, service backends, ambiguous addresses)
+    enrichment: dict[str, Any] | None = None
 
     def explain(self, src: str, dst: str, protocol: str, port: int) -> list[str]:
         """Why the proposal allows or denies ``src`` -> ``dst`` (workloads "ns/name", pods
@@ -109,13 +112,16 @@ def explain(
 
 
 def observe(
-    flows: pa.Table, inventory: Inventory | None = None
+    flows: pa.Table, inventory: Inventory | None = None, stats: EnrichStats | None = None
 ) -> tuple[ConnectionSet, pd.DataFrame, pd.DataFrame]:
     """Flows -> (connections, pods with workloads, workload-level connections).
 
-    With an inventory, pods get their full labels and container ports, and pods that
-    were quiet during the window join the known universe.
+    With an inventory, bare IPs become pods, nodes or services' backends first; pods get
+    their full labels and container ports, and pods that were quiet during the window
+    join the known universe.
     """
+    if inventory is not None:
+        flows = enrich_flows(flows, inventory, stats=stats)
     conn_set = build_connections(flows)
     pods = observed_pods(flows)
     if inventory is not None:
@@ -133,7 +139,8 @@ def recommend_from_flows(
     inventory: Inventory | None = None,
 ) -> Recommendation:
     """connections -> workloads -> selectors -> policies -> replay and breadth."""
-    conn_set, pods, wconns = observe(flows, inventory)
+    stats = EnrichStats() if inventory is not None else None
+    conn_set, pods, wconns = observe(flows, inventory, stats)
     workloads = workload_table(pods)
     selections = workload_selectors(pods)
     ns = sorted(set(namespaces)) if namespaces else None
@@ -167,6 +174,7 @@ def recommend_from_flows(
         namespaces=ns,
         inputs=list(inputs),
         inventory=inventory,
+        enrichment=stats.to_dict() if stats is not None else None,
     )
 
 

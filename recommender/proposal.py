@@ -151,6 +151,7 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
         ],
         "exempt_connections": _exempt_counts(rec),
         "inventory": rec.inventory.summary() if rec.inventory is not None else None,
+        "enrichment": rec.enrichment,
         "resolvers": rec.synthesis.resolvers,
         "notes": rec.synthesis.notes,
     }

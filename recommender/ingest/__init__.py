@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
-from recommender.ingest import detect, parquet
+from recommender.ingest import detect, generic, parquet
 from recommender.ingest.parquet import write_parquet
 from recommender.ingest.sources import (
     Filtered,
@@ -155,6 +155,14 @@ def _batches(
     try:
         for path in files:
             counts.files += 1
+            if format == "generic" or (format is None and generic.claims(path)):
+                if cols:
+                    yield from hand_out(cols.flush())
+                for batch in generic.iter_batches(
+                    path, counts, batch_size=batch_size, progress=progress
+                ):
+                    yield from hand_out(batch)
+                continue
             if file_kind(path) == "parquet" or format == "parquet":
                 if cols:
                     yield from hand_out(cols.flush())
@@ -167,6 +175,9 @@ def _batches(
             lookahead = list(islice(records, LOOKAHEAD))
             fmt = format or detect.detect_file(path, lookahead)
             parser = detect.load(fmt).Parser(path, [r for _, _, r in lookahead]) if fmt else None
+            # Container records (an Elasticsearch search response, a Whisker page) hold many
+            # flows: each inner flow is parsed and counted as a record of its own.
+            expand = getattr(detect.load(fmt), "expand", None) if fmt else None
             add_rejected = counts.add_rejected
             for _, number, raw in chain(lookahead, records):
                 if isinstance(raw, Rejected):
@@ -177,21 +188,24 @@ def _batches(
                     # detect from the first record that can.
                     fmt = detect.detect_file(path, [(path, number, raw)])
                     parser = detect.load(fmt).Parser(path, [raw])
-                out = parser.parse(raw)
-                if isinstance(out, dict):
-                    out["schema_version"] = SCHEMA_VERSION
-                    out["source_format"] = fmt
-                    out["source_file"] = path
-                    out["source_record"] = number
-                    cols.append(out)
-                    counts.normalized += 1
-                    counts.read += 1
-                    if len(cols) >= batch_size:
-                        yield from hand_out(cols.flush())
-                elif isinstance(out, Filtered):
-                    counts.add_filtered(out.reason)
-                else:
-                    add_rejected(path, number, out.reason, out.detail)
+                    expand = getattr(detect.load(fmt), "expand", None)
+                inner = expand(raw) if expand is not None else None
+                for item in (raw,) if inner is None else inner:
+                    out = parser.parse(item)
+                    if isinstance(out, dict):
+                        out["schema_version"] = SCHEMA_VERSION
+                        out["source_format"] = fmt
+                        out["source_file"] = path
+                        out["source_record"] = number
+                        cols.append(out)
+                        counts.normalized += 1
+                        counts.read += 1
+                        if len(cols) >= batch_size:
+                            yield from hand_out(cols.flush())
+                    elif isinstance(out, Filtered):
+                        counts.add_filtered(out.reason)
+                    else:
+                        add_rejected(path, number, out.reason, out.detail)
         if cols:
             yield from hand_out(cols.flush())
     finally:

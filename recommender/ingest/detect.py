@@ -10,6 +10,11 @@
 
 Detection looks at the first record of a file that parses as JSON (garbage lines before it
 are still counted as rejected by the reader). New formats register here, in detection order.
+
+Text formats: a module that sets ``TEXT = True`` also reads text lines. When a file's first
+records are not JSON, the reader hands out :class:`~recommender.ingest.sources.TextLine`
+records; detection offers the first one to the text formats' ``looks_like`` only, and their
+``Parser.parse`` receives every line (JSON values still go to every record format).
 """
 
 from __future__ import annotations
@@ -19,16 +24,26 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-from recommender.ingest.sources import InputError, Rejected
+from recommender.ingest.sources import InputError, Rejected, TextLine
 from recommender.validate import truncated_repr
 
 #: format name -> module (import path). Order matters: record formats are tried in it.
 FORMAT_MODULES: dict[str, str] = {
+    # Calico before Hubble: Hubble's looks_like takes any object with a "flow" key, which a
+    # Goldmane FlowResult has; the Calico checks never accept a Hubble record.
+    "calico-ee": "recommender.ingest.calico",
+    "calico-goldmane": "recommender.ingest.goldmane",
     "hubble": "recommender.ingest.hubble",
+    "aws-vpc": "recommender.ingest.aws_vpc",
+    "antrea": "recommender.ingest.antrea",
+    # Two formats in one file: gadget.py registers these module objects when imported.
+    "ig-legacy": "recommender.ingest.gadget.legacy",
+    "ig-trace-tcp": "recommender.ingest.gadget.trace_tcp",
     "parquet": "recommender.ingest.parquet",
+    "generic": "recommender.ingest.generic",
 }
 #: Formats that are not record streams (read whole by their module).
-FILE_FORMATS = frozenset({"parquet"})
+FILE_FORMATS = frozenset({"parquet", "generic"})
 
 
 def register_format(name: str, module: str, *, file_format: bool = False) -> None:
@@ -57,9 +72,18 @@ def record_formats() -> list[str]:
     return [n for n in FORMAT_MODULES if n not in FILE_FORMATS]
 
 
+def text_formats() -> list[str]:
+    """Record formats whose module reads text lines (``TEXT = True``)."""
+    return [n for n in record_formats() if getattr(load(n), "TEXT", False)]
+
+
 def detect_record(record: Any) -> str | None:
-    """The first record format whose ``looks_like`` accepts the record, else None."""
-    for name in record_formats():
+    """The first record format whose ``looks_like`` accepts the record, else None.
+
+    A :class:`TextLine` is offered to the text formats only.
+    """
+    names = text_formats() if isinstance(record, TextLine) else record_formats()
+    for name in names:
         if load(name).looks_like(record):
             return name
     return None
@@ -73,6 +97,8 @@ def describe(value: Any) -> str:
         if value.reason == "invalid JSON":
             return f"text, not JSON ({value.detail[:100]})"
         return f"unreadable data ({value.reason})"
+    if isinstance(value, TextLine):
+        return f"text ({truncated_repr(str(value[:100]))})"
     if isinstance(value, dict):
         if not value:
             return "an empty JSON object"
@@ -95,7 +121,9 @@ def detect_file(path: str, lookahead: Sequence[tuple[str, int, Any]]) -> str | N
     Returns None when the file has no record that could be parsed but every failure is a
     reading problem (corrupt gzip, over-long line): those are counted, no format is needed.
     Raises InputError when the first parsed record is of no supported format, or when the
-    file is not JSON at all.
+    file is not JSON at all. For a text file (the reader gives
+    :class:`~recommender.ingest.sources.TextLine` records) the first line decides, among the
+    text formats only.
     """
     first_bad: Rejected | None = None
     for _, _, raw in lookahead:

@@ -1,5 +1,13 @@
 """Kubernetes inventory: `kubectl get pods,namespaces,nodes,... -A -o json` snapshots.
 
+Objects read: Pod, Namespace, Node (addresses, ``spec.podCIDR(s)``), ReplicaSet and Job (their
+owners), Service (ClusterIPs, ports, selector) and EndpointSlice (backends and resolved target
+ports). Several snapshots (files) merge: a pod seen in several keeps the widest lifetime
+(``created`` from ``creationTimestamp``; ``ended`` from ``deletionTimestamp`` plus the grace
+period, or the containers' ``finishedAt`` for a finished pod), so pods that came and went
+during the window are all known and an address used by two pods at different times can be
+told apart (:mod:`recommender.ingest.enrich`).
+
 Flow logs carry a filtered subset of pod labels (Cilium drops some), no container ports
 and no pods that were quiet during the window. The inventory fills those gaps: full
 labels, named container ports, owners, namespace labels and every pod known to exist, so
@@ -9,10 +17,12 @@ selectors are checked for exactness among all known pods. Dirty inventories are 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +36,7 @@ from ..validate import (
     is_label_value,
     truncated_repr,
 )
+from .hubble import parse_time
 from .sources import InputError
 
 INVENTORY_COLUMNS = [
@@ -39,7 +50,15 @@ INVENTORY_COLUMNS = [
     "owner_name",
     "ports",
     "phase",
+    # hostIP (a node address), spec.serviceAccountName, and the lifetime in ns since the
+    # epoch (None: unknown, i.e. open).
+    "host_ip",
+    "service_account",
+    "created",
+    "ended",
 ]
+#: Grace period assumed after ``deletionTimestamp`` when the pod does not state one.
+DEFAULT_GRACE_SECONDS = 30
 
 #: Largest inventory file read whole (kubectl output is one JSON document).
 MAX_INVENTORY_BYTES = 512 * 1024 * 1024
@@ -47,6 +66,45 @@ MAX_INVENTORY_BYTES = 512 * 1024 * 1024
 
 class _Skip(Exception):
     """One inventory object that cannot be used, with the reason."""
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One Service port: ``target`` is a number, a container port name, or None (= port)."""
+
+    name: str | None
+    port: int
+    target: int | str | None
+    protocol: str
+
+
+@dataclass(frozen=True)
+class Service:
+    namespace: str
+    name: str
+    type: str
+    cluster_ips: tuple[str, ...]
+    #: None: no selector (backends only from EndpointSlices)
+    selector: tuple[tuple[str, str], ...] | None
+    ports: tuple[ServicePort, ...]
+
+
+@dataclass(frozen=True)
+class SliceEndpoint:
+    addresses: tuple[str, ...]
+    #: (namespace, name) of the backing pod, when the endpoint says
+    pod: tuple[str, str] | None
+    ready: bool
+
+
+@dataclass(frozen=True)
+class EndpointSlice:
+    namespace: str
+    name: str
+    service: str
+    endpoints: tuple[SliceEndpoint, ...]
+    #: (name, port, protocol): the Service port of that name resolves to ``port`` here
+    ports: tuple[tuple[str | None, int, str], ...]
 
 
 @dataclass
@@ -61,6 +119,11 @@ class Inventory:
     objects: Counter = field(default_factory=Counter)
     rejected: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    #: (namespace, name) -> Service
+    services: dict[tuple[str, str], Service] = field(default_factory=dict)
+    endpoint_slices: list[EndpointSlice] = field(default_factory=list)
+    #: node name -> spec.podCIDR(s)
+    pod_cidrs: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -68,8 +131,27 @@ class Inventory:
             "pods": len(self.pods),
             "namespaces": len(self.namespaces),
             "nodes": len(self.nodes),
+            "services": len(self.services),
             "rejected": self.rejected[:50],
             "conflicts": self.conflicts[:50],
+        }
+
+    def node_addresses(self) -> dict[str, tuple[str, ...]]:
+        """Every address that is a node's: Node addresses, pods' hostIP and host-network pod
+        IPs -> the node names it belongs to (sorted; "" when no node name is known)."""
+        out: dict[str, set[str]] = {}
+        for name, ips in self.nodes.items():
+            for ip in ips:
+                out.setdefault(ip, set()).add(name)
+        for row in self.pods.itertuples(index=False):
+            node = row.node or ""
+            if row.host_ip:
+                out.setdefault(row.host_ip, set()).add(node)
+            if row.host_network:
+                for ip in row.ips:
+                    out.setdefault(ip, set()).add(node)
+        return {
+            ip: tuple(sorted(names - {""}) or sorted(names)) for ip, names in sorted(out.items())
         }
 
 
@@ -115,6 +197,49 @@ def _container_ports(spec: dict, where: str) -> tuple[tuple[str | None, int, str
     return tuple(sorted(set(ports), key=lambda p: (p[1], p[2], p[0] or "")))
 
 
+def _list(value: Any, where: str, what: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Skip(f"{where}: {what} is not a list")
+    return value
+
+
+def _time(value: Any, where: str, what: str) -> int | None:
+    if value is None or value == "":
+        return None
+    ns = parse_time(value)
+    if ns is None:
+        raise _Skip(f"{where}: invalid {what} {truncated_repr(value)}")
+    return ns
+
+
+def _ended(meta: dict, spec: dict, status: dict, where: str) -> int | None:
+    """When the pod stopped holding its IP, if the snapshot says: deletionTimestamp plus
+    the grace period, or (finished pods) the last container's finishedAt."""
+    ends = []
+    deleted = _time(meta.get("deletionTimestamp"), where, "deletionTimestamp")
+    if deleted is not None:
+        grace = meta.get("deletionGracePeriodSeconds")
+        if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace < 2**31:
+            grace = spec.get("terminationGracePeriodSeconds")
+        if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace < 2**31:
+            grace = DEFAULT_GRACE_SECONDS
+        ends.append(deleted + grace * 1_000_000_000)
+    if status.get("phase") in ("Succeeded", "Failed"):
+        finished = []
+        for cs in _list(status.get("containerStatuses"), where, "containerStatuses"):
+            state = cs.get("state") if isinstance(cs, dict) else None
+            term = state.get("terminated") if isinstance(state, dict) else None
+            if isinstance(term, dict):
+                t = _time(term.get("finishedAt"), where, "finishedAt")
+                if t is not None:
+                    finished.append(t)
+        if finished:
+            ends.append(max(finished))
+    return min(ends) if ends else None
+
+
 def _pod(obj: dict, where: str) -> dict[str, Any]:
     meta, spec, status = obj.get("metadata"), obj.get("spec"), obj.get("status") or {}
     if not isinstance(meta, dict) or not isinstance(spec, dict) or not isinstance(status, dict):
@@ -130,18 +255,161 @@ def _pod(obj: dict, where: str) -> dict[str, Any]:
         if ip:
             ips.append(ip)
     owner_kind, owner_name = _controller(meta)
+    node = spec.get("nodeName")
+    sa = spec.get("serviceAccountName") or spec.get("serviceAccount")
     return {
         "namespace": namespace,
         "pod": name,
         "labels": _labels(meta, where),
         "ips": tuple(sorted(set(ips))),
-        "node": spec.get("nodeName") if isinstance(spec.get("nodeName"), str) else None,
+        "node": node if is_dns1123_subdomain(node) else None,
         "host_network": bool(spec.get("hostNetwork")),
         "owner_kind": owner_kind,
         "owner_name": owner_name,
         "ports": _container_ports(spec, where),
         "phase": status.get("phase") if isinstance(status.get("phase"), str) else None,
+        "host_ip": canonical_ip(status.get("hostIP")),
+        "service_account": sa if is_dns1123_subdomain(sa) else None,
+        "created": _time(meta.get("creationTimestamp"), where, "creationTimestamp"),
+        "ended": _ended(meta, spec, status, where),
     }
+
+
+def _protocol(value: Any, where: str) -> str:
+    protocol = "TCP" if value is None else value
+    if protocol not in ("TCP", "UDP", "SCTP"):
+        raise _Skip(f"{where}: invalid protocol {truncated_repr(value)}")
+    return protocol
+
+
+def _port_number(value: Any, where: str, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+        raise _Skip(f"{where}: invalid {what} {truncated_repr(value)}")
+    return value
+
+
+def _port_name(value: Any, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not is_dns1123_label(value):
+        raise _Skip(f"{where}: invalid port name {truncated_repr(value)}")
+    return value
+
+
+def _service(obj: dict, where: str) -> Service:
+    meta, spec = obj.get("metadata") or {}, obj.get("spec")
+    if not isinstance(meta, dict) or not isinstance(spec, dict):
+        raise _Skip(f"{where}: service without metadata/spec")
+    namespace, name = meta.get("namespace") or "default", meta.get("name")
+    if not is_dns1123_label(namespace):
+        raise _Skip(f"{where}: invalid namespace {truncated_repr(namespace)}")
+    if not is_dns1123_label(name):
+        raise _Skip(f"{where}: invalid service name {truncated_repr(name)}")
+    raw_ips = spec.get("clusterIPs") or [spec.get("clusterIP")]
+    ips = []
+    for raw in raw_ips if isinstance(raw_ips, list) else []:
+        if raw in (None, "", "None"):
+            continue  # headless
+        ip = canonical_ip(raw)
+        if ip is None:
+            raise _Skip(f"{where}: invalid clusterIP {truncated_repr(raw)}")
+        ips.append(ip)
+    selector = spec.get("selector")
+    if selector is not None:
+        selector = tuple(_labels({"labels": selector}, where).items()) or None
+    ports = []
+    for port in _list(spec.get("ports"), where, "ports"):
+        if not isinstance(port, dict):
+            raise _Skip(f"{where}: invalid service port {truncated_repr(port)}")
+        number = _port_number(port.get("port"), where, "service port")
+        target = port.get("targetPort")
+        if isinstance(target, str) and target.isascii() and target.isdigit() and len(target) < 6:
+            target = _port_number(int(target), where, "targetPort")
+        elif isinstance(target, str):
+            target = _port_name(target, where)
+        elif target is not None:
+            target = _port_number(target, where, "targetPort")
+        ports.append(
+            ServicePort(
+                _port_name(port.get("name"), where),
+                number,
+                target,
+                _protocol(port.get("protocol"), where),
+            )
+        )
+    kind = spec.get("type") if isinstance(spec.get("type"), str) else "ClusterIP"
+    return Service(namespace, name, kind, tuple(dict.fromkeys(ips)), selector, tuple(ports))
+
+
+def _endpoint_slice(obj: dict, where: str) -> EndpointSlice:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        raise _Skip(f"{where}: endpoint slice without metadata")
+    namespace, name = meta.get("namespace") or "default", meta.get("name")
+    labels = _labels(meta, where)
+    service = labels.get("kubernetes.io/service-name")
+    if not is_dns1123_label(namespace) or not is_dns1123_subdomain(name):
+        raise _Skip(f"{where}: invalid endpoint slice name {truncated_repr(name)}")
+    if not is_dns1123_label(service):
+        raise _Skip(f"{where}: endpoint slice without a kubernetes.io/service-name label")
+    endpoints = []
+    for ep in _list(obj.get("endpoints"), where, "endpoints"):
+        if not isinstance(ep, dict):
+            raise _Skip(f"{where}: invalid endpoint {truncated_repr(ep)}")
+        addresses = []
+        for raw in _list(ep.get("addresses"), where, "addresses"):
+            ip = canonical_ip(raw)
+            if ip is None:
+                raise _Skip(f"{where}: invalid endpoint address {truncated_repr(raw)}")
+            addresses.append(ip)
+        ref = ep.get("targetRef")
+        pod = None
+        if isinstance(ref, dict) and ref.get("kind") == "Pod":
+            ref_ns = ref.get("namespace") or namespace
+            if not is_dns1123_label(ref_ns) or not is_dns1123_subdomain(ref.get("name")):
+                raise _Skip(f"{where}: invalid targetRef {truncated_repr(ref)}")
+            pod = (ref_ns, ref["name"])
+        conditions = ep.get("conditions") if isinstance(ep.get("conditions"), dict) else {}
+        endpoints.append(SliceEndpoint(tuple(addresses), pod, conditions.get("ready") is not False))
+    ports = []
+    for port in _list(obj.get("ports"), where, "ports"):
+        if not isinstance(port, dict):
+            raise _Skip(f"{where}: invalid endpoint port {truncated_repr(port)}")
+        ports.append(
+            (
+                _port_name(port.get("name"), where),
+                _port_number(port.get("port"), where, "endpoint port"),
+                _protocol(port.get("protocol"), where),
+            )
+        )
+    return EndpointSlice(namespace, name, service, tuple(endpoints), tuple(ports))
+
+
+def _node_cidrs(spec: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(spec, dict):
+        return ()
+    raw = spec.get("podCIDRs") or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
+    cidrs = []
+    for cidr in raw if isinstance(raw, list) else []:
+        try:
+            if not isinstance(cidr, str) or len(cidr) > 64:
+                raise ValueError
+            cidrs.append(str(ipaddress.ip_network(cidr, strict=False)))
+        except ValueError:
+            raise _Skip(f"{where}: invalid podCIDR {truncated_repr(cidr)}") from None
+    return tuple(dict.fromkeys(cidrs))
+
+
+def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The same pod in two snapshots: the later fields, the widest known lifetime."""
+    merged = dict(new)
+    created = [t for t in (old["created"], new["created"]) if t is not None]
+    ended = [t for t in (old["ended"], new["ended"]) if t is not None]
+    merged["created"] = min(created) if created else None
+    merged["ended"] = max(ended) if ended else None
+    merged["ips"] = new["ips"] or old["ips"]
+    merged["host_ip"] = new["host_ip"] or old["host_ip"]
+    return merged
 
 
 def _items(doc: Any) -> list[Any]:
@@ -161,6 +429,9 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
     objects: Counter = Counter()
     rejected: list[str] = []
     conflicts: list[str] = []
+    services: dict[tuple[str, str], Service] = {}
+    slices: dict[tuple[str, str], EndpointSlice] = {}
+    pod_cidrs: dict[str, tuple[str, ...]] = {}
     for path in paths:
         path = Path(path)
         try:
@@ -184,8 +455,10 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
                 if kind == "Pod":
                     pod = _pod(obj, where)
                     key = (pod["namespace"], pod["pod"])
-                    if key in pods and pods[key]["ips"] != pod["ips"]:
-                        conflicts.append(f"pod {key[0]}/{key[1]} appears twice with other IPs")
+                    if key in pods:
+                        if pods[key]["ips"] != pod["ips"] and pods[key]["ips"] and pod["ips"]:
+                            conflicts.append(f"pod {key[0]}/{key[1]} appears twice with other IPs")
+                        pod = _merge(pods[key], pod)
                     pods[key] = pod
                 elif kind == "Namespace":
                     name = meta.get("name")
@@ -205,6 +478,15 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
                         if isinstance(a, dict) and a.get("type") in ("InternalIP", "ExternalIP")
                     }
                     nodes[name] = tuple(sorted(ip for ip in ips if ip))
+                    cidrs = _node_cidrs(obj.get("spec"), where)
+                    if cidrs:
+                        pod_cidrs[name] = cidrs
+                elif kind == "Service":
+                    svc = _service(obj, where)
+                    services[(svc.namespace, svc.name)] = svc
+                elif kind == "EndpointSlice":
+                    es = _endpoint_slice(obj, where)
+                    slices[(es.namespace, es.name)] = es
                 elif kind in ("ReplicaSet", "Job"):
                     owner = _controller(meta)
                     ns, name = meta.get("namespace") or "default", meta.get("name")
@@ -219,10 +501,77 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
     for ip, names in sorted(by_ip.items()):
         if len(names) > 1:
             conflicts.append(f"nodes {', '.join(names)} share the address {ip}")
+    conflicts.extend(_address_conflicts(pods, nodes))
     frame = pd.DataFrame([pods[k] for k in sorted(pods)], columns=INVENTORY_COLUMNS).reset_index(
         drop=True
     )
-    return Inventory(frame, namespaces, nodes, owners, objects, rejected, conflicts)
+    for col in ("created", "ended"):  # exact ns ints or None (not float64 with NaN)
+        frame[col] = pd.Series([pods[k][col] for k in sorted(pods)], dtype=object)
+    return Inventory(
+        frame,
+        namespaces,
+        nodes,
+        owners,
+        objects,
+        rejected,
+        conflicts,
+        services=dict(sorted(services.items())),
+        endpoint_slices=[slices[k] for k in sorted(slices)],
+        pod_cidrs=dict(sorted(pod_cidrs.items())),
+    )
+
+
+def _fmt_ns(ns: int | None) -> str:
+    if ns is None:
+        return "?"
+    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _address_conflicts(
+    pods: dict[tuple[str, str], dict[str, Any]], nodes: dict[str, tuple[str, ...]]
+) -> list[str]:
+    """Addresses the inventory gives to more than one owner, and hostIPs no Node has."""
+    out: list[str] = []
+    host_ips: Counter = Counter()
+    claims: dict[str, list[dict[str, Any]]] = {}
+    node_ips = {ip for ips in nodes.values() for ip in ips}
+    for key in sorted(pods):
+        pod = pods[key]
+        if pod["node"] in nodes and pod["host_ip"] and pod["host_ip"] not in nodes[pod["node"]]:
+            host_ips[(pod["node"], pod["host_ip"])] += 1
+        if pod["host_network"]:
+            continue
+        for ip in pod["ips"]:
+            claims.setdefault(ip, []).append(pod)
+    for (node, ip), count in sorted(host_ips.items()):
+        have = ", ".join(nodes[node]) or "none"
+        out.append(
+            f"{count} pod(s) on node {node} report hostIP {ip}, which is not among the "
+            f"node's addresses ({have})"
+        )
+    for ip, owners in sorted(claims.items()):
+        names = [f"{p['namespace']}/{p['pod']}" for p in owners]
+        if ip in node_ips:
+            out.append(f"address {ip} is both a node's and pod {', '.join(names)}'s")
+        if len(owners) < 2:
+            continue
+        spans = sorted(owners, key=lambda p: (p["created"] is None, p["created"] or 0))
+        disjoint = all(
+            a["ended"] is not None and b["created"] is not None and a["ended"] <= b["created"]
+            for a, b in zip(spans, spans[1:], strict=False)
+        )
+        if disjoint:
+            steps = ", ".join(
+                f"{p['namespace']}/{p['pod']} ({_fmt_ns(p['created'])} to {_fmt_ns(p['ended'])})"
+                for p in spans
+            )
+            out.append(f"address {ip} was reused over time: {steps}")
+        else:
+            out.append(
+                f"address {ip} is claimed by pods {', '.join(names)} at overlapping or unknown "
+                "times: flows to it stay unattributed"
+            )
+    return out
 
 
 def enrich_pods(observed: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:

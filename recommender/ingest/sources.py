@@ -12,6 +12,12 @@
   :data:`MAX_LINE` bytes, a corrupt or truncated gzip stream). ``record_number`` is the
   1-based line number for JSON lines and the 1-based array index for a JSON array. Blank
   lines are skipped and not counted as records.
+* Text files: when none of the first :data:`TEXT_PROBE` records of a line-oriented file parses
+  as JSON but some are readable text, the file is read as text lines: ``raw`` is then a
+  :class:`TextLine` (the decoded line, stripped of surrounding whitespace), or a
+  :class:`Rejected` for a line that is not UTF-8 or is too long. Formats that read text
+  (``TEXT = True`` in their module, e.g. AWS VPC Flow Logs) parse these lines; detection
+  refuses the file for every other format.
 
 Memory stays bounded: files are read in chunks, a line longer than :data:`MAX_LINE` is
 skipped as it streams past (never held whole), and gzip output is produced in bounded
@@ -38,6 +44,8 @@ __all__ = [
     "Filtered",
     "InputError",
     "Rejected",
+    "TEXT_PROBE",
+    "TextLine",
     "expand_inputs",
     "file_kind",
     "input_size",
@@ -49,6 +57,10 @@ __all__ = [
 MAX_LINE = 16 * 1024 * 1024
 #: Bytes read from disk (and produced by gzip) per step.
 CHUNK = 1 << 20
+#: Records (non-blank lines) of a line-oriented file looked at before it is read as text: when
+#: none of them is JSON, it is a text file. At least the ingest lookahead (1000), so a JSON
+#: file whose first lines are garbage is still read as JSON, exactly as before text support.
+TEXT_PROBE = 1000
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -76,6 +88,14 @@ class Rejected:
 
     reason: str
     detail: str = ""
+
+
+class TextLine(str):
+    """One line of a text (not JSON) record file: decoded UTF-8, surrounding ASCII
+    whitespace stripped. A ``str`` subclass, so a JSON string record (a plain ``str``) is
+    never mistaken for one."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,16 +329,63 @@ def _parse_line(line: bytes) -> Any:
         return Rejected("invalid JSON", f"{msg}: {_snippet(line)}")
 
 
-def _json_lines(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
+def _record_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes | Rejected]]:
+    """Non-blank lines (BOM removed from line 1), or the reader's rejections."""
     for number, line in _iter_lines(chunks):
         if isinstance(line, Rejected):
-            yield path, number, line
+            yield number, line
             continue
         if number == 1 and line.startswith(_BOM):
             line = line[3:]
         if not line.strip(_WS):
             continue  # blank lines are not records
-        yield path, number, _parse_line(line)
+        yield number, line
+
+
+_TEXT_WS = " \t\r\n\f\v"
+
+
+def _text_line(line: bytes) -> TextLine | Rejected:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejected("invalid UTF-8", f"byte {exc.start}: {_snippet(line)}")
+    return TextLine(text.strip(_TEXT_WS))
+
+
+def _json_lines(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
+    """JSON lines; or text lines when none of the first TEXT_PROBE records is JSON.
+
+    Until the first JSON value (or TEXT_PROBE records) the undecided lines are held: their
+    bytes and parse results, at most TEXT_PROBE lines (the same bound as the ingest
+    lookahead, which holds that many parsed records anyway).
+    """
+    lines = _record_lines(chunks)
+    held: list[tuple[int, bytes | Rejected, Any]] = []
+    text = False
+    for number, line in lines:
+        parsed = line if isinstance(line, Rejected) else _parse_line(line)
+        if not isinstance(parsed, Rejected):
+            break  # JSON: held lines stay rejected, as before
+        held.append((number, line, parsed))
+        if len(held) >= TEXT_PROBE:
+            text = True
+            break
+    else:
+        number = 0
+        text = True  # the file ended before any JSON value
+    if text and any(isinstance(line, bytes) and p.reason == "invalid JSON" for _, line, p in held):
+        for n, line, p in held:
+            yield path, n, _text_line(line) if isinstance(line, bytes) else p
+        for n, line in lines:
+            yield path, n, _text_line(line) if isinstance(line, bytes) else line
+        return
+    for n, _, p in held:
+        yield path, n, p
+    if not text:
+        yield path, number, parsed
+    for n, line in lines:
+        yield path, n, line if isinstance(line, Rejected) else _parse_line(line)
 
 
 # --------------------------------------------------------------------------- JSON array
