@@ -87,82 +87,292 @@ def _as_strings(table: pa.Table) -> pa.Table:
     return pa.table(cols, names=table.column_names)
 
 
+def _reason_masks(t: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
+    """(reason key, mask) in the order tested; the first mask that holds wins."""
+
+    def text(name: str) -> pa.ChunkedArray:
+        col = t.column(name)
+        return pc.cast(col, pa.string()) if pa.types.is_dictionary(col.type) else col
+
+    is_reply = t.column("is_reply")
+    masks = [
+        ("reply", pc.fill_null(is_reply, False)),
+        ("orientation", pc.is_null(is_reply)),
+        ("l7", pc.is_valid(t.column("l7_protocol"))),
+        ("denied", pc.invert(pc.is_in(text("verdict"), pa.array(PASSING_VERDICTS)))),
+        ("icmp", pc.invert(pc.is_in(text("protocol"), pa.array(POLICY_PROTOCOLS)))),
+        # A service name on a destination that is neither a pod nor a node (the API
+        # server's endpoints are nodes) means the address is still the ClusterIP.
+        (
+            "pre_dnat",
+            pc.and_(
+                pc.is_valid(t.column("dst_service_name")),
+                pc.invert(pc.is_in(text("dst_kind"), pa.array(["pod", "node"]))),
+            ),
+        ),
+        ("no_port", pc.is_null(t.column("dst_port"))),
+    ]
+    anonymous = None
+    for side in ("src", "dst"):
+        is_pod = pc.equal(text(f"{side}_kind"), "pod")
+        missing_name = pc.or_(
+            pc.is_null(t.column(f"{side}_namespace")), pc.is_null(t.column(f"{side}_pod"))
+        )
+        side_anonymous = pc.if_else(is_pod, missing_name, pc.is_null(t.column(f"{side}_ip")))
+        anonymous = side_anonymous if anonymous is None else pc.or_(anonymous, side_anonymous)
+    masks.append(("no_identity", anonymous))
+    return [(key, pc.fill_null(mask, False)) for key, mask in masks]
+
+
 def classify_records(flows: pa.Table) -> pd.Series:
     """Return, per record, the exclusion reason key, or "" when it feeds a connection."""
-    t = _as_strings(flows.select(_FLOW_COLUMNS))
-    df = t.to_pandas()
-    reason = pd.Series("", index=df.index, dtype=object)
-
-    def mark(mask: pd.Series, key: str) -> None:
-        reason[(reason == "") & mask.fillna(False).astype(bool)] = key
-
-    is_reply = df["is_reply"]
-    mark(is_reply.eq(True), "reply")
-    mark(is_reply.isna(), "orientation")
-    mark(df["l7_protocol"].notna(), "l7")
-    mark(~df["verdict"].isin(PASSING_VERDICTS), "denied")
-    mark(~df["protocol"].isin(POLICY_PROTOCOLS), "icmp")
-    # A service name on a destination that is neither a pod nor a node (the API server's
-    # endpoints are nodes) means the address is still the ClusterIP: pre-DNAT.
-    mark(df["dst_service_name"].notna() & ~df["dst_kind"].isin(["pod", "node"]), "pre_dnat")
-    mark(df["dst_port"].isna(), "no_port")
-    for side in ("src", "dst"):
-        is_pod = df[f"{side}_kind"].eq("pod")
-        anonymous = (is_pod & (df[f"{side}_namespace"].isna() | df[f"{side}_pod"].isna())) | (
-            ~is_pod & df[f"{side}_ip"].isna()
-        )
-        mark(anonymous, "no_identity")
+    reason = pd.Series("", index=range(flows.num_rows), dtype=object)
+    for key, mask in _reason_masks(flows):
+        hit = mask.to_numpy(zero_copy_only=False) & (reason == "").to_numpy()
+        reason[hit] = key
     return reason
+
+
+_PARTIAL_KEY = [*CONNECTION_KEY, "src_port_t", "observer", "aggregated"]
+_PARTIAL_AGGS = [
+    ("records", "sum"),
+    ("flows", "sum"),
+    ("first_seen", "min"),
+    ("last_seen", "max"),
+]
+#: Partial rows kept before they are folded together again (bounds memory).
+_COMPACT_AT = 400_000
+
+_POD_SIDE_COLUMNS = (
+    "kind",
+    "namespace",
+    "pod",
+    "ip",
+    "labels",
+    "namespace_labels",
+    "workload_kind",
+    "workload_name",
+    "service_account",
+)
+POD_COLUMNS = [
+    "namespace",
+    "pod",
+    "labels",
+    "namespace_labels",
+    "workload_kind",
+    "workload_name",
+    "service_account",
+    "ips",
+    "first_seen",
+    "last_seen",
+]
+
+
+class StreamingAggregator:
+    """Fold flow batches into connections and pods as they stream past.
+
+    Memory holds one row per distinct (connection, client port, observer) and one entry
+    per pod, never the records themselves, so it stays bounded as input grows: billions
+    of events shrink to thousands of connections (DESIGN §9).
+    """
+
+    def __init__(self) -> None:
+        self.excluded: Counter = Counter()
+        self.records_used = 0
+        self._partials: list[pa.Table] = []
+        self._partial_rows = 0
+        self._pods: dict[tuple[str, str], dict] = {}
+        self._row = 0
+
+    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        self._add_pods(table)
+        remaining = None
+        for key, mask in _reason_masks(table):
+            hit = mask if remaining is None else pc.and_(mask, remaining)
+            n = pc.sum(hit).as_py() or 0
+            if n:
+                self.excluded[EXCLUSION_REASONS[key]] += n
+            remaining = (
+                pc.invert(mask) if remaining is None else pc.and_(remaining, pc.invert(mask))
+            )
+        self._row += table.num_rows
+        used = _as_strings(table.select(_FLOW_COLUMNS).filter(remaining))
+        if used.num_rows == 0:
+            return
+        self.records_used += used.num_rows
+        cols = {}
+        for side in ("src", "dst"):
+            # Pods are identified by name (their IP churns); everything else by address.
+            is_pod = pc.fill_null(pc.equal(used.column(f"{side}_kind"), "pod"), False)
+            for c in ENDPOINT_KEY:
+                cols[f"{side}_{c}"] = used.column(f"{side}_{c}")
+            cols[f"{side}_ip"] = pc.if_else(
+                is_pod, pa.scalar(None, pa.string()), used.column(f"{side}_ip")
+            )
+            cols[f"{side}_pod"] = pc.if_else(
+                is_pod, used.column(f"{side}_pod"), pa.scalar(None, pa.string())
+            )
+        cols["protocol"] = used.column("protocol")
+        cols["port"] = pc.cast(used.column("dst_port"), pa.int64())
+        aggregated = used.column("aggregated")
+        # Client ports are what tells connections apart; aggregated rows bring their count.
+        cols["src_port_t"] = pc.fill_null(pc.cast(used.column("src_port"), pa.int64()), -1)
+        cols["observer"] = pc.fill_null(used.column("observer"), "")
+        cols["aggregated"] = aggregated
+        cols["records"] = pa.chunked_array([pa.array([1] * used.num_rows, pa.int64())], pa.int64())
+        cols["flows"] = used.column("flows")
+        cols["first_seen"] = used.column("time_start")
+        cols["last_seen"] = used.column("time_end")
+        partial = pa.table(cols).group_by(_PARTIAL_KEY, use_threads=False).aggregate(_PARTIAL_AGGS)
+        self._partials.append(_rename_aggs(partial))
+        self._partial_rows += partial.num_rows
+        if self._partial_rows > _COMPACT_AT and len(self._partials) > 1:
+            self._compact()
+
+    def _compact(self) -> None:
+        merged = pa.concat_tables(self._partials)
+        merged = merged.group_by(_PARTIAL_KEY, use_threads=False).aggregate(_PARTIAL_AGGS)
+        self._partials = [_rename_aggs(merged)]
+        self._partial_rows = merged.num_rows
+
+    def _add_pods(self, table: pa.Table) -> None:
+        for side in ("src", "dst"):
+            t = table.select([f"{side}_{c}" for c in _POD_SIDE_COLUMNS] + ["time_start"])
+            t = t.rename_columns([*_POD_SIDE_COLUMNS, "time"])
+            t = t.append_column(
+                "row", pa.array(range(self._row, self._row + t.num_rows), pa.int64())
+            )
+            mask = pc.and_(
+                pc.equal(pc.cast(t.column("kind"), pa.string()), "pod"),
+                pc.and_(pc.is_valid(t.column("namespace")), pc.is_valid(t.column("pod"))),
+            )
+            t = _as_strings(t.filter(pc.fill_null(mask, False)))
+            if t.num_rows == 0:
+                continue
+            t = t.append_column("has_labels", pc.is_valid(t.column("labels")))
+            # The latest record with labels speaks for the pod (labels rarely change).
+            order = pc.sort_indices(
+                t, [("has_labels", "ascending"), ("time", "ascending"), ("row", "ascending")]
+            )
+            t = t.take(order)
+            span = t.group_by(["namespace", "pod"], use_threads=False).aggregate(
+                [("time", "min"), ("time", "max"), ("row", "last"), ("ip", "distinct")]
+            )
+            last_rows = pc.index_in(span.column("row_last"), t.column("row"))
+            picked = t.take(last_rows).to_pydict()
+            spans = span.to_pydict()
+            for i, (ns, pod) in enumerate(zip(spans["namespace"], spans["pod"], strict=True)):
+                rank = (picked["has_labels"][i], picked["time"][i], picked["row"][i])
+                entry = self._pods.get((ns, pod))
+                ips = {ip for ip in spans["ip_distinct"][i] if ip is not None}
+                if entry is None:
+                    entry = self._pods[(ns, pod)] = {
+                        "first_seen": spans["time_min"][i],
+                        "last_seen": spans["time_max"][i],
+                        "ips": ips,
+                        "rank": None,
+                    }
+                else:
+                    entry["first_seen"] = min(entry["first_seen"], spans["time_min"][i])
+                    entry["last_seen"] = max(entry["last_seen"], spans["time_max"][i])
+                    entry["ips"] |= ips
+                if entry["rank"] is None or rank > entry["rank"]:
+                    entry["rank"] = rank
+                    for c in (
+                        "labels",
+                        "namespace_labels",
+                        "workload_kind",
+                        "workload_name",
+                        "service_account",
+                    ):
+                        entry[c] = picked[c][i]
+
+    def connections(self) -> ConnectionSet:
+        if not self._partials:
+            empty = pd.DataFrame({f.name: pd.Series(dtype=object) for f in CONNECTION_SCHEMA})
+            return ConnectionSet(empty, 0, Counter(self.excluded))
+        self._compact()
+        partial = self._partials[0]
+        key = list(CONNECTION_KEY)
+        # One 5-tuple seen at several observation points or nodes is one connection.
+        tuples = partial.group_by([*key, "src_port_t", "aggregated"], use_threads=False)
+        tuples = tuples.aggregate([("flows", "sum")])
+        single = tuples.filter(pc.invert(tuples.column("aggregated")))
+        flows_single = single.group_by(key, use_threads=False).aggregate([("src_port_t", "count")])
+        aggr = tuples.filter(tuples.column("aggregated"))
+        flows_aggr = aggr.group_by(key, use_threads=False).aggregate([("flows_sum", "sum")])
+        observers = partial.filter(pc.not_equal(partial.column("observer"), ""))
+        observers = observers.group_by(key, use_threads=False).aggregate(
+            [("observer", "count_distinct")]
+        )
+        grouped = partial.group_by(key, use_threads=False).aggregate(
+            [("records", "sum"), ("first_seen", "min"), ("last_seen", "max")]
+        )
+        out = grouped.to_pandas()
+        for extra, column, name in (
+            (flows_single, "src_port_t_count", "flows_single"),
+            (flows_aggr, "flows_sum_sum", "flows_aggr"),
+            (observers, "observer_count_distinct", "observers"),
+        ):
+            frame = extra.to_pandas().rename(columns={column: name})
+            out = out.merge(frame, on=key, how="left")
+        out["flows"] = out["flows_single"].fillna(0) + out["flows_aggr"].fillna(0)
+        out = out.rename(
+            columns={
+                "records_sum": "records",
+                "first_seen_min": "first_seen",
+                "last_seen_max": "last_seen",
+            }
+        )
+        for col in key:
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+        out["verdict"] = "allowed"
+        out["flows"] = out["flows"].astype("int64")
+        out["records"] = out["records"].astype("int64")
+        out["observers"] = out["observers"].fillna(0).astype("int64")
+        out["port"] = out["port"].astype("int32")
+        out = out[[f.name for f in CONNECTION_SCHEMA]]
+        order = key
+        out = out.sort_values(order, na_position="first", kind="mergesort")
+        return ConnectionSet(out.reset_index(drop=True), self.records_used, Counter(self.excluded))
+
+    def pods(self) -> pd.DataFrame:
+        if not self._pods:
+            return pd.DataFrame(columns=POD_COLUMNS)
+        rows = []
+        for (ns, pod), e in sorted(self._pods.items()):
+            rows.append(
+                {
+                    "namespace": ns,
+                    "pod": pod,
+                    # None = unknown (the log gave the pod no Kubernetes identity), {} = none
+                    "labels": dict(e["labels"]) if e["labels"] is not None else None,
+                    "namespace_labels": dict(e["namespace_labels"] or {}),
+                    "workload_kind": e["workload_kind"],
+                    "workload_name": e["workload_name"],
+                    "service_account": e["service_account"],
+                    "ips": tuple(sorted(e["ips"])),
+                    "first_seen": e["first_seen"],
+                    "last_seen": e["last_seen"],
+                }
+            )
+        out = pd.DataFrame(rows, columns=POD_COLUMNS)
+        for col in ("first_seen", "last_seen"):
+            out[col] = pd.to_datetime(out[col], utc=True)
+        return out
+
+
+def _rename_aggs(table: pa.Table) -> pa.Table:
+    names = {f"{c}_{how}": c for c, how in _PARTIAL_AGGS}
+    return table.rename_columns([names.get(n, n) for n in table.column_names])
 
 
 def build_connections(flows: pa.Table) -> ConnectionSet:
     """Aggregate request records into one row per connection (see module docstring)."""
-    reasons = classify_records(flows)
-    excluded = Counter(reasons[reasons != ""].map(EXCLUSION_REASONS).tolist())
-    keep = pa.array((reasons == "").to_numpy())
-    used = _as_strings(flows.select(_FLOW_COLUMNS).filter(keep)).to_pandas()
-    if used.empty:
-        empty = pd.DataFrame({f.name: pd.Series(dtype=object) for f in CONNECTION_SCHEMA})
-        return ConnectionSet(empty, 0, excluded)
-
-    for side in ("src", "dst"):
-        # Pods are identified by name (their IP churns); everything else by address.
-        is_pod = used[f"{side}_kind"].eq("pod")
-        used.loc[is_pod, f"{side}_ip"] = None
-        used.loc[~is_pod, f"{side}_pod"] = None
-    used = used.rename(columns={"dst_port": "port"})
-    used["port"] = used["port"].astype("int64")
-    key = [c for c in CONNECTION_KEY]
-    keyed = used[key].astype(object).where(used[key].notna(), "")
-    used[key] = keyed
-
-    # One 5-tuple seen at several observation points or nodes is one connection.
-    tuple_key = key + ["src_port_t"]
-    used["src_port_t"] = used["src_port"].fillna(-1).astype("int64")
-    single = used[~used["aggregated"]]
-    per_tuple = single.groupby(tuple_key, sort=False).size().reset_index()[key]
-    flows_single = per_tuple.groupby(key, sort=False).size().rename("flows_single")
-    flows_aggr = used[used["aggregated"]].groupby(key, sort=False)["flows"].sum()
-    grouped = used.groupby(key, sort=False).agg(
-        records=("flows", "size"),
-        first_seen=("time_start", "min"),
-        last_seen=("time_end", "max"),
-        observers=("observer", "nunique"),
-    )
-    grouped = grouped.join(flows_single).join(flows_aggr.rename("flows_aggr"))
-    grouped["flows"] = grouped["flows_single"].fillna(0) + grouped["flows_aggr"].fillna(0)
-    out = grouped.reset_index()
-    for col in key:
-        values = out[col].astype(object)
-        out[col] = values.where(values != "", None).astype(object)
-    out["verdict"] = "allowed"
-    out["flows"] = out["flows"].astype("int64")
-    out["records"] = out["records"].astype("int64")
-    out["observers"] = out["observers"].astype("int64")
-    out["port"] = out["port"].astype("int32")
-    out = out[[f.name for f in CONNECTION_SCHEMA]]
-    out = out.sort_values(key, na_position="first", kind="mergesort").reset_index(drop=True)
-    return ConnectionSet(out, int(len(used)), excluded)
+    agg = StreamingAggregator()
+    agg.add(flows)
+    return agg.connections()
 
 
 def observed_pods(flows: pa.Table) -> pd.DataFrame:
@@ -171,73 +381,6 @@ def observed_pods(flows: pa.Table) -> pd.DataFrame:
     Replies count too: they carry the same endpoint metadata. Returns one row per
     (namespace, pod) with labels and namespace labels as dicts.
     """
-    parts = []
-    for side in ("src", "dst"):
-        cols = {
-            "kind": f"{side}_kind",
-            "namespace": f"{side}_namespace",
-            "pod": f"{side}_pod",
-            "ip": f"{side}_ip",
-            "labels": f"{side}_labels",
-            "namespace_labels": f"{side}_namespace_labels",
-            "workload_kind": f"{side}_workload_kind",
-            "workload_name": f"{side}_workload_name",
-            "service_account": f"{side}_service_account",
-            "time": "time_start",
-        }
-        t = flows.select(list(cols.values()))
-        t = t.rename_columns(list(cols.keys()))
-        mask = pc.and_(
-            pc.equal(pc.cast(t.column("kind"), pa.string()), "pod"),
-            pc.and_(pc.is_valid(t.column("namespace")), pc.is_valid(t.column("pod"))),
-        )
-        parts.append(t.filter(pc.fill_null(mask, False)))
-    if not parts or sum(p.num_rows for p in parts) == 0:
-        return pd.DataFrame(
-            columns=[
-                "namespace",
-                "pod",
-                "labels",
-                "namespace_labels",
-                "workload_kind",
-                "workload_name",
-                "service_account",
-                "ips",
-                "first_seen",
-                "last_seen",
-            ]
-        )
-    both = _as_strings(pa.concat_tables(parts))
-    slim = both.select(["namespace", "pod", "ip", "time"]).to_pandas()
-    slim["row"] = range(len(slim))
-    span = slim.groupby(["namespace", "pod"], sort=True).agg(
-        first_seen=("time", "min"), last_seen=("time", "max")
-    )
-    ips = (
-        slim.dropna(subset=["ip"])
-        .groupby(["namespace", "pod"])["ip"]
-        .agg(lambda s: tuple(sorted(set(s))))
-    )
-    # The latest record with labels speaks for the pod (labels rarely change in place).
-    has_labels = pc.is_valid(both.column("labels")).to_numpy(zero_copy_only=False)
-    slim["has_labels"] = has_labels
-    ordered = slim.sort_values(["has_labels", "time", "row"], kind="mergesort")
-    last_rows = ordered.groupby(["namespace", "pod"], sort=True)["row"].last()
-    picked = both.take(pa.array(last_rows.to_numpy())).to_pydict()
-    out = pd.DataFrame(
-        {
-            "namespace": picked["namespace"],
-            "pod": picked["pod"],
-            # None = unknown (the log gave the pod no Kubernetes identity), {} = none
-            "labels": [dict(x) if x is not None else None for x in picked["labels"]],
-            "namespace_labels": [
-                dict(x) if x is not None else {} for x in picked["namespace_labels"]
-            ],
-            "workload_kind": picked["workload_kind"],
-            "workload_name": picked["workload_name"],
-            "service_account": picked["service_account"],
-        }
-    )
-    out = out.set_index(["namespace", "pod"]).join(span).join(ips.rename("ips"))
-    out["ips"] = out["ips"].apply(lambda v: v if isinstance(v, tuple) else ())
-    return out.reset_index()
+    agg = StreamingAggregator()
+    agg._add_pods(flows)
+    return agg.pods()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .accounting import RecordCounts
-from .connections import ConnectionSet, build_connections, observed_pods
+from .connections import ConnectionSet, StreamingAggregator
 from .generate.ir import PolicyIR
 from .generate.k8s import render_policy
 from .generate.synthesis import Synthesis, synthesize
@@ -112,18 +112,24 @@ def explain(
 
 
 def observe(
-    flows: pa.Table, inventory: Inventory | None = None, stats: EnrichStats | None = None
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    inventory: Inventory | None = None,
+    stats: EnrichStats | None = None,
 ) -> tuple[ConnectionSet, pd.DataFrame, pd.DataFrame]:
-    """Flows -> (connections, pods with workloads, workload-level connections).
+    """Flow batches -> (connections, pods with workloads, workload-level connections).
 
-    With an inventory, bare IPs become pods, nodes or services' backends first; pods get
-    their full labels and container ports, and pods that were quiet during the window
-    join the known universe.
+    Streams: each batch is folded into the aggregator and dropped, so memory follows the
+    number of connections and pods, not of records. With an inventory, bare IPs become
+    pods, nodes or services' backends first; pods get their full labels and container
+    ports, and pods that were quiet during the window join the known universe.
     """
-    if inventory is not None:
-        flows = enrich_flows(flows, inventory, stats=stats)
-    conn_set = build_connections(flows)
-    pods = observed_pods(flows)
+    agg = StreamingAggregator()
+    for batch in batches:
+        if inventory is not None:
+            batch = enrich_flows(batch, inventory, stats=stats)
+        agg.add(batch)
+    conn_set = agg.connections()
+    pods = agg.pods()
     if inventory is not None:
         pods = enrich_pods(pods, inventory)
     pods = assign_workloads(pods)
@@ -131,16 +137,21 @@ def observe(
 
 
 def recommend_from_flows(
-    flows: pa.Table,
+    flows: pa.Table | Iterable[pa.RecordBatch],
     counts: RecordCounts,
     *,
     namespaces: Sequence[str] | None = None,
     inputs: Sequence[str] = (),
     inventory: Inventory | None = None,
 ) -> Recommendation:
-    """connections -> workloads -> selectors -> policies -> replay and breadth."""
+    """connections -> workloads -> selectors -> policies -> replay and breadth.
+
+    ``flows`` is a table or an iterable of batches (streamed; ``counts`` must be complete
+    once the iterable is exhausted).
+    """
     stats = EnrichStats() if inventory is not None else None
-    conn_set, pods, wconns = observe(flows, inventory, stats)
+    batches = [flows] if isinstance(flows, pa.Table) else flows
+    conn_set, pods, wconns = observe(batches, inventory, stats)
     workloads = workload_table(pods)
     selections = workload_selectors(pods)
     ns = sorted(set(namespaces)) if namespaces else None
@@ -187,13 +198,14 @@ def recommend(
     inventory: Sequence[str | os.PathLike] = (),
 ) -> Recommendation:
     """Read flow logs and propose policies; nothing is written (see ``proposal.write``)."""
-    from .ingest import read_flows
+    from .ingest import iter_flow_batches
 
     inv = read_inventory(list(inventory)) if inventory else None
-    flowset = read_flows(inputs, format=format, progress=progress)
+    counts = RecordCounts()
+    batches = iter_flow_batches(inputs, format=format, counts=counts, progress=progress)
     return recommend_from_flows(
-        flowset.table,
-        flowset.counts,
+        batches,
+        counts,
         namespaces=namespaces,
         inputs=[os.fspath(p) for p in inputs],
         inventory=inv,
@@ -228,11 +240,12 @@ def verify_policies(
 ) -> VerifyRun:
     """Replay every observed connection in ``inputs`` against ``policies``."""
     from .generate.synthesis import find_resolvers
-    from .ingest import read_flows
+    from .ingest import iter_flow_batches
 
     inv = read_inventory(list(inventory)) if inventory else None
-    flowset = read_flows(inputs, format=format)
-    conn_set, pods, wconns = observe(flowset.table, inv)
+    counts = RecordCounts()
+    batches = iter_flow_batches(inputs, format=format, counts=counts)
+    conn_set, pods, wconns = observe(batches, inv, EnrichStats() if inv else None)
     if inv is not None:
         notes = [*notes, *inv.conflicts, *inv.rejected]
     evaluator = Evaluator(policies)
@@ -255,6 +268,4 @@ def verify_policies(
     breadth = measure_breadth(
         evaluator, pods, wconns, list(policies), resolvers=find_resolvers(wconns)
     )
-    return VerifyRun(
-        flowset.counts, conn_set.excluded, replayed, share, ok, total, breadth, list(notes)
-    )
+    return VerifyRun(counts, conn_set.excluded, replayed, share, ok, total, breadth, list(notes))
