@@ -99,25 +99,47 @@ def main() -> None:
     type=click.Path(dir_okay=False),
     help="Parquet file to write (atomically).",
 )
+@click.option(
+    "--inventory",
+    "inventory",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="kubectl JSON inventory (repeatable): bare IPs become pods, nodes or the "
+    "backends of a Service before the flows are written.",
+)
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
-def ingest(inputs: tuple[str, ...], output: str, fmt: str | None, progress: bool | None) -> None:
+def ingest(
+    inputs: tuple[str, ...],
+    output: str,
+    inventory: tuple[str, ...],
+    fmt: str | None,
+    progress: bool | None,
+) -> None:
     """Normalize flow logs into one Parquet table (the schema in recommender/schema.py).
 
     Prints how many records were read, normalized, rejected and filtered, by reason.
     """
     from .accounting import RecordCounts
     from .ingest import iter_flow_batches, write_parquet
+    from .ingest.enrich import EnrichStats, enrich_flows
+    from .ingest.inventory import read_inventory
 
     counts = RecordCounts()
+    stats = EnrichStats()
     try:
+        inv = read_inventory(list(inventory)) if inventory else None
         with _progress(inputs, "ingest", progress) as update:
-            rows = write_parquet(
-                iter_flow_batches(inputs, format=fmt, counts=counts, progress=update), output
-            )
+            batches = iter_flow_batches(inputs, format=fmt, counts=counts, progress=update)
+            if inv is not None:
+                batches = (enrich_flows(b, inv, stats=stats) for b in batches)
+            rows = write_parquet(batches, output)
     except _read_errors() as exc:
         _fail(str(exc))
     _print_counts(counts)
+    if inventory:
+        for outcome, n in sorted(stats.to_dict()["endpoints"].items()):
+            click.echo(f"  inventory {n:>8}  {outcome}", err=True)
     click.echo(f"wrote {rows} flow records to {output}")
 
 
@@ -201,6 +223,15 @@ def recommend(
         f"breadth {rec.breadth.total}, {len(rec.policies)} policies",
         err=True,
     )
+    conns = rec.connections
+    bare = int((conns["src_kind"].eq("unknown") | conns["dst_kind"].eq("unknown")).sum())
+    if bare and not inventory:
+        click.echo(
+            f"hint: {bare} connections have an end known only by its address; "
+            "--inventory (kubectl get pods,namespaces,nodes,services,endpointslices -A "
+            "-o json) turns addresses into pods and nodes",
+            err=True,
+        )
     if rec.judged == 0 and rec.counts.normalized:
         click.echo(
             "warning: no connection could be built from these records; "
