@@ -989,11 +989,19 @@ def _external_breadth(
     policies: list[dict[str, Any]], wconns: pd.DataFrame
 ) -> tuple[Counter, list[str]]:
     """Addresses x ports admitted by ipBlocks beyond the (address, port) pairs observed."""
+    # (direction, address, protocol, port): sources seen by ingress, destinations by egress
     observed = set()
     for row in wconns.itertuples(index=False):
-        for side in ("src", "dst"):
-            if getattr(row, f"{side}_type") != "workload":
-                observed.add((getattr(row, f"{side}_id"), row.protocol, int(row.port)))
+        if row.src_type != "workload":
+            observed.add(("ingress", row.src_id, row.protocol, int(row.port)))
+        if row.dst_type != "workload":
+            observed.add(("egress", row.dst_id, row.protocol, int(row.port)))
+    observed_addresses: dict[str, list] = {"ingress": [], "egress": []}
+    for direction, addr, proto, port in observed:
+        try:
+            observed_addresses[direction].append((ipaddress.ip_address(addr), proto, port))
+        except (TypeError, ValueError):
+            continue
     per_policy: Counter = Counter()
     unbounded: list[str] = []
     for pol in policies:
@@ -1011,17 +1019,27 @@ def _external_breadth(
                     if not block:
                         continue
                     net = ipaddress.ip_network(block["cidr"], strict=False)
-                    size = net.num_addresses - sum(
-                        ipaddress.ip_network(e, strict=False).num_addresses
-                        for e in block.get("except") or []
-                    )
+                    excepts = [
+                        ipaddress.ip_network(e, strict=False) for e in block.get("except") or []
+                    ]
+                    size = net.num_addresses - sum(e.num_addresses for e in excepts)
                     for port in ports:
                         proto = port.get("protocol", "TCP")
                         number = port.get("port")
                         end = port.get("endPort") or number
-                        span = (end - number + 1) if isinstance(number, int) else 1
-                        seen = 0
-                        if net.num_addresses == 1 and span == 1:
-                            seen = int((str(net.network_address), proto, number) in observed)
+                        if not isinstance(number, int):
+                            per_policy[name] += size  # a named port: one port per address
+                            continue
+                        span = end - number + 1
+                        # observed (address, port) pairs inside the block are not breadth
+                        seen = sum(
+                            1
+                            for addr, p, n in observed_addresses[direction]
+                            if p == proto
+                            and number <= n <= end
+                            and addr.version == net.version
+                            and addr in net
+                            and not any(addr in e for e in excepts)
+                        )
                         per_policy[name] += max(0, size * span - seen)
     return per_policy, unbounded

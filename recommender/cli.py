@@ -41,6 +41,21 @@ def _progress(inputs: tuple[str, ...], label: str, force: bool | None) -> Iterat
         yield bar.update
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(text: str):
+    """'90s', '30m', '6h', '2d', '1w' -> timedelta; a usage error otherwise."""
+    from datetime import timedelta
+
+    text = text.strip().lower()
+    if len(text) < 2 or text[-1] not in _UNITS or not text[:-1].isdigit():
+        raise click.BadParameter(
+            f"{text!r} is not a duration like 30m, 6h or 2d", param_hint="--min-age"
+        )
+    return timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
+
+
 def _read_errors():
     from .ingest import InputError
     from .semantics import PolicyError
@@ -187,6 +202,50 @@ def _print_counts(counts) -> None:
     "json`), repeatable: full pod labels, named container ports, and the pods "
     "that were quiet during the window.",
 )
+@click.option(
+    "--generalize",
+    type=click.Choice(["exact", "role"]),
+    default="exact",
+    show_default=True,
+    help="exact: workloads share a policy only when that allows nothing new; role: "
+    "workloads with similar traffic may share one, within --breadth-budget.",
+)
+@click.option(
+    "--breadth-budget",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --generalize role: how many unobserved (source, destination, port) "
+    "pairs the merges may allow in total.",
+)
+@click.option(
+    "--named-ports",
+    is_flag=True,
+    help="Write a port by its container port name when every destination pod names "
+    "it alike (needs --inventory).",
+)
+@click.option(
+    "--cidr-budget",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Aggregate external addresses into CIDRs admitting at most N unobserved "
+    "addresses each (default: exact /32 and /128).",
+)
+@click.option(
+    "--min-flows",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Leave out connections seen fewer times (listed in SUMMARY.md as left out).",
+)
+@click.option(
+    "--min-age",
+    default=None,
+    metavar="DURATION",
+    help="Leave out connections observed over a shorter span than this, e.g. 30m, "
+    "6h, 2d (listed in SUMMARY.md as left out).",
+)
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
 def recommend(
@@ -194,6 +253,12 @@ def recommend(
     output: str,
     namespaces: tuple[str, ...],
     inventory: tuple[str, ...],
+    generalize: str,
+    breadth_budget: int,
+    named_ports: bool,
+    cidr_budget: int | None,
+    min_flows: int,
+    min_age: str | None,
     fmt: str | None,
     progress: bool | None,
 ) -> None:
@@ -203,8 +268,18 @@ def recommend(
     if any would be denied, nothing is written and the command exits 1. Prints coverage
     and breadth (what the proposal allows that was never observed).
     """
+    from .generate.options import SynthesisOptions
     from .pipeline import recommend as run
     from .proposal import write_proposal
+
+    options = SynthesisOptions(
+        generalize=generalize,
+        breadth_budget=breadth_budget,
+        named_ports=named_ports,
+        cidr_budget=cidr_budget,
+        min_flows=min_flows,
+        min_age=_duration(min_age) if min_age else None,
+    )
 
     try:
         with _progress(inputs, "reading", progress) as update:
@@ -214,6 +289,7 @@ def recommend(
                 format=fmt,
                 progress=update,
                 inventory=inventory,
+                options=options,
             )
     except _read_errors() as exc:
         _fail(str(exc))

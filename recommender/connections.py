@@ -133,7 +133,8 @@ def classify_records(flows: pa.Table) -> pd.Series:
     return reason
 
 
-_PARTIAL_KEY = [*CONNECTION_KEY, "src_port_t", "observer", "aggregated"]
+_PARTIAL_KEY = [*CONNECTION_KEY, "src_port_t", "observer", "aggregated", "hour"]
+_NS_PER_HOUR = 3_600_000_000_000
 _PARTIAL_AGGS = [
     ("records", "sum"),
     ("flows", "sum"),
@@ -222,6 +223,9 @@ class StreamingAggregator:
         cols["aggregated"] = aggregated
         cols["records"] = pa.chunked_array([pa.array([1] * used.num_rows, pa.int64())], pa.int64())
         cols["flows"] = used.column("flows")
+        # Clock hours with traffic: how regular a connection is (a rule's confidence).
+        epoch_ns = pc.cast(pc.cast(used.column("time_start"), pa.timestamp("ns")), pa.int64())
+        cols["hour"] = pc.divide(epoch_ns, _NS_PER_HOUR)
         cols["first_seen"] = used.column("time_start")
         cols["last_seen"] = used.column("time_end")
         partial = pa.table(cols).group_by(_PARTIAL_KEY, use_threads=False).aggregate(_PARTIAL_AGGS)
@@ -307,9 +311,10 @@ class StreamingAggregator:
             [("observer", "count_distinct")]
         )
         grouped = partial.group_by(key, use_threads=False).aggregate(
-            [("records", "sum"), ("first_seen", "min"), ("last_seen", "max")]
+            [("records", "sum"), ("first_seen", "min"), ("last_seen", "max"), ("hour", "distinct")]
         )
         out = grouped.to_pandas()
+        out["active_hours"] = [tuple(sorted(h)) for h in out.pop("hour_distinct")]
         for extra, column, name in (
             (flows_single, "src_port_t_count", "flows_single"),
             (flows_aggr, "flows_sum_sum", "flows_aggr"),

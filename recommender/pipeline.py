@@ -21,6 +21,7 @@ from .accounting import RecordCounts
 from .connections import ConnectionSet, StreamingAggregator
 from .generate.ir import PolicyIR
 from .generate.k8s import render_policy
+from .generate.options import SynthesisOptions
 from .generate.synthesis import Synthesis, synthesize
 from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
@@ -53,6 +54,7 @@ class Recommendation:
     inventory: Inventory | None = None
     #: what the inventory resolved (pods, nodes, service backends, ambiguous addresses)
     enrichment: dict[str, Any] | None = None
+    options: SynthesisOptions = field(default_factory=SynthesisOptions)
 
     def explain(self, src: str, dst: str, protocol: str, port: int) -> list[str]:
         """Why the proposal allows or denies ``src`` -> ``dst`` (workloads "ns/name", pods
@@ -136,6 +138,25 @@ def observe(
     return conn_set, pods, workload_connections(conn_set.table, pods)
 
 
+def _with_workloads(replayed: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFrame:
+    """Add ``src_workload``/``dst_workload``: "ns/workload" for pods, the address else."""
+    workload_of = dict(
+        zip(zip(pods["namespace"], pods["pod"], strict=True), pods["workload"], strict=True)
+    )
+    for side in ("src", "dst"):
+        replayed[f"{side}_workload"] = [
+            workload_of.get((ns, pod), ip) if kind == "pod" else ip
+            for kind, ns, pod, ip in zip(
+                replayed[f"{side}_kind"],
+                replayed[f"{side}_namespace"],
+                replayed[f"{side}_pod"],
+                replayed[f"{side}_ip"],
+                strict=True,
+            )
+        ]
+    return replayed
+
+
 def recommend_from_flows(
     flows: pa.Table | Iterable[pa.RecordBatch],
     counts: RecordCounts,
@@ -143,6 +164,7 @@ def recommend_from_flows(
     namespaces: Sequence[str] | None = None,
     inputs: Sequence[str] = (),
     inventory: Inventory | None = None,
+    options: SynthesisOptions | None = None,
 ) -> Recommendation:
     """connections -> workloads -> selectors -> policies -> replay and breadth.
 
@@ -155,10 +177,39 @@ def recommend_from_flows(
     workloads = workload_table(pods)
     selections = workload_selectors(pods)
     ns = sorted(set(namespaces)) if namespaces else None
-    synthesis = synthesize(wconns, workloads, selections, ns)
+    options = options or SynthesisOptions()
+    node_ips = sorted(set(conn_set.table.loc[conn_set.table["src_kind"] == "node", "src_ip"]))
+    if inventory is not None:
+        node_ips = sorted({*node_ips, *inventory.node_addresses()})
+    synthesis = synthesize(
+        wconns,
+        workloads,
+        selections,
+        ns,
+        options=options,
+        pods=pods,
+        node_ips=node_ips,
+        pod_cidrs=sorted({c for cs in inventory.pod_cidrs.values() for c in cs})
+        if inventory is not None
+        else (),
+    )
     policies = [render_policy(p) for p in synthesis.policies]
     evaluator = Evaluator(policies)
-    replayed = replay(conn_set.table, evaluator, pods, policies=policies)
+    replayed = _with_workloads(replay(conn_set.table, evaluator, pods, policies=policies), pods)
+    if synthesis.left_out:
+        # Left out by --min-flows/--min-age: denied by design, listed, not judged.
+        noise = {(x.src, x.dst, x.protocol, x.port): x.reason for x in synthesis.left_out}
+        keys = zip(
+            replayed["src_workload"],
+            replayed["dst_workload"],
+            replayed["protocol"],
+            replayed["port"].astype(int),
+            strict=True,
+        )
+        hits = [noise.get(k) for k in keys]
+        mask = pd.Series([h is not None for h in hits], index=replayed.index)
+        replayed.loc[mask, "exempt"] = True
+        replayed.loc[mask, "reasons"] = [f"left out as noise: {h}" for h in hits if h]
     if ns is not None:
         # Connections with neither end in scope are not this proposal's to cover.
         in_scope = replayed["src_namespace"].isin(ns) | replayed["dst_namespace"].isin(ns)
@@ -186,6 +237,7 @@ def recommend_from_flows(
         inputs=list(inputs),
         inventory=inventory,
         enrichment=stats.to_dict() if stats is not None else None,
+        options=options,
     )
 
 
@@ -196,6 +248,7 @@ def recommend(
     format: str | None = None,
     progress: Callable[[int], None] | None = None,
     inventory: Sequence[str | os.PathLike] = (),
+    options: SynthesisOptions | None = None,
 ) -> Recommendation:
     """Read flow logs and propose policies; nothing is written (see ``proposal.write``)."""
     from .ingest import iter_flow_batches
@@ -209,6 +262,7 @@ def recommend(
         namespaces=namespaces,
         inputs=[os.fspath(p) for p in inputs],
         inventory=inv,
+        options=options,
     )
 
 
@@ -249,21 +303,7 @@ def verify_policies(
     if inv is not None:
         notes = [*notes, *inv.conflicts, *inv.rejected]
     evaluator = Evaluator(policies)
-    replayed = replay(conn_set.table, evaluator, pods, policies=policies)
-    workload_of = dict(
-        zip(zip(pods["namespace"], pods["pod"], strict=True), pods["workload"], strict=True)
-    )
-    for side in ("src", "dst"):
-        replayed[f"{side}_workload"] = [
-            workload_of.get((ns, pod), ip) if kind == "pod" else ip
-            for kind, ns, pod, ip in zip(
-                replayed[f"{side}_kind"],
-                replayed[f"{side}_namespace"],
-                replayed[f"{side}_pod"],
-                replayed[f"{side}_ip"],
-                strict=True,
-            )
-        ]
+    replayed = _with_workloads(replay(conn_set.table, evaluator, pods, policies=policies), pods)
     share, ok, total = coverage(replayed)
     breadth = measure_breadth(
         evaluator, pods, wconns, list(policies), resolvers=find_resolvers(wconns)

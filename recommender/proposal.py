@@ -69,10 +69,19 @@ def _safe_path(policy: PolicyIR) -> Path:
     return Path("policies") / policy.namespace / f"{policy.name}.yaml"
 
 
+def _port_text(p: Any) -> str:
+    number = f"{p.port}-{p.end_port}" if p.end_port else str(p.port)
+    return f"{p.name}={number}/{p.protocol}" if p.name else f"{number}/{p.protocol}"
+
+
 def _rule_report(rule: Rule) -> dict[str, Any]:
     return {
-        "peers": [p.id for p in rule.peers],
-        "ports": [f"{p.port}/{p.protocol}" for p in rule.ports],
+        "peers": [
+            {"peer": p.id, "kind": p.kind, **({"stands_for": list(p.members)} if p.members else {})}
+            for p in rule.peers
+        ],
+        "ports": [_port_text(p) for p in rule.ports],
+        "why": rule.why,
         "evidence": [
             {
                 "peer": e.peer,
@@ -81,6 +90,8 @@ def _rule_report(rule: Rule) -> dict[str, Any]:
                 "flows": e.flows,
                 "first_seen": _iso(e.first_seen),
                 "last_seen": _iso(e.last_seen),
+                "hours": e.hours,
+                "days": e.days,
             }
             for e in rule.evidence
         ],
@@ -153,6 +164,35 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
         "inventory": rec.inventory.summary() if rec.inventory is not None else None,
         "enrichment": rec.enrichment,
         "resolvers": rec.synthesis.resolvers,
+        "options": {
+            k: (str(v) if v is not None and not isinstance(v, int | str | bool) else v)
+            for k, v in sorted(vars(rec.options).items())
+        },
+        "roles": [
+            {
+                "namespace": r.namespace,
+                "members": list(r.members),
+                "selector": r.match_labels,
+                "cost": r.cost,
+                "why": r.why,
+            }
+            for r in rec.synthesis.roles
+        ],
+        "external_ranges": rec.synthesis.external,
+        "left_out": [
+            {
+                "src": x.src,
+                "dst": x.dst,
+                "port": f"{x.port}/{x.protocol}",
+                "flows": x.flows,
+                "first_seen": _iso(x.first_seen),
+                "last_seen": _iso(x.last_seen),
+                "hours": x.hours,
+                "days": x.days,
+                "reason": x.reason,
+            }
+            for x in rec.synthesis.left_out
+        ],
         "notes": rec.synthesis.notes,
     }
 
@@ -228,6 +268,50 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         for n in node_sources:
             lines.append(f"| {md(n['src'])} | {md(n['dst'])} | {md(n['port'])} | {n['flows']} |")
         lines.append("")
+    if report["left_out"]:
+        lines += [
+            "## Left out as noise",
+            "",
+            "These connections were observed but left out by --min-flows / --min-age; "
+            "enforcing the proposal denies them:",
+            "",
+            "| source | destination | port | flows | first seen | last seen | reason |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for x in report["left_out"]:
+            lines.append(
+                f"| {md(x['src'])} | {md(x['dst'])} | {md(x['port'])} | {x['flows']} | "
+                f"{md(x['first_seen'])} | {md(x['last_seen'])} | {md(x['reason'])} |"
+            )
+        lines.append("")
+    if report["roles"]:
+        lines += [
+            "## Workloads sharing a policy",
+            "",
+            "| members | selector | cost | why |",
+            "|---|---|---|---|",
+        ]
+        for r in report["roles"]:
+            selector = ", ".join(f"{k}={v}" for k, v in r["selector"].items())
+            lines.append(
+                f"| {md(', '.join(r['members']))} | `{code(selector)}` | {r['cost']} | "
+                f"{md(r['why'])} |"
+            )
+        lines.append("")
+    if report["external_ranges"]:
+        lines += [
+            "## External ranges (not exact addresses)",
+            "",
+            "| workload | direction | port | range | except | observed | unobserved | why |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for x in report["external_ranges"]:
+            lines.append(
+                f"| {md(x['workload'])} | {x['direction']} | {md(x['port'])} | "
+                f"{md(x['cidr'])} | {md(', '.join(x['except']))} | {x['observed_addresses']} | "
+                f"{x['unobserved_addresses']} | {md(x['why'])} |"
+            )
+        lines.append("")
     if not report["denied_connections"]:
         lines += ["All observed connections pass the independent evaluator.", ""]
     else:
@@ -273,7 +357,7 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         for direction, rules in (("ingress", ir.ingress), ("egress", ir.egress)):
             for rule in rules:
                 peers = ", ".join(md(p.id) for p in rule.peers)
-                ports = ", ".join(f"{p.port}/{p.protocol}" for p in rule.ports)
+                ports = ", ".join(md(_port_text(p)) for p in rule.ports)
                 flows = sum(e.flows for e in rule.evidence)
                 seen = [e.last_seen for e in rule.evidence if e.last_seen is not None]
                 last = _iso(max(seen).floor("s")) if seen else "DNS allowance"

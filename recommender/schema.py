@@ -158,6 +158,8 @@ CONNECTION_SCHEMA = pa.schema(
         pa.field("first_seen", _TS, nullable=False),
         pa.field("last_seen", _TS, nullable=False),
         pa.field("observers", pa.int64(), nullable=False),
+        # Epoch hours (UTC) with traffic: distinct hours and days say how regular it is.
+        pa.field("active_hours", pa.list_(pa.int64()), nullable=False),
     ]
 )
 

@@ -179,7 +179,16 @@ def workload_connections(conns: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFram
     columns = ["src_type", "src_id", "dst_type", "dst_id", "protocol", "port"]
     if conns.empty:
         return pd.DataFrame(
-            columns=[*columns, "flows", "records", "first_seen", "last_seen", "pods"]
+            columns=[
+                *columns,
+                "flows",
+                "records",
+                "first_seen",
+                "last_seen",
+                "pods",
+                "hours",
+                "days",
+            ]
         )
     pod_workload = dict(
         zip(zip(pods["namespace"], pods["pod"], strict=True), pods["workload"], strict=True)
@@ -189,7 +198,7 @@ def workload_connections(conns: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFram
     df["dst_type"], df["dst_id"] = _endpoint_ids(conns, "dst", pod_workload)
     df["protocol"] = conns["protocol"]
     df["port"] = conns["port"].astype("int64")
-    for col in ("flows", "records", "first_seen", "last_seen"):
+    for col in ("flows", "records", "first_seen", "last_seen", "active_hours"):
         df[col] = conns[col]
     out = df.groupby(columns, sort=True).agg(
         flows=("flows", "sum"),
@@ -197,5 +206,10 @@ def workload_connections(conns: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFram
         first_seen=("first_seen", "min"),
         last_seen=("last_seen", "max"),
         pods=("flows", "size"),
+        active_hours=("active_hours", lambda hs: frozenset().union(*map(set, hs))),
     )
-    return out.reset_index()
+    out = out.reset_index()
+    # Regularity of each connection: a rule seen every day is surer than a one-off.
+    out["hours"] = [len(h) for h in out["active_hours"]]
+    out["days"] = [len({x // 24 for x in h}) for h in out["active_hours"]]
+    return out.drop(columns=["active_hours"])

@@ -55,8 +55,14 @@ def test_coverage_is_complete_and_breadth_is_zero(rec):
     assert rec.coverage == 1.0
     assert rec.covered == rec.judged > 100
     assert rec.breadth.in_cluster == 0
-    assert rec.breadth.external_addresses == 0
     assert rec.breadth.unbounded == []
+    # the only external breadth is the flagged public-facing range of the ingress controller
+    public = [x for x in rec.synthesis.external if x["kind"] == "public"]
+    assert {x["workload"] for x in public} == {"ingress-nginx/ingress-nginx-controller"}
+    assert rec.breadth.external_addresses == sum(x["unobserved_addresses"] for x in public)
+    assert rec.breadth.per_policy.get("ingress-nginx/allow-ingress-nginx-controller") == (
+        rec.breadth.external_addresses
+    )
     assert rec.counts.balanced() and rec.counts.rejected_total == 0
 
 
@@ -133,12 +139,30 @@ def test_pods_of_the_new_replicaset_are_selected_even_when_learned_before_the_ro
     assert verdict.allowed, verdict.explain()
 
 
-def test_canary_is_not_swept_into_the_stable_policy(rec, cluster):
+def test_canary_shares_a_policy_only_because_its_traffic_is_identical(rec, cluster):
+    """catalog-canary shares `app` with catalog; they may share a policy (a role) only
+    because their traffic coincides, which costs no breadth."""
+    roles = {r.members: r for r in rec.synthesis.roles}
+    role = roles[("shop/catalog", "shop/catalog-canary")]
+    assert role.cost == 0
+    profiles = {
+        w: set(
+            map(
+                tuple,
+                rec.workload_connections.loc[
+                    (rec.workload_connections["dst_id"] == w)
+                    & (rec.workload_connections["src_type"] != "node"),  # probes get no rule
+                    ["src_id", "protocol", "port"],
+                ].values,
+            )
+        )
+        for w in role.members
+    }
+    assert profiles["shop/catalog"] == profiles["shop/catalog-canary"]
     evaluator = Evaluator(rec.policies)
-    for pod in cluster.pods_of("shop/catalog-canary"):
-        selecting = evaluator.policies_selecting(_endpoint(pod, cluster), "ingress")
-        assert "shop/allow-catalog" not in selecting
-        assert "shop/allow-catalog-canary" in selecting
+    for pod in cluster.pods_of("shop/catalog-canary") + cluster.pods_of("shop/catalog"):
+        mine = set(evaluator.policies_selecting(_endpoint(pod, cluster), "ingress"))
+        assert mine == {"shop/default-deny", "shop/allow-catalog-catalog-canary"}
 
 
 def _shuffled_copy(src, dst, seed):

@@ -14,20 +14,39 @@ from datetime import datetime
 class PortSpec:
     protocol: str
     port: int
+    #: inclusive upper end of a range (``endPort``), when several observed ports are merged
+    end_port: int | None = None
+    #: container port name to write instead of the number (``--named-ports``)
+    name: str | None = None
+
+    def numbers(self) -> range:
+        return range(self.port, (self.end_port or self.port) + 1)
 
 
 @dataclass(frozen=True, order=True)
 class Peer:
-    """One side a rule admits: a workload (by selector) or an exact address."""
+    """One side a rule admits.
 
-    #: "workload" or "address"
+    ``workload``: one workload by its exact selector; ``selector``: several workloads that
+    one selector picks exactly (``members``); ``address``: one exact address; ``cidr``: a
+    range (``excepts`` carved out) standing for the observed addresses in ``members``.
+    """
+
     kind: str
-    #: "ns/name" for workloads, the canonical IP for addresses
+    #: "ns/name" for workloads, the canonical IP or CIDR for addresses
     id: str
     namespace: str | None = None
     match_labels: tuple[tuple[str, str], ...] = ()
     #: endpoint kind of an address peer (external, node, unknown, ...)
     address_kind: str = ""
+    excepts: tuple[str, ...] = ()
+    #: (key, values) pairs of `In` expressions on pod labels
+    pod_in: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: namespaces picked by name (`kubernetes.io/metadata.name In [...]`), for a
+    #: selector peer spanning several namespaces; empty = just ``namespace``
+    namespaces: tuple[str, ...] = ()
+    #: what the peer stands for: member workloads, or observed addresses of a CIDR
+    members: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,9 @@ class Evidence:
     last_seen: datetime | None
     #: "observed", or "dns" for the resolver allowance every egress workload gets
     basis: str = "observed"
+    #: distinct clock hours and days with traffic
+    hours: int = 0
+    days: int = 0
 
 
 @dataclass
@@ -66,6 +88,8 @@ class PolicyIR:
     swept_in: tuple[str, ...] = ()
     ingress: list[Rule] = field(default_factory=list)
     egress: list[Rule] = field(default_factory=list)
+    #: workloads this policy stands for (more than one when they share a role)
+    members: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:

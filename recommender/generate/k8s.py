@@ -7,16 +7,43 @@ from typing import Any
 
 import yaml
 
-from ..selectors import namespace_selector
-from .ir import Peer, PolicyIR, Rule
+from ..selectors import NAMESPACE_NAME_LABEL, namespace_selector
+from .ir import Peer, PolicyIR, PortSpec, Rule
 from .synthesis import MANAGED_BY
+
+
+def _pod_selector(peer: Peer) -> dict[str, Any]:
+    selector: dict[str, Any] = {}
+    if peer.match_labels:
+        selector["matchLabels"] = dict(peer.match_labels)
+    if peer.pod_in:
+        selector["matchExpressions"] = [
+            {"key": key, "operator": "In", "values": list(values)} for key, values in peer.pod_in
+        ]
+    return selector
 
 
 def _peer(peer: Peer, policy_namespace: str) -> dict[str, Any]:
     if peer.kind == "address":
         ip = ipaddress.ip_address(peer.id)
         return {"ipBlock": {"cidr": f"{ip.compressed}/{ip.max_prefixlen}"}}
-    selector = {"matchLabels": dict(peer.match_labels)} if peer.match_labels else {}
+    if peer.kind == "cidr":
+        block: dict[str, Any] = {"cidr": peer.id}
+        if peer.excepts:
+            block["except"] = list(peer.excepts)
+        return {"ipBlock": block}
+    selector = _pod_selector(peer)
+    if len(peer.namespaces) > 1:
+        out: dict[str, Any] = {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": list(peer.namespaces)}
+                ]
+            }
+        }
+        if selector:
+            out["podSelector"] = selector
+        return out
     if peer.namespace == policy_namespace:
         return {"podSelector": selector}
     return {
@@ -25,10 +52,17 @@ def _peer(peer: Peer, policy_namespace: str) -> dict[str, Any]:
     }
 
 
+def _port(spec: PortSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"protocol": spec.protocol, "port": spec.name or spec.port}
+    if spec.end_port is not None:
+        out["endPort"] = spec.end_port
+    return out
+
+
 def _rule(rule: Rule, policy_namespace: str, peer_key: str) -> dict[str, Any]:
     return {
         peer_key: [_peer(p, policy_namespace) for p in rule.peers],
-        "ports": [{"protocol": p.protocol, "port": p.port} for p in rule.ports],
+        "ports": [_port(p) for p in rule.ports],
     }
 
 

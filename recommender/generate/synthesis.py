@@ -1,31 +1,42 @@
 """Workload connections -> minimal exact policies (the IR).
 
-One policy per workload, isolating it in both directions, plus a default-deny per
+One policy per workload (or per role: workloads that share a policy, see
+:mod:`recommender.roles`), isolating it in both directions, plus a default-deny per
 namespace. Rules group peers that share the same port set, so each rule admits exactly
-peers x ports that were observed (breadth 0). Every workload that gets egress also gets
-DNS (UDP and TCP 53) to the resolver actually observed serving DNS. Node sources
-(kubelet probes, host-network peers) get no rule: they are reported instead.
+peers x ports that were observed (breadth 0); then peers one selector picks exactly are
+merged, runs of observed ports become ranges, and ports may be written by name. Every
+workload that gets egress also gets DNS (UDP and TCP 53) to the resolver actually
+observed serving DNS. External peers are exact addresses unless the options allow CIDRs or
+a workload is public-facing. Node sources (kubelet probes, host-network peers) get no
+rule: they are reported instead, and so are connections left out as noise.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
+from ..roles import Role, find_roles
 from ..selectors import Selection, namespace_selector
+from .external import ExternalBlock, forbidden_ranges, plan_external
 from .ir import Evidence, Peer, PolicyIR, PortSpec, Rule
+from .noise import LeftOut, split_noise
+from .options import SynthesisOptions
+from .peers import PeerIndex, merge_peers
+from .ports import compact_ports, name_ports
 
 DNS_PORT = 53
 #: Where the resolver is assumed to be when no DNS server was observed.
 DEFAULT_RESOLVER = ("kube-system", (("k8s-app", "kube-dns"),))
-
-#: Address kinds that get an exact ipBlock when a workload talks to or hears from them.
-ADDRESS_PEER_KINDS = ("external", "unknown", "cluster_unknown", "networkset", "service")
 DEFAULT_DENY_NAME = "default-deny"
 MANAGED_BY = "netpol-recommender"
+
+Entries = dict[Peer, dict[PortSpec, Evidence]]
 
 
 @dataclass
@@ -38,11 +49,17 @@ class Synthesis:
     #: Resolver workloads (or the assumed default) used for DNS rules.
     resolvers: list[str]
     notes: list[str] = field(default_factory=list)
+    #: Connections left out as noise (``--min-flows``, ``--min-age``), with evidence.
+    left_out: list[LeftOut] = field(default_factory=list)
+    #: Workloads sharing a policy, with what each merge costs.
+    roles: list[Role] = field(default_factory=list)
+    #: External address plans that are not exact: public-facing ranges and aggregates.
+    external: list[dict[str, Any]] = field(default_factory=list)
 
 
-def policy_name(workload_name: str, kind: str, taken: set[str]) -> str:
+def policy_name(base: str, kind: str, taken: set[str]) -> str:
     """Deterministic DNS-1123 name: ``allow-<workload>``, disambiguated by kind, capped."""
-    name = f"allow-{workload_name}"
+    name = f"allow-{base}"
     if name in taken or name == DEFAULT_DENY_NAME:
         name = f"{name}-{kind.lower()}"
     if len(name) > 253:
@@ -57,25 +74,7 @@ def _workload_peer(workload: str, selections: dict[str, Selection]) -> Peer:
     return Peer("workload", workload, namespace, tuple(sorted(labels.items())))
 
 
-def _address_peer(ip: str, kind: str) -> Peer:
-    return Peer("address", ip, None, (), kind)
-
-
-def _rules_from(entries: dict[Peer, dict[PortSpec, Evidence]], why: str) -> list[Rule]:
-    """Group peers by identical port sets: one rule per port set, exact by construction."""
-    by_ports: dict[tuple[PortSpec, ...], list[Peer]] = defaultdict(list)
-    for peer, ports in entries.items():
-        by_ports[tuple(sorted(ports))].append(peer)
-    rules = []
-    for ports, peers in by_ports.items():
-        peers = sorted(peers)
-        evidence = [entries[p][port] for p in peers for port in ports]
-        rules.append(Rule(peers, list(ports), evidence, why))
-    rules.sort(key=lambda r: (r.ports, r.peers))
-    return rules
-
-
-def _evidence(row, peer_id: str, basis: str = "observed") -> Evidence:
+def _evidence(row: Any, peer_id: str) -> Evidence:
     return Evidence(
         peer=peer_id,
         protocol=row.protocol,
@@ -83,7 +82,26 @@ def _evidence(row, peer_id: str, basis: str = "observed") -> Evidence:
         flows=int(row.flows),
         first_seen=row.first_seen,
         last_seen=row.last_seen,
-        basis=basis,
+        hours=int(getattr(row, "hours", 0) or 0),
+        days=int(getattr(row, "days", 0) or 0),
+    )
+
+
+def _combine(peer_id: str, evidence: Iterable[Evidence]) -> Evidence:
+    """Evidence of several observed (peer, port) pairs standing behind one rule entry."""
+    items = list(evidence)
+    firsts = [e.first_seen for e in items if e.first_seen is not None]
+    lasts = [e.last_seen for e in items if e.last_seen is not None]
+    return Evidence(
+        peer=peer_id,
+        protocol=items[0].protocol,
+        port=items[0].port,
+        flows=sum(e.flows for e in items),
+        first_seen=min(firsts) if firsts else None,
+        last_seen=max(lasts) if lasts else None,
+        basis=items[0].basis,
+        hours=max(e.hours for e in items),
+        days=max(e.days for e in items),
     )
 
 
@@ -97,54 +115,183 @@ def find_resolvers(wconns: pd.DataFrame) -> list[str]:
     return sorted(set(dns["dst_id"]))
 
 
+def _external_peers(
+    addresses: dict[tuple[str, str, int], dict[str, tuple[str, Evidence]]],
+    options: SynthesisOptions,
+    forbidden: list[str],
+    workload: str,
+    plans: list[dict[str, Any]],
+) -> tuple[Entries, Entries]:
+    """Exact addresses, or CIDRs when public-facing or within the CIDR budget."""
+    ingress: Entries = defaultdict(dict)
+    egress: Entries = defaultdict(dict)
+    observed = {key: list(ips) for key, ips in addresses.items()}
+    planned: dict[tuple[str, str, int], list[ExternalBlock]] = plan_external(
+        observed, options=options, forbidden=forbidden
+    )
+    for key in sorted(planned):
+        direction, protocol, port = key
+        spec = PortSpec(protocol, port)
+        target = ingress if direction == "ingress" else egress
+        for block in planned[key]:
+            covered = [addresses[key][ip] for ip in block.covers]
+            if block.kind == "exact":
+                ip = block.covers[0]
+                kind, evidence = addresses[key][ip]
+                target[Peer("address", ip, None, (), kind)][spec] = evidence
+                continue
+            peer = Peer(
+                "cidr",
+                block.cidr,
+                None,
+                (),
+                "external",
+                excepts=tuple(block.excepts),
+                members=tuple(block.covers),
+            )
+            target[peer][spec] = _combine(block.cidr, (e for _, e in covered))
+            plans.append(
+                {
+                    "workload": workload,
+                    "direction": direction,
+                    "port": f"{port}/{protocol}",
+                    "cidr": block.cidr,
+                    "except": list(block.excepts),
+                    "kind": block.kind,
+                    "observed_addresses": len(block.covers),
+                    "unobserved_addresses": block.unobserved,
+                    "why": block.why,
+                }
+            )
+    return ingress, egress
+
+
+def _rules_from(entries: Entries, why: str) -> list[Rule]:
+    """Group peers by identical port sets: one rule per port set, exact by construction."""
+    by_ports: dict[tuple[PortSpec, ...], list[Peer]] = defaultdict(list)
+    for peer, ports in entries.items():
+        by_ports[tuple(sorted(ports))].append(peer)
+    rules = []
+    for ports, peers in by_ports.items():
+        peers = sorted(peers)
+        evidence = [entries[p][port] for p in peers for port in ports]
+        rules.append(Rule(peers, list(ports), evidence, why))
+    rules.sort(key=lambda r: (r.ports, r.peers))
+    return rules
+
+
+def _refine(
+    rules: list[Rule],
+    index: PeerIndex,
+    options: SynthesisOptions,
+    destination_ports: Any,
+) -> list[Rule]:
+    """Merge peers, name ports and join port runs, rule by rule; never widens a rule."""
+    out = []
+    for rule in rules:
+        peers, reasons = merge_peers(rule.peers, index)
+        ports = list(rule.ports)
+        if options.named_ports:
+            ports, named = name_ports(ports, destination_ports(rule))
+            reasons += named
+        ports = compact_ports(ports)
+        why = "; ".join([rule.why, *reasons]) if reasons else rule.why
+        out.append(Rule(peers, ports, rule.evidence, why))
+    out.sort(key=lambda r: (r.ports, r.peers))
+    return out
+
+
+def _role_name(members: tuple[str, ...]) -> str:
+    names = [m.split("/", 1)[1] for m in members]
+    if len(names) <= 3 and len("-".join(names)) <= 60:
+        return "-".join(names)
+    return f"{names[0]}-and-{len(names) - 1}-more"
+
+
 def synthesize(
     wconns: pd.DataFrame,
     workloads: pd.DataFrame,
     selections: dict[str, Selection],
     namespaces: list[str] | None = None,
+    *,
+    options: SynthesisOptions | None = None,
+    pods: pd.DataFrame | None = None,
+    node_ips: Iterable[str] = (),
+    pod_cidrs: Iterable[str] = (),
 ) -> Synthesis:
     """Build the IR for every workload in ``namespaces`` (all observed when None)."""
+    options = options or SynthesisOptions()
+    if pods is None:
+        pods = pd.DataFrame(columns=["namespace", "pod", "workload", "labels", "ips"])
     all_namespaces = sorted(set(workloads["namespace"]))
     targets = sorted(set(namespaces)) if namespaces else all_namespaces
-    resolvers = find_resolvers(wconns)
     notes: list[str] = []
+
+    kept, left_out = split_noise(wconns, options)
+    resolvers = find_resolvers(kept)
     if not resolvers:
         notes.append(
             "No DNS server was observed; DNS egress assumes kube-dns "
             "(k8s-app=kube-dns in kube-system)."
         )
 
-    node_mask = wconns["src_type"].eq("node") & wconns["dst_type"].eq("workload")
-    node_sources = wconns[node_mask].reset_index(drop=True)
+    node_mask = kept["src_type"].eq("node") & kept["dst_type"].eq("workload")
+    node_sources = kept[node_mask].reset_index(drop=True)
     unknown = {w for w, sel in selections.items() if not sel.known}
-    unnamed = (wconns["src_type"].eq("workload") & wconns["src_id"].isin(unknown)) | (
-        wconns["dst_type"].eq("workload") & wconns["dst_id"].isin(unknown)
+    unnamed = (kept["src_type"].eq("workload") & kept["src_id"].isin(unknown)) | (
+        kept["dst_type"].eq("workload") & kept["dst_id"].isin(unknown)
     )
     for w in sorted(unknown):
         notes.append(
             f"{w}: the flow log carries no labels for its pods; no selector can name it, so "
             "its connections get no rule (an inventory would resolve it)."
         )
-    usable = wconns[~node_mask & ~unnamed]
+    usable = kept[~node_mask & ~unnamed]
 
-    ingress: dict[str, dict[Peer, dict[PortSpec, Evidence]]] = defaultdict(
+    ingress: dict[str, Entries] = defaultdict(lambda: defaultdict(dict))
+    egress: dict[str, Entries] = defaultdict(lambda: defaultdict(dict))
+    # workload -> (direction, protocol, port) -> address -> (kind, evidence)
+    addresses: dict[str, dict[tuple[str, str, int], dict[str, tuple[str, Evidence]]]] = defaultdict(
         lambda: defaultdict(dict)
     )
-    egress: dict[str, dict[Peer, dict[PortSpec, Evidence]]] = defaultdict(lambda: defaultdict(dict))
     for row in usable.itertuples(index=False):
         port = PortSpec(row.protocol, int(row.port))
-        if row.src_type == "workload":
-            src_peer = _workload_peer(row.src_id, selections)
-        else:
-            src_peer = _address_peer(row.src_id, row.src_type)
+        key_port = (row.protocol, int(row.port))
         if row.dst_type == "workload":
-            dst_peer = _workload_peer(row.dst_id, selections)
-        else:
-            dst_peer = _address_peer(row.dst_id, row.dst_type)
-        if row.dst_type == "workload":
-            ingress[row.dst_id][src_peer][port] = _evidence(row, src_peer.id)
+            if row.src_type == "workload":
+                src_peer = _workload_peer(row.src_id, selections)
+                ingress[row.dst_id][src_peer][port] = _evidence(row, src_peer.id)
+            else:
+                addresses[row.dst_id][("ingress", *key_port)][row.src_id] = (
+                    row.src_type,
+                    _evidence(row, row.src_id),
+                )
         if row.src_type == "workload":
-            egress[row.src_id][dst_peer][port] = _evidence(row, dst_peer.id)
+            if row.dst_type == "workload":
+                dst_peer = _workload_peer(row.dst_id, selections)
+                egress[row.src_id][dst_peer][port] = _evidence(row, dst_peer.id)
+            else:
+                addresses[row.src_id][("egress", *key_port)][row.dst_id] = (
+                    row.dst_type,
+                    _evidence(row, row.dst_id),
+                )
+
+    forbidden = forbidden_ranges(pods, list(node_ips), list(pod_cidrs))
+    external_plans: list[dict[str, Any]] = []
+    for workload in sorted(addresses):
+        ext_in, ext_out = _external_peers(
+            addresses[workload], options, forbidden, workload, external_plans
+        )
+        for peer, ports in ext_in.items():
+            ingress[workload][peer].update(ports)
+        for peer, ports in ext_out.items():
+            egress[workload][peer].update(ports)
+    for plan in external_plans:
+        if plan["kind"] == "public":
+            notes.append(
+                f"{plan['workload']} is public-facing on {plan['port']}: it admits "
+                f"{plan['cidr']} minus private ranges ({plan['why']})."
+            )
 
     # DNS: every workload with egress reaches every resolver on UDP and TCP 53, and each
     # resolver admits every such workload, so the allowance works on both sides.
@@ -152,33 +299,61 @@ def synthesize(
     resolver_peers = [_workload_peer(r, selections) for r in resolvers]
     dns_clients = sorted(w for w in egress if w not in resolvers)
     for client in dns_clients:
+        client_peer = _workload_peer(client, selections)
         for peer in resolver_peers:
             for port in dns_ports:
-                if port not in egress[client][peer]:
-                    egress[client][peer][port] = Evidence(
-                        peer.id, port.protocol, port.port, 0, None, None, "dns"
-                    )
-                client_peer = _workload_peer(client, selections)
-                if port not in ingress[peer.id][client_peer]:
-                    ingress[peer.id][client_peer][port] = Evidence(
-                        client, port.protocol, port.port, 0, None, None, "dns"
-                    )
+                dns = Evidence(peer.id, port.protocol, port.port, 0, None, None, "dns")
+                egress[client][peer].setdefault(port, dns)
+                dns = Evidence(client, port.protocol, port.port, 0, None, None, "dns")
+                ingress[peer.id][client_peer].setdefault(port, dns)
+
+    roles = find_roles(usable, pods, selections, options, namespaces=targets)
+    role_of = {m: role for role in roles for m in role.members}
+    index = PeerIndex(pods)
+    ports_of = _container_ports(pods)
 
     policies: list[PolicyIR] = []
-    target_workloads = workloads[workloads["namespace"].isin(targets)].sort_values("workload")
-    taken: dict[str, set[str]] = defaultdict(set)
     for ns in targets:
         if ns in all_namespaces:
             policies.append(PolicyIR(ns, DEFAULT_DENY_NAME, "default-deny"))
+    target_workloads = workloads[workloads["namespace"].isin(targets)].sort_values("workload")
+    kinds = dict(zip(target_workloads["workload"], target_workloads["kind"], strict=True))
+    taken: dict[str, set[str]] = defaultdict(set)
+    done: set[str] = set()
     for wl in target_workloads.itertuples(index=False):
-        sel = selections[wl.workload]
-        if not sel.known:
+        if wl.workload in done or not selections[wl.workload].known:
             continue
-        ing = _rules_from(ingress.get(wl.workload, {}), "observed ingress")
-        eg = _rules_from(egress.get(wl.workload, {}), "observed egress")
-        if not resolvers and wl.workload in egress:
+        role = role_of.get(wl.workload)
+        members = role.members if role is not None else (wl.workload,)
+        done.update(members)
+        merged_in: Entries = defaultdict(dict)
+        merged_out: Entries = defaultdict(dict)
+        for member in members:
+            for peer, ports in ingress.get(member, {}).items():
+                merged_in[peer].update(ports)
+            for peer, ports in egress.get(member, {}).items():
+                merged_out[peer].update(ports)
+        own_ports = [p for m in members for p in ports_of.get(m, [])]
+
+        def dst_ports(rule: Rule, own=own_ports) -> list:
+            return own
+
+        def peer_ports(rule: Rule) -> list:
+            found = []
+            for peer in rule.peers:
+                if peer.kind not in ("workload", "selector"):
+                    return []
+                for member in peer.members or (peer.id,):
+                    found += ports_of.get(member, [])
+            return found
+
+        ing = _refine(_rules_from(merged_in, "observed ingress"), index, options, dst_ports)
+        eg = _refine(_rules_from(merged_out, "observed egress"), index, options, peer_ports)
+        if not resolvers and any(w in egress for w in members):
             eg.append(_default_dns_rule(dns_ports))
-        name = policy_name(wl.name, wl.kind, taken[wl.namespace])
+        sel = selections[wl.workload]
+        base = wl.name if role is None or len(members) == 1 else _role_name(members)
+        name = policy_name(base, wl.kind, taken[wl.namespace])
         taken[wl.namespace].add(name)
         if not ing and not eg:
             notes.append(
@@ -186,28 +361,51 @@ def synthesize(
                 "isolated by the namespace default-deny alone."
             )
             continue
+        if role is not None and len(members) > 1:
+            labels, exact, why, swept = role.match_labels, role.exact, role.why, ()
+        else:
+            labels, exact, why, swept = sel.match_labels, sel.exact, sel.why, sel.swept_in
         policies.append(
             PolicyIR(
                 namespace=wl.namespace,
                 name=name,
                 role="workload",
                 workload=wl.workload,
-                workload_kind=wl.kind,
-                match_labels=dict(sorted(sel.match_labels.items())),
-                selector_exact=sel.exact,
-                selector_why=sel.why,
-                swept_in=sel.swept_in,
+                workload_kind=kinds.get(wl.workload, wl.kind),
+                match_labels=dict(sorted(labels.items())),
+                selector_exact=exact,
+                selector_why=why,
+                swept_in=swept,
                 ingress=ing,
                 egress=eg,
+                members=tuple(members),
             )
         )
-        if not sel.exact:
+        if not exact:
             notes.append(
                 f"{wl.workload}: no label set selects it alone; its policy also applies to "
-                + ", ".join(sel.swept_in[:5])
+                + ", ".join(swept[:5])
             )
     policies.sort(key=lambda p: (p.namespace, p.role != "default-deny", p.name))
-    return Synthesis(policies, node_sources, resolvers or ["kube-system/kube-dns (assumed)"], notes)
+    return Synthesis(
+        policies,
+        node_sources,
+        resolvers or ["kube-system/kube-dns (assumed)"],
+        notes,
+        left_out,
+        [r for r in roles if len(r.members) > 1],
+        external_plans,
+    )
+
+
+def _container_ports(pods: pd.DataFrame) -> dict[str, list]:
+    """Workload -> container ports of each of its pods (for named ports)."""
+    out: dict[str, list] = defaultdict(list)
+    if "ports" not in pods.columns:
+        return out
+    for workload, ports in zip(pods["workload"], pods["ports"], strict=True):
+        out[workload].append(tuple(ports or ()))
+    return out
 
 
 def _default_dns_rule(ports: tuple[PortSpec, ...]) -> Rule:

@@ -104,8 +104,13 @@ def test_dns_is_granted_udp_and_tcp_to_the_observed_resolver_on_both_sides():
     web = _policy(rec, "allow-web")["spec"]
     assert dns_rule in web["egress"]
     coredns = _policy(rec, "allow-coredns")["spec"]
-    sources = [peer["podSelector"]["matchLabels"]["app"] for peer in coredns["ingress"][0]["from"]]
-    assert sources == ["api", "web"]
+    # api and web are every workload known in shop: one peer selects them all, exactly
+    assert coredns["ingress"][0]["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shop"}},
+            "podSelector": {},
+        }
+    ]
     assert rec.synthesis.resolvers == ["kube-system/coredns"]
 
 
@@ -129,3 +134,66 @@ def test_yaml_is_stable_and_safe():
     assert text.startswith("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n")
     assert "&" not in text and "*" not in text
     assert text == to_yaml(_policy(_rec(list(reversed(cluster_rows()))), "allow-api"))
+
+
+def _ips_in_rules(policy, direction="egress"):
+    return [
+        peer["ipBlock"]
+        for rule in policy["spec"].get(direction, [])
+        for peer in rule.get("to" if direction == "egress" else "from", [])
+        if "ipBlock" in peer
+    ]
+
+
+def test_cidr_budget_aggregates_external_peers_and_breadth_counts_the_rest():
+    from recommender.generate.options import SynthesisOptions
+
+    rows = [flow(API, address(f"203.0.113.{i}"), 443, sport=41000 + i) for i in range(1, 8)]
+    exact = _rec(rows)
+    assert len(_ips_in_rules(_policy(exact, "allow-api"))) == 7
+    assert exact.breadth.external_addresses == 0
+    budget = recommend_from_flows(
+        flows_table(rows), RecordCounts(), options=SynthesisOptions(cidr_budget=1)
+    )
+    blocks = _ips_in_rules(_policy(budget, "allow-api"))
+    assert blocks == [{"cidr": "203.0.113.0/29"}]  # .0 is the one unobserved address
+    assert budget.breadth.external_addresses == 1
+    assert budget.coverage == 1.0
+    plan = budget.synthesis.external[0]
+    assert (plan["kind"], plan["observed_addresses"], plan["unobserved_addresses"]) == (
+        "aggregate",
+        7,
+        1,
+    )
+
+
+def test_public_facing_ingress_gets_the_internet_minus_private_ranges():
+    clients = [address(f"{a}.{b}.7.9") for a in range(11, 41) for b in (1,)]
+    rows = [flow(c, WEB1, 443, sport=50000 + i) for i, c in enumerate(clients)]
+    rec = _rec(rows)
+    blocks = _ips_in_rules(_policy(rec, "allow-web"), "ingress")
+    assert len(blocks) == 1 and blocks[0]["cidr"] == "0.0.0.0/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= set(blocks[0]["except"])
+    assert any("public-facing" in n for n in rec.synthesis.notes)
+    assert rec.breadth.in_cluster == 0 and rec.coverage == 1.0
+
+
+def test_min_flows_and_min_age_leave_out_noise_but_never_silently():
+    from datetime import timedelta
+
+    from recommender.generate.options import SynthesisOptions
+
+    rows = cluster_rows() + [flow(WEB1, API, 7777, seconds=1)]
+    options = SynthesisOptions(min_age=timedelta(seconds=0), min_flows=2)
+    rec = recommend_from_flows(flows_table(rows), RecordCounts(), options=options)
+    assert {(x.src, x.dst, x.port) for x in rec.synthesis.left_out} >= {
+        ("shop/web", "shop/api", 7777)
+    }
+    assert 7777 not in {
+        port["port"]
+        for pol in rec.policies
+        for r in pol["spec"].get("egress", [])
+        for port in r["ports"]
+    }
+    assert rec.coverage == 1.0
+    assert (rec.replayed["reasons"].str.startswith("left out as noise")).sum() >= 1
