@@ -174,6 +174,9 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
                 "members": list(r.members),
                 "selector": r.match_labels,
                 "cost": r.cost,
+                "breadth": r.breadth,
+                "external": r.external,
+                "examples": [list(e) for e in r.examples],
                 "why": r.why,
             }
             for r in rec.synthesis.roles

@@ -307,7 +307,7 @@ def synthesize(
                 dns = Evidence(client, port.protocol, port.port, 0, None, None, "dns")
                 ingress[peer.id][client_peer].setdefault(port, dns)
 
-    roles = find_roles(usable, pods, selections, options, namespaces=targets)
+    roles = find_roles(usable, pods, selections, options, namespaces=targets, resolvers=resolvers)
     role_of = {m: role for role in roles for m in role.members}
     index = PeerIndex(pods)
     ports_of = _container_ports(pods)
