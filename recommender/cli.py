@@ -294,9 +294,12 @@ def recommend(
     except _read_errors() as exc:
         _fail(str(exc))
     _print_counts(rec.counts)
+    public = sum(1 for x in rec.synthesis.external if x["kind"] == "public")
     click.echo(
         f"coverage {rec.coverage * 100:.2f}% ({rec.covered}/{rec.judged} connections), "
-        f"breadth {rec.breadth.total}, {len(rec.policies)} policies",
+        f"breadth in-cluster {rec.breadth.in_cluster}, external {rec.breadth.external_addresses}"
+        + (f" ({public} public-facing rule{'s' if public != 1 else ''})" if public else "")
+        + f", {len(rec.policies)} policies",
         err=True,
     )
     conns = rec.connections
