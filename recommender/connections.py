@@ -187,6 +187,7 @@ class StreamingAggregator:
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        table = _with_aggregate_names(table)
         self._add_pods(table)
         remaining = None
         for key, mask in _reason_masks(table):
@@ -368,6 +369,21 @@ class StreamingAggregator:
         return out
 
 
+def _with_aggregate_names(table: pa.Table) -> pa.Table:
+    """Pods known only by an aggregated name (Calico `frontend-7f9c5d8b6-*`, Goldmane)
+    stand for the pods behind it: the name is their identity, never a pod name in YAML."""
+    for side in ("src", "dst"):
+        pod, aggr = table.column(f"{side}_pod"), table.column(f"{side}_name_aggr")
+        if aggr.null_count == len(aggr):
+            continue
+        is_pod = pc.fill_null(
+            pc.equal(pc.cast(table.column(f"{side}_kind"), pa.string()), "pod"), False
+        )
+        filled = pc.if_else(pc.and_(is_pod, pc.is_null(pod)), aggr, pod)
+        table = table.set_column(table.schema.get_field_index(f"{side}_pod"), f"{side}_pod", filled)
+    return table
+
+
 def _rename_aggs(table: pa.Table) -> pa.Table:
     names = {f"{c}_{how}": c for c, how in _PARTIAL_AGGS}
     return table.rename_columns([names.get(n, n) for n in table.column_names])
@@ -387,5 +403,5 @@ def observed_pods(flows: pa.Table) -> pd.DataFrame:
     (namespace, pod) with labels and namespace labels as dicts.
     """
     agg = StreamingAggregator()
-    agg._add_pods(flows)
+    agg._add_pods(_with_aggregate_names(flows))
     return agg.pods()

@@ -18,6 +18,7 @@ _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 _DEPLOYMENT = re.compile(rf"^(?P<name>.+)-(?P<hash>[{_SAFE}]{{6,10}})-(?P<suffix>[{_SAFE}]{{5}})$")
 _CRONJOB = re.compile(rf"^(?P<name>.+)-(?P<sched>\d{{8,10}})-(?P<suffix>[{_SAFE}]{{5}})$")
 _STATEFULSET = re.compile(r"^(?P<name>.+)-(?P<ordinal>\d{1,5})$")
+_CRONJOB_JOB = re.compile(r"^(?P<name>.+)-\d{8,10}$")
 _SUFFIXED = re.compile(rf"^(?P<name>.+)-(?P<suffix>[{_SAFE}]{{5}})$")
 
 #: Labels that say which controller made a pod when its name is ambiguous.
@@ -32,6 +33,16 @@ def workload_from_pod_name(pod: str, labels: dict[str, str] | None = None) -> tu
     the built-in controllers generate; a bare pod stands for itself.
     """
     labels = labels or {}
+    if pod.endswith("*"):
+        # An aggregated name is a generateName prefix: `<replicaset>-*`, `<daemonset>-*`.
+        base = pod.rstrip("*").rstrip("-")
+        kind, name = _normalize_owner("ReplicaSet", base)
+        if kind == "Deployment":
+            return kind, name
+        m = _CRONJOB_JOB.match(base)
+        if m:
+            return "CronJob", m["name"]
+        return "Workload", base
     m = _CRONJOB.match(pod)
     if m:
         return "CronJob", m["name"]

@@ -59,3 +59,31 @@ def test_hubble_calico_and_aws_vpc_give_the_same_policies(cluster, inventory, tm
     # the AWS run really went through the inventory: bare IPs became pods and nodes
     assert aws_report["enrichment"]["endpoints"]
     assert hubble_report["enrichment"] is None and calico_report["enrichment"] is None
+
+
+def _in_cluster_view(policies: dict[str, bytes]) -> dict[str, object]:
+    """Each policy with ipBlock peers removed: what aggregated logs can still state."""
+    import yaml
+
+    view = {}
+    for path, text in policies.items():
+        spec = yaml.safe_load(text)["spec"]
+        rules = []
+        for direction, key in (("ingress", "from"), ("egress", "to")):
+            for rule in spec.get(direction, []):
+                peers = [p for p in rule[key] if "ipBlock" not in p]
+                if peers:
+                    rules.append((direction, repr(peers), repr(rule["ports"])))
+        view[path] = (repr(spec["podSelector"]), sorted(rules))
+    return view
+
+
+def test_calico_aggregated_names_give_the_same_in_cluster_policies(cluster, tmp_path):
+    """Level-2 aggregation hides pod names and public addresses; the workload identities
+    behind `frontend-7f9c5d8b6-*` still give the same selectors and in-cluster rules."""
+    write_hubble(cluster, tmp_path / "hubble", seed=7)
+    write_calico(cluster, tmp_path / "calico2", seed=7, aggregation=2)
+    _, hubble = _recommend(tmp_path, "out-hubble", tmp_path / "hubble")
+    report, aggregated = _recommend(tmp_path, "out-calico2", tmp_path / "calico2")
+    assert report["coverage"] == 1.0
+    assert _in_cluster_view(aggregated) == _in_cluster_view(hubble)

@@ -37,3 +37,15 @@ def test_flow_log_owner_wins_and_replicaset_maps_to_deployment():
     assert out["workload"].tolist() == ["shop/cart", "shop/cart", "shop/frontend"]
     assert out["workload_kind"].tolist() == ["Deployment", "Deployment", "Deployment"]
     assert out["workload_source"].tolist() == ["flow log", "pod name", "flow log"]
+
+
+@pytest.mark.parametrize(
+    "aggregate, expected",
+    [
+        ("frontend-7f9c5d8b6-*", ("Deployment", "frontend")),
+        ("report-29371680-*", ("CronJob", "report")),
+        ("speaker-*", ("Workload", "speaker")),
+    ],
+)
+def test_aggregated_names_map_to_their_workload(aggregate, expected):
+    assert workload_from_pod_name(aggregate) == expected
