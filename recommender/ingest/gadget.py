@@ -369,8 +369,10 @@ def looks_like_trace_tcp(record: Any) -> bool:
         return False
     if type(record.get("src")) is not dict or type(record.get("dst")) is not dict:
         return False
+    raw = record.get("type_raw")
     return record.get("type") in ("connect", "accept", "close") or (
-        "type" not in record and record.get("type_raw") in TCP_EVENT_TYPES
+        # type(): a list or object is not hashable, and True == 1 is no event type.
+        "type" not in record and type(raw) is int and raw in TCP_EVENT_TYPES
     )
 
 

@@ -7,7 +7,9 @@ record by record to a parser.
 
 * CSV: UTF-8 (a BOM is fine), optionally gzip-compressed, one header line, comma-separated,
   standard quoting. Read with ``pyarrow.csv.open_csv`` in 1 MiB blocks, every column as raw
-  bytes, so memory stays bounded and one bad cell costs one row, never the file.
+  bytes, so memory stays bounded and one bad cell costs one row, never the file (also a
+  row of binary garbage; gzip damage ends the file after the last complete row before it,
+  see :class:`_CSVInput`).
   ``source_record`` is the physical line number (the header is line 1), also after quoted
   values that span lines (see :class:`_Lines`).
 * Parquet that is *not* a flow table written by ``ingest`` but has the mapped columns (typed
@@ -24,6 +26,7 @@ detail that names the field, and accepts any Python value without raising anythi
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -84,6 +87,10 @@ BLOCK_SIZE = 1 << 20
 HEADER_BYTES = 64 * 1024
 _PARQUET_MAGIC = b"PAR1"
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Compressed bytes per zlib call when a CSV is gunzipped here (see :class:`_CSVInput`).
+_GZIP_PIECE = 16 * 1024
+#: U+FFFD in UTF-8: what _CSVInput puts in place of bytes that are not UTF-8.
+_REPLACEMENT = "\ufffd".encode()
 
 # timestamp('ns') is an int64: 1677-09-21 .. 2262-04-11.
 _NS_MIN = -(2**63)
@@ -263,7 +270,9 @@ def _labels_from_text(s: str, field: str, kv: bool) -> tuple | Bad:
             key, eq, value = part.partition("=")
             if not eq:
                 return invalid("invalid labels", field, part)
-            pairs.append((key.strip(), value.strip()))
+            # Spaces around items are allowed ("a=b, c=d"); other whitespace (a line break,
+            # a tab) is part of the key or value, which then fails the syntax check.
+            pairs.append((key.strip(" "), value.strip(" ")))
         items = pairs
     else:
         return malformed(field, s)
@@ -572,16 +581,42 @@ def parse_row(
 
 
 def _head(path: str, size: int = HEADER_BYTES) -> bytes:
-    """The first ``size`` bytes of the content (gunzipped when gzip), as far as readable."""
+    """The first ``size`` bytes of the content (gunzipped when gzip), as far as readable
+    (damage further on, even a bad CRC of a small file, never hides the header)."""
     with open(path, "rb") as f:
         head = f.read(size)
     if head[:2] != _GZIP_MAGIC:
         return head
     d = zlib.decompressobj(wbits=31)
+    saved = d.copy()
     try:
         return d.decompress(head, size)
     except zlib.error:
-        return b""
+        # zlib drops the output of a call that fails: what came before the damage.
+        return _inflate_until_error(saved, head, size)
+
+
+def _is_empty(path: str) -> bool:
+    """Is the content nothing but whitespace (or a BOM), also once gunzipped? Never raises."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(HEADER_BYTES)
+    except OSError:
+        return False
+    if len(data) >= HEADER_BYTES:
+        return False
+    if data[:2] == _GZIP_MAGIC:
+        d = zlib.decompressobj(wbits=31)
+        try:
+            content = d.decompress(data, HEADER_BYTES)
+        except zlib.error:
+            return False
+        if not d.eof or d.unused_data or d.unconsumed_tail:
+            return False
+        data = content
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return not data.strip()
 
 
 def _csv_header(path: str) -> list[str] | None:
@@ -685,9 +720,13 @@ def _decoded(keys: list[str], values: tuple) -> dict[str, str | None] | Bad:
             cells[key] = None
             continue
         try:
-            cells[key] = value.decode("utf-8")
+            text = value.decode("utf-8")
         except UnicodeDecodeError as exc:
             return Bad("invalid UTF-8", f"{key}: byte {exc.start}: {truncated_repr(value)}")
+        if "\ufffd" in text:  # an invalid byte, replaced as the file was read (_CSVInput)
+            at = value.find(_REPLACEMENT)
+            return Bad("invalid UTF-8", f"{key}: byte {at}: {truncated_repr(value)}")
+        cells[key] = text
     return cells
 
 
@@ -751,6 +790,131 @@ class _Lines:
         return self.number + self.offset + 1
 
 
+class _CSVInput:
+    """The bytes of a CSV file as pyarrow's CSV reader gets them (a Python file object).
+
+    * Invalid UTF-8 is replaced by U+FFFD, so that a garbage row with the wrong field count
+      reaches the invalid-row handler (pyarrow decodes that row's text strictly and, when it
+      cannot, fails the whole read); a cell with U+FFFD is rejected as ``invalid UTF-8``.
+    * gzip is inflated here, in small pieces, so that damage (truncation, garbage, a bad CRC)
+      ends the content cleanly after the last complete line before it: those rows are read,
+      and :attr:`error` says what happened (the caller reports one rejected record). The
+      unfinished line cut by the damage is never handed out, so no row is read truncated.
+      Output is bounded per step (a decompression bomb cannot blow up memory).
+    """
+
+    def __init__(self, raw: Any, gz: bool) -> None:
+        self.raw = raw
+        self.inflate = zlib.decompressobj(wbits=31) if gz else None
+        self.member = False  # inside a gzip member
+        self.feed = b""  # compressed bytes read, from ``pos`` on not yet inflated
+        self.pos = 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.buf = bytearray()  # ready for pyarrow
+        self.held = bytearray()  # gzip: the unfinished last line, until it is complete
+        self.done = False
+        self.error: str | None = None
+        self.closed = False
+
+    # -- the file object pyarrow reads
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self.buf) < n) and not self.done:
+            self._produce()
+        if n < 0 or n > len(self.buf):
+            n = len(self.buf)
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+    # -- producing content
+    def _produce(self) -> None:
+        if self.inflate is None:
+            data = self.raw.read(BLOCK_SIZE)
+            self.done = not data
+        else:
+            data = self._inflated()
+        if self.decoder.getstate()[0] or not data.isascii():
+            data = self.decoder.decode(data, self.done).encode("utf-8")
+        if self.inflate is None:
+            self.buf += data
+            return
+        self.held += data
+        if self.done and self.error is None:
+            cut = len(self.held)
+        else:
+            cut = self.held.rfind(b"\n") + 1
+            if cut == 0 and len(self.held) > 2 * BLOCK_SIZE:
+                cut = len(self.held)  # an over-long line: pyarrow reports it
+        if cut:
+            self.buf += self.held[:cut]
+            del self.held[:cut]
+        if self.done:
+            self.held.clear()  # the unfinished line the damage cut, lost with the stream
+
+    def _inflated(self) -> bytes:
+        """The next piece of gunzipped content (b"" once done; sets :attr:`error`)."""
+        d = self.inflate
+        while True:
+            if d.unconsumed_tail:
+                data = d.unconsumed_tail
+            else:
+                if self.pos >= len(self.feed):
+                    self.feed, self.pos = self.raw.read(BLOCK_SIZE), 0
+                    if not self.feed:
+                        return self._end()
+                data = self.feed[self.pos : self.pos + _GZIP_PIECE]
+                self.pos += len(data)
+                self.member = True
+            saved = d.copy()
+            try:
+                out = d.decompress(data, BLOCK_SIZE)
+            except zlib.error as exc:
+                # zlib drops the output of the failing call: inflate the piece again byte
+                # by byte, up to the damage (a bad CRC fails only after the last byte).
+                self.done = True
+                self.error = f"corrupt gzip: {exc}"
+                return _inflate_until_error(saved, data)
+            if d.eof:  # end of one member; what follows may be another member
+                self.feed, self.pos = d.unused_data + self.feed[self.pos :], 0
+                self.inflate = d = zlib.decompressobj(wbits=31)
+                self.member = False
+            if out:
+                return out
+
+    def _end(self) -> bytes:
+        self.done = True
+        if not self.member:
+            return b""
+        self.error = "corrupt gzip: compressed stream ended before the end-of-stream marker"
+        try:
+            return self.inflate.flush()
+        except zlib.error:
+            return b""
+
+
+def _inflate_until_error(d: Any, data: bytes, limit: int = 16 * BLOCK_SIZE) -> bytes:
+    """What ``d`` inflates from ``data`` before the first error (fed one byte at a time),
+    at most ``limit`` bytes."""
+    out = bytearray()
+    try:
+        for i in range(len(data)):
+            out += d.decompress(data[i : i + 1])
+            if len(out) >= limit or d.eof:
+                break
+    except zlib.error:
+        pass
+    return bytes(out[:limit])
+
+
 def _line_breaks(batch: pa.RecordBatch) -> Any:
     """Per row, the line breaks inside its values (all columns), as a NumPy array."""
     total = None
@@ -768,6 +932,8 @@ def _csv_batches(
 ) -> Iterator[pa.RecordBatch]:
     header = _csv_header(path)
     if header is None:
+        if _is_empty(path):  # (``--format generic``): no records, like any format
+            return
         raise InputError(f"{path}: not a generic flow file (no CSV header line)")
     mapping = _column_map(header, path)
     default_time = file_mtime_ns(path) if "time" not in mapping else None
@@ -780,12 +946,9 @@ def _csv_batches(
         raise InputError(f"{path}: cannot read: {_one_line(exc)}") from None
     reported = 0
     try:
-        stream = raw
-        if raw.read(2) == _GZIP_MAGIC:
-            raw.seek(0)
-            stream = pa.CompressedInputStream(raw, "gzip")
-        else:
-            raw.seek(0)
+        gz = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        stream = _CSVInput(raw, gz)
         reader = pacsv.open_csv(
             stream,
             # Serial reading: the invalid-row callback runs in file order, before the block's
@@ -807,8 +970,8 @@ def _csv_batches(
             ),
         )
     except (OSError, pa.ArrowException) as exc:
-        # The header was readable, the first block is not (a truncated gzip stream, a line
-        # over BLOCK_SIZE): one rejected record, like damage further on.
+        # The header was readable, the first block is not (a line over BLOCK_SIZE): one
+        # rejected record, like damage further on.
         raw.close()
         counts.add_rejected(path, lines.finish(), "unreadable CSV", _one_line(exc))
         return
@@ -822,9 +985,10 @@ def _csv_batches(
             except StopIteration:
                 break
             except (OSError, pa.ArrowException) as exc:
-                # Damage past this point (an over-long line, a corrupt gzip stream): the rows
-                # before it are kept, the rest of the file is one rejected record.
+                # Damage past this point (an over-long line): the rows before it are kept,
+                # the rest of the file is one rejected record.
                 counts.add_rejected(path, lines.finish(), "unreadable CSV", _one_line(exc))
+                stream.error = None  # reported
                 break
             names = batch.schema.names
             columns = [batch.column(names.index(mapping[k])).to_pylist() for k in keys]
@@ -846,7 +1010,11 @@ def _csv_batches(
                 if now > reported:
                     progress(now - reported)
                     reported = now
-        lines.finish()
+        end = lines.finish()
+        if stream.error is not None:
+            # A corrupt gzip stream: the rows before the damage were read; the line it cut
+            # (and whatever followed) is one rejected record.
+            counts.add_rejected(path, end, "unreadable CSV", stream.error)
     finally:
         raw.close()
     if batcher.rows:

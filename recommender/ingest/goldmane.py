@@ -227,7 +227,7 @@ def _labels_whisker(v: Any, field: str, kind: str) -> tuple | None:
 
 
 def _namespace(v: Any, field: str) -> str | None:
-    if v is None or v in _NO_NAMESPACE:
+    if v is None or (type(v) is str and v in _NO_NAMESPACE):  # a list is not hashable
         return None
     return ee.namespace(v, field)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,8 +58,22 @@ INVENTORY_COLUMNS = [
     "created",
     "ended",
 ]
+#: Columns that may be None: kept as Python objects (see :func:`read_inventory`).
+_NULLABLE_COLUMNS = (
+    "node",
+    "owner_kind",
+    "owner_name",
+    "phase",
+    "host_ip",
+    "service_account",
+    "created",
+    "ended",
+)
 #: Grace period assumed after ``deletionTimestamp`` when the pod does not state one.
 DEFAULT_GRACE_SECONDS = 30
+
+#: An object kind (``Pod``, ``ReplicaSet``, ...) or a Service type (``ClusterIP``, ...).
+_KIND_RE = re.compile(r"[A-Z][A-Za-z0-9]{0,62}", re.ASCII)
 
 #: Largest inventory file read whole (kubectl output is one JSON document).
 MAX_INVENTORY_BYTES = 512 * 1024 * 1024
@@ -168,24 +183,26 @@ def _labels(meta: dict, where: str) -> dict[str, str]:
 
 
 def _controller(meta: dict) -> tuple[str | None, str | None]:
-    for ref in meta.get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("controller"):
+    refs = meta.get("ownerReferences")
+    for ref in refs if isinstance(refs, list) else []:
+        if isinstance(ref, dict) and ref.get("controller") is True:
             kind, name = ref.get("kind"), ref.get("name")
-            if isinstance(kind, str) and is_dns1123_subdomain(name):
+            if isinstance(kind, str) and _KIND_RE.fullmatch(kind) and is_dns1123_subdomain(name):
                 return kind, name
     return None, None
 
 
 def _container_ports(spec: dict, where: str) -> tuple[tuple[str | None, int, str], ...]:
     ports = []
-    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+    containers = _list(spec.get("containers"), where, "containers")
+    for container in containers + _list(spec.get("initContainers"), where, "initContainers"):
         if not isinstance(container, dict):
             continue
-        for port in container.get("ports") or []:
+        for port in _list(container.get("ports"), where, "container ports"):
             if not isinstance(port, dict):
                 continue
             number = port.get("containerPort")
-            if not isinstance(number, int) or not 0 < number < 65536:
+            if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < 65536:
                 raise _Skip(f"{where}: invalid containerPort {truncated_repr(number)}")
             name = port.get("name")
             if name is not None and not (isinstance(name, str) and is_dns1123_label(name)):
@@ -250,11 +267,13 @@ def _pod(obj: dict, where: str) -> dict[str, Any]:
     if not is_dns1123_subdomain(name):
         raise _Skip(f"{where}: invalid pod name {truncated_repr(name)}")
     ips = []
-    for entry in status.get("podIPs") or [{"ip": status.get("podIP")}]:
+    entries = status.get("podIPs") or [{"ip": status.get("podIP")}]
+    for entry in entries if isinstance(entries, list) else []:
         ip = canonical_ip(entry.get("ip")) if isinstance(entry, dict) else None
         if ip:
             ips.append(ip)
     owner_kind, owner_name = _controller(meta)
+    phase = status.get("phase")
     node = spec.get("nodeName")
     sa = spec.get("serviceAccountName") or spec.get("serviceAccount")
     return {
@@ -263,11 +282,11 @@ def _pod(obj: dict, where: str) -> dict[str, Any]:
         "labels": _labels(meta, where),
         "ips": tuple(sorted(set(ips))),
         "node": node if is_dns1123_subdomain(node) else None,
-        "host_network": bool(spec.get("hostNetwork")),
+        "host_network": spec.get("hostNetwork") is True,
         "owner_kind": owner_kind,
         "owner_name": owner_name,
         "ports": _container_ports(spec, where),
-        "phase": status.get("phase") if isinstance(status.get("phase"), str) else None,
+        "phase": phase if isinstance(phase, str) and _KIND_RE.fullmatch(phase) else None,
         "host_ip": canonical_ip(status.get("hostIP")),
         "service_account": sa if is_dns1123_subdomain(sa) else None,
         "created": _time(meta.get("creationTimestamp"), where, "creationTimestamp"),
@@ -337,7 +356,8 @@ def _service(obj: dict, where: str) -> Service:
                 _protocol(port.get("protocol"), where),
             )
         )
-    kind = spec.get("type") if isinstance(spec.get("type"), str) else "ClusterIP"
+    kind = spec.get("type")
+    kind = kind if isinstance(kind, str) and _KIND_RE.fullmatch(kind) else "ClusterIP"
     return Service(namespace, name, kind, tuple(dict.fromkeys(ips)), selector, tuple(ports))
 
 
@@ -440,11 +460,13 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
             doc = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise InputError(f"{path}: no such inventory file") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not kubectl JSON ({exc})") from None
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # JSONDecodeError too
+            raise InputError(f"{path}: not kubectl JSON ({str(exc)[:200]})") from None
         for index, obj in enumerate(_items(doc)):
             where = f"{path}:item {index}"
             kind = obj.get("kind") if isinstance(obj, dict) else None
+            if not (isinstance(kind, str) and _KIND_RE.fullmatch(kind)):
+                kind = None
             if kind is None and isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
                 kind = str(doc["kind"])[: -len("List")]
             objects[kind or "unknown"] += 1
@@ -471,10 +493,11 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
                     name = meta.get("name")
                     if not is_dns1123_subdomain(name):
                         raise _Skip(f"{where}: invalid node name {truncated_repr(name)}")
-                    addresses = (obj.get("status") or {}).get("addresses") or []
+                    status = obj.get("status")
+                    addresses = status.get("addresses") if isinstance(status, dict) else None
                     ips = {
                         canonical_ip(a.get("address"))
-                        for a in addresses
+                        for a in _list(addresses, where, "addresses")
                         if isinstance(a, dict) and a.get("type") in ("InternalIP", "ExternalIP")
                     }
                     nodes[name] = tuple(sorted(ip for ip in ips if ip))
@@ -490,10 +513,13 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
                 elif kind in ("ReplicaSet", "Job"):
                     owner = _controller(meta)
                     ns, name = meta.get("namespace") or "default", meta.get("name")
-                    if owner[0] and is_dns1123_subdomain(name):
+                    if owner[0] and is_dns1123_label(ns) and is_dns1123_subdomain(name):
                         owners[(ns, kind, name)] = owner  # type: ignore[assignment]
             except _Skip as exc:
                 rejected.append(str(exc))
+            except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
+                # A shape no check above expected: the object is skipped, never the run.
+                rejected.append(f"{where}: malformed object ({type(exc).__name__})")
     by_ip: dict[str, list[str]] = {}
     for name, ips in sorted(nodes.items()):
         for ip in ips:
@@ -505,7 +531,10 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
     frame = pd.DataFrame([pods[k] for k in sorted(pods)], columns=INVENTORY_COLUMNS).reset_index(
         drop=True
     )
-    for col in ("created", "ended"):  # exact ns ints or None (not float64 with NaN)
+    # Exact ns ints or None (not float64 with NaN), and strings or None: pandas 3 infers a
+    # string dtype for str/None columns and turns None into NaN, which is truthy (a pod
+    # without an owner would get workload NaN/NaN).
+    for col in _NULLABLE_COLUMNS:
         frame[col] = pd.Series([pods[k][col] for k in sorted(pods)], dtype=object)
     return Inventory(
         frame,
