@@ -48,13 +48,18 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from recommender.ingest.generic import (
+from recommender.ingest.common import (
+    INT64,
+    RECORD_ERRORS,
     Bad,
+    RecordParser,
     family,
     invalid,
+    malformed,
+)
+from recommender.ingest.generic import (
     ip,
     labels,
-    malformed,
     name,
     namespace,
     node_name,
@@ -65,12 +70,8 @@ from recommender.ingest.generic import (
     time_ns,
     uint,
 )
-from recommender.ingest.sources import Filtered, Rejected, new_row
-from recommender.validate import (
-    is_dns1123_label,
-    is_dns1123_subdomain,
-    truncated_repr,
-)
+from recommender.ingest.sources import new_row
+from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
 
 NAME = "antrea"
 
@@ -111,7 +112,6 @@ _POLICY_PROTOCOLS = ("TCP", "UDP", "SCTP")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
 _RULE_RE = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?", re.ASCII)
 _CLUSTER_RE = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9]{0,62}[A-Za-z0-9])?", re.ASCII)
-_INT64 = 2**63
 _DIGITS = re.compile(r"[0-9]{1,3}", re.ASCII)
 # Counter fields: (delta column, normalized column).
 _COUNTERS = (
@@ -265,22 +265,11 @@ def _service_port_name(value: Any, row: dict) -> None:
     row["dst_service_port_name"] = pname or None
 
 
-class Parser:
+class Parser(RecordParser):
     """Parses the records of one file (no file-level state is needed)."""
 
     name = NAME
-
-    def __init__(self, path: str, lookahead: Sequence[Any] = ()) -> None:
-        self.path = path
-
-    def parse(self, record: Any) -> dict | Filtered | Rejected:
-        """One record -> a row dict or Rejected. Never raises for bad data."""
-        try:
-            return self._parse(record)
-        except Bad as bad:
-            return bad.rejected()
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
-            return Rejected("malformed record", f"{type(exc).__name__}: {str(exc)[:120]}")
+    caught = (*RECORD_ERRORS, OverflowError)
 
     def _parse(self, rec: Any) -> dict:
         if type(rec) is not dict:
@@ -381,7 +370,7 @@ class Parser:
             row["cluster"] = cluster
 
         for key, col in _COUNTERS:
-            row[col] = uint(rec.get(key), key, _INT64)
+            row[col] = uint(rec.get(key), key, INT64)
         row["flows"] = 1
         row["aggregated"] = False
 

@@ -64,8 +64,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from recommender.ingest.common import INT64, Bad, canonical_address, family, invalid
 from recommender.ingest.sources import Filtered, Rejected, TextLine, iter_records, new_row
-from recommender.validate import canonical_ip, truncated_repr
+from recommender.validate import truncated_repr
 
 NAME = "aws-vpc"
 #: This module reads text lines (see :mod:`recommender.ingest.detect`).
@@ -156,15 +157,8 @@ _SECONDS_MAX = 2**33  # year 2242: well inside timestamp('ns')
 _NS = 1_000_000_000
 
 
-class _Bad(Exception):
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason, detail)
-        self.reason = reason
-        self.detail = detail
-
-
-def _invalid(field: str, value: str) -> _Bad:
-    return _Bad(f"invalid {field}", f"{field}={truncated_repr(value)}")
+def _invalid(field: str, value: str) -> Bad:
+    return invalid(f"invalid {field}", field, value)
 
 
 # --------------------------------------------------------------------------- layouts
@@ -257,13 +251,7 @@ def _int(tok: str | None, field: str, hi: int) -> int | None:
     return v
 
 
-def _ip(tok: str | None, field: str) -> str | None:
-    if tok is None:
-        return None
-    ip = canonical_ip(tok)
-    if ip is None:
-        raise _Bad("invalid IP", f"{field}={truncated_repr(tok)}")
-    return ip
+_ip = canonical_address  # tokens are strings: an address or ``invalid IP``
 
 
 def _looks_like_v2(tokens: Sequence[str]) -> bool:
@@ -476,7 +464,7 @@ class Parser:
     def _note(self, layout: _Layout, tokens: Sequence[str]) -> None:
         try:
             key = _tuple(layout, tokens)
-        except (_Bad, ValueError):
+        except (Bad, ValueError):
             return
         if key is None:
             return
@@ -557,8 +545,8 @@ class Parser:
             )
         try:
             return self._record(layout, tokens)
-        except _Bad as bad:
-            return Rejected(bad.reason, bad.detail)
+        except Bad as bad:
+            return bad.rejected()
 
     def _record(self, layout: _Layout, tokens: Sequence[str]) -> dict | Filtered:
         get = layout.get
@@ -577,14 +565,12 @@ class Parser:
         src = addr["pkt-srcaddr"] or addr["srcaddr"]
         dst = addr["pkt-dstaddr"] or addr["dstaddr"]
         if src is None or dst is None:
-            raise _Bad("missing IP", f"no source or destination address in {layout.label}")
-        family = 6 if ":" in src else 4
-        if (6 if ":" in dst else 4) != family:
-            raise _Bad("invalid IP", f"mixed address families: {src} -> {dst}")
+            raise Bad("missing IP", f"no source or destination address in {layout.label}")
+        row["ip_family"] = family(src, dst)
         for field, used in (("srcaddr", src), ("dstaddr", dst)):
             if addr[field] is not None and addr[field] != used:
                 extra[field] = addr[field]
-        row["src_ip"], row["dst_ip"], row["ip_family"] = src, dst, family
+        row["src_ip"], row["dst_ip"] = src, dst
         row["src_kind"] = row["dst_kind"] = "unknown"
 
         # Protocol and ports.
@@ -609,7 +595,7 @@ class Parser:
             start = end if start is None else start
             end = start if end is None else end
             if end < start:
-                raise _Bad("invalid time", f"end {end} before start {start}")
+                raise Bad("invalid time", f"end {end} before start {start}")
             row["time_start"], row["time_end"] = start * _NS, end * _NS
 
         # Verdict.
@@ -640,8 +626,8 @@ class Parser:
         row["reporter"] = {"egress": "src", "ingress": "dst"}.get(row["direction"], "unknown")
 
         # Counters and flags.
-        packets = _int(get(tokens, "packets"), "packets", 2**63 - 1)
-        nbytes = _int(get(tokens, "bytes"), "bytes", 2**63 - 1)
+        packets = _int(get(tokens, "packets"), "packets", INT64 - 1)
+        nbytes = _int(get(tokens, "bytes"), "bytes", INT64 - 1)
         if packets is not None:
             row["packets_fwd"] = packets
         if nbytes is not None:

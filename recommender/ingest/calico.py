@@ -72,19 +72,24 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from recommender.ingest.sources import Filtered, Rejected, new_row
-from recommender.validate import (
-    canonical_ip,
-    is_dns1123_label,
-    is_dns1123_subdomain,
-    is_label_key,
-    is_label_value,
-    truncated_repr,
+from recommender.ingest.common import (
+    INT64,
+    RECORD_ERRORS,
+    Bad,
+    RecordParser,
+    canonical_address,
+    family,
+    int_below,
+    invalid,
+    malformed,
+    put_label,
 )
+from recommender.ingest.sources import new_row
+from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
 
 NAME = "calico-ee"
 
@@ -131,25 +136,7 @@ _JOB_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 _STS_LABELS = ("statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index")
 _DS_LABELS = ("pod-template-generation",)
 # timestamp('ns') is an int64.
-_MAX_SECONDS = (2**63 - 1) // 1_000_000_000
-_INT64 = 2**63
-
-
-class Bad(Exception):
-    """A record to reject: reason (a fixed string) and detail (names field and value)."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason, detail)
-        self.reason = reason
-        self.detail = detail
-
-
-def malformed(field: str, value: Any) -> Bad:
-    return Bad(f"malformed record: {field}", f"{field}={truncated_repr(value)}")
-
-
-def invalid(reason: str, field: str, value: Any) -> Bad:
-    return Bad(reason, f"{field}={truncated_repr(value)}")
+_MAX_SECONDS = (INT64 - 1) // 1_000_000_000
 
 
 def unknown_enum(field: str, value: Any) -> Bad:
@@ -179,31 +166,16 @@ def seconds(v: Any, field: str) -> int | None:
 
 def count(v: Any, field: str) -> int | None:
     """A non-negative int64 counter; None when absent."""
-    if v is None:
-        return None
-    if type(v) is not int or not 0 <= v < _INT64:
-        raise malformed(field, v)
-    return v
+    return int_below(v, field, INT64)
 
 
 def port(v: Any, field: str) -> int | None:
-    if v is None:
-        return None
-    if type(v) is not int or not 0 <= v <= 65535:
-        raise malformed(field, v)
-    return v
+    """A port 0..65535 (an int); None when absent."""
+    return int_below(v, field, 65536)
 
 
 def ip(v: Any, field: str) -> str | None:
-    v = dash_null(v)
-    if v is None:
-        return None
-    out = canonical_ip(v)
-    if out is None:
-        if type(v) is not str:
-            raise malformed(field, v)
-        raise invalid("invalid IP", field, v)
-    return out
+    return canonical_address(dash_null(v), field)
 
 
 def protocol(v: Any, field: str) -> tuple[str, int | None]:
@@ -278,18 +250,15 @@ def label_items(items: Sequence[Any], field: str) -> tuple[tuple[str, str], ...]
 @lru_cache(maxsize=8192)
 def _label_items(field: str, items: tuple[str, ...]) -> tuple[tuple[str, str], ...] | Bad:
     out: dict[str, str] = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq:
-            return invalid("invalid label", field, item)
-        if not is_label_key(key):
-            return invalid("invalid label key", field, key)
-        if not is_label_value(value):
-            return invalid("invalid label value", f"{field}[{key}]", value)
-        old = out.get(key)
-        if old is not None and old != value:
-            return invalid("conflicting labels", field, item)
-        out[key] = value
+    try:
+        for item in items:
+            key, eq, value = item.partition("=")
+            if not eq:
+                return invalid("invalid label", field, item)
+            if not put_label(out, key, value, field):
+                return invalid("conflicting labels", field, item)
+    except Bad as bad:
+        return bad.with_traceback(None)  # cached: keep no frames alive
     return tuple(sorted(out.items()))
 
 
@@ -424,6 +393,62 @@ def translate_counters(row: dict, reporter: str, p_in, p_out, b_in, b_out) -> No
         row["bytes_fwd"], row["bytes_rev"] = b_in, b_out
 
 
+def set_times(row: dict, start: int | None, end: int | None) -> None:
+    """``time_start``/``time_end`` from ``start_time``/``end_time`` (ns; end defaults to
+    start)."""
+    if start is None:
+        raise Bad("missing time", "start_time is missing")
+    end = start if end is None else end
+    if end < start:
+        raise Bad("invalid time", f"end_time before start_time ({end} < {start})")
+    row["time_start"], row["time_end"] = start, end
+
+
+def place_service(
+    row: dict,
+    extra: dict[str, str],
+    ns: str | None,
+    name: str | None,
+    port_name: str | None,
+    port_num: int | None,
+) -> None:
+    """The service the client used: ``dst_service_*`` for a pod or node destination, else
+    ``extra`` (see the module doc: on a non-pod destination it would read as pre-DNAT)."""
+    if row["dst_kind"] in ("pod", "node"):
+        row["dst_service_namespace"], row["dst_service_name"] = ns, name
+        if port_name == "*":
+            extra["dest_service_port"] = "*"  # several port names match
+        else:
+            row["dst_service_port_name"] = port_name
+        row["dst_service_port"] = port_num
+    elif name is not None:
+        extra["dest_service"] = f"{ns or '-'}/{name}"
+        if port_num is not None:
+            extra["dest_service_port_num"] = str(port_num)
+
+
+def count_once(row: dict, extra: dict[str, str], types: dict[str, str], flows: int) -> None:
+    """``flows`` on the counting reporter's record only (see the module doc); the other
+    record keeps the figure in ``extra``. ``types``: side -> Calico endpoint type."""
+    owner = counting_reporter(types["src"], types["dst"])
+    if row["reporter"] != owner:
+        extra["num_flows"] = str(flows)
+        extra["counted_by"] = owner
+        flows = 0
+    row["flows"] = flows
+
+
+def _listed(extra: dict[str, str], doc: dict, field: str, each: Callable[[Any], str]) -> None:
+    """A list field, its first 64 items (``each`` checks one) joined by commas in extra."""
+    v = doc.get(field)
+    if v is None:
+        return
+    if type(v) is not list:
+        raise malformed(field, v)
+    if v:
+        extra[field] = ",".join(each(item) for item in v[:64])
+
+
 # --------------------------------------------------------------------------- policies
 
 
@@ -540,22 +565,11 @@ def describe(record: Any) -> str | None:
     return "a Calico Enterprise flow log" if looks_like(record) else None
 
 
-class Parser:
+class Parser(RecordParser):
     """Parses the records of one file (no file-level state is needed)."""
 
     name = NAME
-
-    def __init__(self, path: str, lookahead: Sequence[Any] = ()) -> None:
-        self.path = path
-
-    def parse(self, record: Any) -> dict | Filtered | Rejected:
-        """One record -> a row dict or Rejected. Never raises for bad data."""
-        try:
-            return self._parse(record)
-        except Bad as bad:
-            return Rejected(bad.reason, bad.detail)
-        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
-            return Rejected("malformed record", f"{type(exc).__name__}: {str(exc)[:120]}")
+    caught = (*RECORD_ERRORS, RecursionError)
 
     def _parse(self, rec: Any) -> dict:
         if type(rec) is not dict:
@@ -586,14 +600,7 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
     row = new_row()
 
     start = seconds(doc.get("start_time"), "start_time")
-    end = seconds(doc.get("end_time"), "end_time")
-    if start is None:
-        raise Bad("missing time", "start_time is missing")
-    if end is None:
-        end = start
-    if end < start:
-        raise Bad("invalid time", f"end_time before start_time ({end} < {start})")
-    row["time_start"], row["time_end"] = start, end
+    set_times(row, start, seconds(doc.get("end_time"), "end_time"))
 
     action = doc.get("action")
     if type(action) is not str:
@@ -641,10 +648,7 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
         pod_labels = labels(doc.get(f"{prefix}_labels"), f"{prefix}_labels")
         fill_endpoint(row, side, kind, ns, pod, aggr, address, pod_labels)
 
-    families = {6 if ":" in a else 4 for a in (row["src_ip"], row["dst_ip"]) if a is not None}
-    if len(families) > 1:
-        raise Bad("invalid IP", f"mixed address families: {row['src_ip']} -> {row['dst_ip']}")
-    row["ip_family"] = families.pop() if families else (6 if proto == "ICMPv6" else 4)
+    row["ip_family"] = family(row["src_ip"], row["dst_ip"]) or (6 if proto == "ICMPv6" else 4)
 
     sport = port(doc.get("source_port"), "source_port")
     dport = port(doc.get("dest_port"), "dest_port")
@@ -668,17 +672,7 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
         if svc_port_name != "*" and PORT_NAME_RE.fullmatch(svc_port_name) is None:
             raise invalid("invalid port name", "dest_service_port", svc_port_name)
     svc_port = port(doc.get("dest_service_port_num"), "dest_service_port_num")
-    if row["dst_kind"] in ("pod", "node"):
-        row["dst_service_namespace"], row["dst_service_name"] = svc_ns, svc_name
-        if svc_port_name == "*":
-            extra["dest_service_port"] = "*"  # several port names match
-        else:
-            row["dst_service_port_name"] = svc_port_name
-        row["dst_service_port"] = svc_port
-    elif svc_name is not None:
-        extra["dest_service"] = f"{svc_ns or '-'}/{svc_name}"
-        if svc_port is not None:
-            extra["dest_service_port_num"] = str(svc_port)
+    place_service(row, extra, svc_ns, svc_name, svc_port_name, svc_port)
 
     names = dns_names(doc.get("dest_domains"), "dest_domains")
     if names:
@@ -689,13 +683,7 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
     num_flows = count(doc.get("num_flows"), "num_flows")
     row["flows_started"] = count(doc.get("num_flows_started"), "num_flows_started")
     row["flows_completed"] = count(doc.get("num_flows_completed"), "num_flows_completed")
-    flows = 1 if num_flows is None else num_flows
-    owner = counting_reporter(types["src"], types["dst"])
-    if reporter != owner:
-        extra["num_flows"] = str(flows)
-        extra["counted_by"] = owner
-        flows = 0
-    row["flows"] = flows
+    count_once(row, extra, types, 1 if num_flows is None else num_flows)
     translate_counters(
         row,
         reporter,
@@ -706,25 +694,11 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
     )
     row["aggregated"] = is_aggregated(row)
 
-    nat = doc.get("nat_outgoing_ports")
-    if nat is not None:
-        if type(nat) is not list:
-            raise malformed("nat_outgoing_ports", nat)
-        if nat:
-            extra["nat_outgoing_ports"] = ",".join(
-                str(port(p, "nat_outgoing_ports")) for p in nat[:64]
-            )
+    _listed(extra, doc, "nat_outgoing_ports", lambda p: str(port(p, "nat_outgoing_ports")))
     n_orig = count(doc.get("num_original_source_ips"), "num_original_source_ips")
     if n_orig:
         extra["num_original_source_ips"] = str(n_orig)
-    orig = doc.get("original_source_ips")
-    if orig is not None:
-        if type(orig) is not list:
-            raise malformed("original_source_ips", orig)
-        if orig:
-            extra["original_source_ips"] = ",".join(
-                ip(a, "original_source_ips") or "-" for a in orig[:64]
-            )
+    _listed(extra, doc, "original_source_ips", lambda a: ip(a, "original_source_ips") or "-")
     if extra:
         row["extra"] = sorted(extra.items())
     return row

@@ -62,13 +62,17 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from recommender.ingest.generic import (
+from recommender.ingest.common import (
+    RECORD_ERRORS,
     Bad,
+    RecordParser,
     family,
+    malformed,
+)
+from recommender.ingest.generic import (
     file_mtime_ns,
     ip,
     labels,
-    malformed,
     name,
     namespace,
     node_name,
@@ -78,7 +82,7 @@ from recommender.ingest.generic import (
     time_ns,
     uint,
 )
-from recommender.ingest.sources import Filtered, Rejected, new_row
+from recommender.ingest.sources import Filtered, new_row
 from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
 
 LEGACY = "ig-legacy"
@@ -215,14 +219,15 @@ def looks_like_legacy(record: Any) -> bool:
     )
 
 
-class LegacyParser:
+class LegacyParser(RecordParser):
     """Parses one file of legacy events. Events without ``timestamp`` (the 2022 shape) get
     the file's modification time, marked ``extra.time_source=file_mtime``."""
 
     name = LEGACY
+    caught = (*RECORD_ERRORS, OverflowError)
 
     def __init__(self, path: str, lookahead: Sequence[Any] = ()) -> None:
-        self.path = path
+        super().__init__(path, lookahead)
         self._mtime: int | None = None
         self._mtime_read = False
 
@@ -231,15 +236,6 @@ class LegacyParser:
             self._mtime = file_mtime_ns(self.path)
             self._mtime_read = True
         return self._mtime
-
-    def parse(self, record: Any) -> dict | Filtered | Rejected:
-        """One event -> a row dict, Filtered or Rejected. Never raises for bad data."""
-        try:
-            return self._parse(record)
-        except Bad as bad:
-            return bad.rejected()
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
-            return Rejected("malformed record", f"{type(exc).__name__}: {str(exc)[:120]}")
 
     def _parse(self, rec: Any) -> dict | Filtered:
         if type(rec) is not dict:
@@ -412,22 +408,11 @@ def _resolved(k8s: dict | None, address: str, field: str) -> _Endpoint | None:
     raise malformed(f"{field}.kind", kind)
 
 
-class TraceTCPParser:
+class TraceTCPParser(RecordParser):
     """Parses one file of ``trace_tcp`` events."""
 
     name = TRACE_TCP
-
-    def __init__(self, path: str, lookahead: Sequence[Any] = ()) -> None:
-        self.path = path
-
-    def parse(self, record: Any) -> dict | Filtered | Rejected:
-        """One event -> a row dict, Filtered or Rejected. Never raises for bad data."""
-        try:
-            return self._parse(record)
-        except Bad as bad:
-            return bad.rejected()
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
-            return Rejected("malformed record", f"{type(exc).__name__}: {str(exc)[:120]}")
+    caught = (*RECORD_ERRORS, OverflowError)
 
     def _parse(self, rec: Any) -> dict | Filtered:
         if type(rec) is not dict:

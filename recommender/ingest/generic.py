@@ -20,8 +20,9 @@ Detection (:func:`claims`): a record file whose first line is a CSV header namin
 columns, or a Parquet file that lacks the flow-table columns but has the required ones.
 
 This module also holds the value parsers (names, addresses, ports, labels, times) that the
-``antrea`` and ``gadget`` readers share: each raises :class:`Bad` with a rejection reason and a
-detail that names the field, and accepts any Python value without raising anything else.
+``antrea`` and ``gadget`` readers share: each raises :class:`~recommender.ingest.common.Bad`
+with a rejection reason and a detail that names the field, and accepts any Python value
+without raising anything else.
 """
 
 from __future__ import annotations
@@ -45,17 +46,20 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from recommender.accounting import RecordCounts
-from recommender.ingest.hubble import parse_time as parse_rfc3339
-from recommender.ingest.sources import Filtered, InputError, Rejected, new_row
-from recommender.schema import ENDPOINT_KINDS, FLOW_SCHEMA, SCHEMA_VERSION
-from recommender.validate import (
-    canonical_ip,
-    is_dns1123_label,
-    is_dns1123_subdomain,
-    is_label_key,
-    is_label_value,
-    truncated_repr,
+from recommender.ingest.common import (
+    RECORD_ERRORS,
+    Bad,
+    RecordParser,
+    canonical_address,
+    family,
+    invalid,
+    malformed,
+    put_label,
 )
+from recommender.ingest.hubble import parse_time as parse_rfc3339
+from recommender.ingest.sources import InputError, new_row
+from recommender.schema import ENDPOINT_KINDS, FLOW_SCHEMA, SCHEMA_VERSION
+from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
 
 NAME = "generic"
 
@@ -104,28 +108,6 @@ _MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
 # =========================================================================== value parsers
 
 
-class Bad(Exception):
-    """A record to reject: reason (a fixed string) and detail (names the field and value)."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason, detail)
-        self.reason = reason
-        self.detail = detail
-
-    def rejected(self) -> Rejected:
-        return Rejected(self.reason, self.detail)
-
-
-def malformed(field: str, value: Any) -> Bad:
-    """Wrong type or shape: ``malformed record: <field>``."""
-    return Bad(f"malformed record: {field}", f"{field}={truncated_repr(value)}")
-
-
-def invalid(reason: str, field: str, value: Any) -> Bad:
-    """Right type, value fails a syntax check (``invalid namespace``, ``invalid IP`` ...)."""
-    return Bad(reason, f"{field}={truncated_repr(value)}")
-
-
 def text(v: Any, field: str, limit: int = 4096) -> str | None:
     """A string (bytes are decoded as UTF-8), stripped; None for null or empty."""
     if v is None:
@@ -165,24 +147,10 @@ def node_name(v: Any, field: str) -> str | None:
 
 def ip(v: Any, field: str, *, unspecified_is_none: bool = False) -> str | None:
     """Canonical IP text; None for null/empty (and ``0.0.0.0``/``::`` when asked)."""
-    s = text(v, field, 64)
-    if s is None:
-        return None
-    out = canonical_ip(s)
-    if out is None:
-        raise invalid("invalid IP", field, s)
+    out = canonical_address(text(v, field, 64), field)
     if unspecified_is_none and out in ("0.0.0.0", "::"):
         return None
     return out
-
-
-def family(*addresses: str | None) -> int:
-    """4 or 6 from the known addresses; 0 when none is known. Mixed families are rejected."""
-    fams = {6 if ":" in a else 4 for a in addresses if a is not None}
-    if len(fams) > 1:
-        shown = " -> ".join(a for a in addresses if a is not None)
-        raise Bad("invalid IP", f"mixed address families: {shown}")
-    return fams.pop() if fams else 0
 
 
 _DIGITS = re.compile(r"[0-9]{1,20}", re.ASCII)
@@ -288,14 +256,8 @@ def _checked_labels(items: Iterable, field: str) -> tuple:
         if type(item) not in (tuple, list) or len(item) != 2:
             raise malformed(field, item)
         key, value = item
-        if not is_label_key(key):
-            raise invalid("invalid label key", field, key)
-        if not is_label_value(value):
-            raise invalid("invalid label value", f"{field}[{key}]", value)
-        old = out.get(key)
-        if old is not None and old != value:
+        if not put_label(out, key, value, field):
             raise invalid("conflicting labels", field, key)
-        out[key] = value
     return tuple(sorted(out.items()))
 
 
@@ -705,7 +667,7 @@ def _add(
     except Bad as bad:
         counts.add_rejected(path, number, bad.reason, bad.detail)
         return None
-    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+    except (*RECORD_ERRORS, OverflowError) as exc:
         counts.add_rejected(path, number, "malformed record", _one_line(exc))
         return None
     counts.add_normalized()
@@ -1110,17 +1072,14 @@ def looks_like(record: Any) -> bool:
     return False
 
 
-class Parser:
+class Parser(RecordParser):
     """Only reached when ``--format generic`` is given for a JSON record file: every record
     is rejected (the generic format is CSV or Parquet, read by :func:`iter_batches`)."""
 
     name = NAME
 
-    def __init__(self, path: str, lookahead: Any = ()) -> None:
-        self.path = path
-
-    def parse(self, record: Any) -> dict | Filtered | Rejected:
-        return Rejected(
+    def _parse(self, record: Any) -> dict:
+        raise Bad(
             "malformed record: not a CSV/Parquet row",
             "the generic format reads CSV or Parquet files (docs/generic-format.md)",
         )

@@ -45,13 +45,20 @@ Mapping (shared with ``calico-ee``, see :mod:`recommender.ingest.calico`):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from recommender.ingest import calico as ee
-from recommender.ingest.calico import Bad, dash_null, invalid, malformed, unknown_enum
+from recommender.ingest.calico import dash_null, unknown_enum
+from recommender.ingest.common import (
+    INT64,
+    RECORD_ERRORS,
+    Bad,
+    RecordParser,
+    invalid,
+    malformed,
+)
 from recommender.ingest.hubble import parse_time
-from recommender.ingest.sources import Filtered, Rejected, new_row
+from recommender.ingest.sources import new_row
 from recommender.validate import is_dns1123_label, truncated_repr
 
 NAME = "calico-goldmane"
@@ -83,7 +90,6 @@ POLICY_KINDS = {
 WHISKER_NAMES = {"PUBLIC NETWORK": "pub", "PRIVATE NETWORK": "pvt"}
 _NO_NAMESPACE = frozenset({"", "-", "Global"})
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_.:-]{1,253}", re.ASCII)
-_INT64 = 2**63
 _COUNTERS = ("packets_in", "packets_out", "bytes_in", "bytes_out")
 _KEY_FIELDS = ("source_name", "dest_name", "source_type", "dest_type", "reporter", "action")
 _WHISKER_FIELDS = ("source_name", "dest_name", "source_namespace", "dest_namespace")
@@ -117,7 +123,7 @@ def _int64(v: Any, field: str, *, signed: bool = False, strings: bool = True) ->
         digits = v[1:] if signed and v[:1] == "-" else v
         if digits.isdigit():
             v = int(v)
-    if type(v) is not int or not (-_INT64 if signed else 0) <= v < _INT64:
+    if type(v) is not int or not (-INT64 if signed else 0) <= v < INT64:
         raise malformed(field, v)
     return v
 
@@ -297,41 +303,18 @@ def _service(row: dict, key: dict, extra: dict[str, str]) -> None:
     svc_port = _int64(_get(key, "dest_service_port"), "Key.dest_service_port")
     if svc_port is not None and svc_port > 65535:
         raise malformed("Key.dest_service_port", svc_port)
-    svc_port = svc_port or None
-    if svc_name is None:
-        return
-    if row["dst_kind"] in ("pod", "node"):
-        row["dst_service_namespace"], row["dst_service_name"] = svc_ns, svc_name
-        if port_name == "*":
-            extra["dest_service_port"] = "*"
-        else:
-            row["dst_service_port_name"] = port_name
-        row["dst_service_port"] = svc_port
-    else:  # see calico.py: a service on a non-pod destination reads as pre-DNAT
-        extra["dest_service"] = f"{svc_ns or '-'}/{svc_name}"
-        if svc_port is not None:
-            extra["dest_service_port_num"] = str(svc_port)
+    if svc_name is not None:
+        ee.place_service(row, extra, svc_ns, svc_name, port_name, svc_port or None)
 
 
 # --------------------------------------------------------------------------- records
 
 
-class Parser:
+class Parser(RecordParser):
     """Parses the records of one file (no file-level state is needed)."""
 
     name = NAME
-
-    def __init__(self, path: str, lookahead: Sequence[Any] = ()) -> None:
-        self.path = path
-
-    def parse(self, record: Any) -> dict | Filtered | Rejected:
-        """One record -> a row dict or Rejected. Never raises for bad data."""
-        try:
-            return self._parse(record)
-        except Bad as bad:
-            return Rejected(bad.reason, bad.detail)
-        except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as exc:
-            return Rejected("malformed record", f"{type(exc).__name__}: {str(exc)[:120]}")
+    caught = (*RECORD_ERRORS, RecursionError)
 
     def _parse(self, rec: Any) -> dict:
         if type(rec) is not dict:
@@ -378,12 +361,7 @@ def _dest_port(row: dict, v: Any, field: str, strings: bool = True) -> None:
 
 
 def _finish(row: dict, extra: dict, types: dict, flows: int, counters: tuple) -> dict:
-    owner = ee.counting_reporter(types["src"], types["dst"])
-    if row["reporter"] != owner:
-        extra["num_flows"] = str(flows)
-        extra["counted_by"] = owner
-        flows = 0
-    row["flows"] = flows
+    ee.count_once(row, extra, types, flows)
     ee.translate_counters(row, row["reporter"], *counters)
     row["aggregated"] = True  # no IPs, no source ports: always more than one 5-tuple
     if extra:
@@ -397,12 +375,7 @@ def _parse_flow(flow: dict, extra: dict[str, str]) -> dict:
     row = new_row()
     start = ee.seconds(_int64(_get(flow, "start_time"), "start_time"), "start_time")
     end = ee.seconds(_int64(_get(flow, "end_time"), "end_time"), "end_time")
-    if start is None:
-        raise Bad("missing time", "start_time is missing")
-    end = start if end is None else end
-    if end < start:
-        raise Bad("invalid time", f"end_time before start_time ({end} < {start})")
-    row["time_start"], row["time_end"] = start, end
+    ee.set_times(row, start, end)
 
     action = _enum(_get(key, "action"), ACTIONS, "Key.action")
     reporter = _enum(_get(key, "reporter"), REPORTERS, "Key.reporter")
@@ -453,13 +426,7 @@ def _parse_whisker(rec: dict, extra: dict[str, str]) -> dict:
                 raise malformed(f, v)
             raise invalid("invalid time", f, v)
         times.append(ns)
-    start, end = times
-    if start is None:
-        raise Bad("missing time", "start_time is missing")
-    end = start if end is None else end
-    if end < start:
-        raise Bad("invalid time", f"end_time before start_time ({end} < {start})")
-    row["time_start"], row["time_end"] = start, end
+    ee.set_times(row, *times)
 
     action = _enum(rec.get("action"), ACTIONS, "action")
     reporter = _enum(rec.get("reporter"), REPORTERS, "reporter")
