@@ -10,6 +10,13 @@ While :func:`iter_flow_batches` is producing a batch, Python's cyclic garbage co
 paused (it is restored whenever a batch is handed out and when the generator ends): parsing
 creates only acyclic objects, and the collector would otherwise cost a third of the time.
 
+Speed: Hubble JSON lines take a fast path (:mod:`recommender.ingest.fast_hubble`, typed
+``msgspec`` decoding and per-value caches, about five times the reference parser) that gives
+exactly the reference rows and accounting. ``workers=N`` parses with N processes
+(:mod:`recommender.ingest.parallel`); by default inputs of a few hundred MB and more use one
+per CPU. Memory stays bounded whatever the input size: files are read in chunks, batches
+are handed out as they are made, and at most a few tasks are ahead of the consumer.
+
 Typical use::
 
     flows = read_flows(["logs/"])            # FlowSet(table, counts)
@@ -20,6 +27,7 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +38,7 @@ from typing import Any
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
-from recommender.ingest import detect, generic, parquet
+from recommender.ingest import detect, fast_hubble, generic, parquet
 from recommender.ingest.parquet import write_parquet
 from recommender.ingest.sources import (
     Filtered,
@@ -118,17 +126,35 @@ def iter_flow_batches(
     counts: RecordCounts,
     progress: Progress = None,
     batch_size: int = 50_000,
+    workers: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream FLOW_SCHEMA record batches from the inputs, filling ``counts`` as it goes.
 
     Paths are checked before this returns (a missing path raises InputError at once); a
     file of unknown format raises InputError when it is reached. ``progress(n)`` is called
     with the number of input bytes consumed since the last call (see :func:`input_size`).
+
+    ``workers``: processes that parse, this one included (see
+    :mod:`recommender.ingest.parallel`); 1 reads in this process only; None picks one per
+    CPU for inputs of at least ``parallel.AUTO_MIN_BYTES``, else 1. The rows, their order
+    and the accounting are the same whatever the number; only batch boundaries differ.
     """
     _check_format(format)
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
+    if workers is not None and workers < 1:
+        raise ValueError("workers must be positive")
     files = expand_inputs(inputs)
+    from recommender.ingest import parallel
+
+    if workers is None:
+        total = 0
+        for path in files:
+            with contextlib.suppress(OSError):  # reported when the file is read
+                total += os.path.getsize(path)
+        workers = parallel.auto_workers(total)
+    if workers > 1:
+        return parallel.iter_batches(files, format, counts, progress, batch_size, workers)
     return _batches(files, format, counts, progress, batch_size)
 
 
@@ -138,6 +164,8 @@ def _batches(
     counts: RecordCounts,
     progress: Progress,
     batch_size: int,
+    *,
+    fast: bool = True,
 ) -> Iterator[pa.RecordBatch]:
     cols = _Rows()
     # Parsing makes millions of small acyclic objects (rows, tuples) that refcounting frees;
@@ -168,6 +196,16 @@ def _batches(
                     yield from hand_out(cols.flush())
                 for batch in parquet.iter_batches(
                     path, counts, batch_size=batch_size, progress=progress
+                ):
+                    yield from hand_out(batch)
+                continue
+            # Hubble JSON lines: the fast parser (same rows and accounting, ~5x faster).
+            plan = fast_hubble.probe(path, format, LOOKAHEAD) if fast else None
+            if plan is not None:
+                if cols:
+                    yield from hand_out(cols.flush())
+                for batch in fast_hubble.iter_batches(
+                    plan, counts, progress=progress, batch_size=batch_size
                 ):
                     yield from hand_out(batch)
                 continue
@@ -219,12 +257,18 @@ def read_flows(
     format: str | None = None,
     progress: Progress = None,
     batch_size: int = 50_000,
+    workers: int | None = None,
 ) -> FlowSet:
     """Read every input into one FLOW_SCHEMA table, with the record accounting."""
     counts = RecordCounts()
     batches = list(
         iter_flow_batches(
-            inputs, format=format, counts=counts, progress=progress, batch_size=batch_size
+            inputs,
+            format=format,
+            counts=counts,
+            progress=progress,
+            batch_size=batch_size,
+            workers=workers,
         )
     )
     table = pa.Table.from_batches(batches, schema=FLOW_SCHEMA)

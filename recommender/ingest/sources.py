@@ -265,50 +265,76 @@ def _too_long(size: int | None = None) -> Rejected:
     return Rejected("line too long", f"{what} (limit {MAX_LINE}); not parsed")
 
 
-def _iter_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes | Rejected]]:
-    """Split chunks into lines (1-based numbers). Over-long lines are streamed past."""
-    lineno = 0
+def _iter_line_blocks(chunks: Iterator[bytes]) -> Iterator[list[bytes | Rejected]]:
+    """Split chunks into lines, one list per chunk read (possibly empty chunks skipped).
+
+    Lines are numbered consecutively from 1 across the blocks: every item is one line
+    (blank ones included). Over-long lines are streamed past and given as a Rejected; a
+    corrupt or truncated gzip stream ends the blocks with one Rejected for the unfinished
+    line. The line boundaries depend only on the bytes and the chunk boundaries, so reading
+    a line-aligned byte range with chunks cut at the same absolute offsets (multiples of
+    CHUNK) gives the very same lines as reading the whole file.
+    """
     pending: list[bytes] = []  # pieces of the current, unfinished line
     pending_len = 0
     skipping = False  # inside an over-long line: drop bytes until the next newline
+    limit = MAX_LINE
     try:
         for chunk in chunks:
+            head: list[bytes | Rejected] = []
             if skipping:
                 i = chunk.find(b"\n")
                 if i < 0:
                     continue
-                lineno += 1
-                yield lineno, _too_long()
+                head.append(_too_long())
                 skipping = False
                 chunk = chunk[i + 1 :]
             if b"\n" not in chunk:
+                if not chunk:  # an over-long line ended the chunk: nothing is pending
+                    if head:
+                        yield head
+                    continue
                 pending.append(chunk)
                 pending_len += len(chunk)
-                if pending_len > MAX_LINE:
+                if pending_len > limit:
                     pending, pending_len, skipping = [], 0, True
+                if head:
+                    yield head
                 continue
             if pending:
                 pending.append(chunk)
                 chunk = b"".join(pending)
                 pending, pending_len = [], 0
-            lines = chunk.split(b"\n")
+            lines: list[bytes | Rejected] = chunk.split(b"\n")  # type: ignore[assignment]
             tail = lines.pop()
-            for line in lines:
-                lineno += 1
-                yield lineno, (line if len(line) <= MAX_LINE else _too_long(len(line)))
+            if len(chunk) > limit:  # only then can a line in it be too long
+                lines = [
+                    line if len(line) <= limit else _too_long(len(line))  # type: ignore[arg-type]
+                    for line in lines
+                ]
+            yield head + lines if head else lines
             if tail:
-                if len(tail) > MAX_LINE:
+                if len(tail) > limit:
                     skipping = True
                 else:
                     pending, pending_len = [tail], len(tail)
     except _CorruptGzip as exc:
         # The unfinished line (if any) is lost with the stream: it is the rejected record.
-        yield lineno + 1, Rejected("corrupt gzip", str(exc))
+        yield [Rejected("corrupt gzip", str(exc))]
         return
     if skipping:
-        yield lineno + 1, _too_long()
+        yield [_too_long()]
     elif pending:
-        yield lineno + 1, b"".join(pending)
+        yield [b"".join(pending)]
+
+
+def _iter_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes | Rejected]]:
+    """Split chunks into lines (1-based numbers). Over-long lines are streamed past."""
+    lineno = 0
+    for block in _iter_line_blocks(chunks):
+        for line in block:
+            lineno += 1
+            yield lineno, line
 
 
 def _snippet(line: bytes) -> str:
@@ -592,6 +618,45 @@ def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
 # --------------------------------------------------------------------------- records
 
 
+def content_mode(path: str, f, progress: Progress = None) -> tuple[str, Iterator[bytes]]:
+    """How a record file is laid out, and its content as byte chunks from the start.
+
+    ``f`` is the file opened in binary mode at offset 0. Returns ``("array", chunks)`` when
+    the first non-blank content (after a UTF-8 BOM) is ``[``, else ``("lines", chunks)``;
+    ``chunks`` replays what was looked at, decompressed when the file is gzip. A corrupt
+    gzip stream surfaces as ``_CorruptGzip`` from ``chunks``, after what could be read.
+    """
+    chunks = _content_chunks(path, f, progress)
+    head: list[bytes] = []
+    mode = "lines"
+    corrupt_early: _CorruptGzip | None = None
+    start = b""  # the first bytes of the file, to spot a BOM split over chunks
+    try:
+        for chunk in chunks:
+            head.append(chunk)
+            if len(start) < 3:
+                start = (start + chunk)[:3]
+                if len(start) < 3 and _BOM.startswith(start):
+                    continue
+            data = chunk
+            if start == _BOM and len(head) <= 3:
+                data = b"".join(head)[3:]
+            stripped = data.lstrip(_WS)
+            if stripped:
+                mode = "array" if stripped[:1] == b"[" else "lines"
+                break
+    except _CorruptGzip as exc:
+        corrupt_early = exc
+
+    def replay() -> Iterator[bytes]:
+        yield from head
+        if corrupt_early is not None:
+            raise corrupt_early
+        yield from chunks
+
+    return mode, replay()
+
+
 def iter_records(path: str, progress: Progress = None) -> Iterator[tuple[str, int, Any]]:
     """``(path, record_number, raw)`` for every record of one record file (see module doc).
 
@@ -600,37 +665,10 @@ def iter_records(path: str, progress: Progress = None) -> Iterator[tuple[str, in
     """
     with _open(path) as f:
         try:
-            chunks = _content_chunks(path, f, progress)
-            head: list[bytes] = []
-            mode = "lines"
-            corrupt_early: _CorruptGzip | None = None
-            start = b""  # the first bytes of the file, to spot a BOM split over chunks
-            try:
-                for chunk in chunks:
-                    head.append(chunk)
-                    if len(start) < 3:
-                        start = (start + chunk)[:3]
-                        if len(start) < 3 and _BOM.startswith(start):
-                            continue
-                    data = chunk
-                    if start == _BOM and len(head) <= 3:
-                        data = b"".join(head)[3:]
-                    stripped = data.lstrip(_WS)
-                    if stripped:
-                        mode = "array" if stripped[:1] == b"[" else "lines"
-                        break
-            except _CorruptGzip as exc:
-                corrupt_early = exc
-
-            def replay() -> Iterator[bytes]:
-                yield from head
-                if corrupt_early is not None:
-                    raise corrupt_early
-                yield from chunks
-
+            mode, chunks = content_mode(path, f, progress)
             if mode == "array":
-                yield from _json_array(path, replay())
+                yield from _json_array(path, chunks)
             else:
-                yield from _json_lines(path, replay())
+                yield from _json_lines(path, chunks)
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None

@@ -1,0 +1,570 @@
+"""Ingest on several cores: this process and worker processes parse, batches come out in order.
+
+:func:`iter_batches` gives exactly what the one-process reader gives (the same rows in the
+same order, the same accounting and the same first rejection examples); only the batch
+boundaries differ. The work is cut into tasks of bounded size:
+
+* a plain Hubble JSON-lines file (see :func:`fast_hubble.probe`) is cut into line-aligned
+  byte ranges of about :data:`RANGE_BYTES`; a task reads its range itself, with reads cut
+  at the same offsets as a whole-file read, so line splitting is identical. Tasks number
+  lines from 1 within their range; the lines before the range are added when its batches
+  are handed out;
+* a gzip Hubble file is decompressed and split into lines here (gzip is sequential) and
+  parsed in blocks of about :data:`GZIP_BLOCK_BYTES`; a small one (up to
+  :data:`WHOLE_GZIP_BYTES`) is one task;
+* any other record file up to :data:`WHOLE_FILE_BYTES` (:data:`WHOLE_GZIP_BYTES` when
+  compressed) is one task, read with the reference reader;
+* Parquet, generic CSV and larger files of other formats are read here, in turn.
+
+``workers`` counts the processes that parse, this one included: ``workers - 1`` worker
+processes take tasks in input order, and this process, between handing out batches, parses
+the next task nobody has started whenever the batch due next is not ready yet (its batches
+wait for their turn). At most ``2 * workers + 1`` tasks are planned ahead and results are
+handed out in input order, so memory stays bounded whatever the input size. Workers return
+Arrow IPC bytes and their :class:`RecordCounts`. They are started with ``spawn`` (no fork
+of a process that may run Arrow threads) and do not re-run the caller's ``__main__`` module
+(their tasks live in this module), so a script needs no ``if __name__ == "__main__"`` guard.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import context as mp_context
+from multiprocessing import spawn
+
+import pyarrow as pa
+
+from recommender.accounting import RecordCounts
+from recommender.ingest import fast_hubble, generic, sources
+from recommender.ingest.sources import InputError, file_kind
+from recommender.schema import FLOW_SCHEMA
+
+#: Bytes of a plain file per task (a line-aligned byte range).
+RANGE_BYTES = 16 << 20
+#: Bytes of decompressed lines per task for a large gzip file.
+GZIP_BLOCK_BYTES = 8 << 20
+#: A gzip file up to this size (compressed) is one task; larger ones are decompressed here.
+WHOLE_GZIP_BYTES = 4 << 20
+#: A plain file of a format without a fast path up to this size is one task.
+WHOLE_FILE_BYTES = 32 << 20
+#: Inputs at least this large are read in parallel when ``workers`` is left to choose
+#: (starting the workers costs about half a second).
+AUTO_MIN_BYTES = 256 << 20
+#: At most this many processes parse when ``workers`` is left to choose.
+AUTO_MAX_WORKERS = 8
+
+Progress = Callable[[int], None] | None
+_RECORD = FLOW_SCHEMA.get_field_index("source_record")
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def auto_workers(total_bytes: int) -> int:
+    """Processes to parse ``total_bytes`` of input: 1 (this one) below AUTO_MIN_BYTES."""
+    cpus = available_cpus()
+    if cpus < 2 or total_bytes < AUTO_MIN_BYTES:
+        return 1
+    return min(cpus, AUTO_MAX_WORKERS)
+
+
+# --------------------------------------------------------------------------- processes
+
+_SPAWN_LOCK = threading.Lock()
+
+
+class _WorkerProcess(mp_context.SpawnProcess):
+    """A spawned process that does not import the parent's ``__main__``.
+
+    Plain ``spawn`` re-runs the main script in every worker (an unguarded script would
+    start reading its input again there); the tasks here need nothing from it.
+    """
+
+    @staticmethod
+    def _Popen(process_obj):  # noqa: N802 - multiprocessing's name
+        with _SPAWN_LOCK:
+            original = spawn.get_preparation_data
+
+            def without_main(name: str) -> dict:
+                data = original(name)
+                data.pop("init_main_from_path", None)
+                data.pop("init_main_from_name", None)
+                return data
+
+            spawn.get_preparation_data = without_main
+            try:
+                return mp_context.SpawnProcess._Popen(process_obj)
+            finally:
+                spawn.get_preparation_data = original
+
+
+class _WorkerContext(mp_context.SpawnContext):
+    Process = _WorkerProcess
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@dataclass
+class _Settings:
+    """Module settings a test (or caller) may have changed, replayed in each worker."""
+
+    chunk: int
+    max_line: int
+    lookahead: int
+
+    @classmethod
+    def current(cls) -> _Settings:
+        import recommender.ingest as ingest
+
+        return cls(sources.CHUNK, sources.MAX_LINE, ingest.LOOKAHEAD)
+
+    def apply(self) -> None:
+        import recommender.ingest as ingest
+
+        sources.CHUNK = self.chunk
+        sources.MAX_LINE = self.max_line
+        ingest.LOOKAHEAD = self.lookahead
+
+
+@dataclass
+class _Result:
+    #: The batches (a task run here), or None when they are in the ``spool`` file.
+    batches: list[pa.RecordBatch] | None
+    counts: RecordCounts
+    lines: int = 0  # lines read (ranges and line blocks), to number the next task's lines
+    spool: str | None = None  # an Arrow IPC stream file written by a worker
+
+    def read(self) -> list[pa.RecordBatch]:
+        """The batches; a spool file is read whole and removed."""
+        if self.spool is None:
+            return self.batches or []
+        with open(self.spool, "rb") as f:
+            data = f.read()
+        os.unlink(self.spool)
+        self.spool = None
+        return list(pa.ipc.open_stream(data)) if data else []
+
+
+_PARSERS: dict[tuple[str, bool], fast_hubble.FastParser] = {}
+
+
+def _parser(path: str, legacy: bool) -> fast_hubble.FastParser:
+    """One FastParser per file and process, so its caches serve every task of the file."""
+    key = (path, legacy)
+    parser = _PARSERS.get(key)
+    if parser is None:
+        if len(_PARSERS) >= 4:
+            _PARSERS.clear()
+        parser = _PARSERS[key] = fast_hubble.FastParser(path, legacy)
+    return parser
+
+
+def _collect(batches: Iterator[pa.RecordBatch], counts: RecordCounts, spool: str | None) -> _Result:
+    """Run a task's batches; in a worker (``spool`` set) write them to that file.
+
+    Workers hand batches over in files (on /dev/shm when it exists), not through the result
+    pipe: reading a large message from the pipe needs the caller's interpreter lock for
+    every 64 KB, and that process is busy parsing too.
+    """
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # parsing makes only acyclic objects (see recommender.ingest._batches)
+    try:
+        if spool is None:
+            return _Result(list(batches), counts)
+        with pa.OSFile(spool, "wb") as sink:
+            writer = None
+            for batch in batches:
+                if writer is None:
+                    writer = pa.ipc.new_stream(sink, batch.schema)
+                writer.write_batch(batch)
+            if writer is not None:
+                writer.close()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    # Arrow's allocator keeps freed pages for reuse; a worker gives them back after each
+    # task so that its resident memory stays near its working set.
+    pa.default_memory_pool().release_unused()
+    return _Result(None, counts, spool=spool)
+
+
+class _CountedBlocks:
+    """Line blocks passing through, counted."""
+
+    def __init__(self, blocks: Iterator[list]) -> None:
+        self.blocks = blocks
+        self.lines = 0
+
+    def __iter__(self) -> Iterator[list]:
+        for block in self.blocks:
+            self.lines += len(block)
+            yield block
+
+
+def _range_task(
+    settings: _Settings | None,
+    spool: str | None,
+    path: str,
+    start: int,
+    end: int,
+    legacy: bool,
+    batch_size: int,
+) -> _Result:
+    """Bytes ``[start, end)`` (line-aligned) of a plain Hubble file; lines numbered from 1."""
+    if settings is not None:
+        settings.apply()
+    counts = RecordCounts()
+    with sources._open(path) as f:
+        try:
+            blocks = _CountedBlocks(
+                sources._iter_line_blocks(fast_hubble.range_chunks(f, start, end))
+            )
+            rows = _parser(path, legacy).run(iter(blocks), counts, batch_size, bom=start == 0)
+            result = _collect(rows, counts, spool)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    result.lines = blocks.lines
+    return result
+
+
+def _lines_task(
+    settings: _Settings | None,
+    spool: str | None,
+    path: str,
+    block: list,
+    first: bool,
+    legacy: bool,
+    batch_size: int,
+) -> _Result:
+    """Lines of a gzip Hubble file (``first``: they start the file); numbered from 1."""
+    if settings is not None:
+        settings.apply()
+    counts = RecordCounts()
+    rows = _parser(path, legacy).run(iter([block]), counts, batch_size, bom=first)
+    result = _collect(rows, counts, spool)
+    result.lines = len(block)
+    return result
+
+
+def _file_task(
+    settings: _Settings | None,
+    spool: str | None,
+    path: str,
+    format: str | None,
+    plan: fast_hubble.Plan | None,
+    batch_size: int,
+) -> _Result:
+    """A whole file: fast Hubble (``plan``) or the reference reader."""
+    if settings is not None:
+        settings.apply()
+    counts = RecordCounts()
+    if plan is not None:
+        with sources._open(path) as f:
+            try:
+                _, chunks = sources.content_mode(path, f)
+                rows = _parser(path, plan.legacy).run(
+                    sources._iter_line_blocks(chunks), counts, batch_size
+                )
+                return _collect(rows, counts, spool)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    from recommender.ingest import _batches
+
+    rows = _batches([path], format, counts, None, batch_size, fast=False)
+    result = _collect(rows, counts, spool)
+    counts.files = 0  # counted where the batches are handed out
+    return result
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass
+class _Task:
+    """A unit of work, in input order: a call that any process can run, a file streamed
+    here in its turn (``local``), or an error to raise in its turn."""
+
+    path: str
+    new_file: bool  # the first task of its file (counts.files, line numbering restart)
+    #: ``fn(settings, spool, *args)``: settings and spool file in a worker, None here.
+    call: tuple[Callable[..., _Result], tuple] | None = None
+    local: Callable[[], Iterator[pa.RecordBatch]] | None = None
+    progress_bytes: int = 0
+    error: BaseException | None = None
+    future: Future | None = field(default=None, repr=False)
+    result: _Result | None = field(default=None, repr=False)
+
+    @property
+    def unstarted(self) -> bool:
+        return (
+            self.call is not None
+            and self.future is None
+            and self.result is None
+            and self.error is None
+        )
+
+
+def _line_aligned(f, offset: int, size: int) -> int:
+    """The first line start at or after ``offset`` (``size`` when none)."""
+    if offset <= 0:
+        return 0
+    f.seek(offset - 1)
+    pos = offset - 1
+    while True:
+        data = f.read(1 << 16)
+        if not data:
+            return size
+        i = data.find(b"\n")
+        if i >= 0:
+            return min(pos + i + 1, size)
+        pos += len(data)
+
+
+def _ranges(path: str, size: int) -> list[tuple[int, int]]:
+    """Line-aligned byte ranges of about RANGE_BYTES covering a file."""
+    bounds = [0]
+    with sources._open(path) as f:
+        target = RANGE_BYTES
+        while target < size:
+            b = _line_aligned(f, target, size)
+            if b >= size:
+                break
+            if b > bounds[-1]:
+                bounds.append(b)
+            target = max(b, target) + RANGE_BYTES
+    bounds.append(size)
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def _is_gzip(path: str) -> bool:
+    with sources._open(path) as f:
+        return f.read(2) == sources.GZIP_MAGIC
+
+
+def _plan(
+    files: list[str],
+    format: str | None,
+    counts: RecordCounts,
+    progress: Progress,
+    batch_size: int,
+    settings: _Settings,
+) -> Iterator[_Task]:
+    """Tasks in input order. A file that cannot be read becomes an error task in its place,
+    so the error is raised in its turn, after the batches of the files before it."""
+    for path in files:
+        first = True
+        try:
+            for task in _file_tasks(path, format, counts, progress, batch_size, settings):
+                first = False
+                yield task
+        except InputError as exc:
+            yield _Task(path, first, error=exc)
+
+
+def _file_tasks(
+    path: str,
+    format: str | None,
+    counts: RecordCounts,
+    progress: Progress,
+    batch_size: int,
+    settings: _Settings,
+) -> Iterator[_Task]:
+    from recommender.ingest import _batches
+
+    def local() -> Iterator[pa.RecordBatch]:
+        sub = RecordCounts()
+        try:
+            yield from _batches([path], format, sub, progress, batch_size, fast=False)
+        finally:
+            sub.files = 0  # counted by the caller
+            counts.merge(sub)
+
+    if format == "generic" or (format is None and generic.claims(path)):
+        yield _Task(path, True, local=local)
+        return
+    if file_kind(path) == "parquet" or format == "parquet":
+        yield _Task(path, True, local=local)
+        return
+    size = os.path.getsize(path)
+    plan = fast_hubble.probe(path, format, settings.lookahead)
+    if plan is None:
+        if size <= (WHOLE_GZIP_BYTES if _is_gzip(path) else WHOLE_FILE_BYTES):
+            call = (_file_task, (path, format, None, batch_size))
+            yield _Task(path, True, call=call, progress_bytes=size)
+        else:
+            yield _Task(path, True, local=local)
+        return
+    if plan.gzip:
+        if size <= WHOLE_GZIP_BYTES:
+            call = (_file_task, (path, format, plan, batch_size))
+            yield _Task(path, True, call=call, progress_bytes=size)
+        else:
+            yield from _gzip_tasks(plan, progress, batch_size, settings)
+        return
+    for i, (start, end) in enumerate(_ranges(path, size)):
+        call = (_range_task, (path, start, end, plan.legacy, batch_size))
+        yield _Task(path, i == 0, call=call, progress_bytes=end - start)
+
+
+def _gzip_tasks(
+    plan: fast_hubble.Plan, progress: Progress, batch_size: int, settings: _Settings
+) -> Iterator[_Task]:
+    """Decompress here, in line blocks of about GZIP_BLOCK_BYTES, parsed as tasks."""
+    path = plan.path
+    first = True
+    with sources._open(path) as f:
+        try:
+            _, chunks = sources.content_mode(path, f, progress)
+            block: list = []
+            size = 0
+            for lines in sources._iter_line_blocks(chunks):
+                block.extend(lines)
+                size += sum(len(x) for x in lines if x.__class__ is bytes)
+                if size >= GZIP_BLOCK_BYTES:
+                    call = (_lines_task, (path, block, first, plan.legacy, batch_size))
+                    yield _Task(path, first, call=call)
+                    block, size, first = [], 0, False
+            if block or first:
+                call = (_lines_task, (path, block, first, plan.legacy, batch_size))
+                yield _Task(path, first, call=call)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _run_here(task: _Task) -> None:
+    """Run a task in this process ahead of its turn; its result waits in the task."""
+    assert task.call is not None
+    fn, args = task.call
+    try:
+        task.result = fn(None, None, *args)
+    except InputError as exc:
+        task.error = exc
+
+
+def _renumber(batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:
+    if offset == 0:
+        return batch
+    import pyarrow.compute as pc
+
+    columns = list(batch.columns)
+    columns[_RECORD] = pc.add(columns[_RECORD], pa.scalar(offset, pa.int64()))
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+
+def _spool_dir() -> str:
+    """A private directory for the workers' batch files: in memory (/dev/shm) if possible."""
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    return tempfile.mkdtemp(prefix="netpol-ingest-", dir=base)
+
+
+def iter_batches(
+    files: list[str],
+    format: str | None,
+    counts: RecordCounts,
+    progress: Progress,
+    batch_size: int,
+    workers: int,
+) -> Iterator[pa.RecordBatch]:
+    """FLOW_SCHEMA batches of ``files`` parsed by ``workers`` processes, this one included
+    (see the module docstring)."""
+    if workers < 2:
+        raise ValueError("iter_batches needs at least 2 workers (1 is the one-process reader)")
+    settings = _Settings.current()
+    planned = _plan(files, format, counts, progress, batch_size, settings)
+    window: deque[_Task] = deque()
+    max_submitted = 2 * (workers - 1)
+    max_window = max_submitted + workers + 1
+    submitted = 0
+    exhausted = False
+    offsets: dict[str, int] = {}
+    spool = _spool_dir()
+    serial = itertools.count()
+    executor = ProcessPoolExecutor(workers - 1, mp_context=_WorkerContext())
+
+    def refill() -> None:
+        nonlocal exhausted, submitted
+        # Planning is lazy: a large gzip file is decompressed as its tasks are due.
+        while not exhausted and len(window) < max_window:
+            task = next(planned, None)
+            if task is None:
+                exhausted = True
+            else:
+                window.append(task)
+        for task in window:  # the earliest tasks go to the workers
+            if submitted >= max_submitted:
+                break
+            if task.unstarted:
+                assert task.call is not None
+                fn, args = task.call
+                path = os.path.join(spool, f"{next(serial)}.arrow")
+                task.future = executor.submit(fn, settings, path, *args)
+                submitted += 1
+
+    def hand_out(task: _Task, result: _Result) -> Iterator[pa.RecordBatch]:
+        offset = offsets[task.path]
+        for example in result.counts.examples:
+            example.line += offset
+        counts.merge(result.counts)
+        for batch in result.read():
+            yield _renumber(batch, offset)
+        offsets[task.path] = offset + result.lines
+        if progress is not None and task.progress_bytes:
+            progress(task.progress_bytes)
+
+    try:
+        refill()
+        while window:
+            task = window[0]
+            if task.future is not None and not task.future.done():
+                # The batch due next is not ready: parse a task nobody has started.
+                ahead = next((t for t in window if t.unstarted), None)
+                if ahead is not None:
+                    _run_here(ahead)
+                    refill()
+                    continue
+            window.popleft()
+            if task.new_file:
+                counts.files += 1
+                offsets[task.path] = 0
+            if task.future is not None:
+                submitted -= 1
+                result = task.future.result()  # raises the task's error, in its turn
+                refill()
+                yield from hand_out(task, result)
+            elif task.error is not None:
+                raise task.error
+            elif task.result is not None:
+                result, task.result = task.result, None
+                refill()
+                yield from hand_out(task, result)
+            elif task.local is not None:
+                yield from task.local()
+            else:  # a call nobody started: run it now
+                _run_here(task)
+                if task.error is not None:
+                    raise task.error
+                assert task.result is not None
+                yield from hand_out(task, task.result)
+            refill()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        _PARSERS.clear()
+        shutil.rmtree(spool, ignore_errors=True)

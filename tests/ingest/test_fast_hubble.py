@@ -1,0 +1,459 @@
+"""The fast Hubble path and parallel ingest give exactly the reference results.
+
+The reference is the one-process reader with the fast path off (``_batches(..., fast=False)``:
+``json`` + ``hubble.Parser``). Compared: every row (``to_pylist``), the accounting and the
+rejection examples (file, line, reason, detail), on the real samples, on simulator output and
+on files with hostile lines mixed in, in one process and with worker processes.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import recommender.ingest as ingest
+from recommender.accounting import RecordCounts
+from recommender.ingest import (
+    InputError,
+    fast_hubble,
+    input_size,
+    iter_flow_batches,
+    parallel,
+    sources,
+    write_parquet,
+)
+from recommender.ingest.hubble import parse_time
+from recommender.schema import FLOW_SCHEMA
+from recommender.simulate import shop_cluster, write_hubble
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL = (ROOT / ".." / "shared" / "real-flows" / "hubble").resolve()
+needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real samples not found at {REAL}")
+
+BASE = {
+    "flow": {
+        "time": "2021-11-10T10:40:56.465597700Z",
+        "verdict": "FORWARDED",
+        "IP": {"source": "10.244.0.177", "destination": "10.244.0.110", "ipVersion": "IPv4"},
+        "l4": {"TCP": {"source_port": 35128, "destination_port": 9080, "flags": {"SYN": True}}},
+        "source": {
+            "ID": 881,
+            "identity": 3418,
+            "namespace": "bookinfo",
+            "labels": [
+                "k8s:app=productpage",
+                "k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=bookinfo",
+                "k8s:io.cilium.k8s.policy.cluster=kind-kind",
+                "k8s:io.cilium.k8s.policy.serviceaccount=bookinfo-productpage",
+                "k8s:io.kubernetes.pod.namespace=bookinfo",
+            ],
+            "pod_name": "productpage-v1-6b746f74dc-9rcxx",
+        },
+        "destination": {
+            "identity": 11615,
+            "namespace": "bookinfo",
+            "labels": ["k8s:app=reviews", "k8s:io.kubernetes.pod.namespace=bookinfo"],
+            "pod_name": "reviews-v2-7bf8c9648f-r7bs2",
+        },
+        "Type": "L3_L4",
+        "node_name": "kind-control-plane",
+        "event_type": {"type": 4, "sub_type": 3},
+        "traffic_direction": "EGRESS",
+        "trace_observation_point": "TO_STACK",
+        "is_reply": False,
+        "Summary": "TCP Flags: SYN",
+    },
+    "node_name": "kind-control-plane",
+    "time": "2021-11-10T10:40:56.465597700Z",
+}
+
+
+def rec(**flow) -> dict:
+    """BASE with flow keys replaced (a value of ... deletes the key)."""
+    r = copy.deepcopy(BASE)
+    for k, v in flow.items():
+        if v is ...:
+            r["flow"].pop(k, None)
+        else:
+            r["flow"][k] = v
+    return r
+
+
+def line(value) -> bytes:
+    return value if isinstance(value, bytes) else json.dumps(value).encode()
+
+
+#: Lines the fast path must hand to the reference parser, or mirror exactly.
+TRICKY: list = [
+    b'{"flow": {"time": ',  # truncated
+    b"\x00\xff\xfe binary",
+    line(BASE).replace(b'"TCP Flags: SYN"', b'"\xff\xfe"'),  # bad UTF-8 in a skipped field
+    line(BASE).replace(b'"TCP Flags: SYN"', b'"caf\xc3\xa9"'),  # good UTF-8 there
+    line(BASE).replace(b'"TCP Flags: SYN"', b"1" + b"0" * 5000),  # int too long for json
+    line(BASE).replace(b'"TCP Flags: SYN"', b"[" * 1500 + b"]" * 1500),  # too deep for json
+    line(BASE).replace(b'"TCP Flags: SYN"', b"NaN"),  # json reads it, msgspec does not
+    line(BASE).replace(b'"TCP Flags: SYN"', b'"\\udc80"'),  # lone surrogate
+    line(BASE).replace(b'"flow"', b'"fl\\u006fw"'),  # escaped key
+    line(BASE)[:-1] + b', "flow": {"verdict": "DROPPED"}}',  # duplicate key: the last wins
+    line(BASE).replace(b'"verdict": "FORWARDED"', b'"verdict": "FORWARDED", "verdict": 2'),
+    b"   " + line(BASE),  # leading blanks
+    b"\xef\xbb\xbf" + line(BASE),  # a BOM that is not on line 1
+    line(BASE).replace(b'"is_reply": false', b'"is_reply": null'),
+    rec(l4={"TCP": {"source_port": 1.0, "destination_port": 80}}),
+    rec(l4={"TCP": {"source_port": True, "destination_port": 80}}),
+    rec(l4={"TCP": {"source_port": 70000, "destination_port": 80}}),
+    rec(l4={"TCP": None}),
+    rec(l4={"TCP": {"destination_port": 80, "flags": {"SYN": 1}}}),
+    rec(l4={"TCP": {"destination_port": 80, "flags": {}}}),
+    rec(l4={"TCP": {"destination_port": 80, "flags": None}}),
+    rec(l4={"TCP": {"destination_port": 80, "flags": [True]}}),
+    rec(l4={"UDP": {"destination_port": 53, "flags": {"X": 5}}}),
+    rec(l4={"UDP": {"destination_port": 53, "flags": "x"}}),
+    rec(l4={"ICMPv4": {"type": 300}}),
+    rec(l4={"ICMPv6": {}}),
+    rec(l4={"IGMP": {}}, is_reply=True),
+    rec(l4={"VRRP": 5}),
+    rec(l4={"Other": {}}),
+    rec(l4=[]),
+    rec(source=None),
+    rec(source={"ID": None, "namespace": "ns", "pod_name": "p"}),
+    rec(source={"labels": "k8s:app=x"}),
+    rec(destination={"identity": 2}),
+    rec(destination={"namespace": "../etc", "pod_name": "p"}),
+    rec(time="2021-11-10T12:40:56.1+02:00"),
+    rec(time="2021-11-10t10:40:56Z"),
+    rec(time="2021-11-10T10:40:56.123456Z"),
+    rec(time="2021-11-10T10:40:56.123456789123Z"),
+    rec(time="2021-11-10T10:40:56.Z"),
+    rec(time="2016-12-31T23:59:60.5Z"),
+    rec(time="2021-11-10T24:00:00Z"),
+    rec(time="2021-02-30T10:40:56.465597700Z"),
+    rec(time="2021-11-10T10:40:56.46559770٣Z"),  # a non-ASCII digit
+    rec(time="9999-11-10T10:40:56.465597700Z"),
+    rec(time=...),
+    rec(time=None),
+    rec(verdict=2),
+    rec(verdict=99),
+    rec(verdict="SOMETHING_NEW"),
+    rec(verdict="bad token!"),
+    rec(verdict=...),
+    rec(node_name="cluster-a/worker-1"),
+    rec(node_name="Bad Node"),
+    rec(node_name=...),
+    rec(Type="SOCK"),
+    rec(Type="L7", l7={"type": "REQUEST", "dns": {"query": "db.shop.svc."}}),
+    rec(l7={"http": {"code": 200}}),
+    rec(l7={"dns": None}),
+    rec(l7={"dns": {"query": "bad name!"}}),
+    rec(IP=...),
+    rec(IP={"source": "10.0.0.1", "destination": "fd00::1"}),
+    rec(IP={"source": "2001:DB8::1", "destination": "fd00::0a", "source_xlated": "fd00::5"}),
+    rec(IP={"source": "10.0.0.1", "destination": "10.0.0.2", "source_xlated": "x"}),
+    rec(traffic_direction="INGRESS", is_reply=True),
+    rec(traffic_direction=..., is_reply=..., trace_reason="NEW"),
+    rec(is_reply=..., reply=True),
+    rec(is_reply=..., l4={"TCP": {"flags": {"SYN": True, "ACK": True}}}),
+    rec(event_type={"sub_type": -1}),
+    rec(event_type={"type": 4, "sub_type": -1}),
+    rec(event_type={"type": -1}),
+    rec(event_type={"type": 2**32, "sub_type": 1}),
+    rec(event_type={}),
+    rec(interface={}),
+    rec(interface={"index": 3}),
+    rec(interface={"name": "bad name"}),
+    rec(destination_service={"name": "reviews", "namespace": "bookinfo"}),
+    rec(destination_service={"name": "Bad"}),
+    rec(destination_names=["a.example.com", ""], source_names=None),
+    rec(destination_names="x"),
+    rec(egress_allowed_by=[{"name": "allow-dns", "namespace": "kube-system"}]),
+    rec(ingress_denied_by=[{"name": "Bad Name"}]),
+    rec(aggregate={"ingress_flow_count": 3, "egress_flow_count": 2}),
+    rec(aggregate={"ingress_flow_count": -1}),
+    rec(aggregate=None),
+    rec(aggregate={}),
+    {"node_status": {"state_change": "NODE_CONNECTED"}, "node_name": "n"},
+    {"lost_events": {"num_events_lost": 3}},
+    {"something_else": 1, "time": "x"},
+    BASE["flow"],  # a bare (legacy -o json) flow
+    [1, 2, 3],
+    "a string",
+]
+
+
+def write(path: Path, records, *, newline_last: bool = True) -> Path:
+    data = b"\n".join(line(r) for r in records)
+    path.write_bytes(data + (b"\n" if newline_last else b""))
+    return path
+
+
+def reference(paths, **kw) -> tuple[list[dict], RecordCounts]:
+    counts = RecordCounts()
+    files = sources.expand_inputs(paths)
+    batches = list(ingest._batches(files, kw.get("format"), counts, None, 50_000, fast=False))
+    return pa.Table.from_batches(batches, schema=FLOW_SCHEMA).to_pylist(), counts
+
+
+def fast(paths, **kw) -> tuple[list[dict], RecordCounts]:
+    counts = RecordCounts()
+    batches = list(iter_flow_batches(paths, counts=counts, **kw))
+    assert all(b.schema.equals(FLOW_SCHEMA, check_metadata=True) for b in batches)
+    return pa.Table.from_batches(batches, schema=FLOW_SCHEMA).to_pylist(), counts
+
+
+def assert_same(paths, **kw) -> RecordCounts:
+    ref_rows, ref_counts = reference(paths, format=kw.get("format"))
+    rows, counts = fast(paths, **kw)
+    assert counts == ref_counts
+    assert counts.balanced()
+    assert len(rows) == len(ref_rows)
+    for got, want in zip(rows, ref_rows, strict=True):
+        assert got == want
+    return counts
+
+
+@pytest.fixture(scope="module")
+def simulated() -> Path:
+    with tempfile.TemporaryDirectory() as d:
+        write_hubble(shop_cluster(hours=1), Path(d), gzip=False)
+        yield Path(d)
+
+
+# --------------------------------------------------------------------------- one process
+
+
+def test_fast_path_is_on():
+    # msgspec is installed and the fast path knows every FLOW_SCHEMA column (a new column
+    # turns it off until fast_hubble fills it like the reference parser does).
+    assert fast_hubble.AVAILABLE and fast_hubble.SCHEMA_KNOWN
+
+
+@needs_real
+def test_real_samples_fast_equals_reference():
+    for path in sorted(REAL.iterdir()):
+        assert fast_hubble.probe(str(path), None, ingest.LOOKAHEAD) is not None
+        assert_same([path], workers=1)
+
+
+def test_simulator_fast_equals_reference(simulated):
+    counts = assert_same([simulated], workers=1)
+    assert counts.normalized > 1000 and counts.filtered_total > 0
+
+
+def test_hostile_lines_fast_equals_reference(tmp_path, simulated):
+    sim = (simulated / sorted(os.listdir(simulated))[0]).read_bytes().splitlines()[:200]
+    mixed = []
+    for i, bad in enumerate(TRICKY):
+        mixed += [sim[i], bad, b"", b"  \t"]
+    p = write(tmp_path / "mixed.json", [BASE, *mixed, line(BASE)[:-5]], newline_last=False)
+    counts = assert_same([p], workers=1)
+    assert counts.rejected_total > 20 and counts.filtered_total >= 4
+    # Every tricky line really took the reference path or matched it: also as line 1.
+    for i, bad in enumerate(TRICKY):
+        assert_same([write(tmp_path / f"t{i}.json", [bad, BASE])], format="hubble", workers=1)
+
+
+def test_bom_crlf_and_legacy_reply_rule(tmp_path):
+    legacy = rec(is_reply=..., l4={"TCP": {"flags": {"ACK": True}}})
+    p = tmp_path / "legacy.json"
+    p.write_bytes(b"\xef\xbb\xbf" + line(legacy) + b"\r\n" + line(legacy) + b"\r\n")
+    assert fast_hubble.probe(str(p), None, ingest.LOOKAHEAD).legacy
+    rows = assert_same([p], workers=1)
+    assert rows.normalized == 2
+    escaped = line(BASE).replace(b'"is_reply"', b'"is_\\u0072eply"')  # still an is_reply key
+    p = write(tmp_path / "escaped.json", [legacy, escaped])
+    assert not fast_hubble.probe(str(p), None, ingest.LOOKAHEAD).legacy
+    assert_same([p], workers=1)
+
+
+def test_files_the_fast_path_leaves_alone(tmp_path):
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([BASE, BASE]))
+    text = tmp_path / "text.log"
+    text.write_text("not json\n" * 3)
+    calico = tmp_path / "calico.json"
+    calico.write_text(json.dumps({"flow": 1, "source_namespace": "a"}) + "\n")
+    for p in (array, text):
+        assert fast_hubble.probe(str(p), None, ingest.LOOKAHEAD) is None
+    assert_same([array], workers=1)
+    assert_same([text], format="hubble", workers=1)
+
+
+def test_time_fast_path_matches_parse_time():
+    parser = fast_hubble._TimeParser()
+    for t in [
+        "2021-11-10T10:40:56.465597700Z",
+        "2021-11-10T10:40:56.465597701Z",  # same second, cached
+        "2021-11-10T10:40:56,465597701Z",
+        "2021-11-10T10:40:56x465597701Z",
+        "2021-11-10T10:40:56.46559770xZ",
+        "2021-11-10T10:40:56.465597701z",
+        "2021-11-10T10:40:56Z",
+        "2021-11-10T10:40:56.1Z",
+        "2021-11-10T10:40:56.Z",
+        "2021-11-10T10:40:5.1234567Z",
+        "2021-11-10T10:40:56.1234567891Z",
+        "2016-12-31T23:59:60.999999999Z",
+        "2021-11-10T23:60:00Z",
+        "2021-13-10T10:40:56Z",
+        "2262-04-11T23:47:16.854775807Z",
+        "2262-04-11T23:47:16.854775808Z",
+        "1677-09-21T00:12:43.145224192Z",
+        "1677-09-21T00:12:43.145224191Z",
+        "2021-11-10T10:40:56.４65597700Z",
+        "2021-11-10X10:40:56.465597700Z",
+    ]:
+        assert parser(t) == parse_time(t), t
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+def test_ranges_give_the_whole_file_lines(tmp_path, monkeypatch, simulated):
+    """Tasks over line-aligned ranges (run here) == one whole-file read, even with tiny
+    chunks and an over-long line straddling range and chunk boundaries."""
+    monkeypatch.setattr(sources, "CHUNK", 4096)
+    monkeypatch.setattr(sources, "MAX_LINE", 6000)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 20_000)
+    sim = (simulated / sorted(os.listdir(simulated))[0]).read_bytes().splitlines()[:150]
+    long = line(BASE).replace(b'"TCP Flags: SYN"', b'"' + b"x" * 9000 + b'"')
+    records = [*sim[:50], long, *TRICKY[:10], *sim[50:], long, b"", long]
+    p = write(tmp_path / "r.json", records, newline_last=False)
+    ref_rows, ref_counts = reference([p])
+    plan = fast_hubble.probe(str(p), None, ingest.LOOKAHEAD)
+    ranges = parallel._ranges(str(p), p.stat().st_size)
+    assert len(ranges) > 5
+    rows: list[dict] = []
+    counts = RecordCounts()
+    counts.files = 1
+    offset = 0
+    for i, (start, end) in enumerate(ranges):
+        spool = str(tmp_path / f"{i}.arrow")  # as a worker hands its batches over
+        result = parallel._range_task(None, spool, str(p), start, end, plan.legacy, 7)
+        for example in result.counts.examples:
+            example.line += offset
+        counts.merge(result.counts)
+        for batch in result.read():
+            batch = parallel._renumber(batch, offset)
+            assert batch.num_rows <= 7
+            rows += batch.to_pylist()
+        assert not os.path.exists(spool)
+        offset += result.lines
+    parallel._PARSERS.clear()
+    assert counts == ref_counts
+    assert rows == ref_rows
+    assert dict(counts.rejected)["line too long"] >= 3
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def test_workers_equal_one_process(tmp_path, monkeypatch, simulated):
+    """One parallel read over every kind of task (ranges, gzip blocks, a whole small gzip,
+    another format, Parquet, hostile lines) == the reference, in order, with the same
+    accounting and progress; then an unreadable file raises in its turn."""
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 150_000)
+    monkeypatch.setattr(parallel, "GZIP_BLOCK_BYTES", 100_000)
+    monkeypatch.setattr(parallel, "WHOLE_GZIP_BYTES", 10_000)
+    sim = sorted(simulated.iterdir())
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.jsonl").write_bytes(b"\n".join(sim[1].read_bytes().splitlines()[:400]))
+    lines = sim[0].read_bytes().splitlines()[:400]
+    hostile = []
+    for i, bad in enumerate(TRICKY):
+        hostile += [lines[i], bad]
+    write(d / "b.json", hostile + lines[len(TRICKY) :])
+    gz = gzip.compress(b"\n".join(sim[2].read_bytes().splitlines()[:400]))
+    (d / "c.json.gz").write_bytes(gz)  # larger than WHOLE_GZIP_BYTES: split here
+    (d / "d.json.gz").write_bytes(gzip.compress(b"\n".join(lines[:100])))  # small: one task
+    from recommender.simulate_formats.calico import write_calico
+
+    write_calico(shop_cluster(hours=0.2), d / "e")
+    write_parquet(pa.Table.from_pylist(reference([sim[0]])[0][:50], schema=FLOW_SCHEMA), d / "f.pq")
+    files = sources.expand_inputs([d])
+    plan = list(parallel._plan(files, None, RecordCounts(), None, 50, parallel._Settings.current()))
+    kinds = [(Path(t.path).name, t.call[0].__name__ if t.call else "here") for t in plan]
+    assert kinds.count(("a.jsonl", "_range_task")) > 1  # a plain file in ranges
+    assert kinds.count(("c.json.gz", "_lines_task")) > 1  # a large gzip in line blocks
+    assert ("d.json.gz", "_file_task") in kinds and ("f.pq", "here") in kinds
+    seen: list[int] = []
+    counts = RecordCounts()
+    batches = list(iter_flow_batches([d], counts=counts, workers=2, progress=seen.append))
+    ref_rows, ref_counts = reference([d])
+    assert counts == ref_counts and counts.files == 8
+    assert pa.Table.from_batches(batches, schema=FLOW_SCHEMA).to_pylist() == ref_rows
+    assert sum(seen) == input_size([d])
+
+    # An unsupported file: the batches before it come out, then InputError.
+    (tmp_path / "z.json").write_text('{"alpha": 1}\n')
+    got = 0
+    with pytest.raises(InputError, match=r"z\.json: not a supported flow log format"):
+        for batch in iter_flow_batches(
+            [d / "a.jsonl", tmp_path / "z.json", d / "b.json"], counts=RecordCounts(), workers=2
+        ):
+            got += batch.num_rows
+    assert got == sum(1 for x in reference([d / "a.jsonl"])[0])
+
+
+def test_auto_workers_and_bad_values(tmp_path):
+    assert parallel.auto_workers(0) == 1
+    assert parallel.auto_workers(parallel.AUTO_MIN_BYTES) in (1, *range(2, 9))
+    with pytest.raises(ValueError):
+        iter_flow_batches([tmp_path], counts=RecordCounts(), workers=0)
+
+
+# --------------------------------------------------------------------------- mutations
+
+
+SEEDS = [BASE, rec(l7={"type": "REQUEST", "dns": {"query": "a.b."}}, Type="L7")]
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**65), max_value=2**65),
+    st.floats(allow_nan=False),
+    st.sampled_from(["", "SOCK", "FORWARDED", "10.0.0.1", "fd00::1", "a b", "\udc80", "x" * 70]),
+    st.lists(st.sampled_from(["k8s:app=x", "reserved:world", 1]), max_size=3),
+    st.dictionaries(st.sampled_from(["name", "type", "SYN", "x"]), st.booleans(), max_size=2),
+)
+
+
+def _paths(obj, prefix=()):
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _paths(v, (*prefix, i))
+
+
+@st.composite
+def mutated(draw):
+    r = copy.deepcopy(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from([p for p in _paths(r) if p]))
+        parent = r
+        for key in path[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(VALUES)
+    return r
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutated(), min_size=1, max_size=4))
+def test_mutated_records_fast_equals_reference(records):
+    with tempfile.TemporaryDirectory() as d:
+        p = write(Path(d) / "m.json", [BASE, *records])
+        assert_same([p], format="hubble", workers=1)
