@@ -13,8 +13,9 @@ are still counted as rejected by the reader). New formats register here, in dete
 
 Text formats: a module that sets ``TEXT = True`` also reads text lines. When a file's first
 records are not JSON, the reader hands out :class:`~recommender.ingest.sources.TextLine`
-records; detection offers the first one to the text formats' ``looks_like`` only, and their
-``Parser.parse`` receives every line (JSON values still go to every record format).
+records; detection offers them (up to :data:`TEXT_DETECT_LINES` non-empty ones, so a cut or
+garbage first line does not hide the format) to the text formats' ``looks_like`` only, and
+their ``Parser.parse`` receives every line (JSON values still go to every record format).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ FORMAT_MODULES: dict[str, str] = {
 }
 #: Formats that are not record streams (read whole by their module).
 FILE_FORMATS = frozenset({"parquet", "generic"})
+
+
+#: Non-empty text lines of a text file offered to the text formats before detection gives
+#: up: garbage lines first (a cut line, NULs) are rejected by the format's parser.
+TEXT_DETECT_LINES = 20
 
 
 def register_format(name: str, module: str, *, file_format: bool = False) -> None:
@@ -122,21 +128,40 @@ def detect_file(path: str, lookahead: Sequence[tuple[str, int, Any]]) -> str | N
     reading problem (corrupt gzip, over-long line): those are counted, no format is needed.
     Raises InputError when the first parsed record is of no supported format, or when the
     file is not JSON at all. For a text file (the reader gives
-    :class:`~recommender.ingest.sources.TextLine` records) the first line decides, among the
-    text formats only.
+    :class:`~recommender.ingest.sources.TextLine` records) the first line a text format
+    accepts decides, among the text formats only; up to :data:`TEXT_DETECT_LINES` non-empty
+    lines are tried.
     """
     first_bad: Rejected | None = None
+    first_text: TextLine | None = None  # the first text line no text format took
+    text_lines = 0
     for _, _, raw in lookahead:
         if isinstance(raw, Rejected):
             if first_bad is None and raw.reason in ("invalid JSON", "invalid UTF-8"):
                 first_bad = raw
             continue
+        if isinstance(raw, TextLine):
+            if not raw:
+                continue
+            text_lines += 1
+            name = detect_record(raw)
+            if name is not None:
+                return name
+            if first_text is None:
+                first_text = raw
+            if text_lines < TEXT_DETECT_LINES:
+                continue  # a cut or garbage line: the parser rejects it with file:line
+            break
         name = detect_record(raw)
         if name is None:
             raise InputError(
                 f"{path}: not a supported flow log format (looked like {describe(raw)})"
             )
         return name
+    if first_text is not None:
+        raise InputError(
+            f"{path}: not a supported flow log format (looked like {describe(first_text)})"
+        )
     if first_bad is not None:
         raise InputError(
             f"{path}: not a supported flow log format (looked like {describe(first_bad)})"

@@ -13,8 +13,9 @@
   1-based line number for JSON lines and the 1-based array index for a JSON array. Blank
   lines are skipped and not counted as records.
 * Text files: when none of the first :data:`TEXT_PROBE` records of a line-oriented file parses
-  as JSON but some are readable text, the file is read as text lines: ``raw`` is then a
-  :class:`TextLine` (the decoded line, stripped of surrounding whitespace), or a
+  as a JSON object but some are readable text, the file is read as text lines (a line that
+  is a JSON scalar or array, e.g. a cut ``2`` or ``[]``, is no evidence of JSON): ``raw``
+  is then a :class:`TextLine` (the decoded line, stripped of surrounding whitespace), or a
   :class:`Rejected` for a line that is not UTF-8 or is too long. Formats that read text
   (``TEXT = True`` in their module, e.g. AWS VPC Flow Logs) parse these lines; detection
   refuses the file for every other format.
@@ -57,9 +58,13 @@ __all__ = [
 MAX_LINE = 16 * 1024 * 1024
 #: Bytes read from disk (and produced by gzip) per step.
 CHUNK = 1 << 20
-#: Records (non-blank lines) of a line-oriented file looked at before it is read as text: when
-#: none of them is JSON, it is a text file. At least the ingest lookahead (1000), so a JSON
-#: file whose first lines are garbage is still read as JSON, exactly as before text support.
+#: Compressed bytes fed to zlib per call: damage loses at most the output of one piece, and
+#: that piece is then inflated again byte by byte up to the damage.
+GZIP_PIECE = 16 * 1024
+#: Records (non-blank lines) of a line-oriented file looked at before it is read as text:
+#: when none of them is a JSON object, it is a text file. At least the ingest lookahead
+#: (1000), so a JSON file whose first lines are garbage is still read as JSON, exactly as
+#: before text support.
 TEXT_PROBE = 1000
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -205,31 +210,55 @@ def _gunzip(raw: Iterator[bytes]) -> Iterator[bytes]:
 
     Everything that decompresses is yielded; then a corrupt or truncated stream raises
     _CorruptGzip. Trailing NUL padding after the last member is tolerated, like gzip(1).
+
+    zlib drops the output of a call that fails, and some damage is only reported late (a
+    bad CRC after the whole member, garbage that zlib inflates for a while). So compressed
+    input is fed in pieces of :data:`GZIP_PIECE` bytes, each call made on a decompressor
+    whose copy was saved before it; when a call fails, its input is inflated again from the
+    copy one byte at a time, which recovers everything before the damage. Output is
+    gathered into chunks of about CHUNK bytes; each call's output is capped at CHUNK, so a
+    decompression bomb stays bounded.
     """
     d = zlib.decompressobj(wbits=31)
     started = False  # the current decompressor has been fed part of a member
-    for data in raw:
-        while data:
+    out: list[bytes] = []  # output not yet yielded
+    size = 0
+    for buf in raw:
+        pos = 0
+        while pos < len(buf):
+            data = buf[pos : pos + GZIP_PIECE]
+            pos += len(data)
             if not started:
                 if not data.strip(b"\0"):
-                    break  # NUL padding after a member
+                    continue  # NUL padding after a member
                 started = True
-            try:
-                out = d.decompress(data, CHUNK)
-                if out:
-                    yield out
+            while True:
+                saved = d.copy()
+                try:
+                    piece = d.decompress(data, CHUNK)
+                except zlib.error as exc:
+                    out.append(_inflate_until_error(saved, data))
+                    rest = b"".join(out)
+                    if rest:
+                        yield rest
+                    raise _CorruptGzip(str(exc)) from None
+                if piece:
+                    out.append(piece)
+                    size += len(piece)
+                    if size >= CHUNK:
+                        yield b"".join(out)
+                        out, size = [], 0
+                if d.eof:  # end of one member; what follows may be another member
+                    pos -= len(d.unused_data)  # a suffix of this piece: read on from there
+                    d = zlib.decompressobj(wbits=31)
+                    started = False
+                    break
                 data = d.unconsumed_tail
-                # Output was capped: drain what zlib still holds before feeding more.
-                while not data and len(out) == CHUNK and not d.eof:
-                    out = d.decompress(b"", CHUNK)
-                    if out:
-                        yield out
-            except zlib.error as exc:
-                raise _CorruptGzip(str(exc)) from None
-            if d.eof:  # end of one member; what follows may be another member
-                data = d.unused_data
-                d = zlib.decompressobj(wbits=31)
-                started = False
+                # Output capped with the input used up: drain what zlib still holds.
+                if not data and len(piece) < CHUNK:
+                    break
+    if out:
+        yield b"".join(out)
     if started:
         try:
             tail = d.flush()
@@ -238,6 +267,20 @@ def _gunzip(raw: Iterator[bytes]) -> Iterator[bytes]:
         if tail:
             yield tail
         raise _CorruptGzip("compressed stream ended before the end-of-stream marker")
+
+
+def _inflate_until_error(d: Any, data: bytes) -> bytes:
+    """What the decompressor ``d`` inflates from ``data`` before the first error, fed one
+    byte at a time (at most about 2 KB of output per input byte, so bounded)."""
+    out = bytearray()
+    try:
+        for i in range(len(data)):
+            out += d.decompress(data[i : i + 1])
+            if d.eof:
+                break
+    except zlib.error:
+        pass
+    return bytes(out)
 
 
 def _content_chunks(path: str, f, progress: Progress) -> Iterator[bytes]:
@@ -380,27 +423,34 @@ def _text_line(line: bytes) -> TextLine | Rejected:
 
 
 def _json_lines(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
-    """JSON lines; or text lines when none of the first TEXT_PROBE records is JSON.
+    """JSON lines; or text lines when none of the first TEXT_PROBE records is a JSON object.
 
-    Until the first JSON value (or TEXT_PROBE records) the undecided lines are held: their
-    bytes and parse results, at most TEXT_PROBE lines (the same bound as the ingest
-    lookahead, which holds that many parsed records anyway).
+    Only a JSON object is evidence of JSON lines (every record format reads objects): a
+    text line that happens to be a JSON scalar or array (``2``, ``null``, ``[]``, a cut
+    line) does not turn a text file into JSON. Until the first JSON object (or TEXT_PROBE
+    records) the undecided lines are held: their bytes and parse results, at most
+    TEXT_PROBE lines (the same bound as the ingest lookahead, which holds that many parsed
+    records anyway). A file read as JSON lines gives every held line its JSON value, as
+    before; a file with no object but some text reads all its lines as text.
     """
     lines = _record_lines(chunks)
     held: list[tuple[int, bytes | Rejected, Any]] = []
     text = False
     for number, line in lines:
         parsed = line if isinstance(line, Rejected) else _parse_line(line)
-        if not isinstance(parsed, Rejected):
-            break  # JSON: held lines stay rejected, as before
+        if type(parsed) is dict:
+            break  # JSON: held lines keep their JSON values (or rejections)
         held.append((number, line, parsed))
         if len(held) >= TEXT_PROBE:
             text = True
             break
     else:
         number = 0
-        text = True  # the file ended before any JSON value
-    if text and any(isinstance(line, bytes) and p.reason == "invalid JSON" for _, line, p in held):
+        text = True  # the file ended before any JSON object
+    if text and any(
+        isinstance(line, bytes) and isinstance(p, Rejected) and p.reason == "invalid JSON"
+        for _, line, p in held
+    ):
         for n, line, p in held:
             yield path, n, _text_line(line) if isinstance(line, bytes) else p
         for n, line in lines:
@@ -618,6 +668,35 @@ def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
 # --------------------------------------------------------------------------- records
 
 
+def _array_line_first(head: list[bytes], chunks: Iterator[bytes]) -> bool:
+    """Is the ``[`` that starts the content a line of its own kind, not a JSON array file?
+
+    True when the first line is a complete JSON array holding no object (``[]``, ``[1]``:
+    no record in it) and more content follows: e.g. a cut line at the top of a text file.
+    Looks at the buffered ``head`` (reading at most one more chunk into it when the first
+    line ends exactly at its end); a first line longer than that stays an array file.
+    """
+    data = b"".join(head)
+    if data.startswith(_BOM):
+        data = data[3:]
+    data = data.lstrip(_WS)
+    end = data.find(b"\n")
+    if end < 0 or b"{" in data[:end]:
+        return False  # no complete first line, or maybe an object in it: an array file
+    try:
+        value = json.loads(data[:end])
+    except (ValueError, RecursionError):
+        return False  # e.g. "[" alone: the start of a pretty-printed array
+    if type(value) is not list:
+        return False
+    if data[end + 1 :].strip(_WS):
+        return True
+    more = next(chunks, b"")
+    if more:
+        head.append(more)
+    return bool(more.strip(_WS))
+
+
 def content_mode(path: str, f, progress: Progress = None) -> tuple[str, Iterator[bytes]]:
     """How a record file is laid out, and its content as byte chunks from the start.
 
@@ -645,6 +724,8 @@ def content_mode(path: str, f, progress: Progress = None) -> tuple[str, Iterator
             if stripped:
                 mode = "array" if stripped[:1] == b"[" else "lines"
                 break
+        if mode == "array" and _array_line_first(head, chunks):
+            mode = "lines"
     except _CorruptGzip as exc:
         corrupt_early = exc
 

@@ -820,24 +820,13 @@ FIRST_LINE_GARBAGE = {
 }
 
 
-_DETECT_TEXT_XFAIL = pytest.mark.xfail(
-    strict=True,
-    raises=InputError,
-    reason="detect.py (not editable here): a text file is detected from its first readable "
-    "line only, so a garbage text line first (a cut or NUL-filled line) raises InputError "
-    "'not a supported flow log format' instead of being rejected",
-)
-
-
 def _first_line_params() -> list:
     out = []
     for fmt in ALL_FORMATS:
         if fmt == "generic":
             continue  # its header must be line 1: test_generic_header_must_be_the_first_line
         for garbage in FIRST_LINE_GARBAGE:
-            text_garbage = garbage in ("truncated", "text", "nul")
-            marks = [_DETECT_TEXT_XFAIL] if fmt == "aws-vpc" and text_garbage else []
-            out.append(pytest.param(fmt, garbage, marks=marks, id=f"{fmt}-{garbage}"))
+            out.append(pytest.param(fmt, garbage, id=f"{fmt}-{garbage}"))
     return out
 
 
@@ -858,13 +847,6 @@ def test_first_line_garbage_is_rejected_and_detection_uses_the_first_good_record
     assert reason in ("invalid JSON", "invalid UTF-8", "wrong field count")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InputError,
-    reason="sources.py/detect.py (not editable here): in a text file, one line that happens "
-    "to be a JSON value (a cut line '2', 'null', '[]') turns the whole file into JSON lines: "
-    "every good text line is then 'invalid JSON' and detection raises InputError",
-)
 @pytest.mark.parametrize("scalar", [b"2", b"null", b"true", b'"x"', b"[]"])
 @pytest.mark.parametrize("where", ["first", "middle"])
 def test_aws_text_line_that_is_a_json_value(tmp_path, scalar, where):
@@ -1052,25 +1034,11 @@ def _damaged(fmt: str, damage: str) -> tuple[bytes, int, int]:
     return gz[:-8] + b"\x00\x00\x00\x00" + gz[-4:], len(lines), len(lines)
 
 
-_SOURCES_GZIP_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="sources.py (not editable here): _gunzip feeds zlib 1 MiB of compressed input per "
-    "call and zlib drops the output of a call that fails, so a damage zlib reports late (a "
-    "bad CRC, garbage it inflates for a while) loses every record of that chunk (here: all)",
-)
-
-
 def _gzip_params() -> list:
     out = []
     for damage in ("truncated", "garbage-tail", "garbage-middle", "bad-crc"):
         for fmt in ALL_FORMATS:
-            marks = []
-            lost = damage == "bad-crc" or (
-                damage == "garbage-middle" and fmt in ("aws-vpc", "antrea")
-            )
-            if lost and fmt != "generic":
-                marks = [_SOURCES_GZIP_XFAIL]
-            out.append(pytest.param(fmt, damage, marks=marks, id=f"{damage}-{fmt}"))
+            out.append(pytest.param(fmt, damage, id=f"{damage}-{fmt}"))
     return out
 
 
