@@ -230,9 +230,9 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         "|---|---|",
         f"| coverage (observed connections still allowed) | **{_pct(rec.coverage)}** "
         f"({rec.covered} of {rec.judged}) |",
-        f"| breadth (allowed but never observed) | **{b.total}** |",
-        f"| breadth in-cluster (workload pairs x ports) | {b.in_cluster} of {b.universe} |",
-        f"| breadth external (addresses x ports beyond observed) | {b.external_addresses} |",
+        f"| breadth (allowed but never observed) | **{b.total:,}** |",
+        f"| breadth in-cluster (workload pairs x ports) | {b.in_cluster:,} of {b.universe:,} |",
+        f"| breadth external (addresses x ports beyond observed) | {b.external_addresses:,} |",
         f"| policies | {len(rec.policies)} |",
         f"| workloads | {len(rec.workloads)} |",
         f"| connections (pod level) | {len(rec.connections)} |",
