@@ -55,9 +55,9 @@ from typing import Any
 import pandas as pd
 
 from recommender.generate.k8s import to_yaml
-from recommender.generate.options import SynthesisOptions
 from recommender.ingest import read_flows
 from recommender.ingest.inventory import read_inventory
+from recommender.options import SynthesisOptions
 from recommender.pipeline import Recommendation, recommend_from_flows
 from recommender.semantics import ContainerPort, Endpoint, Evaluator
 from recommender.simulate import (

@@ -268,7 +268,7 @@ def recommend(
     if any would be denied, nothing is written and the command exits 1. Prints coverage
     and breadth (what the proposal allows that was never observed).
     """
-    from .generate.options import SynthesisOptions
+    from .options import SynthesisOptions
     from .pipeline import recommend as run
     from .proposal import write_proposal
 

@@ -21,10 +21,10 @@ from .accounting import RecordCounts
 from .connections import ConnectionSet, StreamingAggregator
 from .generate.ir import PolicyIR
 from .generate.k8s import render_policy
-from .generate.options import SynthesisOptions
 from .generate.synthesis import Synthesis, synthesize
 from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
+from .options import SynthesisOptions
 from .selectors import Selection, workload_selectors
 from .semantics import ContainerPort, Endpoint, Evaluator
 from .verify import Breadth, coverage, measure_breadth, replay

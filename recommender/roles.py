@@ -88,7 +88,7 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from .breadth import DNS_PORTS, expected_pairs
-from .generate.options import SynthesisOptions
+from .options import SynthesisOptions
 from .selectors import Selection, is_churn_key, minimal_selector
 
 __all__ = [

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from recommender.breadth import measure_breadth
-from recommender.generate.options import SynthesisOptions
+from recommender.options import SynthesisOptions
 from recommender.roles import DEFAULT_DNS, SELF, Role, find_roles, role_index, traffic_profiles
 from recommender.selectors import workload_selectors
 from recommender.semantics import Evaluator

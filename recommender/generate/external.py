@@ -44,7 +44,7 @@ from typing import Any
 
 import pandas as pd
 
-from .options import SynthesisOptions
+from ..options import SynthesisOptions
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

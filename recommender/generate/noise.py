@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from .options import SynthesisOptions
+from ..options import SynthesisOptions
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from typing import Any
 
 import pandas as pd
 
+from ..options import SynthesisOptions
 from ..roles import Role, find_roles
 from ..selectors import Selection, namespace_selector
 from .external import ExternalBlock, forbidden_ranges, plan_external
 from .ir import Evidence, Peer, PolicyIR, PortSpec, Rule
 from .noise import LeftOut, split_noise
-from .options import SynthesisOptions
 from .peers import PeerIndex, merge_peers
 from .ports import compact_ports, name_ports
 

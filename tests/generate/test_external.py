@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.generate.external import ExternalBlock, forbidden_ranges, plan_external
-from recommender.generate.options import SynthesisOptions
+from recommender.options import SynthesisOptions
 from recommender.semantics import ip_in_block
 
 IN = ("ingress", "TCP", 443)

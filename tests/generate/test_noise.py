@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from recommender.generate.noise import LeftOut, confidence, split_noise
-from recommender.generate.options import SynthesisOptions
+from recommender.options import SynthesisOptions
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -146,7 +146,7 @@ def _ips_in_rules(policy, direction="egress"):
 
 
 def test_cidr_budget_aggregates_external_peers_and_breadth_counts_the_rest():
-    from recommender.generate.options import SynthesisOptions
+    from recommender.options import SynthesisOptions
 
     rows = [flow(API, address(f"203.0.113.{i}"), 443, sport=41000 + i) for i in range(1, 8)]
     exact = _rec(rows)
@@ -181,7 +181,7 @@ def test_public_facing_ingress_gets_the_internet_minus_private_ranges():
 def test_min_flows_and_min_age_leave_out_noise_but_never_silently():
     from datetime import timedelta
 
-    from recommender.generate.options import SynthesisOptions
+    from recommender.options import SynthesisOptions
 
     rows = cluster_rows() + [flow(WEB1, API, 7777, seconds=1)]
     options = SynthesisOptions(min_age=timedelta(seconds=0), min_flows=2)
