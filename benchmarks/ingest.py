@@ -17,7 +17,10 @@ Part 2: about ``--gb`` GB of simulated Hubble JSON (``write_hubble(shop_cluster(
 hours=H))``, H from the size) streamed from raw files to connections, in a fresh process
 per run, with 1 process and with ``--workers`` processes (this one included): records,
 seconds, records/s, CPU seconds and peak RSS (``getrusage`` of the process and of its
-worker processes, and the peak of their sum sampled from /proc).
+worker processes, and the peak of their sum sampled from /proc). With ``--workers`` processes
+the connections are also built by ``parallel.aggregate_inputs`` ("aggr. in workers": each
+task is aggregated where it is parsed and the partial aggregates are merged; the path
+``recommend`` and ``verify`` take without an inventory).
 
 Figures, not assertions: performance is measured here, never in unit tests. Temporary files
 are removed at the end.
@@ -355,18 +358,25 @@ class _Memory:
         }
 
 
-def measure(directory: str, workers: int, parse_only: bool) -> None:
-    """Run in a fresh process: stream the directory to connections (or only parse it),
-    print JSON figures."""
+def measure(directory: str, workers: int, parse_only: bool, in_workers: bool = False) -> None:
+    """Run in a fresh process: stream the directory to connections (or only parse it, or
+    aggregate in the parsing processes: ``in_workers``), print JSON figures."""
     memory = _Memory()
     counts = RecordCounts()
     start = time.perf_counter()
     cpu0 = time.process_time()
-    batches = iter_flow_batches([directory], counts=counts, workers=workers)
-    if parse_only:
-        rows, conns = sum(b.num_rows for b in batches), 0
+    if in_workers:
+        from recommender.ingest.parallel import aggregate_inputs
+
+        agg = aggregate_inputs([directory], counts=counts, workers=workers)
+        conns_set, _pods = agg.connections(), agg.pods()
+        rows, conns = counts.normalized, len(conns_set.table)
     else:
-        rows, conns = _aggregate(batches)
+        batches = iter_flow_batches([directory], counts=counts, workers=workers)
+        if parse_only:
+            rows, conns = sum(b.num_rows for b in batches), 0
+        else:
+            rows, conns = _aggregate(batches)
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -380,6 +390,12 @@ def measure(directory: str, workers: int, parse_only: bool) -> None:
         **memory.stop(),
     }
     print(json.dumps(figures))
+
+
+def _has_aggregate_inputs() -> bool:
+    from recommender.ingest import parallel
+
+    return hasattr(parallel, "aggregate_inputs")
 
 
 def big(gb: float, workers: int, tmp: Path) -> None:
@@ -410,17 +426,29 @@ def big(gb: float, workers: int, tmp: Path) -> None:
         f"{'run':<26} {'records':>10} {'seconds':>8} {'records/s':>10} {'cpu s':>7}"
         f"  {'RSS main':>9} {'RSS worker':>10} {'RSS total':>10}"
     )
-    runs = [(w, False) for w in sorted({1, workers})] + [(workers, True)]
+    # (processes, mode): "conns" streams batches to one aggregator in the reading process,
+    # "in-workers" aggregates where the records are parsed (aggregate_inputs).
+    runs = [(w, "conns") for w in sorted({1, workers})]
+    if _has_aggregate_inputs():
+        runs.append((workers, "in-workers"))
+    runs.append((workers, "parse"))
     maxrss = []
-    for w, parse_only in runs:
+    for w, mode in runs:
         command = [sys.executable, __file__, "--measure", str(out), "--workers", str(w)]
-        if parse_only:
+        if mode == "parse":
             command.append("--parse-only")
+        elif mode == "in-workers":
+            command.append("--in-workers")
         proc = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         maxrss.append((r["maxrss_main_mb"], r["maxrss_children_mb"]))
-        label = f"{w} process{'es' if w > 1 else ''}, " + (
-            "parse only" if parse_only else "-> connections"
+        label = (
+            f"{w} process{'es' if w > 1 else ''}, "
+            + {
+                "conns": "-> connections",
+                "in-workers": "aggr. in workers",
+                "parse": "parse only",
+            }[mode]
         )
         print(
             f"{label:<26} {r['records']:>10,} {r['seconds']:>8.2f} "
@@ -449,9 +477,10 @@ def main() -> None:
     parser.add_argument("--skip-formats", action="store_true", help="only the 1 GB run")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--parse-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--in-workers", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure(args.measure, args.workers, args.parse_only)
+        measure(args.measure, args.workers, args.parse_only, args.in_workers)
         return
     print(f"CPUs available: {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as d:

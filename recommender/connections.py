@@ -155,6 +155,14 @@ _POD_SIDE_COLUMNS = (
     "workload_name",
     "service_account",
 )
+#: What the record ranked highest says about a pod.
+_POD_ENTRY_FIELDS = (
+    "labels",
+    "namespace_labels",
+    "workload_kind",
+    "workload_name",
+    "service_account",
+)
 POD_COLUMNS = [
     "namespace",
     "pod",
@@ -235,6 +243,52 @@ class StreamingAggregator:
         if self._partial_rows > _COMPACT_AT and len(self._partials) > 1:
             self._compact()
 
+    def merge(self, other: StreamingAggregator) -> None:
+        """Fold in an aggregator that saw the records *after* all of this one's.
+
+        The result is the one a single aggregator would give for this one's batches
+        followed by ``other``'s: partial tables are summed again, and pod entries keep the
+        same rank rule, ``other``'s row numbers shifted past this one's rows.
+        """
+        self.excluded.update(other.excluded)
+        self.records_used += other.records_used
+        if other._partials:
+            self._partials.extend(other._partials)
+            self._partial_rows += other._partial_rows
+            if self._partial_rows > _COMPACT_AT and len(self._partials) > 1:
+                self._compact()
+        offset = self._row
+        for key, theirs in other._pods.items():
+            has_labels, time, row = theirs["rank"]
+            rank = (has_labels, time, row + offset)
+            entry = self._pods.get(key)
+            if entry is None:
+                entry = self._pods[key] = dict(theirs)
+                entry["ips"] = set(theirs["ips"])
+                entry["rank"] = rank
+                continue
+            entry["first_seen"] = min(entry["first_seen"], theirs["first_seen"])
+            entry["last_seen"] = max(entry["last_seen"], theirs["last_seen"])
+            entry["ips"] |= theirs["ips"]
+            if entry["rank"] is None or rank > entry["rank"]:
+                entry["rank"] = rank
+                for c in _POD_ENTRY_FIELDS:
+                    entry[c] = theirs[c]
+        self._row += other._row
+
+    def partial_table(self) -> pa.Table | None:
+        """The partial connection rows folded into one table (None when there are none)."""
+        if not self._partials:
+            return None
+        if len(self._partials) > 1:
+            self._compact()
+        return self._partials[0]
+
+    def set_partial_table(self, table: pa.Table | None) -> None:
+        """Replace the partial rows (with a table from :meth:`partial_table`)."""
+        self._partials = [] if table is None or table.num_rows == 0 else [table]
+        self._partial_rows = 0 if table is None else table.num_rows
+
     def _compact(self) -> None:
         merged = pa.concat_tables(self._partials)
         merged = merged.group_by(_PARTIAL_KEY, use_threads=False).aggregate(_PARTIAL_AGGS)
@@ -245,30 +299,40 @@ class StreamingAggregator:
         for side in ("src", "dst"):
             t = table.select([f"{side}_{c}" for c in _POD_SIDE_COLUMNS] + ["time_start"])
             t = t.rename_columns([*_POD_SIDE_COLUMNS, "time"])
-            t = t.append_column(
-                "row", pa.array(range(self._row, self._row + t.num_rows), pa.int64())
-            )
             mask = pc.and_(
                 pc.equal(pc.cast(t.column("kind"), pa.string()), "pod"),
                 pc.and_(pc.is_valid(t.column("namespace")), pc.is_valid(t.column("pod"))),
             )
-            t = _as_strings(t.filter(pc.fill_null(mask, False)))
-            if t.num_rows == 0:
+            # Only the columns the spans need are filtered and sorted; the other columns
+            # are read for the one row picked per pod.
+            keys = pa.table(
+                {
+                    "namespace": t.column("namespace"),
+                    "pod": t.column("pod"),
+                    "ip": t.column("ip"),
+                    "time": t.column("time"),
+                    "row": pa.array(range(self._row, self._row + t.num_rows), pa.int64()),
+                    "has_labels": pc.is_valid(t.column("labels")),
+                }
+            )
+            keys = _as_strings(keys.filter(pc.fill_null(mask, False)))
+            if keys.num_rows == 0:
                 continue
-            t = t.append_column("has_labels", pc.is_valid(t.column("labels")))
             # The latest record with labels speaks for the pod (labels rarely change).
             order = pc.sort_indices(
-                t, [("has_labels", "ascending"), ("time", "ascending"), ("row", "ascending")]
+                keys, [("has_labels", "ascending"), ("time", "ascending"), ("row", "ascending")]
             )
-            t = t.take(order)
-            span = t.group_by(["namespace", "pod"], use_threads=False).aggregate(
-                [("time", "min"), ("time", "max"), ("row", "last"), ("ip", "distinct")]
+            span = (
+                keys.take(order)
+                .group_by(["namespace", "pod"], use_threads=False)
+                .aggregate([("time", "min"), ("time", "max"), ("row", "last"), ("ip", "distinct")])
             )
-            last_rows = pc.index_in(span.column("row_last"), t.column("row"))
-            picked = t.take(last_rows).to_pydict()
+            local = pc.subtract(span.column("row_last"), pa.scalar(self._row, pa.int64()))
+            picked = _as_strings(t.take(local)).to_pydict()
             spans = span.to_pydict()
             for i, (ns, pod) in enumerate(zip(spans["namespace"], spans["pod"], strict=True)):
-                rank = (picked["has_labels"][i], picked["time"][i], picked["row"][i])
+                has_labels = picked["labels"][i] is not None
+                rank = (has_labels, picked["time"][i], spans["row_last"][i])
                 entry = self._pods.get((ns, pod))
                 ips = {ip for ip in spans["ip_distinct"][i] if ip is not None}
                 if entry is None:
@@ -284,13 +348,7 @@ class StreamingAggregator:
                     entry["ips"] |= ips
                 if entry["rank"] is None or rank > entry["rank"]:
                     entry["rank"] = rank
-                    for c in (
-                        "labels",
-                        "namespace_labels",
-                        "workload_kind",
-                        "workload_name",
-                        "service_account",
-                    ):
+                    for c in _POD_ENTRY_FIELDS:
                         entry[c] = picked[c][i]
 
     def connections(self) -> ConnectionSet:

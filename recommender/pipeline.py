@@ -130,6 +130,13 @@ def observe(
         if inventory is not None:
             batch = enrich_flows(batch, inventory, stats=stats)
         agg.add(batch)
+    return _observed(agg, inventory)
+
+
+def _observed(
+    agg: StreamingAggregator, inventory: Inventory | None = None
+) -> tuple[ConnectionSet, pd.DataFrame, pd.DataFrame]:
+    """A filled aggregator -> what :func:`observe` returns."""
     conn_set = agg.connections()
     pods = agg.pods()
     if inventory is not None:
@@ -173,7 +180,29 @@ def recommend_from_flows(
     """
     stats = EnrichStats() if inventory is not None else None
     batches = [flows] if isinstance(flows, pa.Table) else flows
-    conn_set, pods, wconns = observe(batches, inventory, stats)
+    observed = observe(batches, inventory, stats)
+    return _recommend_observed(
+        observed,
+        counts,
+        namespaces=namespaces,
+        inputs=inputs,
+        inventory=inventory,
+        options=options,
+        stats=stats,
+    )
+
+
+def _recommend_observed(
+    observed: tuple[ConnectionSet, pd.DataFrame, pd.DataFrame],
+    counts: RecordCounts,
+    *,
+    namespaces: Sequence[str] | None,
+    inputs: Sequence[str],
+    inventory: Inventory | None,
+    options: SynthesisOptions | None,
+    stats: EnrichStats | None,
+) -> Recommendation:
+    conn_set, pods, wconns = observed
     workloads = workload_table(pods)
     selections = workload_selectors(pods)
     ns = sorted(set(namespaces)) if namespaces else None
@@ -252,9 +281,23 @@ def recommend(
 ) -> Recommendation:
     """Read flow logs and propose policies; nothing is written (see ``proposal.write``)."""
     from .ingest import iter_flow_batches
+    from .ingest.parallel import aggregate_inputs
 
     inv = read_inventory(list(inventory)) if inventory else None
     counts = RecordCounts()
+    if inv is None:
+        # No enrichment: aggregate where the records are parsed (only partial aggregates
+        # cross process boundaries).
+        agg = aggregate_inputs(inputs, format=format, counts=counts, progress=progress)
+        return _recommend_observed(
+            _observed(agg),
+            counts,
+            namespaces=namespaces,
+            inputs=[os.fspath(p) for p in inputs],
+            inventory=None,
+            options=options,
+            stats=None,
+        )
     batches = iter_flow_batches(inputs, format=format, counts=counts, progress=progress)
     return recommend_from_flows(
         batches,
@@ -295,11 +338,16 @@ def verify_policies(
     """Replay every observed connection in ``inputs`` against ``policies``."""
     from .generate.synthesis import find_resolvers
     from .ingest import iter_flow_batches
+    from .ingest.parallel import aggregate_inputs
 
     inv = read_inventory(list(inventory)) if inventory else None
     counts = RecordCounts()
-    batches = iter_flow_batches(inputs, format=format, counts=counts)
-    conn_set, pods, wconns = observe(batches, inv, EnrichStats() if inv else None)
+    if inv is None:
+        agg = aggregate_inputs(inputs, format=format, counts=counts)
+        conn_set, pods, wconns = _observed(agg)
+    else:
+        batches = iter_flow_batches(inputs, format=format, counts=counts)
+        conn_set, pods, wconns = observe(batches, inv, EnrichStats())
     if inv is not None:
         notes = [*notes, *inv.conflicts, *inv.rejected]
     evaluator = Evaluator(policies)

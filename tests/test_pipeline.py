@@ -32,3 +32,30 @@ def test_explain_external_source_and_unknown_names(rec):
     assert lines[0].startswith("ALLOWED") and "not a pod" in lines[1]
     with pytest.raises(ValueError, match="shop/nope"):
         rec.explain("shop/nope", "shop/web", "TCP", 443)
+
+
+def test_recommend_and_verify_aggregate_in_workers_like_one_process(monkeypatch):
+    """Without an inventory, recommend and verify aggregate in the parsing processes: the
+    same result as streaming every batch into one aggregator here."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from recommender.ingest import iter_flow_batches, parallel
+    from recommender.pipeline import recommend, verify_policies
+
+    samples = Path(__file__).resolve().parents[1] / "sample_flows"
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 2)
+    monkeypatch.setattr(parallel, "AUTO_MIN_BYTES", 0)  # workers=2 for these small files
+    got = recommend([samples])
+    counts = RecordCounts()
+    want = recommend_from_flows(
+        iter_flow_batches([samples], counts=counts, workers=1), counts, inputs=[str(samples)]
+    )
+    assert got.counts == want.counts and got.excluded == want.excluded
+    pd.testing.assert_frame_equal(got.connections, want.connections)
+    pd.testing.assert_frame_equal(got.pods, want.pods)
+    assert got.policies == want.policies and got.coverage == want.coverage
+    run = verify_policies(want.policies, [samples])
+    assert run.counts == want.counts and run.excluded == want.excluded
+    assert (run.covered, run.judged) == (want.covered, want.judged)

@@ -28,6 +28,7 @@ of a process that may run Arrow threads) and do not re-run the caller's ``__main
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import os
@@ -35,7 +36,7 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import context as mp_context
@@ -44,6 +45,7 @@ from multiprocessing import spawn
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
+from recommender.connections import StreamingAggregator
 from recommender.ingest import fast_hubble, generic, sources
 from recommender.ingest.sources import InputError, file_kind
 from recommender.schema import FLOW_SCHEMA
@@ -147,6 +149,8 @@ class _Result:
     counts: RecordCounts
     lines: int = 0  # lines read (ranges and line blocks), to number the next task's lines
     spool: str | None = None  # an Arrow IPC stream file written by a worker
+    #: An aggregating task's aggregator (its partial rows in ``spool`` when that is set).
+    aggregator: StreamingAggregator | None = None
 
     def read(self) -> list[pa.RecordBatch]:
         """The batches; a spool file is read whole and removed."""
@@ -160,6 +164,8 @@ class _Result:
 
 
 _PARSERS: dict[tuple[str, bool], fast_hubble.FastParser] = {}
+#: The aggregator of the aggregating task running in this process (see _aggregate_task).
+_FOLD: StreamingAggregator | None = None
 
 
 def _parser(path: str, legacy: bool) -> fast_hubble.FastParser:
@@ -183,6 +189,10 @@ def _collect(batches: Iterator[pa.RecordBatch], counts: RecordCounts, spool: str
     gc_was_enabled = gc.isenabled()
     gc.disable()  # parsing makes only acyclic objects (see recommender.ingest._batches)
     try:
+        if _FOLD is not None:  # an aggregating task (see _aggregate_task)
+            for batch in batches:
+                _FOLD.add(batch)
+            return _Result([], counts)
         if spool is None:
             return _Result(list(batches), counts)
         with pa.OSFile(spool, "wb") as sink:
@@ -448,6 +458,28 @@ def _gzip_tasks(
 # --------------------------------------------------------------------------- driver
 
 
+def _aggregate_task(settings: _Settings | None, spool: str | None, fn, *args) -> _Result:
+    """Run ``fn`` (a task) folding its batches into an aggregator (``_Result.aggregator``);
+    in a worker (``spool`` set) the aggregator's partial rows go to that file."""
+    global _FOLD
+    agg = StreamingAggregator()
+    _FOLD = agg
+    try:
+        result = fn(settings, None, *args)
+    finally:
+        _FOLD = None
+    result.aggregator = agg
+    table = agg.partial_table()
+    if spool is not None and table is not None:
+        with pa.OSFile(spool, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        agg.set_partial_table(None)
+        result.spool = spool
+        del table
+        pa.default_memory_pool().release_unused()
+    return result
+
+
 def _run_here(task: _Task) -> None:
     """Run a task in this process ahead of its turn; its result waits in the task."""
     assert task.call is not None
@@ -475,18 +507,19 @@ def _spool_dir() -> str:
     return tempfile.mkdtemp(prefix="netpol-ingest-", dir=base)
 
 
-def iter_batches(
+def _drive(
     files: list[str],
     format: str | None,
     counts: RecordCounts,
     progress: Progress,
     batch_size: int,
     workers: int,
-) -> Iterator[pa.RecordBatch]:
-    """FLOW_SCHEMA batches of ``files`` parsed by ``workers`` processes, this one included
-    (see the module docstring)."""
-    if workers < 2:
-        raise ValueError("iter_batches needs at least 2 workers (1 is the one-process reader)")
+    aggregate: bool,
+) -> Iterator[tuple[_Result, int] | pa.RecordBatch]:
+    """Run the tasks of ``files`` and hand out, in input order, each task's result with the
+    line offset of its first line in its file (its accounting already merged into
+    ``counts``), or the batches of a file read here. ``aggregate``: tasks fold their
+    batches into a :class:`StreamingAggregator` (``_Result.aggregator``) instead."""
     settings = _Settings.current()
     planned = _plan(files, format, counts, progress, batch_size, settings)
     window: deque[_Task] = deque()
@@ -498,6 +531,13 @@ def iter_batches(
     spool = _spool_dir()
     serial = itertools.count()
     executor = ProcessPoolExecutor(workers - 1, mp_context=_WorkerContext())
+
+    def run_here(task: _Task) -> None:
+        assert task.call is not None
+        if aggregate:
+            fn, args = task.call
+            task.call = (_aggregate_task, (fn, *args))
+        _run_here(task)
 
     def refill() -> None:
         nonlocal exhausted, submitted
@@ -514,17 +554,18 @@ def iter_batches(
             if task.unstarted:
                 assert task.call is not None
                 fn, args = task.call
+                if aggregate:
+                    fn, args = _aggregate_task, (fn, *args)
                 path = os.path.join(spool, f"{next(serial)}.arrow")
                 task.future = executor.submit(fn, settings, path, *args)
                 submitted += 1
 
-    def hand_out(task: _Task, result: _Result) -> Iterator[pa.RecordBatch]:
+    def hand_out(task: _Task, result: _Result) -> Iterator[tuple[_Result, int]]:
         offset = offsets[task.path]
         for example in result.counts.examples:
             example.line += offset
         counts.merge(result.counts)
-        for batch in result.read():
-            yield _renumber(batch, offset)
+        yield result, offset
         offsets[task.path] = offset + result.lines
         if progress is not None and task.progress_bytes:
             progress(task.progress_bytes)
@@ -537,7 +578,7 @@ def iter_batches(
                 # The batch due next is not ready: parse a task nobody has started.
                 ahead = next((t for t in window if t.unstarted), None)
                 if ahead is not None:
-                    _run_here(ahead)
+                    run_here(ahead)
                     refill()
                     continue
             window.popleft()
@@ -558,7 +599,7 @@ def iter_batches(
             elif task.local is not None:
                 yield from task.local()
             else:  # a call nobody started: run it now
-                _run_here(task)
+                run_here(task)
                 if task.error is not None:
                     raise task.error
                 assert task.result is not None
@@ -568,3 +609,73 @@ def iter_batches(
         executor.shutdown(wait=True, cancel_futures=True)
         _PARSERS.clear()
         shutil.rmtree(spool, ignore_errors=True)
+
+
+def iter_batches(
+    files: list[str],
+    format: str | None,
+    counts: RecordCounts,
+    progress: Progress,
+    batch_size: int,
+    workers: int,
+) -> Iterator[pa.RecordBatch]:
+    """FLOW_SCHEMA batches of ``files`` parsed by ``workers`` processes, this one included
+    (see the module docstring)."""
+    if workers < 2:
+        raise ValueError("iter_batches needs at least 2 workers (1 is the one-process reader)")
+    for item in _drive(files, format, counts, progress, batch_size, workers, aggregate=False):
+        if isinstance(item, pa.RecordBatch):
+            yield item
+            continue
+        result, offset = item
+        for batch in result.read():
+            yield _renumber(batch, offset)
+
+
+def aggregate_inputs(
+    inputs: Sequence[str | os.PathLike] | str | os.PathLike,
+    *,
+    format: str | None = None,
+    counts: RecordCounts,
+    workers: int | None = None,
+    progress: Progress = None,
+    batch_size: int = 50_000,
+) -> StreamingAggregator:
+    """Raw inputs -> a :class:`StreamingAggregator` holding their connections and pods.
+
+    The same aggregator (connections, pods, ``excluded``, ``records_used``) and the same
+    ``counts`` as streaming :func:`recommender.ingest.iter_flow_batches` into one, but each
+    task's batches are aggregated where they are parsed and only the partial aggregates
+    travel between processes. ``workers`` as for ``iter_flow_batches``.
+    """
+    from recommender.ingest import _batches, _check_format, expand_inputs
+
+    _check_format(format)
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    if workers is not None and workers < 1:
+        raise ValueError("workers must be positive")
+    files = expand_inputs(inputs)
+    if workers is None:
+        total = 0
+        for path in files:
+            with contextlib.suppress(OSError):  # reported when the file is read
+                total += os.path.getsize(path)
+        workers = auto_workers(total)
+    agg = StreamingAggregator()
+    if workers < 2:
+        for batch in _batches(files, format, counts, progress, batch_size):
+            agg.add(batch)
+        return agg
+    for item in _drive(files, format, counts, progress, batch_size, workers, aggregate=True):
+        if isinstance(item, pa.RecordBatch):
+            agg.add(item)
+            continue
+        result, _ = item
+        part = result.aggregator
+        assert part is not None
+        if result.spool is not None:
+            batches = result.read()
+            part.set_partial_table(pa.Table.from_batches(batches) if batches else None)
+        agg.merge(part)
+    return agg

@@ -15,6 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 import recommender.ingest as ingest
 from recommender.accounting import RecordCounts
+from recommender.connections import StreamingAggregator
 from recommender.ingest import (
     InputError,
     fast_hubble,
@@ -356,10 +358,9 @@ def test_ranges_give_the_whole_file_lines(tmp_path, monkeypatch, simulated):
 # --------------------------------------------------------------------------- processes
 
 
-def test_workers_equal_one_process(tmp_path, monkeypatch, simulated):
-    """One parallel read over every kind of task (ranges, gzip blocks, a whole small gzip,
-    another format, Parquet, hostile lines) == the reference, in order, with the same
-    accounting and progress; then an unreadable file raises in its turn."""
+def _every_task_kind(tmp_path: Path, monkeypatch, simulated: Path) -> Path:
+    """Inputs that make every kind of task (ranges, gzip blocks, a whole small gzip,
+    another format, Parquet, hostile lines)."""
     monkeypatch.setattr(parallel, "RANGE_BYTES", 150_000)
     monkeypatch.setattr(parallel, "GZIP_BLOCK_BYTES", 100_000)
     monkeypatch.setattr(parallel, "WHOLE_GZIP_BYTES", 10_000)
@@ -379,6 +380,13 @@ def test_workers_equal_one_process(tmp_path, monkeypatch, simulated):
 
     write_calico(shop_cluster(hours=0.2), d / "e")
     write_parquet(pa.Table.from_pylist(reference([sim[0]])[0][:50], schema=FLOW_SCHEMA), d / "f.pq")
+    return d
+
+
+def test_workers_equal_one_process(tmp_path, monkeypatch, simulated):
+    """One parallel read over every kind of task == the reference, in order, with the same
+    accounting and progress; then an unreadable file raises in its turn."""
+    d = _every_task_kind(tmp_path, monkeypatch, simulated)
     files = sources.expand_inputs([d])
     plan = list(parallel._plan(files, None, RecordCounts(), None, 50, parallel._Settings.current()))
     kinds = [(Path(t.path).name, t.call[0].__name__ if t.call else "here") for t in plan]
@@ -402,6 +410,43 @@ def test_workers_equal_one_process(tmp_path, monkeypatch, simulated):
         ):
             got += batch.num_rows
     assert got == sum(1 for x in reference([d / "a.jsonl"])[0])
+
+
+def _aggregated(agg: StreamingAggregator):
+    conns = agg.connections()
+    return conns.table, agg.pods(), conns.excluded, conns.records_used
+
+
+def assert_same_aggregate(paths, **kw) -> None:
+    """aggregate_inputs(workers=2) == the one-process batches streamed into an aggregator."""
+    ref = StreamingAggregator()
+    ref_counts = RecordCounts()
+    for batch in iter_flow_batches(paths, counts=ref_counts, workers=1):
+        ref.add(batch)
+    counts = RecordCounts()
+    seen: list[int] = []
+    got = parallel.aggregate_inputs(paths, counts=counts, workers=2, progress=seen.append, **kw)
+    assert counts == ref_counts
+    assert sum(seen) == input_size(paths)
+    want_conns, want_pods, want_excluded, want_used = _aggregated(ref)
+    conns, pods, excluded, used = _aggregated(got)
+    pd.testing.assert_frame_equal(conns, want_conns)
+    pd.testing.assert_frame_equal(pods, want_pods)
+    assert excluded == want_excluded and used == want_used
+    assert len(conns) > 0 and len(pods) > 0
+
+
+def test_aggregate_in_workers_equals_one_process(tmp_path, monkeypatch, simulated):
+    """Aggregating in the workers and merging the partial aggregates gives the connections,
+    pods, exclusion counts and record accounting of one process, over every task kind."""
+    d = _every_task_kind(tmp_path, monkeypatch, simulated)
+    assert_same_aggregate([d])
+    # Small tasks: many partial aggregates, pods seen by several tasks.
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 20_000)
+    assert_same_aggregate([simulated])
+    assert_same_aggregate([ROOT / "sample_flows"])
+    if REAL.is_dir():
+        assert_same_aggregate([REAL])
 
 
 def test_auto_workers_and_bad_values(tmp_path):
