@@ -491,7 +491,6 @@ def test_detection(tmp_path):
     assert not looks_like({"flow": {"IP": {}}})
 
 
-@pytest.mark.skipif(not REAL_HUBBLE.is_dir(), reason="real Hubble samples not found")
 def test_real_hubble_samples_still_detect_as_hubble():
     for path in sorted(REAL_HUBBLE.iterdir()):
         fs = read_flows([path])

@@ -646,7 +646,6 @@ def test_registry_modules_and_detection(tmp_path):
     assert not looks_like_legacy(TRACE_TCP_KUBECTL)
 
 
-@pytest.mark.skipif(not REAL_HUBBLE.is_dir(), reason="real Hubble samples not found")
 def test_real_hubble_samples_still_detect_as_hubble():
     for path in sorted(REAL_HUBBLE.iterdir()):
         assert set(read_flows([path]).table.column("source_format").to_pylist()) == {"hubble"}
