@@ -124,15 +124,6 @@ def _reason_masks(t: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
     return [(key, pc.fill_null(mask, False)) for key, mask in masks]
 
 
-def classify_records(flows: pa.Table) -> pd.Series:
-    """Return, per record, the exclusion reason key, or "" when it feeds a connection."""
-    reason = pd.Series("", index=range(flows.num_rows), dtype=object)
-    for key, mask in _reason_masks(flows):
-        hit = mask.to_numpy(zero_copy_only=False) & (reason == "").to_numpy()
-        reason[hit] = key
-    return reason
-
-
 _PARTIAL_KEY = [*CONNECTION_KEY, "src_port_t", "observer", "aggregated", "hour"]
 _NS_PER_HOUR = 3_600_000_000_000
 _PARTIAL_AGGS = [

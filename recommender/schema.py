@@ -162,8 +162,3 @@ CONNECTION_SCHEMA = pa.schema(
         pa.field("active_hours", pa.list_(pa.int64()), nullable=False),
     ]
 )
-
-
-def empty_flows() -> pa.Table:
-    """An empty flow table with the canonical schema (for files with no records)."""
-    return FLOW_SCHEMA.empty_table()

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..options import SynthesisOptions
 from ..roles import Role, find_roles
-from ..selectors import Selection, namespace_selector
+from ..selectors import Selection
 from .external import ExternalBlock, forbidden_ranges, plan_external
 from .ir import Evidence, Peer, PolicyIR, PortSpec, Rule
 from .noise import LeftOut, split_noise
@@ -413,7 +413,3 @@ def _default_dns_rule(ports: tuple[PortSpec, ...]) -> Rule:
     peer = Peer("workload", f"{ns}/kube-dns", ns, labels)
     evidence = [Evidence(peer.id, p.protocol, p.port, 0, None, None, "dns") for p in ports]
     return Rule([peer], sorted(ports), evidence, "DNS to the assumed cluster resolver")
-
-
-def peer_namespace_selector(peer: Peer) -> dict[str, str]:
-    return namespace_selector(peer.namespace or "")
