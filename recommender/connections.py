@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .schema import CONNECTION_SCHEMA, POLICY_PROTOCOLS
+
+if TYPE_CHECKING:  # pandas is imported where tables are built: ingest workers never need it
+    import pandas as pd
 
 #: Verdicts that mean the traffic went through (``audit``: it would be denied, but was not).
 PASSING_VERDICTS = ("allowed", "redirected", "audit", "unknown")
@@ -124,6 +127,16 @@ def _reason_masks(t: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
     return [(key, pc.fill_null(mask, False)) for key, mask in masks]
 
 
+#: Columns of a folded batch (FLOW_SCHEMA plus these), where one row stands for several
+#: records that agree on every column :data:`COLUMNS_READ` names and on the hour of their
+#: times: how many records, the row number (from the batch's first record) of the latest of
+#: them, and its time (``time_start`` is the earliest time, ``time_end`` the latest end). A
+#: fast parser folds records this way so that fewer rows reach the Arrow kernels here.
+FOLDED_RECORDS = "folded_records"
+FOLDED_RANK_ROW = "folded_rank_row"
+FOLDED_TIME_LAST = "folded_time_last"
+FOLDED_COLUMNS = (FOLDED_RECORDS, FOLDED_RANK_ROW, FOLDED_TIME_LAST)
+
 _PARTIAL_KEY = [*CONNECTION_KEY, "src_port_t", "observer", "aggregated", "hour"]
 _NS_PER_HOUR = 3_600_000_000_000
 _PARTIAL_AGGS = [
@@ -145,6 +158,12 @@ _POD_SIDE_COLUMNS = (
     "workload_kind",
     "workload_name",
     "service_account",
+)
+#: Every flow column the aggregator reads: records that agree on these (and on the hour of
+#: their times) count the same, whatever their other columns say (see FOLDED_RECORDS).
+COLUMNS_READ = frozenset(
+    {*_FLOW_COLUMNS, "src_name_aggr", "dst_name_aggr"}
+    | {f"{side}_{c}" for side in ("src", "dst") for c in _POD_SIDE_COLUMNS}
 )
 #: What the record ranked highest says about a pod.
 _POD_ENTRY_FIELDS = (
@@ -185,23 +204,37 @@ class StreamingAggregator:
         self._row = 0
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Fold in a batch of flow rows: FLOW_SCHEMA rows, one per record, or folded rows
+        (see :data:`FOLDED_COLUMNS`), each standing for several records."""
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        folded = FOLDED_RECORDS in table.column_names
+        weights = table.column(FOLDED_RECORDS) if folded else None
+        records = (pc.sum(weights).as_py() or 0) if folded else table.num_rows
         table = _with_aggregate_names(table)
         self._add_pods(table)
         remaining = None
         for key, mask in _reason_masks(table):
             hit = mask if remaining is None else pc.and_(mask, remaining)
-            n = pc.sum(hit).as_py() or 0
+            if weights is None:
+                n = pc.sum(hit).as_py() or 0
+            else:
+                n = pc.sum(pc.if_else(hit, weights, 0)).as_py() or 0
             if n:
                 self.excluded[EXCLUSION_REASONS[key]] += n
             remaining = (
                 pc.invert(mask) if remaining is None else pc.and_(remaining, pc.invert(mask))
             )
-        self._row += table.num_rows
-        used = _as_strings(table.select(_FLOW_COLUMNS).filter(remaining))
+        self._row += records
+        selected = [*_FLOW_COLUMNS, FOLDED_RECORDS] if folded else _FLOW_COLUMNS
+        used = _as_strings(table.select(selected).filter(remaining))
         if used.num_rows == 0:
             return
-        self.records_used += used.num_rows
+        if folded:
+            counts = used.column(FOLDED_RECORDS)
+            self.records_used += pc.sum(counts).as_py() or 0
+        else:
+            counts = pa.chunked_array([pa.array([1] * used.num_rows, pa.int64())], pa.int64())
+            self.records_used += used.num_rows
         cols = {}
         for side in ("src", "dst"):
             # Pods are identified by name (their IP churns); everything else by address.
@@ -221,8 +254,11 @@ class StreamingAggregator:
         cols["src_port_t"] = pc.fill_null(pc.cast(used.column("src_port"), pa.int64()), -1)
         cols["observer"] = pc.fill_null(used.column("observer"), "")
         cols["aggregated"] = aggregated
-        cols["records"] = pa.chunked_array([pa.array([1] * used.num_rows, pa.int64())], pa.int64())
-        cols["flows"] = used.column("flows")
+        cols["records"] = counts
+        # A folded row stands for ``counts`` records that each carry the same ``flows``.
+        cols["flows"] = (
+            pc.multiply(used.column("flows"), counts) if folded else used.column("flows")
+        )
         # Clock hours with traffic: how regular a connection is (a rule's confidence).
         epoch_ns = pc.cast(pc.cast(used.column("time_start"), pa.timestamp("ns")), pa.int64())
         cols["hour"] = pc.divide(epoch_ns, _NS_PER_HOUR)
@@ -287,9 +323,19 @@ class StreamingAggregator:
         self._partial_rows = merged.num_rows
 
     def _add_pods(self, table: pa.Table) -> None:
+        n = table.num_rows
+        positions = pa.array(range(n), pa.int64())
+        if FOLDED_RECORDS in table.column_names:
+            # A folded row: its records' first and last times, and the rank (last time,
+            # row) of the latest of them, as a row per record would give.
+            last = table.column(FOLDED_TIME_LAST)
+            rows = pc.add(table.column(FOLDED_RANK_ROW), pa.scalar(self._row, pa.int64()))
+        else:
+            last = table.column("time_start")
+            rows = pa.array(range(self._row, self._row + n), pa.int64())
         for side in ("src", "dst"):
-            t = table.select([f"{side}_{c}" for c in _POD_SIDE_COLUMNS] + ["time_start"])
-            t = t.rename_columns([*_POD_SIDE_COLUMNS, "time"])
+            t = table.select([f"{side}_{c}" for c in _POD_SIDE_COLUMNS])
+            t = t.rename_columns(list(_POD_SIDE_COLUMNS))
             mask = pc.and_(
                 pc.equal(pc.cast(t.column("kind"), pa.string()), "pod"),
                 pc.and_(pc.is_valid(t.column("namespace")), pc.is_valid(t.column("pod"))),
@@ -301,8 +347,10 @@ class StreamingAggregator:
                     "namespace": t.column("namespace"),
                     "pod": t.column("pod"),
                     "ip": t.column("ip"),
-                    "time": t.column("time"),
-                    "row": pa.array(range(self._row, self._row + t.num_rows), pa.int64()),
+                    "first": table.column("time_start"),
+                    "time": last,
+                    "row": rows,
+                    "pos": positions,
                     "has_labels": pc.is_valid(t.column("labels")),
                 }
             )
@@ -316,14 +364,23 @@ class StreamingAggregator:
             span = (
                 keys.take(order)
                 .group_by(["namespace", "pod"], use_threads=False)
-                .aggregate([("time", "min"), ("time", "max"), ("row", "last"), ("ip", "distinct")])
+                .aggregate(
+                    [
+                        ("first", "min"),
+                        ("time", "max"),
+                        ("time", "last"),
+                        ("row", "last"),
+                        ("pos", "last"),
+                        ("ip", "distinct"),
+                    ]
+                )
             )
-            local = pc.subtract(span.column("row_last"), pa.scalar(self._row, pa.int64()))
-            picked = _as_strings(t.take(local)).to_pydict()
+            picked = _as_strings(t.take(span.column("pos_last"))).to_pydict()
             spans = span.to_pydict()
+            spans["time_min"] = spans.pop("first_min")
             for i, (ns, pod) in enumerate(zip(spans["namespace"], spans["pod"], strict=True)):
                 has_labels = picked["labels"][i] is not None
-                rank = (has_labels, picked["time"][i], spans["row_last"][i])
+                rank = (has_labels, spans["time_last"][i], spans["row_last"][i])
                 entry = self._pods.get((ns, pod))
                 ips = {ip for ip in spans["ip_distinct"][i] if ip is not None}
                 if entry is None:
@@ -343,19 +400,24 @@ class StreamingAggregator:
                         entry[c] = picked[c][i]
 
     def connections(self) -> ConnectionSet:
+        import pandas as pd
+
         if not self._partials:
             empty = pd.DataFrame({f.name: pd.Series(dtype=object) for f in CONNECTION_SCHEMA})
             return ConnectionSet(empty, 0, Counter(self.excluded))
-        self._compact()
-        partial = self._partials[0]
+        # Every figure below re-aggregates (sums, extremes, distinct values), so the partial
+        # tables need no compaction first: that would be one more pass over all of them.
+        partial = pa.concat_tables(self._partials)
         key = list(CONNECTION_KEY)
-        # One 5-tuple seen at several observation points or nodes is one connection.
-        tuples = partial.group_by([*key, "src_port_t", "aggregated"], use_threads=False)
-        tuples = tuples.aggregate([("flows", "sum")])
-        single = tuples.filter(pc.invert(tuples.column("aggregated")))
-        flows_single = single.group_by(key, use_threads=False).aggregate([("src_port_t", "count")])
-        aggr = tuples.filter(tuples.column("aggregated"))
-        flows_aggr = aggr.group_by(key, use_threads=False).aggregate([("flows_sum", "sum")])
+        # One 5-tuple seen at several observation points or nodes is one connection: a
+        # connection's flows are its distinct client ports, plus what aggregated rows count.
+        aggregated = partial.column("aggregated")
+        single = partial.filter(pc.invert(aggregated))
+        flows_single = single.group_by(key, use_threads=False).aggregate(
+            [("src_port_t", "count_distinct")]
+        )
+        aggr = partial.filter(aggregated)
+        flows_aggr = aggr.group_by(key, use_threads=False).aggregate([("flows", "sum")])
         observers = partial.filter(pc.not_equal(partial.column("observer"), ""))
         observers = observers.group_by(key, use_threads=False).aggregate(
             [("observer", "count_distinct")]
@@ -366,8 +428,8 @@ class StreamingAggregator:
         out = grouped.to_pandas()
         out["active_hours"] = [tuple(sorted(h)) for h in out.pop("hour_distinct")]
         for extra, column, name in (
-            (flows_single, "src_port_t_count", "flows_single"),
-            (flows_aggr, "flows_sum_sum", "flows_aggr"),
+            (flows_single, "src_port_t_count_distinct", "flows_single"),
+            (flows_aggr, "flows_sum", "flows_aggr"),
             (observers, "observer_count_distinct", "observers"),
         ):
             frame = extra.to_pandas().rename(columns={column: name})
@@ -393,6 +455,8 @@ class StreamingAggregator:
         return ConnectionSet(out.reset_index(drop=True), self.records_used, Counter(self.excluded))
 
     def pods(self) -> pd.DataFrame:
+        import pandas as pd
+
         if not self._pods:
             return pd.DataFrame(columns=POD_COLUMNS)
         rows = []

@@ -166,7 +166,11 @@ def _batches(
     batch_size: int,
     *,
     fast: bool = True,
+    fold: bool = False,
 ) -> Iterator[pa.RecordBatch]:
+    """Batches of ``files`` read in this process. ``fold``: Hubble files read fast give
+    folded batches, which only the connections aggregator reads (see
+    :meth:`fast_hubble.FastParser.run`); other files give FLOW_SCHEMA batches."""
     cols = _Rows()
     # Parsing makes millions of small acyclic objects (rows, tuples) that refcounting frees;
     # the cyclic GC would rescan the growing batch over and over (a third of the run time).
@@ -205,7 +209,7 @@ def _batches(
                 if cols:
                     yield from hand_out(cols.flush())
                 for batch in fast_hubble.iter_batches(
-                    plan, counts, progress=progress, batch_size=batch_size
+                    plan, counts, progress=progress, batch_size=batch_size, fold=fold
                 ):
                     yield from hand_out(batch)
                 continue

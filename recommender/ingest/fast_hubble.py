@@ -39,12 +39,13 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
+from recommender.connections import COLUMNS_READ, FOLDED_COLUMNS
 from recommender.ingest import hubble
 from recommender.ingest.sources import (
     _BOM,
@@ -97,10 +98,23 @@ if AVAILABLE:
         destination: str | None = None
         source_xlated: str | None = None
 
+    #: TCP flags, each a boolean; any other key or value makes the record the reference
+    #: parser's. Frozen, hence hashable: the folded bits are cached per distinct value.
+    _Flags = msgspec.defstruct(
+        "_Flags",
+        [(name, bool | UnsetType, UNSET) for name in TCP_FLAG_BITS],
+        frozen=True,
+        forbid_unknown_fields=True,
+        gc=False,
+    )
+
+    #: A port the reference parser accepts; any other value sends the record there.
+    _Port = Annotated[int, msgspec.Meta(ge=0, lt=65536)]
+
     class _Ports(Struct, gc=False):
-        source_port: int | None = None
-        destination_port: int | None = None
-        flags: Raw = None  # type: ignore[assignment] - absent: None
+        source_port: _Port | None = None
+        destination_port: _Port | None = None
+        flags: _Flags | None = None  # type: ignore[valid-type]
 
     class _ICMP(Struct, gc=False):
         type: int | None = None
@@ -115,11 +129,11 @@ if AVAILABLE:
         VRRP: dict | None | UnsetType = UNSET
         IGMP: dict | None | UnsetType = UNSET
 
-    class _Event(Struct, gc=False):
+    class _Event(Struct, frozen=True, gc=False):
         type: int | None = None
         sub_type: int | None = None
 
-    class _Iface(Struct, gc=False):
+    class _Iface(Struct, frozen=True, gc=False):
         name: str | None = None
 
     class _Flow(Struct, gc=False):
@@ -216,6 +230,9 @@ _NULL_COLS = frozenset(
         "bytes_rev",
     }
 )
+#: Positions in _META_COLS of the columns the connections aggregator reads: records whose
+#: meta parts agree there fold together (see _Folder).
+_CLASS_INDEX = tuple(i for i, c in enumerate(_META_COLS) if c in COLUMNS_READ)
 _SRC_EP = tuple(f"src_{c}" for c in _EP_COLS)
 _DST_EP = tuple(f"dst_{c}" for c in _EP_COLS)
 _ROW_COLS = ("source_record", "time_start", "src_ip", "dst_ip", "src_port", "dst_port")
@@ -389,7 +406,7 @@ def _meta(key: tuple, legacy: bool) -> tuple:
         reply,
         event,
         op,
-        iname,
+        iface,
         xlated,
         l4key,
         icmp_type,
@@ -470,7 +487,7 @@ def _meta(key: tuple, legacy: bool) -> tuple:
     if ftype is not None:
         extra["type"] = ftype
     if event is not None:
-        et, est = event
+        et, est = event.type, event.sub_type
         if et is not None:
             if not 0 <= et < hubble._UINT32:
                 raise _BAIL
@@ -483,7 +500,7 @@ def _meta(key: tuple, legacy: bool) -> tuple:
         extra["observation_point"] = op
     if trace_reason is not None:
         extra["trace_reason"] = trace_reason
-    iname = _token(iname, hubble._IFNAME_RE)
+    iname = None if iface is None else _token(iface.name, hubble._IFNAME_RE)
     if iname is not None:
         extra["interface"] = iname
     if xlated is not None and xlated != "":
@@ -562,14 +579,17 @@ class FastParser:
         self.metas: dict[tuple, int | None] = {}
         self.meta_values: list[tuple] = []
         self.subs: dict[tuple, Any] = {}
-        self.flag_values: dict[bytes, int | None] = {}
-        self._fast = self._make_fast()
+        self.flag_bits: dict[Any, int] = {}
+        self.services: dict[bytes, tuple] = {}
+        #: Fold class of each meta_values entry (see _Folder), filled as folding needs it.
+        self.meta_class: list[int] = []
+        self.classes: dict[tuple, int] = {}
         file_dict = pa.array([path], pa.string())
         self.source_file = file_dict
         self.source_format = pa.array([NAME], pa.string())
 
     def _reset(self) -> None:
-        """Empty the caches (in place: the record function holds them)."""
+        """Empty the caches (in place: the hot loop holds them)."""
         for cache in (
             self.ips,
             self.eps,
@@ -577,9 +597,19 @@ class FastParser:
             self.metas,
             self.meta_values,
             self.subs,
-            self.flag_values,
+            self.flag_bits,
+            self.services,
+            self.meta_class,
+            self.classes,
         ):
             cache.clear()
+
+    def caches_full(self) -> bool:
+        """Whether the caches have outgrown CACHE_LIMIT (the next :meth:`_flush` empties
+        them, and with them the ids that record tuples hold)."""
+        return max(len(self.ep_values), len(self.meta_values), len(self.subs), len(self.ips)) > (
+            CACHE_LIMIT
+        )
 
     # ------------------------------------------------------------------ records
 
@@ -606,31 +636,24 @@ class FastParser:
             self.ep_values.append(values)
         return hit
 
-    def _flags(self, raw: Any) -> int | None:
-        """Folded TCP flags of an ``l4.*.flags`` value: None for null, -1 for an object
-        with a non-boolean value; _Bail when it is not an object."""
-        key = bytes(raw)
-        hit = self.flag_values.get(key, -2)
-        if hit == -2:
-            value = _loads(key)
-            if value is None:
-                hit = None
-            elif type(value) is not dict:
-                hit = -3
-            else:
-                hit = 0
-                for name, on in value.items():
-                    if type(on) is not bool:
-                        hit = -1
-                        break
-                    if on:
-                        hit |= _TCP_BITS.get(name, 0)
-            if len(self.flag_values) >= CACHE_LIMIT:
-                self.flag_values.clear()
-            self.flag_values[key] = hit
-        if hit == -3:
-            raise _BAIL
-        return hit
+    def _flag_bits(self, flags: Any) -> int:
+        """The folded bits of a TCP ``flags`` value (every value a boolean, by its type)."""
+        bits = 0
+        for name, bit in _TCP_BITS.items():
+            if getattr(flags, name) is True:
+                bits |= bit
+        if len(self.flag_bits) >= CACHE_LIMIT:
+            self.flag_bits.clear()
+        self.flag_bits[flags] = bits
+        return bits
+
+    def _service_only(self, raw: bytes) -> tuple:
+        """The rare part of a record whose only rare field is ``destination_service``."""
+        rare = (None, None, self._sub("svc", raw, _service), None, None, None)
+        if len(self.services) >= CACHE_LIMIT:
+            self.services.clear()
+        self.services[raw] = rare
+        return rare
 
     def _sub(self, kind: str, raw: Any, fn: Callable[..., Any], *args: Any) -> Any:
         """A cached pure function of one undecoded sub-object."""
@@ -662,162 +685,13 @@ class FastParser:
         self.meta_values.append(values)
         return meta_id
 
-    def _make_fast(self) -> Callable[[bytes, int], tuple | Filtered]:
-        """The per-record function: one line -> (number, ns, src_ip, dst_ip, sport, dport,
-        src_ep, dst_ep, meta) or Filtered; it raises (_Bail, a decode error, anything) when
-        the reference parser must decide. Everything it uses is bound here once: this is
-        the hot loop."""
-        decode = self.decode
-        ips, ip_miss = self.ips, self._ip
-        eps, ep_miss = self.eps, self._ep
-        metas, meta_miss = self.metas, self._meta_id
-        flags_of, sub = self._flags, self._sub
-        minutes = self.time.minutes
-        parse_time = self.time
-        seconds, scales = _SECONDS, _FRACTION_SCALE
-        unset, bail = UNSET, _BAIL
-        sock, non_ip = _FILTER_SOCK, _FILTER_NON_IP
-
-        def fast(line: bytes, number: int) -> tuple | Filtered:
-            rec = decode(line)
-            f = rec.flow
-            if f is unset:
-                raise bail
-            ftype = f.Type
-            if ftype == "SOCK":
-                return sock
-            ip = f.IP
-            if ip is None:
-                return non_ip
-            hit = ips.get(ip.source)
-            src_ip, family = hit if hit is not None else ip_miss(ip.source)
-            hit = ips.get(ip.destination)
-            dst_ip, dst_family = hit if hit is not None else ip_miss(ip.destination)
-            if family != dst_family:
-                raise bail
-            t = f.time
-            if t is None or t == "":
-                t = rec.time
-                if t is None or t == "":
-                    raise bail
-            # _TimeParser.__call__, its common case inlined
-            ns = None
-            scale = scales.get(len(t))
-            if scale is not None and t[-1] == "Z":
-                base = minutes.get(t[:17])
-                second = seconds.get(t[17:20])
-                frac = t[20:-1]
-                if base is not None and second is not None and frac.isdigit() and frac.isascii():
-                    ns = base + second + int(frac) * scale
-            if ns is None:
-                ns = parse_time(t)
-                if ns is None:
-                    raise bail
-            node = f.node_name
-            if node is None or node == "":
-                node = rec.node_name
-
-            sport = dport = icmp_type = icmp_code = tcp_flags = l4key = None
-            l4 = f.l4
-            if l4 is not None:
-                m = l4.TCP
-                if m is not unset:
-                    l4key = "TCP"
-                    if m is not None:
-                        sport, dport = m.source_port, m.destination_port
-                        if m.flags is not None:
-                            tcp_flags = flags_of(m.flags)
-                            if tcp_flags is not None and tcp_flags < 0:
-                                raise bail  # a flag that is not a boolean
-                elif (m := l4.UDP) is not unset:
-                    l4key = "UDP"
-                    if m is not None:
-                        sport, dport = m.source_port, m.destination_port
-                        if m.flags is not None:
-                            flags_of(m.flags)  # must be an object (or null)
-                elif (m := l4.SCTP) is not unset:
-                    l4key = "SCTP"
-                    if m is not None:
-                        sport, dport = m.source_port, m.destination_port
-                        if m.flags is not None:
-                            flags_of(m.flags)
-                elif (m := l4.ICMPv4) is not unset:
-                    l4key = "ICMPv4"
-                    if m is not None:
-                        icmp_type, icmp_code = m.type, m.code
-                elif (m := l4.ICMPv6) is not unset:
-                    l4key = "ICMPv6"
-                    if m is not None:
-                        icmp_type, icmp_code = m.type, m.code
-                elif l4.VRRP is not unset:
-                    l4key = "VRRP"
-                elif l4.IGMP is not unset:
-                    l4key = "IGMP"
-                if sport is not None and not 0 <= sport < 65536:
-                    raise bail
-                if dport is not None and not 0 <= dport < 65536:
-                    raise bail
-
-            raw = f.source
-            key = None if raw is None else bytes(raw)
-            hit = eps.get(key)
-            src_id, src_local, src_cluster = hit if hit is not None else ep_miss(key)
-            raw = f.destination
-            key = None if raw is None else bytes(raw)
-            hit = eps.get(key)
-            dst_id, dst_local, dst_cluster = hit if hit is not None else ep_miss(key)
-
-            # Rare parts (names, service, L7, policies, aggregation): cached per value.
-            rare = None
-            if not (
-                f.source_names is None
-                and f.destination_names is None
-                and f.destination_service is None
-                and f.l7 is None
-                and f.aggregate is None
-                and f.egress_allowed_by is None
-                and f.ingress_allowed_by is None
-                and f.egress_denied_by is None
-                and f.ingress_denied_by is None
-            ):
-                rare = _rare(f, sub)
-            event = f.event_type
-            iface = f.interface
-            key = (
-                ftype,
-                f.verdict,
-                f.drop_reason_desc,
-                node,
-                f.traffic_direction,
-                f.trace_reason,
-                f.is_reply,
-                f.reply,
-                None if event is None else (event.type, event.sub_type),
-                f.trace_observation_point,
-                None if iface is None else iface.name,
-                ip.source_xlated,
-                l4key,
-                icmp_type,
-                icmp_code,
-                tcp_flags,
-                src_local,
-                dst_local,
-                src_cluster if src_local else dst_cluster if dst_local else None,
-                family,
-                rare,
-            )
-            meta_id = metas.get(key)
-            if meta_id is None:
-                meta_id = meta_miss(key)
-            return (number, ns, src_ip, dst_ip, sport, dport, src_id, dst_id, meta_id)
-
-        return fast
-
     def _from_row(self, row: dict, number: int) -> tuple:
         """The 9-tuple for a row made by the reference parser (registered uncached)."""
         unexpected = [c for c in _NULL_COLS if row.get(c) is not None]
         if unexpected:  # a reference-parser change this module does not know about
             raise ValueError(f"hubble row fills columns fast_hubble keeps null: {unexpected}")
+        if row["time_start"] is None:  # the reference rejects records without a time
+            raise ValueError("hubble row without a time")
         src_id = len(self.ep_values)
         self.ep_values.append(tuple(row[c] for c in _SRC_EP))
         self.ep_values.append(tuple(row[c] for c in _DST_EP))
@@ -845,16 +719,62 @@ class FastParser:
         *,
         first_line: int = 1,
         bom: bool = True,
+        fold: bool = False,
     ) -> Iterator[pa.RecordBatch]:
         """Parse line blocks (the first line is number ``first_line``), yielding FLOW_SCHEMA
         batches of at most ``batch_size`` rows. ``bom``: the first line is the file's first
-        (a UTF-8 BOM there is dropped, as the reference reader does)."""
+        (a UTF-8 BOM there is dropped, as the reference reader does).
+
+        ``fold``: yield folded batches for the connections aggregator instead (see
+        :data:`recommender.connections.FOLDED_RECORDS`): records that count the same there
+        become one row, so the aggregator's Arrow work shrinks with the repetition in the
+        log. Only the aggregator reads such batches."""
+        rows = self._rows(blocks, counts, batch_size, first_line, bom)
+        if not fold:
+            for part in rows:
+                yield self._flush(part)
+            return
+        folder = _Folder(self)
+        for part in rows:
+            folder.add(part)
+            if folder.full():
+                yield folder.emit()
+        if folder.groups:
+            yield folder.emit()
+
+    def _rows(
+        self,
+        blocks: Iterator[list[bytes | Rejected]],
+        counts: RecordCounts,
+        batch_size: int,
+        first_line: int,
+        bom: bool,
+    ) -> Iterator[list[tuple]]:
+        """Lists of at most ``batch_size`` record tuples, counted as normalized.
+
+        A record tuple is (line number, time ns, src_ip, dst_ip, src_port, dst_port, src
+        endpoint id, dst endpoint id, meta id); the ids index ``ep_values`` and
+        ``meta_values`` until the next :meth:`_flush`. The common record is read inline
+        here: this is the hot loop, and everything it uses is bound once. Whatever it does
+        not fully understand raises (_Bail, a decode error, anything) and the line goes to
+        the reference parser (:meth:`_slow`).
+        """
         rows: list[tuple] = []
         append = rows.append
-        fast = self._fast
-        add_rejected = counts.add_rejected
+        decode = self.decode
+        ips, ip_miss = self.ips, self._ip
+        eps, ep_miss = self.eps, self._ep
+        metas, meta_miss = self.metas, self._meta_id
+        flag_bits, flags_miss = self.flag_bits, self._flag_bits
+        services, service_miss = self.services, self._service_only
+        sub = self._sub
+        minutes = self.time.minutes
+        parse_time = self.time
+        seconds, scales = _SECONDS, _FRACTION_SCALE
+        unset, bail = UNSET, _BAIL
+        sock, non_ip = _FILTER_SOCK.reason, _FILTER_NON_IP.reason
+        slow = self._slow
         add_filtered = counts.add_filtered
-        path = self.path
         bom_line = first_line if bom else -1
         long_int = _LONG_INT
         # Nesting: json raises RecursionError a few levels before msgspec does. A record
@@ -866,53 +786,186 @@ class FastParser:
         for block in blocks:
             for line in block:
                 number += 1
-                if line.__class__ is not bytes:
-                    add_rejected(path, number, line.reason, line.detail)
-                    continue
-                if number == bom_line and line.startswith(_BOM):
-                    line = line[3:]
-                if not line.startswith(b"{"):
-                    if not line.strip(_WS):
-                        continue  # blank lines are not records
-                    out = None
-                else:
-                    out = None
+                if line.__class__ is bytes:
+                    if number == bom_line and line.startswith(_BOM):
+                        line = line[3:]
                     n = len(line)
                     if (
-                        (line.isascii() or _utf8(line))
+                        line.startswith(b"{")
+                        and (line.isascii() or _utf8(line))
                         and (n <= short or line.count(b"{") + line.count(b"[") <= max_depth)
                         and (long_int is None or n <= _MAX_DIGITS or not long_int.search(line))
                     ):
                         try:
-                            out = fast(line, number)
-                        except Exception:  # noqa: BLE001 - any doubt: the reference path
-                            out = None
-                if out is None:
-                    raw = _parse_line(line)
-                    if isinstance(raw, Rejected):
-                        add_rejected(path, number, raw.reason, raw.detail)
-                        continue
-                    res = self.reference.parse(raw)
-                    if isinstance(res, dict):
-                        out = self._from_row(res, number)
-                    elif isinstance(res, Filtered):
-                        add_filtered(res.reason)
-                        continue
-                    else:
-                        add_rejected(path, number, res.reason, res.detail)
-                        continue
-                elif out.__class__ is Filtered:
-                    add_filtered(out.reason)
-                    continue
-                append(out)
-                if len(rows) >= batch_size:
-                    counts.add_normalized(len(rows))
-                    yield self._flush(rows)
-                    rows = []
-                    append = rows.append
+                            rec = decode(line)
+                            f = rec.flow
+                            ftype = f.Type  # no flow (UNSET): AttributeError
+                            if ftype == "SOCK":
+                                add_filtered(sock)
+                                continue
+                            ip = f.IP
+                            if ip is None:
+                                add_filtered(non_ip)
+                                continue
+                            # Cached values are tuples: None (a miss) or a known bad one
+                            # goes to the miss function, which raises for the latter.
+                            src_ip, family = ips.get(ip.source) or ip_miss(ip.source)
+                            dst_ip, dst_family = ips.get(ip.destination) or ip_miss(ip.destination)
+                            if family != dst_family:
+                                raise bail
+                            t = f.time or rec.time
+                            # _TimeParser.__call__, its common case inlined
+                            scale = scales.get(len(t))  # no time: TypeError
+                            base = minutes.get(t[:17])
+                            second = seconds.get(t[17:20])
+                            frac = t[20:-1]
+                            if (
+                                scale is not None
+                                and base is not None
+                                and second is not None
+                                and t[-1] == "Z"
+                                and frac.isdigit()
+                                and frac.isascii()
+                            ):
+                                ns = base + second + int(frac) * scale
+                            else:
+                                ns = parse_time(t)
+                                if ns is None:
+                                    raise bail
+                            node = f.node_name or rec.node_name
+
+                            sport = dport = icmp_type = icmp_code = tcp_flags = l4key = None
+                            l4 = f.l4
+                            if l4 is not None:
+                                m = l4.TCP
+                                if m is not unset:
+                                    l4key = "TCP"
+                                    if m is not None:
+                                        sport, dport = m.source_port, m.destination_port
+                                        flags = m.flags
+                                        if flags is not None:
+                                            tcp_flags = flag_bits.get(flags)
+                                            if tcp_flags is None:
+                                                tcp_flags = flags_miss(flags)
+                                elif (m := l4.UDP) is not unset:
+                                    l4key = "UDP"
+                                    if m is not None:
+                                        sport, dport = m.source_port, m.destination_port
+                                elif (m := l4.SCTP) is not unset:
+                                    l4key = "SCTP"
+                                    if m is not None:
+                                        sport, dport = m.source_port, m.destination_port
+                                elif (m := l4.ICMPv4) is not unset:
+                                    l4key = "ICMPv4"
+                                    if m is not None:
+                                        icmp_type, icmp_code = m.type, m.code
+                                elif (m := l4.ICMPv6) is not unset:
+                                    l4key = "ICMPv6"
+                                    if m is not None:
+                                        icmp_type, icmp_code = m.type, m.code
+                                elif l4.VRRP is not unset:
+                                    l4key = "VRRP"
+                                elif l4.IGMP is not unset:
+                                    l4key = "IGMP"
+
+                            raw = f.source
+                            key = None if raw is None else bytes(raw)
+                            src_id, src_local, src_cluster = eps.get(key) or ep_miss(key)
+                            raw = f.destination
+                            key = None if raw is None else bytes(raw)
+                            dst_id, dst_local, dst_cluster = eps.get(key) or ep_miss(key)
+
+                            # Rare parts (names, service, L7, policies, aggregation): cached
+                            # per value; a service alone (common) has a cache of its own.
+                            if (
+                                f.source_names is None
+                                and f.destination_names is None
+                                and f.l7 is None
+                                and f.aggregate is None
+                                and f.egress_allowed_by is None
+                                and f.ingress_allowed_by is None
+                                and f.egress_denied_by is None
+                                and f.ingress_denied_by is None
+                            ):
+                                raw = f.destination_service
+                                if raw is None:
+                                    rare = None
+                                else:
+                                    key = bytes(raw)
+                                    rare = services.get(key)
+                                    if rare is None:
+                                        rare = service_miss(key)
+                            else:
+                                rare = _rare(f, sub)
+                            key = (
+                                ftype,
+                                f.verdict,
+                                f.drop_reason_desc,
+                                node,
+                                f.traffic_direction,
+                                f.trace_reason,
+                                f.is_reply,
+                                f.reply,
+                                f.event_type,
+                                f.trace_observation_point,
+                                f.interface,
+                                ip.source_xlated,
+                                l4key,
+                                icmp_type,
+                                icmp_code,
+                                tcp_flags,
+                                src_local,
+                                dst_local,
+                                src_cluster if src_local else dst_cluster if dst_local else None,
+                                family,
+                                rare,
+                            )
+                            meta_id = metas.get(key)
+                            if meta_id is None:
+                                meta_id = meta_miss(key)
+                            append(
+                                (number, ns, src_ip, dst_ip, sport, dport, src_id, dst_id, meta_id)
+                            )
+                            if len(rows) >= batch_size:
+                                counts.add_normalized(len(rows))
+                                yield rows
+                                rows = []
+                                append = rows.append
+                            continue
+                        except Exception:  # noqa: BLE001, S110 - any doubt: the reference path
+                            pass
+                out = slow(line, number, counts)
+                if out is not None:
+                    append(out)
+                    if len(rows) >= batch_size:
+                        counts.add_normalized(len(rows))
+                        yield rows
+                        rows = []
+                        append = rows.append
         if rows:
             counts.add_normalized(len(rows))
-            yield self._flush(rows)
+            yield rows
+
+    def _slow(self, line: bytes | Rejected, number: int, counts: RecordCounts) -> tuple | None:
+        """A line the hot loop did not read: the reader's rejection, a blank line, or a
+        record for the reference parser. The record tuple, or None (counted here)."""
+        if line.__class__ is not bytes:
+            counts.add_rejected(self.path, number, line.reason, line.detail)
+            return None
+        if not line.startswith(b"{") and not line.strip(_WS):
+            return None  # blank lines are not records
+        raw = _parse_line(line)
+        if isinstance(raw, Rejected):
+            counts.add_rejected(self.path, number, raw.reason, raw.detail)
+            return None
+        res = self.reference.parse(raw)
+        if isinstance(res, dict):
+            return self._from_row(res, number)
+        if isinstance(res, Filtered):
+            counts.add_filtered(res.reason)
+        else:
+            counts.add_rejected(self.path, number, res.reason, res.detail)
+        return None
 
     # ------------------------------------------------------------------ batches
 
@@ -935,9 +988,7 @@ class FastParser:
         cols["source_format"] = pa.DictionaryArray.from_arrays(zeros, self.source_format)
         cols["source_file"] = pa.DictionaryArray.from_arrays(zeros, self.source_file)
         arrays = [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in FLOW_SCHEMA]
-        if max(len(self.ep_values), len(self.meta_values), len(self.subs), len(self.ips)) > (
-            CACHE_LIMIT
-        ):
+        if self.caches_full():
             self._reset()  # bounded memory: distinct values beyond a few thousand are rare
         return pa.RecordBatch.from_arrays(arrays, schema=FLOW_SCHEMA)
 
@@ -960,6 +1011,74 @@ class FastParser:
         taken = small.take(pa.array(inverse.astype(np.int32, copy=False).ravel()))
         for name, column in zip(full, taken.columns, strict=True):
             cols[name] = column
+
+
+_NS_PER_HOUR = 3_600_000_000_000
+#: Folded rows a _Folder holds before it hands them out.
+FOLD_LIMIT = 50_000
+_FOLDED_SCHEMA = (
+    FLOW_SCHEMA.append(pa.field(FOLDED_COLUMNS[0], pa.int64()))
+    .append(pa.field(FOLDED_COLUMNS[1], pa.int64()))
+    .append(pa.field(FOLDED_COLUMNS[2], _T["time_start"]))
+)
+_TIME_START = FLOW_SCHEMA.get_field_index("time_start")
+_TIME_END = FLOW_SCHEMA.get_field_index("time_end")
+
+
+class _Folder:
+    """Folds a parser's record tuples into the rows the connections aggregator would count
+    the same: same endpoints (cached ids), addresses, ports, hour and the meta columns it
+    reads (see :data:`recommender.connections.FOLDED_RECORDS`). A fold costs a dict update
+    per record; a row costs Arrow work for every column."""
+
+    def __init__(self, parser: FastParser) -> None:
+        self.parser = parser
+        self.groups: dict[tuple, list] = {}
+        self.records = 0  # records in ``groups``; rank rows count from the first of them
+
+    def add(self, rows: list[tuple]) -> None:
+        parser = self.parser
+        classes = parser.meta_class
+        for values in parser.meta_values[len(classes) :]:
+            key = tuple(values[i] for i in _CLASS_INDEX)
+            classes.append(parser.classes.setdefault(key, len(parser.classes)))
+        groups = self.groups
+        get = groups.get
+        row = self.records
+        hour = _NS_PER_HOUR
+        for r in rows:
+            _, ns, src_ip, dst_ip, sport, dport, src, dst, meta = r
+            # The aggregator's hour: integer division truncated toward zero (Arrow's).
+            h = ns // hour if ns >= 0 else -(-ns // hour)
+            key = (src, dst, classes[meta], src_ip, dst_ip, sport, dport, h)
+            g = get(key)
+            if g is None:
+                groups[key] = [r, 1, ns, ns, row]
+            else:
+                g[1] += 1
+                if ns < g[2]:
+                    g[2] = ns
+                if ns >= g[3]:
+                    g[3] = ns
+                    g[4] = row
+            row += 1
+        self.records = row
+
+    def full(self) -> bool:
+        return len(self.groups) >= FOLD_LIMIT or self.parser.caches_full()
+
+    def emit(self) -> pa.RecordBatch:
+        """The folded rows so far, as one batch (FLOW_SCHEMA plus FOLDED_COLUMNS)."""
+        reps, counts, first, last, rank = zip(*self.groups.values(), strict=True)
+        self.groups = {}
+        self.records = 0
+        batch = self.parser._flush(list(reps))
+        times = _T["time_start"]
+        arrays = list(batch.columns)
+        arrays[_TIME_START] = pa.array(first, times)
+        arrays[_TIME_END] = last_times = pa.array(last, times)
+        arrays += [pa.array(counts, pa.int64()), pa.array(rank, pa.int64()), last_times]
+        return pa.RecordBatch.from_arrays(arrays, schema=_FOLDED_SCHEMA)
 
 
 def _safe_depth() -> int:
@@ -1046,19 +1165,25 @@ def probe(path: str, format: str | None, lookahead: int) -> Plan | None:
 
 
 def iter_batches(
-    plan: Plan, counts: RecordCounts, *, progress: Progress = None, batch_size: int = 50_000
+    plan: Plan,
+    counts: RecordCounts,
+    *,
+    progress: Progress = None,
+    batch_size: int = 50_000,
+    fold: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     """FLOW_SCHEMA batches of a whole file (in this process), filling ``counts``.
 
     Batches hold at most ``min(batch_size, MAX_BATCH_ROWS)`` rows: larger ones parse no
-    faster and make whoever consumes them hold more memory at once.
+    faster and make whoever consumes them hold more memory at once. ``fold``: folded
+    batches for the connections aggregator instead (see :meth:`FastParser.run`).
     """
     parser = FastParser(plan.path, plan.legacy)
     with _open(plan.path) as f:
         try:
             _, chunks = content_mode(plan.path, f, progress)
             rows = min(batch_size, MAX_BATCH_ROWS)
-            yield from parser.run(_iter_line_blocks(chunks), counts, rows)
+            yield from parser.run(_iter_line_blocks(chunks), counts, rows, fold=fold)
         except OSError as exc:
             raise InputError(f"{plan.path}: cannot read: {exc.strerror or exc}") from None
 

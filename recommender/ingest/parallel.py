@@ -19,7 +19,8 @@ boundaries differ. The work is cut into tasks of bounded size:
 ``workers`` counts the processes that parse, this one included: ``workers - 1`` worker
 processes take tasks in input order, and this process, between handing out batches, parses
 the next task nobody has started whenever the batch due next is not ready yet (its batches
-wait for their turn). At most ``2 * workers + 1`` tasks are planned ahead and results are
+wait for their turn). At most ``3 * workers - 1`` tasks are planned ahead (``2 * (workers
+- 1) + AGGREGATE_AHEAD`` when tasks aggregate: their results are small) and results are
 handed out in input order, so memory stays bounded whatever the input size. Workers return
 Arrow IPC bytes and their :class:`RecordCounts`. They are started with ``spawn`` (no fork
 of a process that may run Arrow threads) and do not re-run the caller's ``__main__`` module
@@ -63,6 +64,9 @@ WHOLE_FILE_BYTES = 32 << 20
 AUTO_MIN_BYTES = 256 << 20
 #: At most this many processes parse when ``workers`` is left to choose.
 AUTO_MAX_WORKERS = 8
+#: Tasks this process may run ahead of their turn when tasks aggregate (their results are
+#: small partial aggregates, not batches).
+AGGREGATE_AHEAD = 16
 
 Progress = Callable[[int], None] | None
 _RECORD = FLOW_SCHEMA.get_field_index("source_record")
@@ -243,7 +247,9 @@ def _range_task(
             blocks = _CountedBlocks(
                 sources._iter_line_blocks(fast_hubble.range_chunks(f, start, end))
             )
-            rows = _parser(path, legacy).run(iter(blocks), counts, batch_size, bom=start == 0)
+            rows = _parser(path, legacy).run(
+                iter(blocks), counts, batch_size, bom=start == 0, fold=_FOLD is not None
+            )
             result = _collect(rows, counts, spool)
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -264,7 +270,9 @@ def _lines_task(
     if settings is not None:
         settings.apply()
     counts = RecordCounts()
-    rows = _parser(path, legacy).run(iter([block]), counts, batch_size, bom=first)
+    rows = _parser(path, legacy).run(
+        iter([block]), counts, batch_size, bom=first, fold=_FOLD is not None
+    )
     result = _collect(rows, counts, spool)
     result.lines = len(block)
     return result
@@ -287,7 +295,7 @@ def _file_task(
             try:
                 _, chunks = sources.content_mode(path, f)
                 rows = _parser(path, plan.legacy).run(
-                    sources._iter_line_blocks(chunks), counts, batch_size
+                    sources._iter_line_blocks(chunks), counts, batch_size, fold=_FOLD is not None
                 )
                 return _collect(rows, counts, spool)
             except OSError as exc:
@@ -524,7 +532,9 @@ def _drive(
     planned = _plan(files, format, counts, progress, batch_size, settings)
     window: deque[_Task] = deque()
     max_submitted = 2 * (workers - 1)
-    max_window = max_submitted + workers + 1
+    # Tasks that wait for their turn hold their batches; aggregating ones hold only a small
+    # partial aggregate, so this process may run further ahead instead of waiting.
+    max_window = max_submitted + (AGGREGATE_AHEAD if aggregate else workers + 1)
     submitted = 0
     exhausted = False
     offsets: dict[str, int] = {}
@@ -664,7 +674,7 @@ def aggregate_inputs(
         workers = auto_workers(total)
     agg = StreamingAggregator()
     if workers < 2:
-        for batch in _batches(files, format, counts, progress, batch_size):
+        for batch in _batches(files, format, counts, progress, batch_size, fold=True):
             agg.add(batch)
         return agg
     for item in _drive(files, format, counts, progress, batch_size, workers, aggregate=True):

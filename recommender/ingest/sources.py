@@ -344,13 +344,15 @@ def _iter_line_blocks(chunks: Iterator[bytes]) -> Iterator[list[bytes | Rejected
                 if head:
                     yield head
                 continue
-            if pending:
-                pending.append(chunk)
-                chunk = b"".join(pending)
-                pending, pending_len = [], 0
             lines: list[bytes | Rejected] = chunk.split(b"\n")  # type: ignore[assignment]
+            size = len(chunk)
+            if pending:  # the unfinished line ends in this chunk's first line
+                pending.append(lines[0])  # type: ignore[arg-type]
+                lines[0] = b"".join(pending)
+                size += pending_len
+                pending, pending_len = [], 0
             tail = lines.pop()
-            if len(chunk) > limit:  # only then can a line in it be too long
+            if size > limit:  # only then can a line in it be too long
                 lines = [
                     line if len(line) <= limit else _too_long(len(line))  # type: ignore[arg-type]
                     for line in lines
