@@ -278,21 +278,42 @@ def _minute(prefix: str) -> int | None:
     return ns
 
 
+#: "MM:" -> nanoseconds, for minutes 00..59.
+_MINUTES = {f"{m:02d}:": m * 60_000_000_000 for m in range(60)}
+
+
 class _TimeParser:
     """``hubble.parse_time``, fast for the common ``YYYY-MM-DDTHH:MM:SS.f{1,9}Z`` form (the
-    minute is cached); any other form goes to ``parse_time`` itself."""
+    minute is cached, and filled from a cache per hour: a sparse log has few records per
+    minute); any other form goes to ``parse_time`` itself."""
 
     def __init__(self) -> None:
         self.minutes: dict[str, int | None] = {}
+        self.hours: dict[str, int | None] = {}
+
+    def minute(self, prefix: str) -> int | None:
+        """``_minute(prefix)`` for a ``YYYY-MM-DDTHH:MM:`` prefix, cached."""
+        hour = self.hours.get(prefix[:14], -1)
+        if hour == -1:
+            if len(self.hours) >= CACHE_LIMIT:
+                self.hours.clear()
+            hour = self.hours[prefix[:14]] = _minute(prefix[:14] + "00:")
+        minute = _MINUTES.get(prefix[14:17])
+        if hour is None or minute is None or hour + minute + 61 * 1_000_000_000 > _NS_MAX:
+            base = None
+        else:
+            base = hour + minute
+        if len(self.minutes) >= CACHE_LIMIT:
+            self.minutes.clear()
+        self.minutes[prefix] = base
+        return base
 
     def __call__(self, t: str) -> int | None:
         scale = _FRACTION_SCALE.get(len(t))
         if scale is not None and t[-1] == "Z":
             base = self.minutes.get(t[:17], -1)
             if base == -1:
-                if len(self.minutes) >= CACHE_LIMIT:
-                    self.minutes.clear()
-                base = self.minutes[t[:17]] = _minute(t[:17])
+                base = self.minute(t[:17])
             second = _SECONDS.get(t[17:20])
             frac = t[20:-1]
             if base is not None and second is not None and frac.isdigit() and frac.isascii():
@@ -581,7 +602,7 @@ class FastParser:
         self.subs: dict[tuple, Any] = {}
         self.flag_bits: dict[Any, int] = {}
         self.services: dict[bytes, tuple] = {}
-        #: Fold class of each meta_values entry (see _Folder), filled as folding needs it.
+        #: Fold class of each meta_values entry (see _Folder).
         self.meta_class: list[int] = []
         self.classes: dict[tuple, int] = {}
         file_dict = pa.array([path], pa.string())
@@ -682,8 +703,14 @@ class FastParser:
             metas[key] = None
             raise _BAIL from None
         meta_id = metas[key] = len(self.meta_values)
-        self.meta_values.append(values)
+        self._add_meta(values)
         return meta_id
+
+    def _add_meta(self, values: tuple) -> None:
+        """Register the meta values of a new meta id, with its fold class (see _Folder)."""
+        self.meta_values.append(values)
+        key = tuple(values[i] for i in _CLASS_INDEX)
+        self.meta_class.append(self.classes.setdefault(key, len(self.classes)))
 
     def _from_row(self, row: dict, number: int) -> tuple:
         """The 9-tuple for a row made by the reference parser (registered uncached)."""
@@ -696,7 +723,7 @@ class FastParser:
         self.ep_values.append(tuple(row[c] for c in _SRC_EP))
         self.ep_values.append(tuple(row[c] for c in _DST_EP))
         meta_id = len(self.meta_values)
-        self.meta_values.append(tuple(row[c] for c in _META_COLS))
+        self._add_meta(tuple(row[c] for c in _META_COLS))
         return (
             number,
             row["time_start"],
@@ -729,18 +756,17 @@ class FastParser:
         :data:`recommender.connections.FOLDED_RECORDS`): records that count the same there
         become one row, so the aggregator's Arrow work shrinks with the repetition in the
         log. Only the aggregator reads such batches."""
-        rows = self._rows(blocks, counts, batch_size, first_line, bom)
         if not fold:
-            for part in rows:
+            for part in self._rows(blocks, counts, batch_size, first_line, bom):
                 yield self._flush(part)
             return
         folder = _Folder(self)
-        for part in rows:
-            folder.add(part)
+        records = 0
+        for records in self._rows(blocks, counts, batch_size, first_line, bom, folder):
             if folder.full():
-                yield folder.emit()
+                yield folder.emit(records)
         if folder.groups:
-            yield folder.emit()
+            yield folder.emit(records)
 
     def _rows(
         self,
@@ -749,8 +775,11 @@ class FastParser:
         batch_size: int,
         first_line: int,
         bom: bool,
-    ) -> Iterator[list[tuple]]:
-        """Lists of at most ``batch_size`` record tuples, counted as normalized.
+        folder: _Folder | None = None,
+    ) -> Iterator[Any]:
+        """Lists of at most ``batch_size`` record tuples, counted as normalized; with a
+        ``folder``, the records are folded into ``folder.groups`` instead, and the count of
+        records folded so far comes out every ``batch_size`` records and at the end.
 
         A record tuple is (line number, time ns, src_ip, dst_ip, src_port, dst_port, src
         endpoint id, dst endpoint id, meta id); the ids index ``ep_values`` and
@@ -775,6 +804,14 @@ class FastParser:
         sock, non_ip = _FILTER_SOCK.reason, _FILTER_NON_IP.reason
         slow = self._slow
         add_filtered = counts.add_filtered
+        fold = folder is not None
+        if fold:
+            groups = folder.groups
+            group = groups.get
+            fold_one = folder.fold_one
+            classes = self.meta_class
+        folded = 0  # records folded (their rank rows)
+        due = batch_size  # when ``folded`` next comes out
         bom_line = first_line if bom else -1
         long_int = _LONG_INT
         # Nesting: json raises RecursionError a few levels before msgspec does. A record
@@ -789,10 +826,10 @@ class FastParser:
                 if line.__class__ is bytes:
                     if number == bom_line and line.startswith(_BOM):
                         line = line[3:]
+                    # Lines that are no JSON object (blank ones too) fail to decode.
                     n = len(line)
                     if (
-                        line.startswith(b"{")
-                        and (line.isascii() or _utf8(line))
+                        (line.isascii() or _utf8(line))
                         and (n <= short or line.count(b"{") + line.count(b"[") <= max_depth)
                         and (long_int is None or n <= _MAX_DIGITS or not long_int.search(line))
                     ):
@@ -829,7 +866,7 @@ class FastParser:
                             ):
                                 ns = base + second + int(frac) * scale
                             else:
-                                ns = parse_time(t)
+                                ns = base = parse_time(t)
                                 if ns is None:
                                     raise bail
                             node = f.node_name or rec.node_name
@@ -923,6 +960,48 @@ class FastParser:
                             meta_id = metas.get(key)
                             if meta_id is None:
                                 meta_id = meta_miss(key)
+                            if fold:  # _Folder.fold_one, inlined
+                                # The time part of the key: the minute of a time after 1970
+                                # (within one hour, as the aggregator counts hours), else
+                                # the time itself (see _Folder).
+                                h = base if base >= 0 else ns
+                                key = (
+                                    src_id,
+                                    dst_id,
+                                    classes[meta_id],
+                                    src_ip,
+                                    dst_ip,
+                                    sport,
+                                    dport,
+                                    h,
+                                )
+                                g = group(key)
+                                if g is None:
+                                    row = (
+                                        number,
+                                        ns,
+                                        src_ip,
+                                        dst_ip,
+                                        sport,
+                                        dport,
+                                        src_id,
+                                        dst_id,
+                                        meta_id,
+                                    )
+                                    groups[key] = [row, 1, ns, ns, folded]
+                                else:
+                                    g[1] += 1
+                                    if ns < g[2]:
+                                        g[2] = ns
+                                    if ns >= g[3]:
+                                        g[3] = ns
+                                        g[4] = folded
+                                folded += 1
+                                if folded >= due:
+                                    counts.add_normalized(batch_size)
+                                    due += batch_size
+                                    yield folded
+                                continue
                             append(
                                 (number, ns, src_ip, dst_ip, sport, dport, src_id, dst_id, meta_id)
                             )
@@ -935,14 +1014,26 @@ class FastParser:
                         except Exception:  # noqa: BLE001, S110 - any doubt: the reference path
                             pass
                 out = slow(line, number, counts)
-                if out is not None:
-                    append(out)
-                    if len(rows) >= batch_size:
-                        counts.add_normalized(len(rows))
-                        yield rows
-                        rows = []
-                        append = rows.append
-        if rows:
+                if out is None:
+                    continue
+                if fold:
+                    fold_one(out, folded)
+                    folded += 1
+                    if folded >= due:
+                        counts.add_normalized(batch_size)
+                        due += batch_size
+                        yield folded
+                    continue
+                append(out)
+                if len(rows) >= batch_size:
+                    counts.add_normalized(len(rows))
+                    yield rows
+                    rows = []
+                    append = rows.append
+        if fold:
+            counts.add_normalized(folded - (due - batch_size))
+            yield folded
+        elif rows:
             counts.add_normalized(len(rows))
             yield rows
 
@@ -969,7 +1060,9 @@ class FastParser:
 
     # ------------------------------------------------------------------ batches
 
-    def _flush(self, rows: list[tuple]) -> pa.RecordBatch:
+    def _flush(self, rows: list[tuple], only: frozenset[str] | None = None) -> pa.RecordBatch:
+        """A FLOW_SCHEMA batch of record tuples; ``only``: fill just these columns (the
+        endpoint and meta ones; the others are null)."""
         n = len(rows)
         number, ns, src_ip, dst_ip, sport, dport, src_id, dst_id, meta_id = zip(*rows, strict=True)
         cols: dict[str, pa.Array] = {}
@@ -980,9 +1073,9 @@ class FastParser:
         cols["dst_ip"] = pa.array(dst_ip, pa.string())
         cols["src_port"] = pa.array(sport, pa.int32())
         cols["dst_port"] = pa.array(dport, pa.int32())
-        self._take(cols, self.ep_values, src_id, _EP_COLS, "src_")
-        self._take(cols, self.ep_values, dst_id, _EP_COLS, "dst_")
-        self._take(cols, self.meta_values, meta_id, _META_COLS, "")
+        self._take(cols, self.ep_values, src_id, _EP_COLS, "src_", only)
+        self._take(cols, self.ep_values, dst_id, _EP_COLS, "dst_", only)
+        self._take(cols, self.meta_values, meta_id, _META_COLS, "", only)
         zeros = pa.array([0] * n, pa.int32()) if n else pa.array([], pa.int32())
         cols["schema_version"] = pa.array([SCHEMA_VERSION] * n, pa.int16())
         cols["source_format"] = pa.DictionaryArray.from_arrays(zeros, self.source_format)
@@ -999,21 +1092,27 @@ class FastParser:
         ids: Sequence[int],
         names: Sequence[str],
         prefix: str,
+        only: frozenset[str] | None = None,
     ) -> None:
-        """Columns ``prefix + name`` for rows whose cached value tuples are ``values[id]``."""
+        """Columns ``prefix + name`` for rows whose cached value tuples are ``values[id]``
+        (``only``: just those of these columns)."""
         uniques, inverse = np.unique(np.fromiter(ids, np.int64, len(ids)), return_inverse=True)
         table = list(zip(*[values[i] for i in uniques.tolist()], strict=True))
         full = [prefix + name for name in names]
+        picked = [
+            (name, column)
+            for name, column in zip(full, table, strict=True)
+            if only is None or name in only
+        ]
+        full = [name for name, _ in picked]
         small = pa.RecordBatch.from_arrays(
-            [pa.array(column, _T[name]) for name, column in zip(full, table, strict=True)],
-            names=full,
+            [pa.array(column, _T[name]) for name, column in picked], names=full
         )
         taken = small.take(pa.array(inverse.astype(np.int32, copy=False).ravel()))
         for name, column in zip(full, taken.columns, strict=True):
             cols[name] = column
 
 
-_NS_PER_HOUR = 3_600_000_000_000
 #: Folded rows a _Folder holds before it hands them out.
 FOLD_LIMIT = 50_000
 _FOLDED_SCHEMA = (
@@ -1026,58 +1125,56 @@ _TIME_END = FLOW_SCHEMA.get_field_index("time_end")
 
 
 class _Folder:
-    """Folds a parser's record tuples into the rows the connections aggregator would count
-    the same: same endpoints (cached ids), addresses, ports, hour and the meta columns it
-    reads (see :data:`recommender.connections.FOLDED_RECORDS`). A fold costs a dict update
-    per record; a row costs Arrow work for every column."""
+    """Folds a parser's records into the rows the connections aggregator would count the
+    same: same endpoints (cached ids), addresses, ports, meta columns it reads (see
+    :data:`recommender.connections.FOLDED_RECORDS`) and clock hour. The key holds a time
+    that pins the hour: the minute (its first nanosecond) of a time since 1970, or the exact
+    time otherwise. Not the hour itself: the minute is at hand, and the aggregator's hours
+    truncate toward zero (Arrow's integer division), which splits minutes before 1970.
+
+    A fold costs a dict update per record (done inline by :meth:`FastParser._rows`); a row
+    costs Arrow work for every column the aggregator reads."""
 
     def __init__(self, parser: FastParser) -> None:
         self.parser = parser
+        #: (endpoint ids, fold class, addresses, ports, hour) -> [first record tuple, records,
+        #: first time, last time, rank row of the latest record]
         self.groups: dict[tuple, list] = {}
-        self.records = 0  # records in ``groups``; rank rows count from the first of them
+        self.start = 0  # rank row of the first record in ``groups``
 
-    def add(self, rows: list[tuple]) -> None:
-        parser = self.parser
-        classes = parser.meta_class
-        for values in parser.meta_values[len(classes) :]:
-            key = tuple(values[i] for i in _CLASS_INDEX)
-            classes.append(parser.classes.setdefault(key, len(parser.classes)))
-        groups = self.groups
-        get = groups.get
-        row = self.records
-        hour = _NS_PER_HOUR
-        for r in rows:
-            _, ns, src_ip, dst_ip, sport, dport, src, dst, meta = r
-            # The aggregator's hour: integer division truncated toward zero (Arrow's).
-            h = ns // hour if ns >= 0 else -(-ns // hour)
-            key = (src, dst, classes[meta], src_ip, dst_ip, sport, dport, h)
-            g = get(key)
-            if g is None:
-                groups[key] = [r, 1, ns, ns, row]
-            else:
-                g[1] += 1
-                if ns < g[2]:
-                    g[2] = ns
-                if ns >= g[3]:
-                    g[3] = ns
-                    g[4] = row
-            row += 1
-        self.records = row
+    def fold_one(self, row: tuple, rank: int) -> None:
+        """Fold one record tuple whose rank row (records before it) is ``rank``: with the
+        records of the same exact time (the hot loop folds its records by minute)."""
+        _, ns, src_ip, dst_ip, sport, dport, src, dst, meta = row
+        key = (src, dst, self.parser.meta_class[meta], src_ip, dst_ip, sport, dport, ns)
+        g = self.groups.get(key)
+        if g is None:
+            self.groups[key] = [row, 1, ns, ns, rank]
+            return
+        g[1] += 1
+        if ns < g[2]:
+            g[2] = ns
+        if ns >= g[3]:
+            g[3] = ns
+            g[4] = rank
 
     def full(self) -> bool:
         return len(self.groups) >= FOLD_LIMIT or self.parser.caches_full()
 
-    def emit(self) -> pa.RecordBatch:
-        """The folded rows so far, as one batch (FLOW_SCHEMA plus FOLDED_COLUMNS)."""
+    def emit(self, records: int) -> pa.RecordBatch:
+        """The folded rows of the ``records - start`` records folded since the last emit, as
+        one batch (FLOW_SCHEMA plus FOLDED_COLUMNS). Columns the aggregator does not read
+        are left null: only it reads folded batches."""
         reps, counts, first, last, rank = zip(*self.groups.values(), strict=True)
-        self.groups = {}
-        self.records = 0
-        batch = self.parser._flush(list(reps))
+        self.groups.clear()  # in place: the hot loop holds it
+        start, self.start = self.start, records
+        batch = self.parser._flush(list(reps), COLUMNS_READ)
         times = _T["time_start"]
         arrays = list(batch.columns)
         arrays[_TIME_START] = pa.array(first, times)
         arrays[_TIME_END] = last_times = pa.array(last, times)
-        arrays += [pa.array(counts, pa.int64()), pa.array(rank, pa.int64()), last_times]
+        ranks = pa.array([r - start for r in rank], pa.int64())
+        arrays += [pa.array(counts, pa.int64()), ranks, last_times]
         return pa.RecordBatch.from_arrays(arrays, schema=_FOLDED_SCHEMA)
 
 

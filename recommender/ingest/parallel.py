@@ -5,7 +5,9 @@ same order, the same accounting and the same first rejection examples); only the
 boundaries differ. The work is cut into tasks of bounded size:
 
 * a plain Hubble JSON-lines file (see :func:`fast_hubble.probe`) is cut into line-aligned
-  byte ranges of about :data:`RANGE_BYTES`; a task reads its range itself, with reads cut
+  byte ranges of about :data:`RANGE_BYTES` (twice that when tasks aggregate; a quarter in
+  the last :data:`TAIL_RANGES` ranges' worth of the input, so that the processes finish
+  together); a task reads its range itself, with reads cut
   at the same offsets as a whole-file read, so line splitting is identical. Tasks number
   lines from 1 within their range; the lines before the range are added when its batches
   are handed out;
@@ -51,8 +53,12 @@ from recommender.ingest import fast_hubble, generic, sources
 from recommender.ingest.sources import InputError, file_kind
 from recommender.schema import FLOW_SCHEMA
 
-#: Bytes of a plain file per task (a line-aligned byte range).
+#: Bytes of a plain file per task (a line-aligned byte range). Aggregating tasks take
+#: twice as much: their results are small, and each task has a fixed cost.
 RANGE_BYTES = 16 << 20
+#: The last four ranges' worth of the input is cut into quarter-size ranges, so that the
+#: processes finish their last tasks at about the same time.
+TAIL_RANGES = 4
 #: Bytes of decompressed lines per task for a large gzip file.
 GZIP_BLOCK_BYTES = 8 << 20
 #: A gzip file up to this size (compressed) is one task; larger ones are decompressed here.
@@ -352,18 +358,22 @@ def _line_aligned(f, offset: int, size: int) -> int:
         pos += len(data)
 
 
-def _ranges(path: str, size: int) -> list[tuple[int, int]]:
-    """Line-aligned byte ranges of about RANGE_BYTES covering a file."""
+def _ranges(path: str, size: int, tail: int = 0, step: int | None = None) -> list[tuple[int, int]]:
+    """Line-aligned byte ranges of about ``step`` (RANGE_BYTES) bytes covering a file; in
+    its last ``tail`` bytes, of about a quarter of that."""
+    step = step or RANGE_BYTES
     bounds = [0]
+    small = size - tail
     with sources._open(path) as f:
-        target = RANGE_BYTES
+        target = step if small >= step else max(step // 4, 1)
         while target < size:
             b = _line_aligned(f, target, size)
             if b >= size:
                 break
             if b > bounds[-1]:
                 bounds.append(b)
-            target = max(b, target) + RANGE_BYTES
+            target = max(b, target)
+            target += step if target + step <= small else max(step // 4, 1)
     bounds.append(size)
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
@@ -380,13 +390,25 @@ def _plan(
     progress: Progress,
     batch_size: int,
     settings: _Settings,
+    aggregate: bool = False,
 ) -> Iterator[_Task]:
     """Tasks in input order. A file that cannot be read becomes an error task in its place,
     so the error is raised in its turn, after the batches of the files before it."""
+    step = RANGE_BYTES * (2 if aggregate else 1)
+    sizes = []
     for path in files:
+        try:
+            sizes.append(os.path.getsize(path))
+        except OSError:  # reported in its turn
+            sizes.append(0)
+    after = sum(sizes)
+    for path, size in zip(files, sizes, strict=True):
+        after -= size
+        tail = max(TAIL_RANGES * step - after, 0)
         first = True
         try:
-            for task in _file_tasks(path, format, counts, progress, batch_size, settings):
+            tasks = _file_tasks(path, format, counts, progress, batch_size, settings, tail, step)
+            for task in tasks:
                 first = False
                 yield task
         except InputError as exc:
@@ -400,7 +422,10 @@ def _file_tasks(
     progress: Progress,
     batch_size: int,
     settings: _Settings,
+    tail: int = 0,
+    step: int | None = None,
 ) -> Iterator[_Task]:
+    """The tasks of one file; ``tail`` and ``step``: how to cut it (see _ranges)."""
     from recommender.ingest import _batches
 
     def local() -> Iterator[pa.RecordBatch]:
@@ -433,7 +458,7 @@ def _file_tasks(
         else:
             yield from _gzip_tasks(plan, progress, batch_size, settings)
         return
-    for i, (start, end) in enumerate(_ranges(path, size)):
+    for i, (start, end) in enumerate(_ranges(path, size, tail, step)):
         call = (_range_task, (path, start, end, plan.legacy, batch_size))
         yield _Task(path, i == 0, call=call, progress_bytes=end - start)
 
@@ -529,7 +554,7 @@ def _drive(
     ``counts``), or the batches of a file read here. ``aggregate``: tasks fold their
     batches into a :class:`StreamingAggregator` (``_Result.aggregator``) instead."""
     settings = _Settings.current()
-    planned = _plan(files, format, counts, progress, batch_size, settings)
+    planned = _plan(files, format, counts, progress, batch_size, settings, aggregate)
     window: deque[_Task] = deque()
     max_submitted = 2 * (workers - 1)
     # Tasks that wait for their turn hold their batches; aggregating ones hold only a small
@@ -677,15 +702,23 @@ def aggregate_inputs(
         for batch in _batches(files, format, counts, progress, batch_size, fold=True):
             agg.add(batch)
         return agg
-    for item in _drive(files, format, counts, progress, batch_size, workers, aggregate=True):
-        if isinstance(item, pa.RecordBatch):
-            agg.add(item)
-            continue
-        result, _ = item
-        part = result.aggregator
-        assert part is not None
-        if result.spool is not None:
-            batches = result.read()
-            part.set_partial_table(pa.Table.from_batches(batches) if batches else None)
-        agg.merge(part)
+    # The parsers' caches hold many small acyclic objects that refcounting frees: the
+    # cyclic GC would rescan them after every task (see recommender.ingest._batches).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for item in _drive(files, format, counts, progress, batch_size, workers, aggregate=True):
+            if isinstance(item, pa.RecordBatch):
+                agg.add(item)
+                continue
+            result, _ = item
+            part = result.aggregator
+            assert part is not None
+            if result.spool is not None:
+                batches = result.read()
+                part.set_partial_table(pa.Table.from_batches(batches) if batches else None)
+            agg.merge(part)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return agg

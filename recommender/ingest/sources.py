@@ -57,7 +57,7 @@ __all__ = [
 #: Lines (and JSON array elements) longer than this are rejected without being parsed.
 MAX_LINE = 16 * 1024 * 1024
 #: Bytes read from disk (and produced by gzip) per step.
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 #: Compressed bytes fed to zlib per call: damage loses at most the output of one piece, and
 #: that piece is then inflated again byte by byte up to the damage.
 GZIP_PIECE = 16 * 1024
