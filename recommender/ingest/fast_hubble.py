@@ -39,13 +39,14 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Annotated, Any
 
 import numpy as np
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
-from recommender.connections import COLUMNS_READ, FOLDED_COLUMNS
+from recommender.connections import COLUMNS_READ, FOLDED_COLUMNS, excluded_by_class
 from recommender.ingest import hubble
 from recommender.ingest.sources import (
     _BOM,
@@ -233,6 +234,9 @@ _NULL_COLS = frozenset(
 #: Positions in _META_COLS of the columns the connections aggregator reads: records whose
 #: meta parts agree there fold together (see _Folder).
 _CLASS_INDEX = tuple(i for i, c in enumerate(_META_COLS) if c in COLUMNS_READ)
+_EXCLUSION_INDEX = tuple(
+    _META_COLS.index(c) for c in ("is_reply", "l7_protocol", "verdict", "protocol")
+)
 _SRC_EP = tuple(f"src_{c}" for c in _EP_COLS)
 _DST_EP = tuple(f"dst_{c}" for c in _EP_COLS)
 _ROW_COLS = ("source_record", "time_start", "src_ip", "dst_ip", "src_port", "dst_port")
@@ -707,10 +711,15 @@ class FastParser:
         return meta_id
 
     def _add_meta(self, values: tuple) -> None:
-        """Register the meta values of a new meta id, with its fold class (see _Folder)."""
+        """Register the meta values of a new meta id, with its fold class (see _Folder):
+        negative (``~id``) when the aggregator sets such records aside whatever their
+        endpoints, ports and time."""
         self.meta_values.append(values)
         key = tuple(values[i] for i in _CLASS_INDEX)
-        self.meta_class.append(self.classes.setdefault(key, len(self.classes)))
+        cls = self.classes.setdefault(key, len(self.classes))
+        if excluded_by_class(*(values[i] for i in _EXCLUSION_INDEX)):
+            cls = ~cls
+        self.meta_class.append(cls)
 
     def _from_row(self, row: dict, number: int) -> tuple:
         """The 9-tuple for a row made by the reference parser (registered uncached)."""
@@ -812,7 +821,6 @@ class FastParser:
             classes = self.meta_class
         folded = 0  # records folded (their rank rows)
         due = batch_size  # when ``folded`` next comes out
-        bom_line = first_line if bom else -1
         long_int = _LONG_INT
         # Nesting: json raises RecursionError a few levels before msgspec does. A record
         # of n bytes nests at most n/2 deep, so only longer lines need their brackets
@@ -820,12 +828,22 @@ class FastParser:
         max_depth = _safe_depth()
         short = 2 * max_depth
         number = first_line - 1
+        blocks = iter(blocks)
+        if bom:  # a UTF-8 BOM on the file's first line is dropped (as the reference does)
+            empty = []
+            for head in blocks:
+                if not head:
+                    empty.append(head)
+                    continue
+                first = head[0]
+                if first.__class__ is bytes and first.startswith(_BOM):
+                    head = [first[3:], *head[1:]]
+                blocks = chain(empty, (head,), blocks)
+                break
         for block in blocks:
             for line in block:
                 number += 1
                 if line.__class__ is bytes:
-                    if number == bom_line and line.startswith(_BOM):
-                        line = line[3:]
                     # Lines that are no JSON object (blank ones too) fail to decode.
                     n = len(line)
                     if (
@@ -862,7 +880,7 @@ class FastParser:
                                 and second is not None
                                 and t[-1] == "Z"
                                 and frac.isdigit()
-                                and frac.isascii()
+                                and frac.isascii()  # not implied by an ASCII line: \u0663
                             ):
                                 ns = base + second + int(frac) * scale
                             else:
@@ -960,21 +978,13 @@ class FastParser:
                             meta_id = metas.get(key)
                             if meta_id is None:
                                 meta_id = meta_miss(key)
-                            if fold:  # _Folder.fold_one, inlined
-                                # The time part of the key: the minute of a time after 1970
-                                # (within one hour, as the aggregator counts hours), else
-                                # the time itself (see _Folder).
-                                h = base if base >= 0 else ns
-                                key = (
-                                    src_id,
-                                    dst_id,
-                                    classes[meta_id],
-                                    src_ip,
-                                    dst_ip,
-                                    sport,
-                                    dport,
-                                    h,
-                                )
+                            if fold:  # _Folder.fold_one, inlined (see _Folder for the key)
+                                cls = classes[meta_id]
+                                if cls < 0:
+                                    key = (src_id, dst_id, cls, src_ip, dst_ip)
+                                else:
+                                    h = base if base >= 0 else ns
+                                    key = (src_id, dst_id, cls, src_ip, dst_ip, sport, dport, h)
                                 g = group(key)
                                 if g is None:
                                     row = (
@@ -1132,6 +1142,11 @@ class _Folder:
     time otherwise. Not the hour itself: the minute is at hand, and the aggregator's hours
     truncate toward zero (Arrow's integer division), which splits minutes before 1970.
 
+    Records the aggregator sets aside by their meta columns alone (replies, unknown
+    orientation, L7, denied, ICMP: see :func:`recommender.connections.excluded_by_class`)
+    count only as set aside and as sightings of their pods: they fold by endpoints,
+    addresses and class, across ports and time.
+
     A fold costs a dict update per record (done inline by :meth:`FastParser._rows`); a row
     costs Arrow work for every column the aggregator reads."""
 
@@ -1146,7 +1161,11 @@ class _Folder:
         """Fold one record tuple whose rank row (records before it) is ``rank``: with the
         records of the same exact time (the hot loop folds its records by minute)."""
         _, ns, src_ip, dst_ip, sport, dport, src, dst, meta = row
-        key = (src, dst, self.parser.meta_class[meta], src_ip, dst_ip, sport, dport, ns)
+        cls = self.parser.meta_class[meta]
+        if cls < 0:
+            key = (src, dst, cls, src_ip, dst_ip)
+        else:
+            key = (src, dst, cls, src_ip, dst_ip, sport, dport, ns)
         g = self.groups.get(key)
         if g is None:
             self.groups[key] = [row, 1, ns, ns, rank]

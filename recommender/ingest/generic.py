@@ -42,8 +42,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from recommender.accounting import RecordCounts
 from recommender.ingest.common import (
@@ -612,6 +610,8 @@ def claims(path: str) -> bool:
     """Is this a generic flow file (see the module docstring)? Never raises."""
     if _is_parquet(path):
         try:
+            import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
+
             names = pq.read_schema(path).names
         except (OSError, pa.ArrowException):
             return False
@@ -911,6 +911,8 @@ def _csv_batches(
         gz = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         stream = _CSVInput(raw, gz)
+        import pyarrow.csv as pacsv  # on use: Hubble ingest workers never need it
+
         reader = pacsv.open_csv(
             stream,
             # Serial reading: the invalid-row callback runs in file order, before the block's
@@ -1003,6 +1005,8 @@ def _parquet_batches(
     progress: Callable[[int], None] | None,
 ) -> Iterator[pa.RecordBatch]:
     try:
+        import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
+
         pf = pq.ParquetFile(path)
         names = pf.schema_arrow.names
     except (OSError, pa.ArrowException) as exc:

@@ -5,7 +5,8 @@ same order, the same accounting and the same first rejection examples); only the
 boundaries differ. The work is cut into tasks of bounded size:
 
 * a plain Hubble JSON-lines file (see :func:`fast_hubble.probe`) is cut into line-aligned
-  byte ranges of about :data:`RANGE_BYTES` (twice that when tasks aggregate; a quarter in
+  byte ranges of about :data:`RANGE_BYTES` (:data:`AGGREGATE_RANGES` times that when tasks
+  aggregate; a quarter in
   the last :data:`TAIL_RANGES` ranges' worth of the input, so that the processes finish
   together); a task reads its range itself, with reads cut
   at the same offsets as a whole-file read, so line splitting is identical. Tasks number
@@ -53,9 +54,11 @@ from recommender.ingest import fast_hubble, generic, sources
 from recommender.ingest.sources import InputError, file_kind
 from recommender.schema import FLOW_SCHEMA
 
-#: Bytes of a plain file per task (a line-aligned byte range). Aggregating tasks take
-#: twice as much: their results are small, and each task has a fixed cost.
+#: Bytes of a plain file per task (a line-aligned byte range).
 RANGE_BYTES = 16 << 20
+#: Aggregating tasks take this many times RANGE_BYTES: their results are small, and each
+#: task has a fixed cost (an aggregation in Arrow).
+AGGREGATE_RANGES = 4
 #: The last four ranges' worth of the input is cut into quarter-size ranges, so that the
 #: processes finish their last tasks at about the same time.
 TAIL_RANGES = 4

@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from recommender.accounting import RecordCounts
 from recommender.ingest.sources import InputError
@@ -65,6 +64,8 @@ def iter_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Batches of FLOW_SCHEMA from one Parquet file; counts each row as normalized."""
     try:
+        import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
+
         pf = pq.ParquetFile(path)
         schema = pf.schema_arrow
     except (OSError, pa.ArrowException) as exc:
@@ -112,6 +113,8 @@ def write_parquet(source: pa.Table | Iterable[pa.RecordBatch], path: str | os.Pa
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; a flows file is ordinary data
         with os.fdopen(fd, "wb") as sink:
+            import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
+
             with pq.ParquetWriter(sink, FLOW_SCHEMA, compression="zstd") as writer:
                 for batch in batches:
                     if batch.num_rows:
