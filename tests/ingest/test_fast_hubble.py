@@ -342,8 +342,19 @@ def test_ranges_give_the_whole_file_lines(tmp_path, monkeypatch, simulated):
     p = write(tmp_path / "r.json", records, newline_last=False)
     ref_rows, ref_counts = reference([p])
     plan = fast_hubble.probe(str(p), None, ingest.LOOKAHEAD)
-    ranges = parallel._ranges(str(p), p.stat().st_size)
-    assert len(ranges) > 5
+    size = p.stat().st_size
+    whole = parallel._ranges(str(p), size)
+    assert len(whole) > 5
+    # The last ``tail`` bytes in quarter ranges: still contiguous and line-aligned.
+    data = p.read_bytes()
+    for tail in (size // 2, size, 10 * size):
+        cut = parallel._ranges(str(p), size, tail)
+        assert cut[0][0] == 0 and cut[-1][1] == size and len(cut) > len(whole)
+        assert all(a[1] == b[0] for a, b in zip(cut, cut[1:], strict=False))
+        assert all(data[start - 1 : start] == b"\n" for start, _ in cut[1:])
+        small = [b - a for a, b in cut if a >= size - tail]
+        assert sum(small) / len(small) < 0.6 * 20_000
+    ranges = parallel._ranges(str(p), size, size // 2)  # the tasks below: both sizes
     rows: list[dict] = []
     counts = RecordCounts()
     counts.files = 1
@@ -513,3 +524,107 @@ def test_mutated_records_fast_equals_reference(records):
     with tempfile.TemporaryDirectory() as d:
         p = write(Path(d) / "m.json", [BASE, *records])
         assert_same([p], format="hubble", workers=1)
+
+
+# --------------------------------------------------------------------------- folding
+
+
+def assert_fold_same(paths) -> StreamingAggregator:
+    """The folded one-process aggregate (aggregate_inputs, workers=1) == the FLOW_SCHEMA
+    batches of the same files streamed into an aggregator, row by row."""
+    ref = StreamingAggregator()
+    ref_counts = RecordCounts()
+    for batch in iter_flow_batches(paths, counts=ref_counts, workers=1):
+        assert fast_hubble.FOLDED_COLUMNS[0] not in batch.schema.names
+        ref.add(batch)
+    counts = RecordCounts()
+    got = parallel.aggregate_inputs(paths, counts=counts, workers=1)
+    assert counts == ref_counts
+    want_conns, want_pods, want_excluded, want_used = _aggregated(ref)
+    conns, pods, excluded, used = _aggregated(got)
+    pd.testing.assert_frame_equal(conns, want_conns)
+    pd.testing.assert_frame_equal(pods, want_pods)
+    assert excluded == want_excluded and used == want_used
+    assert got._row == ref._row == counts.normalized
+    return got
+
+
+def _at(t: str, **flow) -> dict:
+    r = rec(time=t, **flow)
+    r["time"] = t
+    return r
+
+
+def test_folded_batches_are_what_the_aggregator_counts(tmp_path, monkeypatch, simulated):
+    """Folding (records the aggregator counts the same become one row) changes nothing the
+    aggregator says: connections, pods with their latest labels, set-aside counts."""
+    reply = {"l4": {"TCP": {"source_port": 9080, "destination_port": 35128}}, "is_reply": True}
+    relabelled = copy.deepcopy(BASE["flow"]["source"])
+    relabelled["labels"] = ["k8s:app=productpage-v2", *relabelled["labels"][1:]]
+    times = [
+        # Around an hour boundary, after and before 1970 (the aggregator's hours truncate
+        # toward zero: 1969-12-31T23:00:00 is hour -1, a nanosecond later hour 0).
+        "2021-11-10T10:59:59.999999999Z",
+        "2021-11-10T11:00:00.000000001Z",
+        "2021-11-10T11:00:00.5Z",
+        "1969-12-31T23:00:00Z",
+        "1969-12-31T23:00:00.000000001Z",
+        "1969-12-31T23:00:59.5Z",
+        "1969-12-31T22:59:59.9Z",
+    ]
+    records = []
+    for i, t in enumerate(times):
+        records += [_at(t), _at(t, **reply), _at(t, is_reply=...)]
+        if i % 2:  # the same pod with other labels, at some of the times
+            records.append(_at(t, source=relabelled))
+    records += [
+        _at("2021-11-10T12:00:00Z", aggregate={"ingress_flow_count": 3, "egress_flow_count": 2}),
+        _at("2021-11-10T12:00:01Z", aggregate={"ingress_flow_count": 3, "egress_flow_count": 2}),
+        _at("2021-11-10T12:00:02+00:00"),  # not the common time form: the reference's path
+        _at("2021-11-10T12:00:03Z", verdict="DROPPED"),
+        _at("2021-11-10T12:00:04Z", l4={"UDP": {"source_port": 5353, "destination_port": 53}}),
+    ]
+    # A minute before 1970 that two aggregator hours share: its first record (in the minute
+    # cache after a record of another connection) and one on the hour itself.
+    port = {"l4": {"TCP": {"source_port": 40001, "destination_port": 8080}}}
+    records += [
+        _at("1969-12-31T22:00:30.5Z", l4={"TCP": {"source_port": 40002, "destination_port": 81}}),
+        _at("1969-12-31T22:00:00Z", **port),
+        _at("1969-12-31T22:00:20.5Z", **port),
+    ]
+    # Equal times: the latest record speaks for its pod, even when its fold group began
+    # before another one of the same pod.
+    at = "2021-11-10T13:00:00.5Z"
+    warm = {"l4": {"TCP": {"source_port": 40003, "destination_port": 82}}}  # minute cached
+    records += [_at("2021-11-10T13:00:00.1Z", **warm), _at(at), _at(at, source=relabelled)]
+    records.append(_at(at))
+    p = write(tmp_path / "times.json", records)
+    got = assert_fold_same([p])
+    assert got.records_used > 0 and sum(got.excluded.values()) > 0
+    # Every row of the simulator's hour, with hostile lines in between, and with emits and
+    # cache resets forced often (folded rows hold cache ids until they are emitted).
+    sim = (simulated / sorted(os.listdir(simulated))[0]).read_bytes().splitlines()[:400]
+    mixed = []
+    for i, bad in enumerate(TRICKY):
+        mixed += [sim[i], bad, b""]
+    m = write(tmp_path / "mixed.json", [*mixed, *sim[len(TRICKY) :]])
+    assert_fold_same([m])
+    assert_fold_same([simulated])
+    monkeypatch.setattr(fast_hubble, "FOLD_LIMIT", 7)
+    monkeypatch.setattr(fast_hubble, "CACHE_LIMIT", 5)
+    assert_fold_same([m])
+    assert_fold_same([p])
+    assert_fold_same([simulated])
+
+
+def test_folding_shrinks_what_reaches_arrow(simulated):
+    """Records the aggregator counts the same become one row: replies fold across ports and
+    time, requests by client port and minute."""
+    path = str(simulated / sorted(os.listdir(simulated))[0])
+    plan = fast_hubble.probe(path, None, ingest.LOOKAHEAD)
+    counts = RecordCounts()
+    batches = list(fast_hubble.iter_batches(plan, counts, fold=True))
+    rows = sum(b.num_rows for b in batches)
+    folded = sum(pa.compute.sum(b.column(fast_hubble.FOLDED_COLUMNS[0])).as_py() for b in batches)
+    assert folded == counts.normalized > 500
+    assert rows < folded / 2
