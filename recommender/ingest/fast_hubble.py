@@ -14,6 +14,9 @@ the same files about five times faster and gives the very same rows, counts and 
   once per distinct tuple. The caches are bounded (cleared between batches when large).
 * **Columns, not rows.** A record becomes a 9-tuple (line, time, addresses, ports and the
   three cache ids); a batch is built column-wise, cached parts with one Arrow ``take``.
+* **Folding, for the aggregator.** With ``fold=True`` (``run``, ``iter_batches``) records
+  the connections aggregator would count the same become one row before any Arrow work
+  (:class:`_Folder`); only the aggregator reads such batches.
 * **Exactness by fallback.** Whatever the fast path does not fully understand, it hands to
   the reference path, line by line: JSON that ``msgspec`` refuses or types that differ from
   the common shape, non-flow records, bare (legacy) flows, and every record the reference
@@ -826,7 +829,7 @@ class FastParser:
         # of n bytes nests at most n/2 deep, so only longer lines need their brackets
         # counted to be sure both decoders see the same (shallow enough) record.
         max_depth = _safe_depth()
-        short = 2 * max_depth
+        short = min(2 * max_depth, _MAX_DIGITS or 2 * max_depth)
         number = first_line - 1
         blocks = iter(blocks)
         if bom:  # a UTF-8 BOM on the file's first line is dropped (as the reference does)
@@ -846,10 +849,12 @@ class FastParser:
                 if line.__class__ is bytes:
                     # Lines that are no JSON object (blank ones too) fail to decode.
                     n = len(line)
-                    if (
-                        (line.isascii() or _utf8(line))
-                        and (n <= short or line.count(b"{") + line.count(b"[") <= max_depth)
-                        and (long_int is None or n <= _MAX_DIGITS or not long_int.search(line))
+                    if (line.isascii() or _utf8(line)) and (
+                        n <= short  # (shorter than _MAX_DIGITS too)
+                        or (
+                            line.count(b"{") + line.count(b"[") <= max_depth
+                            and (long_int is None or n <= _MAX_DIGITS or not long_int.search(line))
+                        )
                     ):
                         try:
                             rec = decode(line)
