@@ -148,9 +148,11 @@ def _reason_masks(t: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
 
 #: Columns of a folded batch (FLOW_SCHEMA plus these), where one row stands for several
 #: records that agree on every column :data:`COLUMNS_READ` names and on the hour of their
-#: times: how many records, the row number (from the batch's first record) of the latest of
-#: them, and its time (``time_start`` is the earliest time, ``time_end`` the latest end). A
-#: fast parser folds records this way so that fewer rows reach the Arrow kernels here.
+#: times (records set aside by :func:`excluded_by_class` need only agree on their class and
+#: on what the pod bookkeeping reads: endpoints and addresses): how many records, the row
+#: number (from the batch's first record) of the latest of them, and its time
+#: (``time_start`` is the earliest time, ``time_end`` the latest end). A fast parser folds
+#: records this way so that fewer rows reach the Arrow kernels here.
 FOLDED_RECORDS = "folded_records"
 FOLDED_RANK_ROW = "folded_rank_row"
 FOLDED_TIME_LAST = "folded_time_last"

@@ -176,6 +176,17 @@ if AVAILABLE:
 # --------------------------------------------------------------------------- columns
 
 _T = {f.name: f.type for f in FLOW_SCHEMA}
+#: The schema of folded batches before their FOLDED_COLUMNS: FLOW_SCHEMA with plain strings
+#: where it dictionary-encodes a column the aggregator reads (it would decode them again).
+_FOLD_BASE = pa.schema(
+    [
+        pa.field(f.name, f.type.value_type)
+        if pa.types.is_dictionary(f.type) and f.name in COLUMNS_READ and f.name != "source_file"
+        else f
+        for f in FLOW_SCHEMA
+    ]
+)
+_FOLD_T = {f.name: f.type for f in _FOLD_BASE}
 #: Endpoint columns filled by ``hubble._endpoint`` (per side), in this order.
 _EP_COLS = (
     "kind",
@@ -1077,11 +1088,10 @@ class FastParser:
 
     def _flush(self, rows: list[tuple], only: frozenset[str] | None = None) -> pa.RecordBatch:
         """A FLOW_SCHEMA batch of record tuples; ``only``: fill just these columns (the
-        endpoint and meta ones; the others are null)."""
+        endpoint and meta ones; the others are null), in the _FOLD_BASE schema."""
         n = len(rows)
         number, ns, src_ip, dst_ip, sport, dport, src_id, dst_id, meta_id = zip(*rows, strict=True)
         cols: dict[str, pa.Array] = {}
-        cols["source_record"] = pa.array(number, pa.int64())
         times = pa.array(ns, _T["time_start"])
         cols["time_start"] = cols["time_end"] = times
         cols["src_ip"] = pa.array(src_ip, pa.string())
@@ -1091,14 +1101,17 @@ class FastParser:
         self._take(cols, self.ep_values, src_id, _EP_COLS, "src_", only)
         self._take(cols, self.ep_values, dst_id, _EP_COLS, "dst_", only)
         self._take(cols, self.meta_values, meta_id, _META_COLS, "", only)
-        zeros = pa.array([0] * n, pa.int32()) if n else pa.array([], pa.int32())
-        cols["schema_version"] = pa.array([SCHEMA_VERSION] * n, pa.int16())
-        cols["source_format"] = pa.DictionaryArray.from_arrays(zeros, self.source_format)
+        zeros = pa.array(np.zeros(n, np.int32))
         cols["source_file"] = pa.DictionaryArray.from_arrays(zeros, self.source_file)
-        arrays = [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in FLOW_SCHEMA]
+        if only is None:
+            cols["source_record"] = pa.array(number, pa.int64())
+            cols["schema_version"] = pa.array(np.full(n, SCHEMA_VERSION, np.int16))
+            cols["source_format"] = pa.DictionaryArray.from_arrays(zeros, self.source_format)
+        schema = FLOW_SCHEMA if only is None else _FOLD_BASE
+        arrays = [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in schema]
         if self.caches_full():
             self._reset()  # bounded memory: distinct values beyond a few thousand are rare
-        return pa.RecordBatch.from_arrays(arrays, schema=FLOW_SCHEMA)
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     @staticmethod
     def _take(
@@ -1112,16 +1125,17 @@ class FastParser:
         """Columns ``prefix + name`` for rows whose cached value tuples are ``values[id]``
         (``only``: just those of these columns)."""
         uniques, inverse = np.unique(np.fromiter(ids, np.int64, len(ids)), return_inverse=True)
-        table = list(zip(*[values[i] for i in uniques.tolist()], strict=True))
         full = [prefix + name for name in names]
-        picked = [
-            (name, column)
-            for name, column in zip(full, table, strict=True)
-            if only is None or name in only
-        ]
-        full = [name for name, _ in picked]
+        picked = [i for i, name in enumerate(full) if only is None or name in only]
+        full = [full[i] for i in picked]
+        rows = [values[i] for i in uniques.tolist()]
+        types = _T if only is None else _FOLD_T
         small = pa.RecordBatch.from_arrays(
-            [pa.array(column, _T[name]) for name, column in picked], names=full
+            [
+                pa.array([row[i] for row in rows], types[name])
+                for i, name in zip(picked, full, strict=True)
+            ],
+            names=full,
         )
         taken = small.take(pa.array(inverse.astype(np.int32, copy=False).ravel()))
         for name, column in zip(full, taken.columns, strict=True):
@@ -1131,7 +1145,7 @@ class FastParser:
 #: Folded rows a _Folder holds before it hands them out.
 FOLD_LIMIT = 50_000
 _FOLDED_SCHEMA = (
-    FLOW_SCHEMA.append(pa.field(FOLDED_COLUMNS[0], pa.int64()))
+    _FOLD_BASE.append(pa.field(FOLDED_COLUMNS[0], pa.int64()))
     .append(pa.field(FOLDED_COLUMNS[1], pa.int64()))
     .append(pa.field(FOLDED_COLUMNS[2], _T["time_start"]))
 )

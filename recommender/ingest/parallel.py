@@ -397,7 +397,7 @@ def _plan(
 ) -> Iterator[_Task]:
     """Tasks in input order. A file that cannot be read becomes an error task in its place,
     so the error is raised in its turn, after the batches of the files before it."""
-    step = RANGE_BYTES * (2 if aggregate else 1)
+    step = RANGE_BYTES * (AGGREGATE_RANGES if aggregate else 1)
     sizes = []
     for path in files:
         try:
