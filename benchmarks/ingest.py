@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -385,6 +386,8 @@ def measure(directory: str, workers: int, parse_only: bool, in_workers: bool = F
             rows, conns = _aggregate(batches)
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
+    for child in multiprocessing.active_children():  # workers exit in their own time: their
+        child.join(timeout=30)  # CPU counts once they are reaped
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     figures = {
         "records": counts.read,

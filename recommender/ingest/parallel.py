@@ -608,6 +608,7 @@ def _drive(
         if progress is not None and task.progress_bytes:
             progress(task.progress_bytes)
 
+    done = False
     try:
         refill()
         while window:
@@ -643,8 +644,12 @@ def _drive(
                 assert task.result is not None
                 yield from hand_out(task, task.result)
             refill()
+        done = True
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        # When every task is done, the worker processes exit in their own time (tens of ms
+        # that nobody needs to wait for); otherwise wait for them, so that no task still
+        # running writes into the spool directory after it is removed.
+        executor.shutdown(wait=not done, cancel_futures=True)
         _PARSERS.clear()
         shutil.rmtree(spool, ignore_errors=True)
 
