@@ -23,6 +23,9 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from recommender.ingest.common import Bad as _Bad
+from recommender.ingest.common import invalid as _invalid
+from recommender.ingest.common import malformed as _malformed
 from recommender.ingest.sources import Filtered, Rejected, new_row
 from recommender.schema import TCP_FLAG_BITS
 from recommender.validate import (
@@ -152,23 +155,6 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _NS_MIN = -(2**63)
 _NS_MAX = 2**63 - 1
 _UINT32 = 2**32
-
-
-class _Bad(Exception):
-    """A record to reject: reason (a fixed string) and detail (names field and value)."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason, detail)
-        self.reason = reason
-        self.detail = detail
-
-
-def _malformed(field: str, value: Any) -> _Bad:
-    return _Bad(f"malformed record: {field}", f"{field}={truncated_repr(value)}")
-
-
-def _invalid(reason: str, field: str, value: Any) -> _Bad:
-    return _Bad(reason, f"{field}={truncated_repr(value)}")
 
 
 # --------------------------------------------------------------------------- scalars
