@@ -539,29 +539,24 @@ def _public_ip(rng: random.Random) -> str:
             return str(addr)
 
 
-def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
-    """The sample microservice shop: 3 nodes, 5 namespaces, a rollout, a canary and a
-    CronJob. ``hours`` sets the observation window (it starts at 2025-11-05 06:00 UTC)."""
-    if hours <= 0:
-        raise ValueError("hours must be positive")
-    rng = random.Random(seed)
-    start = DEFAULT_START
-    end = start + timedelta(seconds=round(hours * 3600))
-    cluster_name = "kind-shop"
-    nodes = [
-        SimNode("shop-control-plane", "172.18.0.2", "10.244.0.0/24"),
-        SimNode("shop-worker", "172.18.0.3", "10.244.1.0/24"),
-        SimNode("shop-worker2", "172.18.0.4", "10.244.2.0/24"),
-    ]
-    workers = [n.name for n in nodes[1:]]
-    alloc = _Allocator(rng, nodes)
-    namespaces = {
-        ns: {"kubernetes.io/metadata.name": ns, **extra} for ns, extra in _NAMESPACES.items()
-    }
+def _workload_pods(
+    specs: Sequence[_WorkloadSpec],
+    nodes: Sequence[SimNode],
+    alloc: _Allocator,
+    rng: random.Random,
+    start: datetime,
+    rollouts: dict[tuple[str, str], datetime] | None = None,
+) -> list[SimPod]:
+    """Pods of Deployments (one ReplicaSet each) and StatefulSets, running since before
+    ``start``. A Deployment in ``rollouts`` ((namespace, name) -> time) is rolled out then:
+    its pods end one by one and a new ReplicaSet's pods, with new IPs, take their places.
 
+    The random draws happen in a fixed order (spec by spec), so a seed gives the same
+    cluster: ``sample_flows/`` is pinned by it.
+    """
+    workers = [n.name for n in nodes[1:]] or [nodes[0].name]
     pods: list[SimPod] = []
-    rollout_at = start + timedelta(seconds=round(hours * 3600 * 0.45))
-    for spec in _SHOP_WORKLOADS:
+    for spec in specs:
         if spec.placement == "control-plane":
             choices = [nodes[0].name]
         elif spec.placement == "any":
@@ -582,17 +577,16 @@ def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
             revision = f"{spec.name}-{_suffix(rng, 10)}"
             for i in range(spec.replicas):
                 name = f"{spec.name}-{i}"
-                labels = {
-                    **spec.labels,
-                    "apps.kubernetes.io/pod-index": str(i),
-                    "controller-revision-hash": revision,
-                    "statefulset.kubernetes.io/pod-name": name,
-                }
                 node = choices[(offset + i) % len(choices)]
                 pods.append(
                     SimPod(
                         name=name,
-                        labels=labels,
+                        labels={
+                            **spec.labels,
+                            "apps.kubernetes.io/pod-index": str(i),
+                            "controller-revision-hash": revision,
+                            "statefulset.kubernetes.io/pod-name": name,
+                        },
                         ip=alloc.ip(node),
                         node=node,
                         start=born + timedelta(seconds=40 * i),
@@ -604,10 +598,10 @@ def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
                 )
             continue
         rs_hash = _suffix(rng, rng.choice((8, 9, 10)))
-        replaced = spec.namespace == "shop" and spec.name == "cart"
+        rollout_at = (rollouts or {}).get((spec.namespace, spec.name))
         for i in range(spec.replicas):
             node = choices[(offset + i) % len(choices)]
-            pod_end = rollout_at + timedelta(seconds=50 * i + 35) if replaced else None
+            pod_end = None if rollout_at is None else rollout_at + timedelta(seconds=50 * i + 35)
             pods.append(
                 SimPod(
                     name=f"{spec.name}-{rs_hash}-{_suffix(rng, 5)}",
@@ -621,7 +615,7 @@ def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
                     **common,
                 )
             )
-        if replaced:  # the rollout: a new ReplicaSet, new pods, new IPs
+        if rollout_at is not None:  # a new ReplicaSet, new pods, new IPs
             new_hash = rs_hash
             while new_hash == rs_hash:
                 new_hash = _suffix(rng, rng.choice((8, 9, 10)))
@@ -641,6 +635,32 @@ def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
                         **common,
                     )
                 )
+    return pods
+
+
+def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
+    """The sample microservice shop: 3 nodes, 5 namespaces, a rollout, a canary and a
+    CronJob. ``hours`` sets the observation window (it starts at 2025-11-05 06:00 UTC)."""
+    if hours <= 0:
+        raise ValueError("hours must be positive")
+    rng = random.Random(seed)
+    start = DEFAULT_START
+    end = start + timedelta(seconds=round(hours * 3600))
+    cluster_name = "kind-shop"
+    nodes = [
+        SimNode("shop-control-plane", "172.18.0.2", "10.244.0.0/24"),
+        SimNode("shop-worker", "172.18.0.3", "10.244.1.0/24"),
+        SimNode("shop-worker2", "172.18.0.4", "10.244.2.0/24"),
+    ]
+    workers = [n.name for n in nodes[1:]]
+    alloc = _Allocator(rng, nodes)
+    namespaces = {
+        ns: {"kubernetes.io/metadata.name": ns, **extra} for ns, extra in _NAMESPACES.items()
+    }
+
+    rollout_at = start + timedelta(seconds=round(hours * 3600 * 0.45))
+    rollouts = {("shop", "cart"): rollout_at}
+    pods = _workload_pods(_SHOP_WORKLOADS, nodes, alloc, rng, start, rollouts)
 
     # The CronJob: one Job (one pod) per scheduled run inside the window.
     report_runs: list[datetime] = []

@@ -42,6 +42,7 @@ from .simulate import (
     _Allocator,
     _public_ip,
     _suffix,
+    _workload_pods,
     _WorkloadSpec,
     shop_cluster,
 )
@@ -89,77 +90,6 @@ def _allocator(rng: random.Random, cluster_nodes: Sequence[SimNode], pods: Seque
         net = alloc.nets[pod.node]
         alloc.used[pod.node].add(int(ipaddress.ip_address(pod.ip)) - int(net.network_address))
     return alloc
-
-
-def _workload_pods(
-    specs: Sequence[_WorkloadSpec],
-    nodes: Sequence[SimNode],
-    alloc: _Allocator,
-    rng: random.Random,
-    start: datetime,
-) -> list[SimPod]:
-    """Pods of Deployments (one ReplicaSet each) and StatefulSets, running since before
-    ``start`` (as :func:`~recommender.simulate.shop_cluster` builds them)."""
-    workers = [n.name for n in nodes[1:]] or [nodes[0].name]
-    pods: list[SimPod] = []
-    for spec in specs:
-        if spec.placement == "control-plane":
-            choices = [nodes[0].name]
-        elif spec.placement == "any":
-            choices = [n.name for n in nodes]
-        else:
-            choices = list(workers)
-        offset = rng.randrange(len(choices))
-        born = start - timedelta(days=rng.randint(2, 30), seconds=rng.randint(0, 86399))
-        common = dict(
-            namespace=spec.namespace,
-            workload_kind=spec.kind,
-            workload_name=spec.name,
-            ports=spec.ports,
-            service_account=spec.service_account,
-            probe_ports=spec.probe_ports,
-        )
-        if spec.kind == "StatefulSet":
-            revision = f"{spec.name}-{_suffix(rng, 10)}"
-            for i in range(spec.replicas):
-                name = f"{spec.name}-{i}"
-                node = choices[(offset + i) % len(choices)]
-                pods.append(
-                    SimPod(
-                        name=name,
-                        labels={
-                            **spec.labels,
-                            "apps.kubernetes.io/pod-index": str(i),
-                            "controller-revision-hash": revision,
-                            "statefulset.kubernetes.io/pod-name": name,
-                        },
-                        ip=alloc.ip(node),
-                        node=node,
-                        start=born + timedelta(seconds=40 * i),
-                        end=None,
-                        owner_kind="StatefulSet",
-                        owner_name=spec.name,
-                        **common,
-                    )
-                )
-            continue
-        rs_hash = _suffix(rng, rng.choice((8, 9, 10)))
-        for i in range(spec.replicas):
-            node = choices[(offset + i) % len(choices)]
-            pods.append(
-                SimPod(
-                    name=f"{spec.name}-{rs_hash}-{_suffix(rng, 5)}",
-                    labels={**spec.labels, _HASH_KEY: rs_hash},
-                    ip=alloc.ip(node),
-                    node=node,
-                    start=born + timedelta(seconds=rng.randint(0, 30)),
-                    end=None,
-                    owner_kind="ReplicaSet",
-                    owner_name=f"{spec.name}-{rs_hash}",
-                    **common,
-                )
-            )
-    return pods
 
 
 def _cronjob_pods(
