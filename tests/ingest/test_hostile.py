@@ -32,39 +32,13 @@ import pytest
 from recommender.ingest import FlowSet, InputError, read_flows
 from recommender.ingest.aws_vpc import DEFAULT_FIELDS
 
+from .samples import hubble_record
+
 # =========================================================================== valid records
 
 T0_NS = 1_700_000_000_123_456_789
 
-HUBBLE = {
-    "flow": {
-        "time": "2021-11-10T10:40:56.465597700Z",
-        "verdict": "FORWARDED",
-        "IP": {"source": "10.244.0.177", "destination": "10.244.0.110", "ipVersion": "IPv4"},
-        "l4": {"TCP": {"source_port": 35128, "destination_port": 9080, "flags": {"SYN": True}}},
-        "source": {
-            "ID": 881,
-            "identity": 3418,
-            "namespace": "bookinfo",
-            "labels": ["k8s:app=productpage", "k8s:io.kubernetes.pod.namespace=bookinfo"],
-            "pod_name": "productpage-v1-6b746f74dc-9rcxx",
-        },
-        "destination": {
-            "identity": 11615,
-            "namespace": "bookinfo",
-            "labels": ["k8s:app=reviews", "k8s:io.kubernetes.pod.namespace=bookinfo"],
-            "pod_name": "reviews-v2-7bf8c9648f-r7bs2",
-        },
-        "Type": "L3_L4",
-        "node_name": "kind-control-plane",
-        "event_type": {"type": 4, "sub_type": 3},
-        "traffic_direction": "EGRESS",
-        "trace_observation_point": "TO_STACK",
-        "is_reply": False,
-    },
-    "node_name": "kind-control-plane",
-    "time": "2021-11-10T10:40:56.465597700Z",
-}
+HUBBLE = hubble_record(["k8s:app=productpage", "k8s:io.kubernetes.pod.namespace=bookinfo"])
 
 # tigera/docs datatypes.mdx "Flow log example, with no aggregation" (as in test_calico.py).
 CALICO_EE = {

@@ -41,6 +41,8 @@ from recommender.validate import (
     is_label_value,
 )
 
+from .samples import PRODUCTPAGE_LABELS, hubble_record
+
 ROOT = Path(__file__).resolve().parents[2]  # the project root (tests/ingest/ -> root)
 REAL = (ROOT / ".." / "shared" / "real-flows" / "hubble").resolve()
 HTTP = "basic-sample-348-http-flows.first60.json"
@@ -131,42 +133,7 @@ def without(d: dict, *keys: str) -> dict:
     return {k: v for k, v in d.items() if k not in keys}
 
 
-BASE = {
-    "flow": {
-        "time": "2021-11-10T10:40:56.465597700Z",
-        "verdict": "FORWARDED",
-        "IP": {"source": "10.244.0.177", "destination": "10.244.0.110", "ipVersion": "IPv4"},
-        "l4": {"TCP": {"source_port": 35128, "destination_port": 9080, "flags": {"SYN": True}}},
-        "source": {
-            "ID": 881,
-            "identity": 3418,
-            "namespace": "bookinfo",
-            "labels": [
-                "k8s:app=productpage",
-                "k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=bookinfo",
-                "k8s:io.cilium.k8s.policy.cluster=kind-kind",
-                "k8s:io.cilium.k8s.policy.serviceaccount=bookinfo-productpage",
-                "k8s:io.kubernetes.pod.namespace=bookinfo",
-                "k8s:version=v1",
-            ],
-            "pod_name": "productpage-v1-6b746f74dc-9rcxx",
-        },
-        "destination": {
-            "identity": 11615,
-            "namespace": "bookinfo",
-            "labels": ["k8s:app=reviews", "k8s:io.kubernetes.pod.namespace=bookinfo"],
-            "pod_name": "reviews-v2-7bf8c9648f-r7bs2",
-        },
-        "Type": "L3_L4",
-        "node_name": "kind-control-plane",
-        "event_type": {"type": 4, "sub_type": 3},
-        "traffic_direction": "EGRESS",
-        "trace_observation_point": "TO_STACK",
-        "is_reply": False,
-    },
-    "node_name": "kind-control-plane",
-    "time": "2021-11-10T10:40:56.465597700Z",
-}
+BASE = hubble_record([*PRODUCTPAGE_LABELS, "k8s:version=v1"])
 
 
 def rec(flow_updates: dict | None = None, drop: tuple[str, ...] = (), **top) -> dict:
