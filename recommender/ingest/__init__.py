@@ -1,5 +1,6 @@
-"""Raw flow logs (any mix of files, directories, ``.gz``, JSON lines, JSON arrays and the
-Parquet written by :func:`write_parquet`) -> one normalized Arrow table.
+"""Raw flow logs (any mix of files, directories, ``.gz``, JSON lines, pretty-printed or
+back-to-back JSON objects, JSON arrays, the Parquet written by :func:`write_parquet`, and
+standard input as ``-``) -> one normalized Arrow table.
 
 Every record read is accounted for: ``counts.read == normalized + rejected + filtered``.
 Rejected records keep their file:line and reason; nothing in a file's content can raise,
@@ -38,9 +39,10 @@ from typing import Any
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
-from recommender.ingest import detect, fast_hubble, generic, parquet
+from recommender.ingest import detect, fast_hubble, generic, parquet, sources
 from recommender.ingest.parquet import write_parquet
 from recommender.ingest.sources import (
+    STDIN,
     Filtered,
     InputError,
     Rejected,
@@ -127,6 +129,7 @@ def iter_flow_batches(
     progress: Progress = None,
     batch_size: int = 50_000,
     workers: int | None = None,
+    vpc_fields: Sequence[str] | str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream FLOW_SCHEMA record batches from the inputs, filling ``counts`` as it goes.
 
@@ -138,8 +141,17 @@ def iter_flow_batches(
     :mod:`recommender.ingest.parallel`); 1 reads in this process only; None picks one per
     CPU for inputs of at least ``parallel.AUTO_MIN_BYTES``, else 1. The rows, their order
     and the accounting are the same whatever the number; only batch boundaries differ.
+
+    ``vpc_fields``: the LogFormat of AWS VPC flow log records that no header line names
+    (CloudWatch Logs messages, headerless custom formats); field names or the
+    ``${field}`` string, see :func:`recommender.ingest.aws_vpc.parse_log_format`
+    (ValueError when it is not one).
     """
     _check_format(format)
+    if vpc_fields is not None:
+        from recommender.ingest.aws_vpc import parse_log_format
+
+        vpc_fields = parse_log_format(vpc_fields)
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
     if workers is not None and workers < 1:
@@ -153,9 +165,21 @@ def iter_flow_batches(
             with contextlib.suppress(OSError):  # reported when the file is read
                 total += os.path.getsize(path)
         workers = parallel.auto_workers(total)
+    if all(path == STDIN for path in files):
+        workers = 1  # standard input is read in this process, as it arrives
     if workers > 1:
-        return parallel.iter_batches(files, format, counts, progress, batch_size, workers)
-    return _batches(files, format, counts, progress, batch_size)
+        return parallel.iter_batches(
+            files, format, counts, progress, batch_size, workers, vpc_fields=vpc_fields
+        )
+    return _batches(files, format, counts, progress, batch_size, vpc_fields=vpc_fields)
+
+
+def _parser(fmt: str, path: str, lookahead: list[Any], vpc_fields: Sequence[str] | None) -> Any:
+    """The parser of one file; ``vpc_fields`` goes to the AWS VPC one."""
+    module = detect.load(fmt)
+    if vpc_fields is not None and fmt == "aws-vpc":
+        return module.Parser(path, lookahead, fields=vpc_fields)
+    return module.Parser(path, lookahead)
 
 
 def _batches(
@@ -167,6 +191,7 @@ def _batches(
     *,
     fast: bool = True,
     fold: bool = False,
+    vpc_fields: Sequence[str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Batches of ``files`` read in this process. ``fold``: Hubble files read fast give
     folded batches, which only the connections aggregator reads (see
@@ -187,7 +212,10 @@ def _batches(
     try:
         for path in files:
             counts.files += 1
-            if format == "generic" or (format is None and generic.claims(path)):
+            stdin = path == STDIN
+            if stdin:
+                _check_stdin(format)
+            elif format == "generic" or (format is None and generic.claims(path)):
                 if cols:
                     yield from hand_out(cols.flush())
                 for batch in generic.iter_batches(
@@ -206,6 +234,8 @@ def _batches(
             # Hubble JSON lines: the fast parser (same rows and accounting, ~5x faster).
             plan = fast_hubble.probe(path, format, LOOKAHEAD) if fast else None
             if plan is not None:
+                if stdin:
+                    sources.stop_keeping_stdin()
                 if cols:
                     yield from hand_out(cols.flush())
                 for batch in fast_hubble.iter_batches(
@@ -216,7 +246,9 @@ def _batches(
             records = iter_records(path, progress)
             lookahead = list(islice(records, LOOKAHEAD))
             fmt = format or detect.detect_file(path, lookahead)
-            parser = detect.load(fmt).Parser(path, [r for _, _, r in lookahead]) if fmt else None
+            parser = _parser(fmt, path, [r for _, _, r in lookahead], vpc_fields) if fmt else None
+            if stdin and parser is not None:
+                sources.stop_keeping_stdin()  # the parser made any pre-pass over the input
             # Container records (an Elasticsearch search response, a Whisker page) hold many
             # flows: each inner flow is parsed and counted as a record of its own.
             expand = getattr(detect.load(fmt), "expand", None) if fmt else None
@@ -229,8 +261,10 @@ def _batches(
                     # Nothing in the lookahead could be read (e.g. only over-long lines):
                     # detect from the first record that can.
                     fmt = detect.detect_file(path, [(path, number, raw)])
-                    parser = detect.load(fmt).Parser(path, [raw])
+                    parser = _parser(fmt, path, [raw], vpc_fields)
                     expand = getattr(detect.load(fmt), "expand", None)
+                    if stdin:
+                        sources.stop_keeping_stdin()
                 inner = expand(raw) if expand is not None else None
                 for item in (raw,) if inner is None else inner:
                     out = parser.parse(item)
@@ -253,6 +287,32 @@ def _batches(
     finally:
         if gc_was_enabled:
             gc.enable()
+        if STDIN in files:
+            sources.close_stdin()
+
+
+def _check_stdin(format: str | None) -> None:
+    """Standard input must hold records: Parquet and CSV (whole-file formats, which seek or
+    read their file twice) are refused with one line."""
+    if format in detect.FILE_FORMATS:
+        raise InputError(
+            f"{STDIN}: --format {format} reads files only; save the input to a file and "
+            "pass its path"
+        )
+    try:
+        with sources._open(STDIN) as f:
+            head = f.read(generic.HEADER_BYTES)
+    except OSError as exc:
+        raise InputError(f"{STDIN}: cannot read: {exc.strerror or exc}") from None
+    if head.startswith(sources.PARQUET_MAGIC):  # (read as Parquet whatever --format says)
+        what = "Parquet"
+    elif format is None and generic.claims_head(head):
+        what = "generic CSV"
+    else:
+        return
+    raise InputError(
+        f"{STDIN}: {what} cannot be read from standard input; save it to a file and pass its path"
+    )
 
 
 def read_flows(
@@ -262,6 +322,7 @@ def read_flows(
     progress: Progress = None,
     batch_size: int = 50_000,
     workers: int | None = None,
+    vpc_fields: Sequence[str] | str | None = None,
 ) -> FlowSet:
     """Read every input into one FLOW_SCHEMA table, with the record accounting."""
     counts = RecordCounts()
@@ -273,6 +334,7 @@ def read_flows(
             progress=progress,
             batch_size=batch_size,
             workers=workers,
+            vpc_fields=vpc_fields,
         )
     )
     table = pa.Table.from_batches(batches, schema=FLOW_SCHEMA)

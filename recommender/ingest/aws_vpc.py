@@ -8,17 +8,38 @@ Accepted shapes:
   accepted). Fields are split on runs of whitespace; ``-`` is null. A header line later in a
   file (concatenated files) switches the layout. The AWS format string (``${srcaddr} ...``)
   is accepted as a header too.
-* **CloudWatch Logs JSON**: a subscription/Kinesis payload ``{"messageType", "logGroup",
-  "logEvents": [{"id", "timestamp", "message"}]}`` (after base64/gzip decoding; gzip files are
-  read as is) or ``aws logs filter-log-events`` output ``{"events": [...]}``, one per line,
-  or concatenated without separators as Kinesis Data Firehose writes them to S3 (such a
-  file is not JSON lines, so it reaches this module as text lines). CloudWatch
-  messages carry no header: they are read with the default format unless the parser is
-  given ``fields`` (``Parser(path, lookahead, fields=parse_log_format("${version} ..."))``);
-  ``--format aws-vpc`` forces this module but cannot tell a custom layout. One envelope holds
-  many records: :func:`expand` splits it into its log events, which the reader parses and
-  counts one by one (with the envelope's line number); control messages and envelopes
-  without events are filtered.
+* **Custom formats without a header line** (a CloudWatch log group's messages, or text
+  exported from one): the parser is given the flow log's LogFormat as ``fields``
+  (``Parser(path, lookahead, fields=parse_log_format("${version} ..."))``; the CLI's
+  ``--vpc-fields``); it applies to every record of the file that no header precedes. Without
+  it, a file whose first records look like flow log records (addresses, an ``eni-`` id,
+  ``ACCEPT``/``REJECT``/``OK``...) but not like the default format is refused when the
+  parser is made (:class:`~recommender.ingest.sources.InputError` naming ``--vpc-fields``):
+  guessing the layout would mix up ports, counters and addresses.
+* **CloudWatch Logs subscription payloads**: the ``DATA_MESSAGE`` envelope ``{"messageType",
+  "logGroup", "logEvents": [{"id", "timestamp", "message"}]}`` or ``aws logs
+  filter-log-events`` output ``{"events": [...]}``, one per line (gzip files are read as is),
+  or concatenated without separators as Kinesis Data Firehose writes them to S3 (the reader
+  gives each object, or the whole text line: both are read). Also as delivered by Kinesis
+  Data Streams or Firehose, each payload gzip-compressed and base64-encoded:
+
+  - a text line of base64 (``H4sI...``; or ``eyJ...`` when not compressed);
+  - ``aws kinesis get-records`` output ``{"Records": [{"Data": "<base64>", ...}],
+    "NextShardIterator": ...}``, and a Lambda Kinesis event ``{"Records": [{"kinesis":
+    {"data": "<base64>"}}]}``;
+  - a Firehose data-transformation event (or response) ``{"records": [{"recordId",
+    "data": "<base64>"}]}``; one such record (``{"Data"|"data", "SequenceNumber"|"recordId"}``)
+    alone on a line too. A payload that is not JSON holds flow log records as text lines
+    (a flow log delivered to Firehose directly), one record each.
+
+  Decoding is bounded: a payload that decompresses to more than :data:`MAX_PAYLOAD` bytes
+  is rejected (``payload too large``) without being held, bad base64 or gzip is rejected
+  with the reason, and what a payload holds is only ever read as envelopes (never as
+  another container). CloudWatch messages carry no header: they are read with the default
+  format unless the parser is given ``fields``. One envelope holds many records:
+  :func:`expand` splits a container into its log events, which the reader parses and counts
+  one by one (with the container's line number); ``CONTROL_MESSAGE`` envelopes and
+  envelopes or containers without events are filtered, each counted once with its reason.
 
 Normalization:
 
@@ -30,42 +51,72 @@ Normalization:
   NetworkPolicy), ``-`` -> unknown. ``NODATA``/``SKIPDATA`` records are filtered by status.
 * Protocols 6/17/132 keep their ports; 1 and 58 are ``ICMP``/``ICMPv6`` without ports;
   others are ``OTHER``. ``packets``/``bytes`` are one direction (``*_fwd``).
+* A record without the fields a rule needs is rejected with the reason: no ``protocol``
+  (``missing protocol``, e.g. a LogFormat of addresses only), or a TCP/UDP/SCTP record
+  without ``srcport``/``dstport`` (``missing port``). Port-less protocols (ICMP...) are fine.
 * Times are UNIX seconds; a custom format without ``start``/``end`` gives
   ``time_start = time_end = 0`` (:data:`TIME_UNKNOWN`) and ``extra["time"] = "unknown"``.
 
 Orientation (``is_reply``): each record is one direction seen on one ENI, so the request and
-the reply of one connection are two records that must never become two rules.
+the reply of one connection are two records that must never become two rules. The evidence,
+strongest first (``extra["orientation"]`` says which one decided):
 
 1. A record's own ``tcp-flags``: SYN without ACK (2, or 3 = SYN+FIN) is the request, SYN-ACK
-   (18, 19) the reply (``extra["orientation"] = "tcp-flags"``).
+   (18, 19) the reply (``"tcp-flags"``).
 2. Else the connection's other records in the same file: a file-level pre-pass indexes every
    connection (protocol + both address:port ends, unordered). A SYN or SYN-ACK seen on any
    record of the connection orients all its records, e.g. the FIN-only records of a later
    aggregation window (``"paired tcp-flags"``).
-3. Else, when both halves (A:a -> B:b and B:b -> A:a) are in the file, the one whose source
-   port is ephemeral (>= 32768, the Linux and IANA ranges) and whose destination port is not
-   is the request (``"paired ports"``).
-4. Otherwise ``is_reply`` is null: the connection stage sets the record aside and counts it.
+3. (Enrichment, after this parser: the inventory's declared ``containerPort``\\ s and Service
+   target ports; see :mod:`recommender.ingest.enrich`. It may re-orient records decided by
+   the two weaker rules below, never those decided by TCP flags.)
+4. Else listener statistics over the file: the pre-pass also counts, for every
+   protocol + address:port end, the distinct ports of its peers (up to
+   :data:`LISTENER_MIN_PEERS`). An end reached from at least that many distinct peer ports
+   is a listener; a record between a listener and an end that only ever talked to one peer
+   port goes towards the listener (``"listener statistics"``). This orients services on any
+   port, ephemeral range included (gRPC on 50051), as long as the file holds a few of their
+   connections.
+5. Else, the weakest evidence, kept as a last resort: when both halves (A:a -> B:b and
+   B:b -> A:a) are in the file, the one whose source port is ephemeral (>= 32768, the Linux
+   and IANA ranges) and whose destination port is not is the request (``"paired ports"``).
+6. Otherwise ``is_reply`` is null: the connection stage sets the record aside and counts it.
    A lone record is never oriented by its ports ("lower port is the server" is not evidence).
 
-Memory bound of the pairing: the pre-pass reads the file once more (streamed) and keeps one
-entry per distinct connection: a 64-bit hash of the connection key -> a 4-bit state, about
-100 bytes each, at most :data:`MAX_PAIRED_CONNECTIONS` entries (about 100 MB; an S3 object
-holds at most about 500 000 records). Connections beyond it are not indexed: their records
-are oriented by their own flags only, and ``Parser.unindexed`` counts them. Pairing never
+``Parser.orientation`` counts the parser's decisions (those keys, plus ``unknown``);
+enrichment counts its own in :class:`~recommender.ingest.enrich.EnrichStats`.
+
+Memory bound of the pre-pass: it reads the file once more (streamed) and keeps one entry per
+distinct connection and one per distinct end (a 64-bit hash -> a small int, about 100 bytes
+each), at most :data:`MAX_PAIRED_CONNECTIONS` entries of each kind (about 100 MB each; an S3
+object holds at most about 500 000 records). Connections and ends beyond it are not indexed:
+their records are oriented by their own flags only (or by the evidence that was indexed),
+and ``Parser.unindexed`` counts the records left unknown for that reason. Pairing never
 crosses files: S3 writes both directions of an ENI's traffic to the same object.
 """
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import json
 import re
+import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from recommender.ingest.common import INT64, Bad, canonical_address, family, invalid
-from recommender.ingest.sources import Filtered, Rejected, TextLine, iter_records, new_row
+from recommender.ingest.sources import (
+    GZIP_MAGIC,
+    Filtered,
+    InputError,
+    Rejected,
+    TextLine,
+    iter_records,
+    new_row,
+)
 from recommender.validate import truncated_repr
 
 NAME = "aws-vpc"
@@ -123,6 +174,16 @@ TIME_UNKNOWN = 0
 MAX_PAIRED_CONNECTIONS = 1 << 20
 #: Ports at or above this are ephemeral (Linux 32768-60999, IANA/Windows 49152-65535).
 EPHEMERAL_MIN = 32768
+#: Listener statistics: an end reached from at least this many distinct peer ports is a
+#: listener (see the module docstring).
+LISTENER_MIN_PEERS = 3
+#: A Kinesis / Firehose payload that decompresses to more than this is rejected unread (a
+#: CloudWatch Logs subscription batch is about 1 MB).
+MAX_PAYLOAD = 16 << 20
+#: Records of a file looked at to tell a headerless custom format from the default one.
+LAYOUT_CHECK_RECORDS = 20
+#: What the CLI calls ``fields`` (named in errors).
+FIELDS_OPTION = "--vpc-fields"
 
 PROTOCOLS = {6: "TCP", 17: "UDP", 132: "SCTP", 1: "ICMP", 58: "ICMPv6"}
 _PORTED = frozenset({6, 17, 132})
@@ -153,6 +214,14 @@ _DIGITS_RE = re.compile(r"[0-9]{1,20}", re.ASCII)
 _FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*", re.ASCII)
 _ENI_RE = re.compile(r"eni-[0-9a-f]{8,32}", re.ASCII)
 _ACCOUNT_RE = re.compile(r"[0-9]{12}|unknown|-", re.ASCII)
+#: Any token of a flow log record (ECS ARNs have ``/`` and ``:``).
+_PLAIN_RE = re.compile(r"[A-Za-z0-9_.:/-]{1,512}", re.ASCII)
+#: Tokens only a flow log record has: its action and log status.
+_MARKERS = frozenset({"ACCEPT", "REJECT", "OK", "NODATA", "SKIPDATA"})
+#: The start of a base64 payload: gzip (``\x1f\x8b\x08``) or a JSON object (``{"``).
+_PAYLOAD_PREFIXES = ("H4sI", "eyJ")
+#: How a text line (or JSON string) that holds records starts: JSON, or a payload.
+_CONTAINER_PREFIXES = ("{", *_PAYLOAD_PREFIXES)
 _SECONDS_MAX = 2**33  # year 2242: well inside timestamp('ns')
 _NS = 1_000_000_000
 
@@ -205,29 +274,36 @@ def _header(tokens: Sequence[str]) -> tuple[str, ...] | None:
     return header_fields(tokens)
 
 
-def parse_log_format(text: str) -> tuple[str, ...]:
-    """Field names of an AWS log format string (``${version} ${srcaddr} ...``) or a header
-    line; ValueError when it is neither."""
-    fields = header_fields(text.split())
+def parse_log_format(text: str | Sequence[str]) -> tuple[str, ...]:
+    """Field names of an AWS log format string (``${version} ${srcaddr} ...``), a header
+    line or a list of field names; ValueError when it is none of them (it must name both
+    ends: ``srcaddr`` or ``pkt-srcaddr``, ``dstaddr`` or ``pkt-dstaddr``)."""
+    tokens = text.split() if isinstance(text, str) else [str(t) for t in text]
+    fields = header_fields(tokens)
     if fields is None:
-        raise ValueError(f"not a VPC flow log format: {truncated_repr(text)}")
+        shown = text if isinstance(text, str) else " ".join(tokens)
+        raise ValueError(
+            f"not a VPC flow log format: {truncated_repr(shown)} (expected field names such "
+            "as 'version account-id interface-id srcaddr dstaddr srcport dstport protocol "
+            "...' or the LogFormat '${version} ${srcaddr} ...')"
+        )
     return fields
 
 
 class _Layout:
-    """Where each field sits in a record of one format."""
+    """Where each field sits in a record of one format (``label`` names the format in
+    rejections: ``default format``, ``header`` or ``--vpc-fields``)."""
 
-    def __init__(self, fields: Sequence[str], *, header: bool) -> None:
+    def __init__(self, fields: Sequence[str], label: str) -> None:
         self.fields = tuple(fields)
         self.width = len(self.fields)
-        self.header = header
         at: dict[str, int] = {}
         for i, name in enumerate(self.fields):
             at.setdefault(name, i)
         self.at = at
         self.extra = tuple((at[f], f, key) for f, key in _EXTRA_FIELDS if f in at)
         self.has_time = "start" in at or "end" in at
-        self.label = "default format" if not header else "header"
+        self.label = label
 
     def get(self, tokens: Sequence[str], field: str) -> str | None:
         i = self.at.get(field)
@@ -237,7 +313,7 @@ class _Layout:
         return None if tok == "-" else tok
 
 
-_DEFAULT_LAYOUT = _Layout(DEFAULT_FIELDS, header=False)
+_DEFAULT_LAYOUT = _Layout(DEFAULT_FIELDS, "default format")
 
 
 def _int(tok: str | None, field: str, hi: int) -> int | None:
@@ -263,6 +339,35 @@ def _looks_like_v2(tokens: Sequence[str]) -> bool:
         and tokens[12] in ("ACCEPT", "REJECT", "-")
         and tokens[13] in LOG_STATUSES
     )
+
+
+def _is_ip(token: str) -> bool:
+    try:
+        ipaddress.ip_address(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_custom(tokens: Sequence[str]) -> bool:
+    """A flow log record in some layout: plain tokens, two addresses, and an action, a log
+    status or an ENI id. (Not the default format: test that first.)"""
+    if not 3 <= len(tokens) <= 256:
+        return False
+    addresses = 0
+    marker = False
+    for token in tokens:
+        if _PLAIN_RE.fullmatch(token) is None:
+            return False
+        if token in _MARKERS or _ENI_RE.fullmatch(token) is not None:
+            marker = True
+        elif addresses < 2 and _is_ip(token):
+            addresses += 1
+    return marker and addresses == 2
+
+
+def _looks_like_record(tokens: Sequence[str]) -> bool:
+    return _looks_like_v2(tokens) or _looks_like_custom(tokens)
 
 
 # --------------------------------------------------------------------------- envelopes
@@ -314,21 +419,175 @@ def _first_object(line: str) -> Any:
         return None
 
 
-def looks_like(record: Any) -> bool:
-    """A header line, a default-format (v2) line, or a CloudWatch envelope of v2 records
-    (also as concatenated JSON on a text line)."""
-    if isinstance(record, TextLine):
-        if record.startswith("{"):
-            return looks_like(_first_object(record))
-        tokens = record.split()
-        return header_fields(tokens) is not None or _looks_like_v2(tokens)
+# ---- Kinesis Data Streams / Firehose payloads (base64, usually of gzip)
+
+
+def _payload_str(record: Any) -> bool:
+    """A text line or JSON string that is one base64 payload."""
+    return isinstance(record, str) and record.startswith(_PAYLOAD_PREFIXES)
+
+
+def _gunzip(data: bytes, cap: int) -> bytes | Rejected:
+    """Decompressed gzip ``data`` (concatenated members allowed); never more than ``cap``
+    bytes are produced: beyond it the payload is rejected."""
+    out: list[bytes] = []
+    size = 0
+    while True:
+        d = zlib.decompressobj(wbits=31)
+        try:
+            piece = d.decompress(data, cap + 1 - size)
+        except zlib.error as exc:
+            return Rejected("corrupt gzip", f"Kinesis/Firehose payload: {exc}")
+        size += len(piece)
+        if size > cap:
+            return Rejected(
+                "payload too large",
+                f"Kinesis/Firehose payload decompresses to over {cap} bytes (limit "
+                f"{cap}); not parsed",
+            )
+        out.append(piece)
+        if not d.eof:
+            return Rejected("corrupt gzip", "Kinesis/Firehose payload: truncated gzip stream")
+        data = d.unused_data.lstrip(b"\0")
+        if not data:
+            return b"".join(out)
+        if not data.startswith(GZIP_MAGIC):
+            return Rejected("corrupt gzip", "Kinesis/Firehose payload: data after the gzip stream")
+
+
+def _decode(data: Any) -> list[Any] | str | Rejected:
+    """The JSON values of one base64 payload (gzip-compressed or not); its text when it is
+    not JSON (flow log records as text lines)."""
+    if not isinstance(data, str):
+        return Rejected("malformed record: Kinesis data", truncated_repr(data))
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except ValueError:  # binascii.Error
+        return Rejected("invalid base64", f"Kinesis/Firehose data: {truncated_repr(data, 60)}")
+    if raw.startswith(GZIP_MAGIC):
+        raw = _gunzip(raw, MAX_PAYLOAD)
+        if isinstance(raw, Rejected):
+            return raw
+    elif len(raw) > MAX_PAYLOAD:
+        return Rejected(
+            "payload too large", f"Kinesis/Firehose payload over {MAX_PAYLOAD} bytes; not parsed"
+        )
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        return Rejected("invalid UTF-8", f"Kinesis/Firehose payload, byte {exc.start}")
+    if not text:
+        return Rejected("malformed record: Kinesis data", "empty payload")
+    if not text.startswith(("{", "[")):
+        return text
+    return _concatenated(text)
+
+
+def _record_data(item: Any) -> Any:
+    """The data of one Kinesis / Firehose record (None: not such a record)."""
+    if type(item) is not dict:
+        return None
+    data = item.get("Data", item.get("data"))
+    if data is None and type(item.get("kinesis")) is dict:
+        data = item["kinesis"].get("data")  # a Lambda Kinesis event record
+    return data
+
+
+#: Keys of a Kinesis / Firehose container besides its records (an empty page says so).
+_CONTAINER_KEYS = ("NextShardIterator", "MillisBehindLatest", "invocationId", "deliveryStreamArn")
+#: Keys that make an object with ``Data``/``data`` one Kinesis / Firehose record.
+_RECORD_KEYS = ("SequenceNumber", "PartitionKey", "recordId", "kinesis")
+
+
+def _kinesis_records(record: Any) -> list | None:
+    """The Kinesis / Firehose records in ``record``, else None: ``{"Records": [...]}``
+    (``aws kinesis get-records`` output, a Lambda Kinesis event), ``{"records": [...]}``
+    (a Firehose data-transformation event or response), or one such record."""
+    if type(record) is not dict:
+        return None
+    for key in ("Records", "records"):
+        items = record.get(key)
+        if type(items) is list:
+            if items and _record_data(items[0]) is not None:
+                return items
+            if not items and any(k in record for k in _CONTAINER_KEYS):
+                return items
+            return None
+    if any(k in record for k in _RECORD_KEYS) and _record_data(record) is not None:
+        return [record]
+    return None
+
+
+def _payload_events(data: Any) -> Iterator[Any]:
+    """The log events of one payload; what it holds is read as envelopes only."""
+    values = _decode(data)
+    if isinstance(values, Rejected):
+        yield values
+        return
+    if isinstance(values, str):  # records as text lines (no envelope), one per line
+        for line in values.splitlines():
+            if line.strip():
+                yield LogEvent(line.strip())
+        return
+    for value in values:
+        items = _envelope_items(value)
+        if items is None:
+            yield Rejected(
+                "malformed record: Kinesis data",
+                f"not a CloudWatch Logs envelope: {truncated_repr(value, 60)}",
+            )
+        else:
+            yield from items
+
+
+def _kinesis_events(items: list) -> Iterator[Any]:
+    if not items:
+        yield Filtered("Kinesis/Firehose page without records")
+    for item in items:
+        data = _record_data(item)
+        if data is None:
+            yield Rejected("malformed record: Kinesis record", truncated_repr(item))
+        else:
+            yield from _payload_events(data)
+
+
+# ---- detection
+
+
+def _envelope_looks_like(record: Any) -> bool:
     events = _envelope_events(record)
     if events is None:
         return False
     if record.get("messageType") == "CONTROL_MESSAGE":
         return True
     message = _first_message(events)
-    return message is not None and _looks_like_v2(message.split())
+    return message is not None and _looks_like_record(message.split())
+
+
+def _payload_looks_like(data: Any) -> bool:
+    values = _decode(data)
+    if isinstance(values, str):
+        return _looks_like_record(values.split("\n", 1)[0].split())
+    return not isinstance(values, Rejected) and bool(values) and _envelope_looks_like(values[0])
+
+
+def looks_like(record: Any) -> bool:
+    """A header line, a flow log record (default format, or a custom layout that
+    :class:`Parser` then asks ``--vpc-fields`` for), or a CloudWatch envelope of such
+    records, also inside a Kinesis / Firehose payload or concatenated on a text line."""
+    if isinstance(record, TextLine):
+        if record.startswith("{"):
+            return looks_like(_first_object(record))
+        if _payload_str(record):
+            return _payload_looks_like(record)
+        tokens = record.split()
+        return header_fields(tokens) is not None or _looks_like_record(tokens)
+    if _payload_str(record):
+        return _payload_looks_like(record)
+    items = _kinesis_records(record)
+    if items is not None:
+        return not items or _payload_looks_like(_record_data(items[0]))
+    return _envelope_looks_like(record)
 
 
 def describe(record: Any) -> str | None:
@@ -342,10 +601,16 @@ class LogEvent(str):
     __slots__ = ()
 
 
-def _events(record: Any) -> list[Any] | None:
+def _envelope_items(record: Any) -> list[Any] | None:
+    """The log events of an envelope (a Filtered for a control message or an envelope
+    without events); None when ``record`` is no envelope."""
     events = _envelope_events(record)
-    if not events or record.get("messageType") == "CONTROL_MESSAGE":
-        return None  # parse() filters it, counted once
+    if events is None:
+        return None
+    if record.get("messageType") == "CONTROL_MESSAGE":
+        return [Filtered("CloudWatch control message")]
+    if not events:
+        return [Filtered("CloudWatch envelope without log events")]
     return [
         LogEvent(event["message"])
         if type(event) is dict and type(event.get("message")) is str
@@ -354,23 +619,48 @@ def _events(record: Any) -> list[Any] | None:
     ]
 
 
-def expand(record: Any) -> list[Any] | None:
+def _container_str(record: Any) -> bool:
+    """A text line or JSON string that may hold records (JSON, a payload)."""
+    return isinstance(record, str) and record.startswith(_CONTAINER_PREFIXES)
+
+
+def expand(record: Any) -> Iterable[Any] | None:
     """The records inside a container record, each parsed and counted on its own (the
-    reader's hook): the log events of a CloudWatch envelope, also of the envelopes written
-    back to back on one text line (Firehose). None for a record that is one flow record,
-    a control message or an envelope without events (``Parser.parse`` filters those)."""
-    if isinstance(record, TextLine):
-        if not record.startswith("{"):
-            return None
-        values = _concatenated(record)
-        if isinstance(values, Rejected):
-            return None  # parse() rejects the line as invalid JSON
-        out: list[Any] = []
-        for value in values:
-            inner = _events(value)
-            out.extend([value] if inner is None else inner)
-        return out
-    return _events(record)
+    reader's hook; iterate it once): the log events of a CloudWatch envelope, of the
+    envelopes written back to back on one text line (Firehose to S3) and of Kinesis /
+    Firehose payloads; a Filtered for a control message or an empty envelope or page, a
+    Rejected for what cannot be decoded. None for a record that is one flow record (or
+    no container at all: ``Parser.parse`` rejects it)."""
+    if isinstance(record, str):
+        if not record.startswith(_CONTAINER_PREFIXES):
+            return None  # one record (the common case)
+        if isinstance(record, TextLine) and record.startswith("{"):
+            values = _concatenated(record)
+            if isinstance(values, Rejected):
+                return [values]
+            return _values_events(values)
+        if _payload_str(record):
+            return _payload_events(record)
+        return None
+    items = _kinesis_records(record)
+    if items is not None:
+        return _kinesis_events(items)
+    return _envelope_items(record)
+
+
+def _values_events(values: list[Any]) -> Iterator[Any]:
+    """The JSON values of a text line: containers expanded (one level), others as they are
+    (``Parser.parse`` rejects what is no record)."""
+    for value in values:
+        if isinstance(value, str):
+            inner: Iterable[Any] | None = _payload_events(value) if _payload_str(value) else None
+        else:
+            items = _kinesis_records(value)
+            inner = _kinesis_events(items) if items is not None else _envelope_items(value)
+        if inner is None:
+            yield value
+        else:
+            yield from inner
 
 
 # --------------------------------------------------------------------------- pairing
@@ -394,6 +684,27 @@ def _conn_key(proto: int, sip: str, sport: int, dip: str, dport: int) -> tuple[i
 # high end is the client by TCP flags.
 _SEEN_BOTH = 3
 
+# State per end (protocol, address, port): the distinct ports of its peers, up to three:
+# bits 0-16 the first peer port + 1, bits 17-33 the second + 1, bit 34 "a third one".
+_PORT_BITS = 17
+_PORT_MASK = (1 << _PORT_BITS) - 1
+_LISTENER = 1 << (2 * _PORT_BITS)
+
+
+def _add_peer(state: int, port: int) -> int:
+    p = port + 1
+    first = state & _PORT_MASK
+    if first == p:
+        return state
+    if not first:
+        return state | p
+    second = (state >> _PORT_BITS) & _PORT_MASK
+    if second == p:
+        return state
+    if not second:
+        return state | p << _PORT_BITS
+    return state | _LISTENER
+
 
 def _ephemeral(port: int) -> bool:
     return port >= EPHEMERAL_MIN
@@ -403,13 +714,16 @@ def _ephemeral(port: int) -> bool:
 
 
 class Parser:
-    """Parses the records of one file (text lines or CloudWatch envelopes).
+    """Parses the records of one file (text lines, CloudWatch envelopes, Kinesis/Firehose
+    payloads).
 
-    ``fields``: the log format of records that carry no header (CloudWatch messages, or a
-    headerless custom-format file); default: the version 2 default format.
-    ``orientation`` counts how each row's ``is_reply`` was decided (the keys of
-    ``extra["orientation"]``, plus ``unknown``); ``unindexed`` counts records whose
-    connection did not fit the pairing index.
+    ``fields``: the log format of records that no header line precedes (CloudWatch messages,
+    a headerless custom-format file): field names or the LogFormat string (see
+    :func:`parse_log_format`); default: the version 2 default format, and a ``lookahead``
+    whose records look like a custom layout raises InputError (naming ``--vpc-fields``).
+    ``orientation`` counts how each row's ``is_reply`` was decided by this parser (the values
+    of ``extra["orientation"]``, plus ``unknown``); ``unindexed`` counts records left unknown
+    because their connection or an end did not fit the pre-pass index.
     """
 
     name = NAME
@@ -419,47 +733,63 @@ class Parser:
         path: str,
         lookahead: Sequence[Any] = (),
         *,
-        fields: Sequence[str] | None = None,
+        fields: Sequence[str] | str | None = None,
         max_paired: int = MAX_PAIRED_CONNECTIONS,
     ) -> None:
         self.path = path
-        self.base = _DEFAULT_LAYOUT if fields is None else _Layout(fields, header=True)
+        if fields is None:
+            self.base = _DEFAULT_LAYOUT
+            self._check_layout(lookahead)
+        else:
+            self.base = _Layout(parse_log_format(fields), FIELDS_OPTION)
         self.layout = self.base
         self.max_paired = max_paired
         self.orientation: Counter = Counter()
         self.unindexed = 0
         self._pairs: dict[int, int] = {}
+        self._ends: dict[int, int] = {}
         self._full = False
         self._index(path)
+
+    def _check_layout(self, lookahead: Sequence[Any]) -> None:
+        """Refuse records in a custom layout that no header names: without the LogFormat,
+        ports, counters and addresses cannot be told apart."""
+        custom: list[str] | None = None
+        records = (tokens for raw in lookahead for tokens in _record_tokens(raw))
+        for tokens in islice(records, LAYOUT_CHECK_RECORDS):
+            if _header(tokens) is not None or _looks_like_v2(tokens):
+                return
+            if custom is None and _looks_like_custom(tokens):
+                custom = tokens
+        if custom is not None:
+            raise InputError(
+                f"{self.path}: AWS VPC flow log records in a custom format without a header "
+                f"line ({len(custom)} fields, not the {len(DEFAULT_FIELDS)} of the default "
+                f"format); pass {FIELDS_OPTION} '<the LogFormat field list>', e.g. "
+                f"{FIELDS_OPTION} '${{version}} ${{interface-id}} ${{srcaddr}} ...'"
+            )
 
     # ---- pre-pass
 
     def _index(self, path: str) -> None:
-        """Index every connection of the file (see the module docstring)."""
+        """Index every connection and end of the file (see the module docstring)."""
         layout = self.base
         for _, _, raw in iter_records(path):
-            if isinstance(raw, TextLine) and raw.startswith("{"):
-                values = _concatenated(raw)
-                for value in values if isinstance(values, list) else ():
-                    self._note_envelope(value)
-                continue
-            if isinstance(raw, TextLine):
+            if isinstance(raw, TextLine) and not _container_str(raw):
                 tokens = raw.split()
                 fields = _header(tokens)
                 if fields is not None:
-                    layout = _Layout(fields, header=True)
+                    layout = _Layout(fields, "header")
                 elif len(tokens) == layout.width:
                     self._note(layout, tokens)
                 continue
-            self._note_envelope(raw)
-
-    def _note_envelope(self, record: Any) -> None:
-        for event in _envelope_events(record) or ():
-            message = event.get("message") if type(event) is dict else None
-            if type(message) is str:
-                tokens = message.split()
-                if len(tokens) == self.base.width:
-                    self._note(self.base, tokens)
+            if isinstance(raw, Rejected):
+                continue
+            for item in expand(raw) or ():
+                if isinstance(item, LogEvent):
+                    tokens = item.split()
+                    if len(tokens) == self.base.width:
+                        self._note(self.base, tokens)
 
     def _note(self, layout: _Layout, tokens: Sequence[str]) -> None:
         try:
@@ -471,17 +801,28 @@ class Parser:
         proto, sip, sport, dip, dport, flags = key
         h, side = _conn_key(proto, sip, sport, dip, dport)
         state = self._pairs.get(h)
+        if state is None and len(self._pairs) >= self.max_paired:
+            self._full = True
+        else:
+            state = (state or 0) | side
+            client = _flag_client(flags)
+            if client:
+                low_is_client = (client == 1) == (side == 1)
+                state |= 4 if low_is_client else 8
+            self._pairs[h] = state
+        self._peer(hash((proto, sip, sport)), dport)
+        self._peer(hash((proto, dip, dport)), sport)
+
+    def _peer(self, end: int, port: int) -> None:
+        """Note that the end hashed ``end`` talked to a peer on ``port``."""
+        state = self._ends.get(end)
         if state is None:
-            if len(self._pairs) >= self.max_paired:
+            if len(self._ends) >= self.max_paired:
                 self._full = True
                 return
-            state = 0
-        state |= side
-        client = _flag_client(flags)
-        if client:
-            low_is_client = (client == 1) == (side == 1)
-            state |= 4 if low_is_client else 8
-        self._pairs[h] = state
+            self._ends[end] = port + 1
+        elif state & _PORT_MASK != port + 1:
+            self._ends[end] = _add_peer(state, port)
 
     # ---- records
 
@@ -489,31 +830,18 @@ class Parser:
         """One record -> a row, Filtered or Rejected. Never raises for bad data.
 
         The reader first splits container records with :func:`expand` (one CloudWatch log
-        event per record). Given a whole envelope of several events, this can return only
-        one result: it rejects the envelope (use :meth:`parse_many`).
+        event per record). Given a whole container of several events, this can return only
+        one result: it rejects the container (use :meth:`parse_many`).
         """
+        if type(record) is TextLine and not record.startswith(_CONTAINER_PREFIXES):
+            return self._line(record)  # the common case first
         if isinstance(record, (Rejected, Filtered)):
-            return record  # from expand: a malformed log event
+            return record  # from expand: a malformed log event, a control message...
         if isinstance(record, LogEvent):
             return self._line(record, self.base)
-        if isinstance(record, TextLine) and not record.startswith("{"):
+        if isinstance(record, str) and not _container_str(record):
             return self._line(record)
-        if isinstance(record, TextLine):
-            values = _concatenated(record)
-            if isinstance(values, Rejected):
-                return values
-            results = self.parse_many(record)
-        elif _envelope_events(record) is not None:
-            events = _envelope_events(record)
-            if record.get("messageType") == "CONTROL_MESSAGE":
-                return Filtered("CloudWatch control message")
-            if not events:
-                return Filtered("CloudWatch envelope without log events")
-            results = self.parse_many(record)
-        elif type(record) is str:
-            return self._line(record)
-        else:
-            return Rejected("malformed record: not a VPC flow log record", truncated_repr(record))
+        results = self.parse_many(record)
         if len(results) == 1:
             return results[0]
         return Rejected(
@@ -523,10 +851,15 @@ class Parser:
 
     def parse_many(self, record: Any) -> list[dict | Filtered | Rejected]:
         """Every record inside ``record`` (see :func:`expand`), parsed: one result per
-        CloudWatch log event; a list of one for any other record."""
+        CloudWatch log event (or per thing filtered or rejected in it); a list of one for
+        any other record."""
+        if isinstance(record, (Rejected, Filtered, LogEvent)):
+            return [self.parse(record)]
         inner = expand(record)
         if inner is None:
-            return [self.parse(record)]
+            if isinstance(record, str):
+                return [self._line(record)]
+            return [Rejected("malformed record: not a VPC flow log record", truncated_repr(record))]
         return [self.parse(item) for item in inner]
 
     def _line(self, line: str, layout: _Layout | None = None) -> dict | Filtered | Rejected:
@@ -534,13 +867,16 @@ class Parser:
         if layout is None:
             fields = _header(tokens)
             if fields is not None:
-                self.layout = _Layout(fields, header=True)
+                self.layout = _Layout(fields, "header")
                 return Filtered("header line")
             layout = self.layout
         if len(tokens) != layout.width:
+            hint = ""
+            if layout is _DEFAULT_LAYOUT and _looks_like_custom(tokens):
+                hint = f"; a custom format without a header needs {FIELDS_OPTION}"
             return Rejected(
                 "wrong field count",
-                f"{len(tokens)} fields, expected {layout.width} ({layout.label}): "
+                f"{len(tokens)} fields, expected {layout.width} ({layout.label}{hint}): "
                 f"{truncated_repr(line, 100)}",
             )
         try:
@@ -573,16 +909,26 @@ class Parser:
         row["src_ip"], row["dst_ip"] = src, dst
         row["src_kind"] = row["dst_kind"] = "unknown"
 
-        # Protocol and ports.
+        # Protocol and ports: a rule needs them (port-less protocols need none).
         number = _int(get(tokens, "protocol"), "protocol", 255)
         sport = _int(get(tokens, "srcport"), "srcport", 65535)
         dport = _int(get(tokens, "dstport"), "dstport", 65535)
         if number is None:
-            row["protocol"] = "OTHER"
-        else:
-            row["protocol"] = PROTOCOLS.get(number, "OTHER")
-            row["protocol_number"] = number
+            raise Bad(
+                "missing protocol",
+                f"no protocol in the record ({layout.label}): it can never become a rule",
+            )
+        row["protocol"] = PROTOCOLS.get(number, "OTHER")
+        row["protocol_number"] = number
         if number in _PORTED:
+            if sport is None or dport is None:
+                missing = " and ".join(
+                    f for f, v in (("srcport", sport), ("dstport", dport)) if v is None
+                )
+                raise Bad(
+                    "missing port",
+                    f"{PROTOCOLS[number]} record without {missing} ({layout.label})",
+                )
             row["src_port"], row["dst_port"] = sport, dport
 
         # Time.
@@ -662,13 +1008,14 @@ class Parser:
 
     def _orient(
         self,
-        number: int | None,
+        number: int,
         src: str,
         sport: int | None,
         dst: str,
         dport: int | None,
         flags: int | None,
     ) -> tuple[bool | None, str | None]:
+        """(is_reply, how) from the evidence, strongest first (see the module docstring)."""
         if number not in _PORTED or sport is None or dport is None:
             return None, None
         own = _flag_client(flags if number == 6 else None)
@@ -676,21 +1023,41 @@ class Parser:
             return own == 2, "tcp-flags"
         h, side = _conn_key(number, src, sport, dst, dport)
         state = self._pairs.get(h)
-        if state is None:
-            if self._full:
-                self.unindexed += 1
-            return None, None
-        clients = state & 12
-        if clients in (4, 8):
-            low_is_client = clients == 4
-            src_is_client = low_is_client == (side == 1)
-            return not src_is_client, "paired tcp-flags"
-        if state & _SEEN_BOTH == _SEEN_BOTH:
+        if state is not None:
+            clients = state & 12
+            if clients in (4, 8):
+                low_is_client = clients == 4
+                src_is_client = low_is_client == (side == 1)
+                return not src_is_client, "paired tcp-flags"
+        s = self._ends.get(hash((number, src, sport)))
+        d = self._ends.get(hash((number, dst, dport)))
+        if s is not None and d is not None:
+            # A listener (a third distinct peer port) and an end with one peer port only.
+            if d >= _LISTENER and s <= _PORT_MASK:
+                return False, "listener statistics"
+            if s >= _LISTENER and d <= _PORT_MASK:
+                return True, "listener statistics"
+        if state is not None and state & _SEEN_BOTH == _SEEN_BOTH:
             if _ephemeral(sport) and not _ephemeral(dport):
                 return False, "paired ports"
             if _ephemeral(dport) and not _ephemeral(sport):
                 return True, "paired ports"
+        if self._full and (state is None or s is None or d is None):
+            self.unindexed += 1
         return None, None
+
+
+def _record_tokens(raw: Any) -> Iterator[list[str]]:
+    """The tokens of each record (or header line) in one raw record of a file."""
+    if isinstance(raw, Rejected):
+        return
+    if isinstance(raw, TextLine) and not _container_str(raw):
+        if raw:
+            yield raw.split()
+        return
+    for item in expand(raw) or ():
+        if isinstance(item, LogEvent):
+            yield item.split()
 
 
 def _tuple(layout: _Layout, tokens: Sequence[str]) -> tuple | None:

@@ -45,6 +45,22 @@ log states is replaced:
 * An address resolved to a pod in another namespace than the log states is left alone
   (counted): the log wins.
 
+Orientation from the inventory: a record the log left without orientation (``is_reply``
+null), or oriented only by the weak evidence of :mod:`recommender.ingest.aws_vpc` (``extra``
+``orientation`` ``"listener statistics"`` or ``"paired ports"``), is oriented by the ports
+the inventory declares, once its ends are resolved (TCP/UDP/SCTP records with both ports):
+
+1. a ``containerPort`` (number and protocol) of the destination pod: the record goes towards
+   a listening port, it is a request; of the source pod: it comes from one, it is a reply
+   (``orientation = "inventory containerPort"``);
+2. else a Service's target port on a backend pod (the inventory has Services), the same way
+   (``"inventory service targetPort"``).
+
+Both ends declaring the port (or neither) is no evidence: the record keeps what it had.
+Evidence from TCP flags (``"tcp-flags"``, ``"paired tcp-flags"``) or a log's own reply flag
+is never overridden. ``extra`` stays sorted by key. Outcomes are counted in
+``EnrichStats.orientation``. Only the candidate rows are looked at (vectorised).
+
 Outcomes are counted per endpoint in :class:`EnrichStats` (pass one to accumulate over
 batches). The inventory's lookup index is built once per inventory and cached on it.
 """
@@ -64,6 +80,7 @@ import pyarrow.compute as pc
 
 from ..schema import FLOW_SCHEMA
 from ..workloads import _normalize_owner
+from .calico import AUTO_HEP_SUFFIX
 from .inventory import Inventory, _owner
 
 __all__ = ["EnrichStats", "enrich_flows"]
@@ -87,19 +104,34 @@ _IDENTITY_COLUMNS = (
 )
 
 
+#: Orientations the inventory's declared ports outrank (statistics, not evidence).
+WEAK_ORIENTATIONS = ("listener statistics", "paired ports")
+#: ``extra["orientation"]`` set from the inventory.
+BY_CONTAINER_PORT = "inventory containerPort"
+BY_SERVICE_PORT = "inventory service targetPort"
+#: Protocols whose records have ports, coded for the listening-port lookups.
+_PORT_PROTOCOLS = {"TCP": 0, "UDP": 1, "SCTP": 2}
+
+
 @dataclass
 class EnrichStats:
-    """What enrichment did, per endpoint (each row has two), by outcome."""
+    """What enrichment did, per endpoint (each row has two), by outcome; and the records
+    it oriented from the inventory's ports (``orientation``: ``"<how>: <outcome>"``)."""
 
     endpoints: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    orientation: Counter = field(default_factory=Counter)
 
     def note(self, text: str) -> None:
         if len(self.examples) < MAX_EXAMPLES and text not in self.examples:
             self.examples.append(text)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"endpoints": dict(sorted(self.endpoints.items())), "examples": self.examples}
+        return {
+            "endpoints": dict(sorted(self.endpoints.items())),
+            "orientation": dict(sorted(self.orientation.items())),
+            "examples": self.examples,
+        }
 
 
 @dataclass(frozen=True)
@@ -186,11 +218,22 @@ class _Index:
         self.nets = [ipaddress.ip_network(c, strict=False) for c in (*nets, *cluster_cidrs)]
         self.service_ips: dict[str, tuple[str, str]] = {}
         self.targets: dict[tuple[str, int, str], _Target] = {}
-        self._services(inventory)
+        service_ports: set[int] = set()
+        self._services(inventory, service_ports)
+        container_ports = {
+            _listen_code(i, number, protocol)
+            for i, pod in enumerate(self.pods)
+            for _, number, protocol in pod.ports
+            if protocol in _PORT_PROTOCOLS and 0 <= number <= 65535
+        }
+        #: Listening ports (see :func:`_listen_code`), sorted: declared containerPorts, and
+        #: the target ports of the Services each pod backs.
+        self.container_ports = np.array(sorted(container_ports), dtype=np.int64)
+        self.service_ports = np.array(sorted(service_ports), dtype=np.int64)
 
     # ---- services
 
-    def _services(self, inventory: Inventory) -> None:
+    def _services(self, inventory: Inventory, listening: set[int]) -> None:
         slices: dict[tuple[str, str], list] = {}
         for es in inventory.endpoint_slices:
             slices.setdefault((es.namespace, es.service), []).append(es)
@@ -199,6 +242,12 @@ class _Index:
                 self.service_ips.setdefault(ip, (namespace, name))
             for sp in svc.ports:
                 backends = self._backends(svc, sp, slices.get((namespace, name)))
+                if sp.protocol in _PORT_PROTOCOLS:
+                    listening.update(
+                        _listen_code(i, number, sp.protocol)
+                        for i, number in backends
+                        if 0 <= number <= 65535
+                    )
                 workloads = {
                     (self.pods[i].workload_kind, self.pods[i].workload_name)
                     if self.pods[i].workload_name
@@ -257,6 +306,11 @@ class _Index:
         if any(addr.version == net.version and addr in net for net in self.nets):
             return "cluster_unknown"
         return "external"
+
+
+def _listen_code(pod: int, port: int, protocol: str) -> int:
+    """One int per (inventory pod, port, protocol), for vectorised membership tests."""
+    return (pod * 65536 + port) * 4 + _PORT_PROTOCOLS[protocol]
 
 
 def _opt(value: Any) -> Any:
@@ -396,8 +450,38 @@ def enrich_flows(
     for name, array in updates.items():
         i = t.schema.get_field_index(name)
         t = t.set_column(i, FLOW_SCHEMA.field(name), array)
+    t = _orient(t, index, st)
+    t = _named_host_endpoints(t, inventory, st)
     if batch:
         return t.combine_chunks().to_batches()[0]
+    return t
+
+
+def _named_host_endpoints(t: pa.Table, inventory: Inventory, st: EnrichStats) -> pa.Table:
+    """Node endpoints a log names without an address (Calico aggregated host endpoints,
+    ``<node>-auto-hep``) get the node's address from the inventory, so that they can be
+    admitted by an ipBlock like any node address."""
+    for side in ("src", "dst"):
+        ip, aggr = t.column(f"{side}_ip"), t.column(f"{side}_name_aggr")
+        if aggr.null_count == len(aggr) or ip.null_count == 0:
+            continue
+        kinds = _strings(t.column(f"{side}_kind"))
+        names = aggr.to_pylist()
+        values = ip.to_pylist()
+        changed = 0
+        for i, (kind, name, value) in enumerate(zip(kinds, names, values, strict=True)):
+            if kind != "node" or value is not None or not isinstance(name, str):
+                continue
+            if not name.endswith(AUTO_HEP_SUFFIX):
+                continue
+            addresses = inventory.nodes.get(name[: -len(AUTO_HEP_SUFFIX)])
+            if addresses:
+                values[i] = addresses[0]
+                changed += 1
+        if changed:
+            st.endpoints["node (host endpoint named by the log)"] += changed
+            index = t.schema.get_field_index(f"{side}_ip")
+            t = t.set_column(index, FLOW_SCHEMA.field(f"{side}_ip"), pa.array(values, pa.string()))
     return t
 
 
@@ -653,3 +737,194 @@ def _services(
         values["dst_service_port_name"].append(target.port_name if target else None)
         values["dst_service_port"].append(port if isinstance(port, int) else None)
     return np.array(kept, dtype=np.int64), values
+
+
+# --------------------------------------------------------------------------- orientation
+
+#: How inventory evidence relates to what the row had (for ``EnrichStats.orientation``).
+_OUTCOMES = ("oriented (was unknown)", "confirmed", "reversed")
+_METHODS = (BY_CONTAINER_PORT, BY_SERVICE_PORT)
+
+
+def _orient(t: pa.Table, index: _Index, st: EnrichStats) -> pa.Table:
+    """Orient the records without (strong) orientation towards the listening ports the
+    inventory declares (see the module docstring); only candidate rows are looked at."""
+    if not (len(index.container_ports) or len(index.service_ports)):
+        return t
+    n = t.num_rows
+    extra = t.column("extra").combine_chunks()
+    # Per row: the index of its weak orientation in WEAK_ORIENTATIONS, else -1 (only the
+    # AWS VPC parser writes them).
+    if "aws-vpc" in _codes(t.column("source_format"))[1]:
+        weak = _weak_orientation(extra)
+    else:
+        weak = np.full(n, -1, dtype=np.int64)
+    cand = pc.or_(pc.is_null(t.column("is_reply")), pa.array(weak >= 0))
+    cand = pc.and_(cand, pc.is_valid(t.column("src_port")))
+    cand = pc.and_(cand, pc.is_valid(t.column("dst_port"))).to_numpy(zero_copy_only=False)
+    if not cand.any():
+        return t
+    src_pod = _equals(t.column("src_kind"), "pod")
+    dst_pod = _equals(t.column("dst_kind"), "pod")
+    rows = np.nonzero(cand & (src_pod | dst_pod))[0]
+    if not len(rows):
+        return t
+    sub = t.select(
+        ["protocol", "src_port", "dst_port", "src_namespace", "src_pod", "dst_namespace", "dst_pod"]
+    ).take(pa.array(rows))
+    codes, names = _codes(sub.column("protocol"))
+    proto = np.array([_PORT_PROTOCOLS.get(p, -1) for p in names] + [-1], dtype=np.int64)[codes]
+    listening = {}
+    for side, is_pod in (("src", src_pod[rows]), ("dst", dst_pod[rows])):
+        pod = _pod_indexes(sub, side, is_pod, index)
+        port = sub.column(f"{side}_port").to_numpy(zero_copy_only=False).astype(np.int64)
+        code = np.where((pod >= 0) & (proto >= 0), (pod * 65536 + port) * 4 + proto, -1)
+        listening[side] = (_among(code, index.container_ports), _among(code, index.service_ports))
+    (src_c, src_s), (dst_c, dst_s) = listening["src"], listening["dst"]
+    # -1: no decision; -2: evidence both ways (left as it was); 0: a request; 1: a reply.
+    decided = np.full(len(rows), -1, dtype=np.int8)
+    method = np.zeros(len(rows), dtype=np.int64)  # index into _METHODS
+    for m, (a, b) in enumerate(((src_c, dst_c), (src_s, dst_s))):
+        open_ = decided == -1
+        request, reply = open_ & b & ~a, open_ & a & ~b
+        decided[request], decided[reply] = 0, 1
+        method[request | reply] = m
+        both = open_ & a & b
+        if both.any():
+            st.orientation[f"{_METHODS[m]}: both ends listen, left as it was"] += int(both.sum())
+            decided[both] = -2
+    hit = np.nonzero(decided >= 0)[0]
+    if not len(hit):
+        return t
+    changed, method = rows[hit], method[hit]
+    new = decided[hit] == 1
+    was = pc.take(t.column("is_reply"), pa.array(changed))
+    known = pc.is_valid(was).to_numpy(zero_copy_only=False)
+    same = pc.fill_null(was, False).to_numpy(zero_copy_only=False) == new
+    outcome = np.where(known, np.where(same, 1, 2), 0)
+    prev = np.where(known, weak[changed], 0)
+    counts = np.bincount((method * 3 + outcome) * 2 + prev, minlength=12)
+    for combo in np.nonzero(counts)[0].tolist():
+        (m, o), p = divmod(combo // 2, 3), combo % 2
+        label = _OUTCOMES[o] + (f" {WEAK_ORIENTATIONS[p]}" if o else "")
+        st.orientation[f"{_METHODS[m]}: {label}"] += int(counts[combo])
+    mask = np.zeros(n, dtype=bool)
+    mask[changed] = True
+    is_reply = pc.replace_with_mask(
+        t.column("is_reply").combine_chunks(), pa.array(mask), pa.array(new, type=pa.bool_())
+    )
+    labels = pa.array(_METHODS, type=pa.string()).take(pa.array(method))
+    extra = _set_key(extra, "orientation", changed, labels)
+    t = t.set_column(t.schema.get_field_index("is_reply"), FLOW_SCHEMA.field("is_reply"), is_reply)
+    return t.set_column(t.schema.get_field_index("extra"), FLOW_SCHEMA.field("extra"), extra)
+
+
+def _equals(column: pa.ChunkedArray, value: str) -> np.ndarray:
+    """``column == value`` (null: False) for a string or dictionary column, without
+    decoding the strings of a dictionary column."""
+    if not pa.types.is_dictionary(column.type):
+        return pc.equal(column, value).fill_null(False).to_numpy(zero_copy_only=False)
+    parts = []
+    for chunk in column.chunks:
+        hit = np.array([v == value for v in chunk.dictionary.to_pylist()] + [False])
+        parts.append(hit[chunk.indices.fill_null(len(chunk.dictionary)).to_numpy()])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
+def _among(codes: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """``codes`` (>= 0; -1 for none) found in ``sorted_values``: a binary search each."""
+    if not len(sorted_values):
+        return np.zeros(len(codes), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, codes), len(sorted_values) - 1)
+    return (sorted_values[at] == codes) & (codes >= 0)
+
+
+def _weak_orientation(extra: pa.MapArray) -> np.ndarray:
+    """Per map: the index in WEAK_ORIENTATIONS of its ``orientation`` value, else -1."""
+    out = np.full(len(extra), -1, dtype=np.int64)
+    offsets = np.asarray(extra.offsets, dtype=np.int64)  # absolute: a slice keeps its child
+    if not len(extra) or offsets[-1] == offsets[0]:
+        return out
+    keys = extra.keys.slice(offsets[0], offsets[-1] - offsets[0])
+    items = extra.items.slice(offsets[0], offsets[-1] - offsets[0])
+    pos = np.nonzero(pc.equal(keys, "orientation").to_numpy(zero_copy_only=False))[0]
+    if len(pos):
+        which = pc.index_in(items.take(pa.array(pos)), value_set=pa.array(WEAK_ORIENTATIONS))
+        row = np.searchsorted(offsets, pos + offsets[0], side="right") - 1
+        out[row] = which.fill_null(-1).to_numpy(zero_copy_only=False)
+    return out
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, list]:
+    """Dictionary codes of a (string or dictionary) column and its values; a null is
+    coded ``len(values)``."""
+    arr = column.combine_chunks()
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    values = arr.dictionary.to_pylist()
+    codes = arr.indices.fill_null(len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, values
+
+
+def _pod_indexes(sub: pa.Table, side: str, is_pod: np.ndarray, index: _Index) -> np.ndarray:
+    """The inventory pod index of each row's ``side`` end (-1: not a known pod)."""
+    out = np.full(sub.num_rows, -1, dtype=np.int64)
+    if not is_pod.any():
+        return out
+    ns_codes, ns_names = _codes(sub.column(f"{side}_namespace"))
+    pod_codes, pod_names = _codes(sub.column(f"{side}_pod"))
+    names = (*ns_names, None), (*pod_names, None)
+    pair = ns_codes * (len(pod_names) + 1) + pod_codes
+    inverse, pairs = pd.factorize(pair[is_pod])
+    found = np.full(len(pairs), -1, dtype=np.int64)
+    for k, p in enumerate(pairs.tolist()):
+        ns, pod = names[0][p // (len(pod_names) + 1)], names[1][p % (len(pod_names) + 1)]
+        i = index.by_name.get((ns, pod)) if ns is not None and pod is not None else None
+        if i is not None:
+            found[k] = i
+    out[is_pod] = found[inverse]
+    return out
+
+
+def _set_key(maps: pa.MapArray, key: str, rows: np.ndarray, values: pa.Array) -> pa.MapArray:
+    """``maps`` with ``key`` set to ``values[k]`` in map ``rows[k]`` (ascending), the other
+    maps as they were; keys stay sorted (each map's entries before ``key``, the new entry,
+    the rest). One gather of the entries, vectorised."""
+    n = len(maps)
+    offsets = np.asarray(maps.offsets, dtype=np.int64)  # absolute: a slice keeps its child
+    base, total = int(offsets[0]), int(offsets[-1] - offsets[0])
+    keys, items = maps.keys.slice(base, total), maps.items.slice(base, total)
+    setting = np.zeros(n, dtype=bool)
+    setting[rows] = True
+    entry_row = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    replaced = pc.equal(keys, key).to_numpy(zero_copy_only=False) & setting[entry_row]
+    keep = np.nonzero(~replaced)[0]
+    row = entry_row[keep]
+    after = pc.greater(keys, key).to_numpy(zero_copy_only=False)[keep] & setting[row]
+    kept, added = len(keep), len(rows)
+    if kept > 1 and ((row[1:] == row[:-1]) & after[:-1] & ~after[1:]).any():
+        # A map whose keys are not sorted: sort its entries around the new one.
+        rank = np.concatenate([np.where(after, 2, 0), np.ones(added, dtype=np.int64)])
+        both = np.concatenate([row, rows])
+        order = np.lexsort((np.arange(kept + added), rank, both))
+    else:
+        inserted_before = np.concatenate([[0], np.cumsum(setting)[:-1]]).astype(np.int64)
+        per_row = np.bincount(row, minlength=n)
+        kept_before = np.concatenate([[0], np.cumsum(per_row)[:-1]]).astype(np.int64)
+        ahead = np.bincount(row[~after & setting[row]], minlength=n)
+        order = np.empty(kept + added, dtype=np.int64)
+        order[np.arange(kept) + inserted_before[row] + after] = np.arange(kept)
+        order[kept_before[rows] + inserted_before[rows] + ahead[rows]] = kept + np.arange(added)
+    # One gather per child: the kept entries, then the new ones appended after the old.
+    gather = pa.array(np.concatenate([keep, total + np.arange(added, dtype=np.int64)])[order])
+    repeated = pa.array([key]).take(pa.array(np.zeros(added, dtype=np.int64)))
+    all_keys = pa.concat_arrays([keys, repeated]).take(gather)
+    all_items = pa.concat_arrays([items, values.cast(pa.string())]).take(gather)
+    sizes = np.bincount(row, minlength=n) + setting
+    new_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
+    mask = None
+    if maps.null_count:
+        mask = pa.array(maps.is_null().to_numpy(zero_copy_only=False) & ~setting)
+    return pa.MapArray.from_arrays(
+        pa.array(new_offsets), all_keys, all_items, type=maps.type, mask=mask
+    )

@@ -544,7 +544,11 @@ def _head(path: str, size: int = HEADER_BYTES) -> bytes:
     """The first ``size`` bytes of the content (gunzipped when gzip), as far as readable
     (damage further on, even a bad CRC of a small file, never hides the header)."""
     with open(path, "rb") as f:
-        head = f.read(size)
+        return _content_head(f.read(size), size)
+
+
+def _content_head(head: bytes, size: int = HEADER_BYTES) -> bytes:
+    """The content of the first bytes of a file, gunzipped when they are gzip (see _head)."""
     if head[:2] != _GZIP_MAGIC:
         return head
     d = zlib.decompressobj(wbits=31)
@@ -585,6 +589,11 @@ def _csv_header(path: str) -> list[str] | None:
         head = _head(path)
     except OSError:
         return None
+    return _header_of(head)
+
+
+def _header_of(head: bytes) -> list[str] | None:
+    """The CSV header on the first line of content (None when it is not one)."""
     line = head.split(b"\n", 1)[0].rstrip(b"\r")
     try:
         decoded = line.decode("utf-8-sig")
@@ -619,6 +628,13 @@ def claims(path: str) -> bool:
             return False  # a flow table: the ``parquet`` format
         return has_required(names)
     header = _csv_header(path)
+    return header is not None and has_required(header)
+
+
+def claims_head(head: bytes) -> bool:
+    """Would :func:`claims` take a CSV file that starts with these bytes (plain or gzip)?
+    For input that cannot be opened twice (standard input)."""
+    header = _header_of(_content_head(head))
     return header is not None and has_required(header)
 
 

@@ -51,7 +51,7 @@ import pyarrow as pa
 from recommender.accounting import RecordCounts
 from recommender.connections import StreamingAggregator
 from recommender.ingest import fast_hubble, generic, sources
-from recommender.ingest.sources import InputError, file_kind
+from recommender.ingest.sources import STDIN, InputError, file_kind
 from recommender.schema import FLOW_SCHEMA
 
 #: Bytes of a plain file per task (a line-aligned byte range).
@@ -294,6 +294,7 @@ def _file_task(
     format: str | None,
     plan: fast_hubble.Plan | None,
     batch_size: int,
+    vpc_fields: tuple[str, ...] | None = None,
 ) -> _Result:
     """A whole file: fast Hubble (``plan``) or the reference reader."""
     if settings is not None:
@@ -311,7 +312,7 @@ def _file_task(
                 raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     from recommender.ingest import _batches
 
-    rows = _batches([path], format, counts, None, batch_size, fast=False)
+    rows = _batches([path], format, counts, None, batch_size, fast=False, vpc_fields=vpc_fields)
     result = _collect(rows, counts, spool)
     counts.files = 0  # counted where the batches are handed out
     return result
@@ -394,6 +395,7 @@ def _plan(
     batch_size: int,
     settings: _Settings,
     aggregate: bool = False,
+    vpc_fields: tuple[str, ...] | None = None,
 ) -> Iterator[_Task]:
     """Tasks in input order. A file that cannot be read becomes an error task in its place,
     so the error is raised in its turn, after the batches of the files before it."""
@@ -401,7 +403,7 @@ def _plan(
     sizes = []
     for path in files:
         try:
-            sizes.append(os.path.getsize(path))
+            sizes.append(0 if path == STDIN else os.path.getsize(path))
         except OSError:  # reported in its turn
             sizes.append(0)
     after = sum(sizes)
@@ -410,7 +412,9 @@ def _plan(
         tail = max(TAIL_RANGES * step - after, 0)
         first = True
         try:
-            tasks = _file_tasks(path, format, counts, progress, batch_size, settings, tail, step)
+            tasks = _file_tasks(
+                path, format, counts, progress, batch_size, settings, tail, step, vpc_fields
+            )
             for task in tasks:
                 first = False
                 yield task
@@ -427,18 +431,24 @@ def _file_tasks(
     settings: _Settings,
     tail: int = 0,
     step: int | None = None,
+    vpc_fields: tuple[str, ...] | None = None,
 ) -> Iterator[_Task]:
     """The tasks of one file; ``tail`` and ``step``: how to cut it (see _ranges)."""
     from recommender.ingest import _batches
 
-    def local() -> Iterator[pa.RecordBatch]:
+    def local(fast: bool = False) -> Iterator[pa.RecordBatch]:
         sub = RecordCounts()
         try:
-            yield from _batches([path], format, sub, progress, batch_size, fast=False)
+            yield from _batches(
+                [path], format, sub, progress, batch_size, fast=fast, vpc_fields=vpc_fields
+            )
         finally:
             sub.files = 0  # counted by the caller
             counts.merge(sub)
 
+    if path == STDIN:  # read here, once, as it arrives: no byte ranges, no second look
+        yield _Task(path, True, local=lambda: local(fast=True))
+        return
     if format == "generic" or (format is None and generic.claims(path)):
         yield _Task(path, True, local=local)
         return
@@ -449,7 +459,7 @@ def _file_tasks(
     plan = fast_hubble.probe(path, format, settings.lookahead)
     if plan is None:
         if size <= (WHOLE_GZIP_BYTES if _is_gzip(path) else WHOLE_FILE_BYTES):
-            call = (_file_task, (path, format, None, batch_size))
+            call = (_file_task, (path, format, None, batch_size, vpc_fields))
             yield _Task(path, True, call=call, progress_bytes=size)
         else:
             yield _Task(path, True, local=local)
@@ -551,13 +561,14 @@ def _drive(
     batch_size: int,
     workers: int,
     aggregate: bool,
+    vpc_fields: tuple[str, ...] | None = None,
 ) -> Iterator[tuple[_Result, int] | pa.RecordBatch]:
     """Run the tasks of ``files`` and hand out, in input order, each task's result with the
     line offset of its first line in its file (its accounting already merged into
     ``counts``), or the batches of a file read here. ``aggregate``: tasks fold their
     batches into a :class:`StreamingAggregator` (``_Result.aggregator``) instead."""
     settings = _Settings.current()
-    planned = _plan(files, format, counts, progress, batch_size, settings, aggregate)
+    planned = _plan(files, format, counts, progress, batch_size, settings, aggregate, vpc_fields)
     window: deque[_Task] = deque()
     max_submitted = 2 * (workers - 1)
     # Tasks that wait for their turn hold their batches; aggregating ones hold only a small
@@ -661,12 +672,15 @@ def iter_batches(
     progress: Progress,
     batch_size: int,
     workers: int,
+    *,
+    vpc_fields: tuple[str, ...] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """FLOW_SCHEMA batches of ``files`` parsed by ``workers`` processes, this one included
-    (see the module docstring)."""
+    (see the module docstring). ``vpc_fields``: see ``iter_flow_batches``."""
     if workers < 2:
         raise ValueError("iter_batches needs at least 2 workers (1 is the one-process reader)")
-    for item in _drive(files, format, counts, progress, batch_size, workers, aggregate=False):
+    drive = _drive(files, format, counts, progress, batch_size, workers, False, vpc_fields)
+    for item in drive:
         if isinstance(item, pa.RecordBatch):
             yield item
             continue
@@ -683,17 +697,20 @@ def aggregate_inputs(
     workers: int | None = None,
     progress: Progress = None,
     batch_size: int = 50_000,
+    vpc_fields: Sequence[str] | str | None = None,
 ) -> StreamingAggregator:
     """Raw inputs -> a :class:`StreamingAggregator` holding their connections and pods.
 
     The same aggregator (connections, pods, ``excluded``, ``records_used``) and the same
     ``counts`` as streaming :func:`recommender.ingest.iter_flow_batches` into one, but each
     task's batches are aggregated where they are parsed and only the partial aggregates
-    travel between processes. ``workers`` as for ``iter_flow_batches``.
+    travel between processes. ``workers`` and ``vpc_fields`` as for ``iter_flow_batches``.
     """
     from recommender.ingest import _batches, _check_format, expand_inputs
+    from recommender.ingest.aws_vpc import parse_log_format
 
     _check_format(format)
+    fields = parse_log_format(vpc_fields) if vpc_fields is not None else None
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
     if workers is not None and workers < 1:
@@ -705,9 +722,13 @@ def aggregate_inputs(
             with contextlib.suppress(OSError):  # reported when the file is read
                 total += os.path.getsize(path)
         workers = auto_workers(total)
+    if all(path == STDIN for path in files):
+        workers = 1  # standard input is read in this process, as it arrives
     agg = StreamingAggregator()
     if workers < 2:
-        for batch in _batches(files, format, counts, progress, batch_size, fold=True):
+        for batch in _batches(
+            files, format, counts, progress, batch_size, fold=True, vpc_fields=fields
+        ):
             agg.add(batch)
         return agg
     # The parsers' caches hold many small acyclic objects that refcounting frees: the
@@ -715,16 +736,17 @@ def aggregate_inputs(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for item in _drive(files, format, counts, progress, batch_size, workers, aggregate=True):
+        for item in _drive(files, format, counts, progress, batch_size, workers, True, fields):
             if isinstance(item, pa.RecordBatch):
                 agg.add(item)
                 continue
-            result, _ = item
+            result, offset = item
             part = result.aggregator
             assert part is not None
             if result.spool is not None:
                 batches = result.read()
                 part.set_partial_table(pa.Table.from_batches(batches) if batches else None)
+            part.shift_lines(offset)  # the task's lines are numbered from its range's start
             agg.merge(part)
     finally:
         if gc_was_enabled:

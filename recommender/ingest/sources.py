@@ -1,17 +1,26 @@
 """Input files -> raw records, without ever crashing on what is inside them.
 
 * :func:`expand_inputs` turns the user's paths (files and directories, any mix) into a
-  sorted list of files; a missing path is an :class:`InputError`.
+  sorted list of files; a missing path is an :class:`InputError`. ``-`` is standard input,
+  named :data:`STDIN` (``<stdin>``) from then on, in rows and errors alike.
 * :func:`file_kind` tells Parquet (``PAR1``) from record files.
 * :class:`Rejected`, :class:`Filtered` and :func:`new_row` are what a format parser returns
   for one record.
 * :func:`iter_records` yields ``(path, record_number, raw)`` from a record file: JSON
-  lines or one JSON array (``[...]``), plain or gzip-compressed (detected by magic bytes,
-  concatenated members allowed). ``raw`` is the parsed JSON value, or a :class:`Rejected`
-  when the record could not be read (invalid UTF-8, invalid JSON, a line over
+  lines, a stream of JSON objects (pretty-printed over several lines, like ``jq .`` or
+  ``hubble observe -o jsonpretty``, or written back to back: ``{..}{..}``), or one JSON
+  array (``[...]``), plain or gzip-compressed (detected by magic bytes, concatenated
+  members allowed). ``raw`` is the parsed JSON value, or a :class:`Rejected` when the
+  record could not be read (invalid UTF-8, invalid JSON, a line or object over
   :data:`MAX_LINE` bytes, a corrupt or truncated gzip stream). ``record_number`` is the
-  1-based line number for JSON lines and the 1-based array index for a JSON array. Blank
-  lines are skipped and not counted as records.
+  1-based line number for JSON lines, the line where the object starts for an object
+  stream, and the 1-based array index for a JSON array. Blank lines are skipped and not
+  counted as records.
+* Object streams: a file whose first line starts a JSON object that line does not hold
+  alone (the next line continues it: ``"key": ...`` or ``}``), or holds followed by another
+  object (``{..}{..}``), is read object by object (see :func:`content_mode`). Damage (a
+  truncated object, garbage between objects) is one rejected record at the line where it
+  starts; reading resumes at the next line that starts with ``{``.
 * Text files: when none of the first :data:`TEXT_PROBE` records of a line-oriented file parses
   as a JSON object but some are readable text, the file is read as text lines (a line that
   is a JSON scalar or array, e.g. a cut ``2`` or ``[]``, is no evidence of JSON): ``raw``
@@ -19,10 +28,15 @@
   :class:`Rejected` for a line that is not UTF-8 or is too long. Formats that read text
   (``TEXT = True`` in their module, e.g. AWS VPC Flow Logs) parse these lines; detection
   refuses the file for every other format.
+* Standard input (:data:`STDIN`) is read as it arrives, once. The probes that look at a
+  file's start before it is read (file kind, CSV header, the fast Hubble probe) and a
+  parser's pre-pass over its whole file (AWS VPC pairing) get a replay: what they read is
+  kept in a spool (memory, then an anonymous temporary file) until the reader calls
+  :func:`stop_keeping_stdin`; from then on the reader reads the stream directly.
 
-Memory stays bounded: files are read in chunks, a line longer than :data:`MAX_LINE` is
-skipped as it streams past (never held whole), and gzip output is produced in bounded
-pieces, so a decompression bomb cannot blow up memory either.
+Memory stays bounded: files are read in chunks, a line (or object) longer than
+:data:`MAX_LINE` is skipped as it streams past (never held whole), and gzip output is
+produced in bounded pieces, so a decompression bomb cannot blow up memory either.
 """
 
 from __future__ import annotations
@@ -31,6 +45,8 @@ import codecs
 import json
 import os
 import re
+import sys
+import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -45,6 +61,7 @@ __all__ = [
     "Filtered",
     "InputError",
     "Rejected",
+    "STDIN",
     "TEXT_PROBE",
     "TextLine",
     "expand_inputs",
@@ -52,6 +69,7 @@ __all__ = [
     "input_size",
     "iter_records",
     "new_row",
+    "stop_keeping_stdin",
 ]
 
 #: Lines (and JSON array elements) longer than this are rejected without being parsed.
@@ -66,6 +84,15 @@ GZIP_PIECE = 16 * 1024
 #: (1000), so a JSON file whose first lines are garbage is still read as JSON, exactly as
 #: before text support.
 TEXT_PROBE = 1000
+
+#: The name standard input goes by (an INPUT of ``-``): in rows, errors and reports.
+STDIN = "<stdin>"
+#: The command-line spelling of standard input.
+STDIN_ARG = "-"
+#: Bytes of standard input kept in memory for a replay before the spool moves to disk.
+SPOOL_MEMORY = 8 << 20
+#: Bytes looked at, at most, to tell an object stream from JSON lines (see content_mode).
+PROBE_BYTES = 1 << 20
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -136,6 +163,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
     """Files to read, in order: each input as given; directories recursed in sorted order.
 
     Inside directories, hidden files and directories, ``README*`` and ``*.md`` are skipped.
+    ``-`` is standard input (:data:`STDIN`), at most once (a file named ``-`` is ``./-``).
     A path that does not exist (or is neither a file nor a directory) is an InputError.
     """
     if isinstance(inputs, str | bytes | os.PathLike):
@@ -143,7 +171,11 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
     files: list[str] = []
     for raw in inputs:
         path = os.fsdecode(os.fspath(raw))
-        if os.path.isdir(path):
+        if path == STDIN_ARG:
+            if STDIN in files:
+                raise InputError(f"{STDIN_ARG}: standard input can be given only once")
+            files.append(STDIN)
+        elif os.path.isdir(path):
             found: list[tuple[tuple[str, ...], str]] = []
             for dirpath, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -156,7 +188,8 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
                     found.append(((*parts, name), full))
             files.extend(full for _, full in sorted(found))
         elif os.path.isfile(path):
-            files.append(path)
+            # A file really named like standard input's stand-in keeps a name of its own.
+            files.append(os.path.join(os.curdir, path) if path == STDIN else path)
         elif os.path.exists(path):
             raise InputError(f"{path}: not a regular file or directory")
         else:
@@ -165,9 +198,13 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
 
 
 def input_size(inputs: Iterable[str | os.PathLike]) -> int:
-    """Total size in bytes of every file the inputs expand to (for a progress bar)."""
+    """Total size in bytes of every file the inputs expand to (for a progress bar).
+
+    Standard input counts 0: its size is not known before it has been read."""
     total = 0
     for path in expand_inputs(inputs):
+        if path == STDIN:
+            continue
         try:
             total += os.path.getsize(path)
         except OSError as exc:
@@ -176,10 +213,147 @@ def input_size(inputs: Iterable[str | os.PathLike]) -> int:
 
 
 def _open(path: str):
+    """The file opened in binary mode; for :data:`STDIN`, a replaying reader of it."""
+    if path == STDIN:
+        return _stdin().reader()
     try:
         return open(path, "rb")  # noqa: SIM115 - closed by the callers' ``with``
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------- stdin
+
+
+class _Stdin:
+    """Standard input, read once from the stream but replayable while it is kept.
+
+    Everything read from the stream is appended to a spool (memory up to
+    :data:`SPOOL_MEMORY`, then an anonymous temporary file, gone when closed) while
+    ``keep`` is on, so each new reader starts from byte 0. Once ``keep`` is off, the reader
+    that has replayed the spool reads on from the stream directly and the spool is closed:
+    a reader that would need the dropped bytes again gets an InputError.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.spool: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115
+        self.kept = 0  # bytes in the spool (the stream's first ones)
+        self.consumed = 0  # bytes read from the stream
+        self.keep = True
+        self.eof = False
+
+    def read_at(self, pos: int, size: int) -> bytes:
+        """Up to ``size`` bytes from offset ``pos`` (``b""`` at the end of the input)."""
+        if pos < self.kept:
+            if self.spool is None:
+                raise InputError(f"{STDIN}: standard input cannot be read twice")
+            self.spool.seek(pos)
+            return self.spool.read(min(size, self.kept - pos))
+        if pos != self.consumed:
+            raise InputError(f"{STDIN}: standard input cannot be read twice")
+        if self.eof:
+            if not self.keep:
+                self.close()  # the reader is through: nobody reads the spool again
+            return b""
+        data = self.stream.read(size)
+        if not isinstance(data, bytes | bytearray):
+            raise InputError(f"{STDIN}: standard input is not a binary stream")
+        if not data:
+            self.eof = True
+            if not self.keep:
+                self.close()
+            return b""
+        data = bytes(data)
+        self.consumed += len(data)
+        if self.keep:
+            self.spool.seek(self.kept)
+            self.spool.write(data)
+            self.kept += len(data)
+        elif self.spool is not None:
+            self.close()
+        return data
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
+    def reader(self) -> _StdinReader:
+        return _StdinReader(self)
+
+
+class _StdinReader:
+    """A binary file object over :class:`_Stdin`, from its first byte (``read``, ``seek``
+    to an absolute offset, ``tell``, ``close``)."""
+
+    def __init__(self, source: _Stdin) -> None:
+        self.source = source
+        self.pos = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        """``size`` bytes, fewer only at the end of the input (every byte for -1)."""
+        parts: list[bytes] = []
+        want = CHUNK if size is None or size < 0 else size
+        while want > 0:
+            data = self.source.read_at(self.pos, want)
+            if not data:
+                break
+            self.pos += len(data)
+            parts.append(data)
+            if size is not None and size >= 0:
+                want -= len(data)
+        return b"".join(parts)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence != 0 or offset < 0:
+            raise OSError("standard input can only be repositioned to an absolute offset")
+        self.pos = offset
+        return offset
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _StdinReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_STDIN: _Stdin | None = None
+
+
+def _stdin() -> _Stdin:
+    """The replayable source of the current standard input (a new one when sys.stdin
+    was replaced, e.g. by a test runner)."""
+    global _STDIN
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    if stream is None:
+        raise InputError(f"{STDIN}: there is no standard input to read")
+    if _STDIN is None or _STDIN.stream is not stream:
+        if _STDIN is not None:
+            _STDIN.close()
+        _STDIN = _Stdin(stream)
+    return _STDIN
+
+
+def stop_keeping_stdin() -> None:
+    """The probes of standard input are done and its parser is set up (it has made any
+    pre-pass it needed): the reader reads on from the stream without keeping a copy."""
+    if _STDIN is not None:
+        _STDIN.keep = False
+
+
+def close_stdin() -> None:
+    """Standard input has been read: drop its spool (a later read sees an empty input)."""
+    global _STDIN
+    if _STDIN is not None:
+        _STDIN.close()
+        _STDIN = None
 
 
 def file_kind(path: str) -> str:
@@ -466,11 +640,15 @@ def _json_lines(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
         yield path, n, line if isinstance(line, Rejected) else _parse_line(line)
 
 
-# --------------------------------------------------------------------------- JSON array
+# --------------------------------------------------------------------------- JSON text
 
 
 _SCAN_VALUE = re.compile(r'["{}\[\],]')
 _SCAN_STRING = re.compile(r'["\\]')
+#: What ``surrogateescape`` decoding makes of a byte that is not UTF-8.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+_JSON_WS = " \t\r\n\ufeff"
+_DECODER = json.JSONDecoder()
 
 
 def _incomplete(exc: ValueError, available: int) -> bool:
@@ -481,71 +659,101 @@ def _incomplete(exc: ValueError, available: int) -> bool:
     return exc.msg.startswith("Unterminated string") or exc.pos + 64 >= available
 
 
-def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
-    """Stream the elements of one top-level JSON array, one at a time.
+class _Text:
+    """The decoded text of a stream of byte chunks, read on demand: the buffer of the
+    readers of JSON that is not one value per line (one array, a stream of objects).
 
-    Structural damage (truncation, a syntax error, invalid UTF-8) ends the file with one
-    rejected record at the element where it happened; elements before it are kept. An
-    element over MAX_LINE is rejected and stepped over without being decoded.
+    ``text[pos:]`` is not consumed yet; :meth:`more` appends the next chunk and drops the
+    text before ``pos``. ``errors="strict"`` ends the text before the first byte that is not
+    UTF-8 (``corrupt`` says so, as it does for a corrupt gzip stream);
+    ``"surrogateescape"`` keeps such bytes as lone surrogates (:data:`_ESCAPED_BYTE`,
+    ``escaped`` is then set) for the reader to reject just the value holding them.
+
+    Lines are counted as the reader moves on (:meth:`line`): ``lines`` newlines come before
+    ``text[mark]``, and ``mark`` never passes ``pos``.
     """
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    raw_decode = json.JSONDecoder().raw_decode
-    text = ""
-    pos = 0
-    eof = False
-    index = 0
-    corrupt: str | None = None
 
-    def more() -> bool:
-        nonlocal text, pos, eof, corrupt
-        if eof:
+    def __init__(self, chunks: Iterator[bytes], errors: str = "strict") -> None:
+        self.chunks = chunks
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors)
+        self.escapes = errors == "surrogateescape"
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+        self.corrupt: str | None = None
+        self.escaped = False
+        self.lines = 0
+        self.mark = 0
+
+    def more(self) -> bool:
+        """Read the next chunk (False at the end of the input, or of its readable part)."""
+        if self.eof:
             return False
         try:
-            chunk = next(chunks)
+            chunk = next(self.chunks)
         except StopIteration:
-            eof = True
+            self.eof = True
             try:
-                decoder.decode(b"", final=True)
+                decoded = self.decoder.decode(b"", final=True)
             except UnicodeDecodeError:
-                corrupt = "invalid UTF-8"
-            return False
-        except _CorruptGzip as exc:
-            eof = True
-            corrupt = f"corrupt gzip: {exc}"
-            return False
-        try:
-            decoded = decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            # Keep the valid text before the bad byte: elements ending there still count.
-            eof = True
-            corrupt = f"invalid UTF-8: {exc.reason}"
-            decoded = exc.object[: exc.start].decode("utf-8", "replace")
+                self.corrupt = "invalid UTF-8"
+                return False
             if not decoded:
                 return False
-        text = text[pos:] + decoded
-        pos = 0
+        except _CorruptGzip as exc:
+            self.eof = True
+            self.corrupt = f"corrupt gzip: {exc}"
+            return False
+        else:
+            try:
+                decoded = self.decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                # Keep the valid text before the bad byte: values ending there still count.
+                self.eof = True
+                self.corrupt = f"invalid UTF-8: {exc.reason}"
+                decoded = exc.object[: exc.start].decode("utf-8", "replace")
+                if not decoded:
+                    return False
+        if self.escapes and not self.escaped and _ESCAPED_BYTE.search(decoded):
+            self.escaped = True
+        text, pos = self.text, self.pos
+        self.lines += text.count("\n", self.mark, pos)
+        self.mark = 0
+        self.text = text[pos:] + decoded
+        self.pos = 0
         return True
 
-    def skip_ws() -> str:
-        """Next non-whitespace character ('' at the end of input), position on it."""
-        nonlocal pos
+    def line(self, p: int) -> int:
+        """The 1-based line of ``text[p]`` (``p`` at or after the previous one asked)."""
+        self.lines += self.text.count("\n", self.mark, p)
+        self.mark = p
+        return self.lines + 1
+
+    def line_of(self, p: int) -> int:
+        """The 1-based line of ``text[p]``, the mark left where it is."""
+        return self.lines + self.text.count("\n", self.mark, p) + 1
+
+    def skip_ws(self) -> str:
+        """The next non-whitespace character ('' at the end of input), ``pos`` on it."""
         while True:
+            text, pos = self.text, self.pos
             n = len(text)
-            while pos < n and text[pos] in " \t\r\n\ufeff":
+            while pos < n and text[pos] in _JSON_WS:
                 pos += 1
+            self.pos = pos
             if pos < n:
                 return text[pos]
-            if not more():
+            if not self.more():
                 return ""
 
-    def skip_value() -> bool:
+    def skip_value(self) -> bool:
         """Move past the JSON value at ``pos`` without decoding it, dropping its text as
         it streams by. False when the input ends inside it."""
-        nonlocal pos
         depth = 0
         in_string = False
-        i = pos
+        i = self.pos
         while True:
+            text = self.text
             m = (_SCAN_STRING if in_string else _SCAN_VALUE).search(text, i)
             if m is not None:
                 ch = m.group()
@@ -559,7 +767,7 @@ def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
                         in_string = False
                         i = m.end()
                         if depth == 0:
-                            pos = i
+                            self.pos = i
                             return True
                         continue
                 elif ch == '"':
@@ -574,50 +782,85 @@ def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
                     depth -= 1
                     i = m.end()
                     if depth == 0:
-                        pos = i
+                        self.pos = i
                         return True
                     continue
                 elif depth == 0:  # ',' or ']' ends a bare scalar
-                    pos = m.start()
+                    self.pos = m.start()
                     return True
                 else:
                     i = m.end()
                     continue
             else:
                 i = len(text)
-            pos = i
-            if not more():
+            self.pos = i
+            if not self.more():
                 return False
-            i = pos
+            i = self.pos
+
+    def resync(self, start: int) -> None:
+        """Move to the next line after ``text[start]`` that starts with ``{`` (to the end
+        of the input when there is none), dropping the text in between as it streams by."""
+        i = start + 1
+        while True:
+            j = self.text.find("\n{", i)
+            if j >= 0:
+                self.pos = j + 1
+                return
+            # Keep the last character: a newline there may start "\n{" with the next chunk.
+            self.pos = max(len(self.text) - 1, self.pos)
+            if not self.more():
+                self.pos = len(self.text)
+                return
+            i = self.pos
+
+    def escaped_in(self, start: int, end: int) -> bool:
+        """Does ``text[start:end]`` hold a byte that was not UTF-8?"""
+        return self.escaped and _ESCAPED_BYTE.search(self.text, start, end) is not None
+
+
+# --------------------------------------------------------------------------- JSON array
+
+
+def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
+    """Stream the elements of one top-level JSON array, one at a time.
+
+    Structural damage (truncation, a syntax error, invalid UTF-8) ends the file with one
+    rejected record at the element where it happened; elements before it are kept. An
+    element over MAX_LINE is rejected and stepped over without being decoded.
+    """
+    s = _Text(chunks)
+    raw_decode = _DECODER.raw_decode
+    index = 0
 
     def fail(reason: str, detail: str) -> tuple[str, int, Rejected]:
         return path, index + 1, Rejected(reason, detail)
 
     def broken() -> tuple[str, int, Rejected]:
-        if corrupt is not None:
-            reason, _, detail = corrupt.partition(": ")
+        if s.corrupt is not None:
+            reason, _, detail = s.corrupt.partition(": ")
             return fail(reason, detail)
         return fail("invalid JSON", "JSON array ends before its closing ']'")
 
-    if skip_ws() != "[":
+    if s.skip_ws() != "[":
         yield fail("invalid JSON", "expected a JSON array")
         return
-    pos += 1
+    s.pos += 1
     expect_value = True  # after '[' or ','
     first = True
     while True:
-        c = skip_ws()
+        c = s.skip_ws()
         if c == "":
             yield broken()
             return
         if c == "]" and (first or not expect_value):
-            pos += 1
+            s.pos += 1
             break
         if not expect_value:
             if c != ",":
                 yield fail("invalid JSON", f"expected ',' or ']' in the array, got {c!r}")
                 return
-            pos += 1
+            s.pos += 1
             expect_value = True
             continue
         # Decode one element, reading on while it is incomplete.
@@ -625,46 +868,141 @@ def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
         end = -1  # stays -1 for an element too long to decode
         while True:
             try:
-                value, end = raw_decode(text, pos)
+                value, end = raw_decode(s.text, s.pos)
             except RecursionError:
                 yield fail("invalid JSON", "nested too deeply")
                 return
             except ValueError as exc:
-                if _incomplete(exc, len(text)):
-                    if len(text) - pos > MAX_LINE:
+                if _incomplete(exc, len(s.text)):
+                    if len(s.text) - s.pos > MAX_LINE:
                         end = -1
                         break
-                    if more():
+                    if s.more():
                         continue
-                if corrupt is not None:
+                if s.corrupt is not None:
                     yield broken()
                 else:
                     msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                    yield fail("invalid JSON", f"{msg[:80]}: {text[pos : pos + 60]!r}")
+                    yield fail("invalid JSON", f"{msg[:80]}: {s.text[s.pos : s.pos + 60]!r}")
                 return
-            if end == len(text) and more():
+            if end == len(s.text) and s.more():
                 continue  # a number could continue in the next chunk: decode again
             break
         index += 1
-        if end < 0 or end - pos > MAX_LINE:
+        if end < 0 or end - s.pos > MAX_LINE:
             # Like an over-long line: rejected, stepped over (unparsed when it did not fit).
-            if end < 0 and not skip_value():
+            if end < 0 and not s.skip_value():
                 yield path, index, _too_long()
                 return
             if end >= 0:
-                pos = end
+                s.pos = end
             yield path, index, Rejected("line too long", f"array element over {MAX_LINE} bytes")
         else:
-            pos = end
+            s.pos = end
             yield path, index, value
         expect_value = False
         first = False
     # After the closing bracket only whitespace may follow.
-    c = skip_ws()
+    c = s.skip_ws()
     if c:
-        yield fail("invalid JSON", f"data after the JSON array: {text[pos : pos + 60]!r}")
-    elif corrupt is not None:
+        yield fail("invalid JSON", f"data after the JSON array: {s.text[s.pos : s.pos + 60]!r}")
+    elif s.corrupt is not None:
         yield broken()
+
+
+# --------------------------------------------------------------------------- object stream
+
+
+def _line_start(text: str, pos: int, size: int) -> str:
+    """At most ``size`` characters of ``text`` from ``pos``, up to the end of that line."""
+    return text[pos : pos + size].split("\n", 1)[0]
+
+
+def _cut_short(exc: ValueError, text: str) -> bool:
+    """Did decoding fail because ``text`` (all the input there is) ends inside the value?"""
+    if not isinstance(exc, json.JSONDecodeError):
+        return False
+    return exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip(_JSON_WS))
+
+
+def _json_objects(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
+    """Stream the JSON objects of an object stream (pretty-printed over several lines, or
+    back to back), one at a time, each numbered with the line where it starts.
+
+    An object that cannot be read is one rejected record at its first line: invalid JSON
+    (the detail names the line of the error), bytes that are not UTF-8 in it, or over
+    MAX_LINE (stepped over without being decoded); reading resumes at the next line that
+    starts with ``{``. Anything else between objects (up to such a line) is one rejected
+    record too. An object the input ends inside ends the file with one rejection (``corrupt
+    gzip`` when the stream broke there).
+    """
+    s = _Text(chunks, "surrogateescape")
+    raw_decode = _DECODER.raw_decode
+    while True:
+        c = s.skip_ws()
+        if c == "":
+            if s.corrupt is not None:  # the gzip stream broke between two objects
+                reason, _, detail = s.corrupt.partition(": ")
+                yield path, s.line(s.pos), Rejected(reason, detail)
+            return
+        start = s.pos
+        number = s.line(start)
+        if c != "{":
+            got = _line_start(s.text, start, 60)
+            bad = s.escaped_in(start, start + len(got))
+            s.resync(start)
+            if bad:
+                yield path, number, Rejected("invalid UTF-8", f"between JSON objects: {got!r}")
+            else:
+                yield path, number, Rejected("invalid JSON", f"expected a JSON object: {got!r}")
+            continue
+        while True:  # decode the object, reading on while it is incomplete
+            try:
+                value, end = raw_decode(s.text, start)
+            except RecursionError:
+                s.resync(start)
+                yield path, number, Rejected("invalid JSON", "nested too deeply")
+                break
+            except ValueError as exc:
+                if _incomplete(exc, len(s.text)) and not s.eof:
+                    if len(s.text) - start > MAX_LINE:
+                        # Like an over-long line: stepped over without being decoded.
+                        whole = s.skip_value()
+                        detail = f"JSON object over {MAX_LINE} bytes; not parsed"
+                        yield path, number, Rejected("line too long", detail)
+                        if not whole:
+                            return
+                        break
+                    if s.more():
+                        start = s.pos
+                        continue
+                if s.eof and _cut_short(exc, s.text):
+                    if s.corrupt is not None:
+                        reason, _, detail = s.corrupt.partition(": ")
+                    elif s.escaped_in(start, len(s.text)):
+                        reason, detail = "invalid UTF-8", "in a JSON object cut short"
+                    else:
+                        reason, detail = "invalid JSON", "the input ends inside this JSON object"
+                    yield path, number, Rejected(reason, detail)
+                    return
+                at = exc.pos if isinstance(exc, json.JSONDecodeError) else start
+                if s.escaped_in(start, at + 1):
+                    reason, detail = "invalid UTF-8", f"in the JSON object (line {s.line_of(at)})"
+                else:
+                    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                    where = f"line {s.line_of(at)}: {_line_start(s.text, at, 40)!r}"
+                    reason, detail = "invalid JSON", f"{msg[:80]} at {where}"
+                s.resync(start)
+                yield path, number, Rejected(reason, detail)
+                break
+            if end - start > MAX_LINE:
+                yield path, number, Rejected("line too long", f"JSON object over {MAX_LINE} bytes")
+            elif s.escaped_in(start, end):
+                yield path, number, Rejected("invalid UTF-8", "in a string of the JSON object")
+            else:
+                yield path, number, value
+            s.pos = end
+            break
 
 
 # --------------------------------------------------------------------------- records
@@ -699,17 +1037,74 @@ def _array_line_first(head: list[bytes], chunks: Iterator[bytes]) -> bool:
     return bool(more.strip(_WS))
 
 
+def _object_stream(head: list[bytes], chunks: Iterator[bytes]) -> tuple[bool, Any]:
+    """Is content that starts with ``{`` a stream of JSON objects, not JSON lines?
+
+    True when the first line starts an object that it does not finish and the next
+    non-blank line carries on with a key or the closing brace (``"key": ...`` or ``}``:
+    pretty-printed), or when the first line holds an object followed by another one
+    (``{..}{..}``). A first line that is one object, or is damaged (a cut record followed
+    by JSON lines, a garbage line), keeps the file JSON lines. Reads into ``head`` until the
+    first line and the start of the next one are there, at most :data:`PROBE_BYTES`. Also
+    returns the ``_CorruptGzip`` that stopped the reading, if any (decided on what came
+    before it; the caller raises it after replaying ``head``).
+    """
+    corrupt = None
+    buf = bytearray().join(head)
+    begin = 3 if buf.startswith(_BOM) else 0
+    while begin < len(buf) and buf[begin] in _WS:
+        begin += 1
+    newline = -1  # end of the first line
+    after = -1  # first non-blank byte after it
+    scanned = begin
+    while True:
+        if newline < 0:
+            newline = buf.find(b"\n", scanned)
+            scanned = len(buf) if newline < 0 else newline + 1
+        if newline >= 0:
+            while scanned < len(buf) and buf[scanned] in _WS:
+                scanned += 1
+            if scanned < len(buf):
+                after = scanned
+                break
+        if len(buf) - begin >= PROBE_BYTES:
+            break
+        try:
+            more = next(chunks, b"")
+        except _CorruptGzip as exc:
+            corrupt = exc
+            break
+        if not more:
+            break
+        head.append(more)
+        buf += more
+    first = bytes(buf[begin : newline if newline >= 0 else len(buf)]).decode("utf-8", "replace")
+    try:
+        _, stop = _DECODER.raw_decode(first)
+    except RecursionError:
+        return False, corrupt
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            return False, corrupt
+        cut = exc.msg.startswith("Unterminated string") or exc.pos >= len(first.rstrip())
+        return cut and after >= 0 and buf[after] in b'"}', corrupt
+    return first[stop:].lstrip(" \t\r").startswith("{"), corrupt
+
+
 def content_mode(path: str, f, progress: Progress = None) -> tuple[str, Iterator[bytes]]:
     """How a record file is laid out, and its content as byte chunks from the start.
 
     ``f`` is the file opened in binary mode at offset 0. Returns ``("array", chunks)`` when
-    the first non-blank content (after a UTF-8 BOM) is ``[``, else ``("lines", chunks)``;
-    ``chunks`` replays what was looked at, decompressed when the file is gzip. A corrupt
-    gzip stream surfaces as ``_CorruptGzip`` from ``chunks``, after what could be read.
+    the first non-blank content (after a UTF-8 BOM) is ``[``, ``("objects", chunks)`` for a
+    stream of JSON objects that is not JSON lines (see :func:`_object_stream`), else
+    ``("lines", chunks)``; ``chunks`` replays what was looked at, decompressed when the file
+    is gzip. A corrupt gzip stream surfaces as ``_CorruptGzip`` from ``chunks``, after what
+    could be read.
     """
     chunks = _content_chunks(path, f, progress)
     head: list[bytes] = []
     mode = "lines"
+    lead = b""
     corrupt_early: _CorruptGzip | None = None
     start = b""  # the first bytes of the file, to spot a BOM split over chunks
     try:
@@ -724,10 +1119,15 @@ def content_mode(path: str, f, progress: Progress = None) -> tuple[str, Iterator
                 data = b"".join(head)[3:]
             stripped = data.lstrip(_WS)
             if stripped:
-                mode = "array" if stripped[:1] == b"[" else "lines"
+                lead = stripped[:1]
+                mode = "array" if lead == b"[" else "lines"
                 break
         if mode == "array" and _array_line_first(head, chunks):
             mode = "lines"
+        elif lead == b"{":
+            objects, corrupt_early = _object_stream(head, chunks)
+            if objects:
+                mode = "objects"
     except _CorruptGzip as exc:
         corrupt_early = exc
 
@@ -751,6 +1151,8 @@ def iter_records(path: str, progress: Progress = None) -> Iterator[tuple[str, in
             mode, chunks = content_mode(path, f, progress)
             if mode == "array":
                 yield from _json_array(path, chunks)
+            elif mode == "objects":
+                yield from _json_objects(path, chunks)
             else:
                 yield from _json_lines(path, chunks)
         except OSError as exc:

@@ -1,8 +1,10 @@
-"""AWS VPC Flow Logs: the real AWS documentation samples, custom formats, CloudWatch
-envelopes, orientation by TCP flags and by pairing, hostile lines, and text detection."""
+"""AWS VPC Flow Logs: the real AWS documentation samples, custom formats (with a header line
+or --vpc-fields), CloudWatch envelopes and their Kinesis/Firehose deliveries, orientation by
+TCP flags, pairing and listener statistics, hostile lines, and text detection."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import shutil
@@ -12,10 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import REAL_FLOWS
 
+from recommender.accounting import RecordCounts
 from recommender.connections import build_connections
-from recommender.ingest import read_flows
+from recommender.ingest import iter_flow_batches, parallel, read_flows
 from recommender.ingest.aws_vpc import (
     DEFAULT_FIELDS,
+    MAX_PAYLOAD,
     Parser,
     header_fields,
     looks_like,
@@ -146,8 +150,19 @@ def test_real_tcp_flags_and_pairing_across_windows():
     assert dict(conns.excluded) == {"reply half of a connection (never a rule)": 4}
 
 
-def test_real_nat_gateway_prefers_packet_addresses():
+def test_real_nat_gateway_prefers_packet_addresses(tmp_path):
+    # The documented NAT gateway format names addresses only: no rule can come of it.
     fs = read_flows([NAT])
+    assert counts(fs) == (5, 0, {"missing protocol": 4}, {"header line": 1})
+    assert [(e.line, e.reason) for e in fs.counts.examples] == [
+        (n, "missing protocol") for n in (2, 3, 4, 5)
+    ]
+    assert "no protocol in the record (header)" in fs.counts.examples[0].detail
+    # The same records with a protocol and ports (a format a NAT gateway flow log can have).
+    lines = NAT.read_text().splitlines()
+    ports = ["protocol srcport dstport", *["6 40001 443"] * 2, *["6 443 40001"] * 2]
+    with_ports = [f"{a} {b}" for a, b in zip(lines, ports, strict=True)]
+    fs = read_flows([write(tmp_path / "nat.log", with_ports)])
     assert counts(fs) == (5, 4, {}, {"header line": 1})
     r = rows(fs)
     assert [(x["src_ip"], x["dst_ip"]) for x in r] == [
@@ -159,13 +174,14 @@ def test_real_nat_gateway_prefers_packet_addresses():
     # The gateway's own address, where it differs from the packet's, stays as evidence.
     assert [dict(x["extra"]).get("dstaddr") for x in r] == ["10.0.0.220", None, None, None]
     assert [dict(x["extra"]).get("srcaddr") for x in r] == [None, None, None, "10.0.0.220"]
-    # This format has no protocol, ports, action or times.
-    assert {x["protocol"] for x in r} == {"OTHER"}
+    # This format has no action or times.
+    assert {x["protocol"] for x in r} == {"TCP"}
     assert {x["verdict"] for x in r} == {"unknown"}
     assert {x["time_start"].timestamp() for x in r} == {0}
     assert {dict(x["extra"])["time"] for x in r} == {"unknown"}
     assert "instance_id" not in dict(r[0]["extra"])  # "-" for a requester-managed ENI
-    assert orientation(fs) == {"unknown": 4}
+    # Both halves of each leg, 443 the one end that is not ephemeral.
+    assert orientation(fs) == {"paired ports": 4}
 
 
 def test_real_transit_gateway_double_reporting():
@@ -223,8 +239,8 @@ def test_all_real_samples_together_and_gzipped(tmp_path):
     fs = read_flows([AWS])
     assert counts(fs) == (
         29,
-        23,
-        {},
+        19,
+        {"missing protocol": 4},  # the NAT gateway sample: addresses only
         {"header line": 4, "log-status NODATA": 1, "log-status SKIPDATA": 1},
     )
     for path in AWS.iterdir():
@@ -247,7 +263,7 @@ def test_detection_text_and_json(tmp_path):
         assert detect_file(str(path), list(iter_records(str(path)))[:1000]) == "hubble"
     both = read_flows([AWS, HUBBLE])
     assert Counter(both.table.column("source_format").to_pylist()) == {
-        "aws-vpc": 23,
+        "aws-vpc": 19,
         "hubble": 260,
     }
     # Text that is no supported format is still refused, naming the file.
@@ -312,10 +328,121 @@ def test_headerless_custom_format_with_fields(tmp_path):
     parser = Parser(str(p), fields=parse_log_format(lines[0]))
     out = [parser.parse(TextLine(x)) for x in lines[1:]]
     assert [x["is_reply"] for x in out] == [True, False]
-    # Without the fields, the default format does not fit.
+    # Without the fields, the default format does not fit: a parser shown the file's first
+    # records refuses it; one shown nothing rejects each record.
+    with pytest.raises(InputError, match="--vpc-fields"):
+        Parser(str(p), [TextLine(x) for x in lines[1:]])
     plain = Parser(str(p))
     bad = plain.parse(TextLine(lines[1]))
     assert isinstance(bad, Rejected) and bad.reason == "wrong field count"
+    assert "a custom format without a header needs --vpc-fields" in bad.detail
+
+
+CUSTOM = "version interface-id srcaddr dstaddr srcport dstport protocol action log-status"
+
+
+def custom_line(src="10.0.0.1", dst="10.0.0.2", sport=40000, dport=80, proto=6) -> str:
+    return f"3 eni-1235b8ca123456789 {src} {dst} {sport} {dport} {proto} ACCEPT OK"
+
+
+def test_headerless_custom_format_needs_vpc_fields(tmp_path):
+    p = write(tmp_path / "custom.log", [custom_line(), custom_line(dport=443)])
+    assert detect_file(str(p), list(iter_records(str(p)))) == "aws-vpc"
+    message = (
+        r"custom\.log: AWS VPC flow log records in a custom format without a header line "
+        r"\(9 fields, not the 14 of the default format\); pass --vpc-fields"
+    )
+    for fmt in (None, "aws-vpc"):
+        with pytest.raises(InputError, match=message) as err:
+            read_flows([p], format=fmt)
+        assert "\n" not in str(err.value)
+    # The LogFormat as field names, as the AWS ${field} string, or as a list.
+    aws_form = " ".join(f"${{{f}}}" for f in CUSTOM.split())
+    for fields in (CUSTOM, aws_form, CUSTOM.split()):
+        fs = read_flows([p], vpc_fields=fields)
+        assert counts(fs) == (2, 2, {}, {})
+        assert [(x["src_port"], x["dst_port"], x["observer"]) for x in rows(fs)] == [
+            (40000, 80, "eni-1235b8ca123456789"),
+            (40000, 443, "eni-1235b8ca123456789"),
+        ]
+        assert dict(rows(fs)[0]["extra"])["version"] == "3"
+    # A header line still names the fields of what follows it.
+    header = write(tmp_path / "header.log", [CUSTOM, custom_line()])
+    fs = read_flows([header], vpc_fields="srcaddr dstaddr")
+    assert counts(fs) == (2, 1, {}, {"header line": 1})
+    # Records that do not fit the fields are rejected, naming where the layout came from.
+    v2 = write(tmp_path / "v2.log", [v2_line()])
+    fs = read_flows([v2], vpc_fields=CUSTOM)
+    assert counts(fs) == (1, 0, {"wrong field count": 1}, {})
+    assert "14 fields, expected 9 (--vpc-fields)" in fs.counts.examples[0].detail
+    with pytest.raises(ValueError, match="not a VPC flow log format"):
+        read_flows([p], vpc_fields="version srcport")
+    # A cut first line before default-format records is one rejected record, not a layout.
+    cut = write(tmp_path / "cut.log", [" ".join(v2_line().split()[:8]), v2_line()])
+    fs = read_flows([cut])
+    assert counts(fs) == (2, 1, {"wrong field count": 1}, {})
+
+
+def test_headerless_custom_format_in_cloudwatch_messages(tmp_path):
+    p = tmp_path / "cw.json"
+    p.write_text(json.dumps(envelope([custom_line(), custom_line(dport=443)])) + "\n")
+    with pytest.raises(InputError, match=r"cw\.json: .*custom format.*--vpc-fields"):
+        read_flows([p])
+    fs = read_flows([p], vpc_fields=CUSTOM)
+    assert counts(fs) == (2, 2, {}, {})
+    assert [x["dst_port"] for x in rows(fs)] == [80, 443]
+
+
+def test_vpc_fields_reach_the_worker_processes(tmp_path, monkeypatch):
+    d = tmp_path / "logs"
+    d.mkdir()
+    for i in range(3):
+        write(d / f"{i}.log", [custom_line(sport=40000 + i), custom_line(dport=443 + i)])
+    one = read_flows([d], vpc_fields=CUSTOM, workers=1)
+    counts2 = RecordCounts()
+    batches = list(iter_flow_batches([d], counts=counts2, workers=2, vpc_fields=CUSTOM))
+    assert counts2.normalized == one.counts.normalized == 6
+    assert [r for b in batches for r in b.to_pylist()] == rows(one)
+    with pytest.raises(InputError, match="--vpc-fields"):
+        list(iter_flow_batches([d], counts=RecordCounts(), workers=2))
+    # The aggregating reader (recommend and verify without an inventory) too.
+    for workers in (1, 2):
+        agg_counts = RecordCounts()
+        parallel.aggregate_inputs([d], counts=agg_counts, workers=workers, vpc_fields=CUSTOM)
+        assert (agg_counts.read, agg_counts.normalized) == (6, 6)
+
+
+def test_records_without_protocol_or_ports_are_rejected(tmp_path):
+    lines = [
+        "srcaddr dstaddr protocol action",
+        "10.0.0.1 10.0.0.2 6 ACCEPT",  # 2 TCP without ports
+        "10.0.0.1 10.0.0.2 1 ACCEPT",  # 3 ICMP: no ports needed
+        "10.0.0.1 10.0.0.2 - ACCEPT",  # 4 no protocol
+        "srcaddr dstaddr srcport dstport protocol",
+        "10.0.0.1 10.0.0.2 - 80 17",  # 6 UDP without srcport
+        "10.0.0.1 10.0.0.2 40000 80 17",  # 7
+        "fd00::1 fd00::2 0 0 58",  # 8 ICMPv6, ports 0
+        "srcaddr dstaddr",
+        "10.0.0.1 10.0.0.2",  # 10 no protocol
+    ]
+    fs = read_flows([write(tmp_path / "f.log", lines)])
+    assert counts(fs) == (
+        10,
+        3,
+        {"missing port": 2, "missing protocol": 2},
+        {"header line": 3},
+    )
+    assert [(e.line, e.reason, e.detail) for e in fs.counts.examples] == [
+        (2, "missing port", "TCP record without srcport and dstport (header)"),
+        (4, "missing protocol", "no protocol in the record (header): it can never become a rule"),
+        (6, "missing port", "UDP record without srcport (header)"),
+        (10, "missing protocol", "no protocol in the record (header): it can never become a rule"),
+    ]
+    assert [(x["protocol"], x["src_port"], x["dst_port"]) for x in rows(fs)] == [
+        ("ICMP", None, None),
+        ("UDP", 40000, 80),
+        ("ICMPv6", None, None),
+    ]
 
 
 # --------------------------------------------------------------------------- CloudWatch
@@ -396,6 +523,167 @@ def test_firehose_file_is_read_as_text(tmp_path):
     assert [(x["dst_port"], x["is_reply"]) for x in rows(fs)] == [(443, False), (40000, True)]
 
 
+# --------------------------------------------------------------------------- Kinesis / Firehose
+
+
+def b64(value: dict | bytes, *, compress: bool = True) -> str:
+    """A payload as CloudWatch Logs hands it to Kinesis and Firehose: gzip, then base64."""
+    data = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.b64encode(gzip.compress(data, mtime=0) if compress else data).decode()
+
+
+#: What CloudWatch Logs sends first to a new subscription destination.
+CONTROL = {
+    "messageType": "CONTROL_MESSAGE",
+    "owner": "CloudwatchLogs",
+    "logGroup": "",
+    "logStream": "",
+    "subscriptionFilters": [],
+    "logEvents": [
+        {
+            "id": "",
+            "timestamp": 1432826855000,
+            "message": "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream.",
+        }
+    ],
+}
+REQUEST = v2_line(sport=40000, dport=53, proto=17)
+REPLY = v2_line(src="10.0.0.2", dst="10.0.0.1", sport=53, dport=40000, proto=17)
+
+
+def test_base64_payload_lines(tmp_path):
+    """A file of base64 records, one per line, as read from a stream or a Firehose bucket."""
+    two_members = base64.b64encode(
+        gzip.compress(json.dumps(envelope([REQUEST])).encode())
+        + gzip.compress(json.dumps(envelope([REPLY])).encode())
+    ).decode()
+    lines = [
+        b64(envelope([REQUEST])),  # 1
+        b64(CONTROL),  # 2
+        b64(envelope([REPLY, "2 broken"])),  # 3
+        "H4sI!!not base64",  # 4
+        b64(envelope([REQUEST]), compress=False),  # 5 eyJ...: not compressed
+        b64({"some": "other JSON"}),  # 6
+        b64(envelope([REQUEST]))[:40],  # 7 cut: a truncated gzip stream
+        two_members,  # 8 two gzip members back to back
+    ]
+    p = write(tmp_path / "kinesis.txt", lines)
+    assert detect_file(str(p), list(iter_records(str(p)))) == "aws-vpc"
+    fs = read_flows([p])
+    assert counts(fs) == (
+        10,
+        5,
+        {
+            "wrong field count": 1,
+            "invalid base64": 1,
+            "malformed record: Kinesis data": 1,
+            "corrupt gzip": 1,
+        },
+        {"CloudWatch control message": 1},
+    )
+    assert [x["source_record"] for x in rows(fs)] == [1, 3, 5, 8, 8]
+    assert [x["is_reply"] for x in rows(fs)] == [False, True, False, False, True]
+    assert [e.line for e in fs.counts.examples] == [3, 4, 6, 7]
+    assert looks_like(TextLine(lines[0])) and looks_like(lines[0])  # also a JSON string
+    assert not looks_like(TextLine(b64({"messageType": "DATA_MESSAGE", "logEvents": []})))
+
+
+def test_kinesis_and_firehose_containers(tmp_path):
+    both = envelope([REQUEST, REPLY])
+    get_records = {  # `aws kinesis get-records` output
+        "Records": [
+            {
+                "SequenceNumber": "4959",
+                "ApproximateArrivalTimestamp": 1700000000.0,
+                "Data": b64(both),
+                "PartitionKey": "b0a0b2ed",
+            },
+            {"SequenceNumber": "4960", "Data": b64(CONTROL), "PartitionKey": "x"},
+        ],
+        "NextShardIterator": "AAAA",
+        "MillisBehindLatest": 0,
+    }
+    empty_page = {"Records": [], "NextShardIterator": "BBBB", "MillisBehindLatest": 0}
+    lambda_event = {
+        "Records": [
+            {
+                "kinesis": {"partitionKey": "k", "data": b64(envelope([REQUEST]))},
+                "eventSource": "aws:kinesis",
+            }
+        ]
+    }
+    firehose_event = {  # a Firehose data-transformation event
+        "invocationId": "i-1",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/vpc",
+        "region": "us-east-1",
+        "records": [
+            {"recordId": "r1", "approximateArrivalTimestamp": 1, "data": b64(envelope([REPLY]))},
+            {"recordId": "r2", "data": 5},
+            {"recordId": "r3"},
+        ],
+    }
+    one_record = {"recordId": "r4", "data": b64(envelope([REQUEST]))}
+    # A flow log delivered to Firehose directly: its records as text lines, no envelope.
+    text = {"recordId": "r5", "data": b64(f"{REQUEST}\n{REPLY}\n".encode(), compress=False)}
+    containers = (get_records, empty_page, lambda_event, firehose_event, one_record, text)
+    p = tmp_path / "kinesis.json"
+    p.write_text("\n".join(json.dumps(x) for x in containers) + "\n")
+    assert detect_file(str(p), list(iter_records(str(p)))) == "aws-vpc"
+    assert all(looks_like(x) for x in containers)
+    fs = read_flows([p])
+    assert counts(fs) == (
+        11,
+        7,
+        {"malformed record: Kinesis data": 1, "malformed record: Kinesis record": 1},
+        {"CloudWatch control message": 1, "Kinesis/Firehose page without records": 1},
+    )
+    assert [x["source_record"] for x in rows(fs)] == [1, 1, 3, 4, 5, 6, 6]
+    assert [x["is_reply"] for x in rows(fs)] == [False, True, False, True, False, False, True]
+    # One container, several events: parse_many gives each; parse alone cannot.
+    parser = Parser(str(p))
+    assert [type(x).__name__ for x in parser.parse_many(get_records)] == [
+        "dict",
+        "dict",
+        "Filtered",
+    ]
+    assert parser.parse(get_records).reason == "CloudWatch envelope with several log events"
+    assert parser.parse(lambda_event)["dst_port"] == 53
+
+
+def test_aws_cli_get_records_output_as_printed(tmp_path):
+    """`aws kinesis get-records` prints indented JSON: pages one after another."""
+    page = {
+        "Records": [
+            {
+                "SequenceNumber": "4959",
+                "ApproximateArrivalTimestamp": "2025-11-05T06:00:00+00:00",
+                "Data": b64(envelope([REQUEST, REPLY])),
+                "PartitionKey": "b0a0b2ed",
+            }
+        ],
+        "NextShardIterator": "AAAA",
+        "MillisBehindLatest": 0,
+    }
+    empty = {"Records": [], "NextShardIterator": "BBBB", "MillisBehindLatest": 0}
+    p = tmp_path / "get-records.json"
+    p.write_text(json.dumps(page, indent=4) + "\n" + json.dumps(empty, indent=4) + "\n")
+    fs = read_flows([p])
+    assert counts(fs) == (3, 2, {}, {"Kinesis/Firehose page without records": 1})
+    assert [(x["source_record"], x["is_reply"]) for x in rows(fs)] == [(1, False), (1, True)]
+
+
+def test_decompression_bomb_is_rejected_unread(tmp_path):
+    bomb = {**envelope([REQUEST]), "padding": " " * (MAX_PAYLOAD + 1)}
+    data = b64(bomb)
+    assert len(data) < MAX_PAYLOAD // 100  # a small record that inflates past the cap
+    p = write(tmp_path / "bomb.txt", [b64(envelope([REQUEST])), data, b64(envelope([REPLY]))])
+    fs = read_flows([p])
+    assert counts(fs) == (3, 2, {"payload too large": 1}, {})
+    (example,) = fs.counts.examples
+    assert example.line == 2 and f"over {MAX_PAYLOAD} bytes" in example.detail
+    assert [x["is_reply"] for x in rows(fs)] == [False, True]
+
+
 # --------------------------------------------------------------------------- pairing
 
 
@@ -419,6 +707,46 @@ def test_pairing_rules(tmp_path):
         ("ICMPv6", 58, None),
         ("OTHER", 47, None),
     ]
+
+
+def test_listener_statistics(tmp_path):
+    lines = [
+        # 10.0.0.9:50051 (gRPC, inside the ephemeral range) reached from three client ports.
+        v2_line("10.0.0.1", "10.0.0.9", 41000, 50051),  # 1 request
+        v2_line("10.0.0.9", "10.0.0.1", 50051, 41000),  # 2 reply
+        v2_line("10.0.0.2", "10.0.0.9", 52000, 50051),  # 3 request
+        v2_line("10.0.0.9", "10.0.0.3", 50051, 60000),  # 4 a lone reply
+        # 10.0.0.20:40000 reached from ports 8080-8082: paired ports would get it backwards.
+        v2_line("10.0.0.4", "10.0.0.20", 8080, 40000),  # 5 request
+        v2_line("10.0.0.20", "10.0.0.4", 40000, 8080),  # 6 reply
+        v2_line("10.0.0.5", "10.0.0.20", 8081, 40000),  # 7 request
+        # A client port that talked to two peer ports is no evidence.
+        v2_line("10.0.0.6", "10.0.0.20", 8082, 40000),  # 8
+        v2_line("10.0.0.6", "10.0.0.30", 8082, 443),  # 9
+        # Two clients are not enough to call 10.0.0.40:45000 a listener.
+        v2_line("10.0.0.7", "10.0.0.40", 40001, 45000),  # 10
+        v2_line("10.0.0.8", "10.0.0.40", 40002, 45000),  # 11
+    ]
+    p = write(tmp_path / "l.log", lines)
+    fs = read_flows([p])
+    assert [x["is_reply"] for x in rows(fs)] == [
+        *[False, True, False, True],
+        *[False, True, False],
+        *[None] * 4,
+    ]
+    assert orientation(fs) == {"listener statistics": 7, "unknown": 4}
+    conns = build_connections(fs.table).table  # (the lone reply is no rule)
+    assert sorted(zip(conns.src_ip, conns.dst_ip, conns.port, strict=True)) == [
+        ("10.0.0.1", "10.0.0.9", 50051),
+        ("10.0.0.2", "10.0.0.9", 50051),
+        ("10.0.0.4", "10.0.0.20", 40000),
+        ("10.0.0.5", "10.0.0.20", 40000),
+    ]
+    # The index is bounded: beyond it, no statistics (never a guess), counted.
+    capped = Parser(str(p), max_paired=0)
+    out = [capped.parse(TextLine(x)) for x in lines]
+    assert [x["is_reply"] for x in out] == [None] * len(lines)
+    assert capped.unindexed == len(lines) and capped.orientation == {"unknown": len(lines)}
 
 
 def test_pairing_index_bound(tmp_path):

@@ -437,3 +437,144 @@ def test_pods_without_usable_addresses_are_ignored(tmp_path, bad):
     inv = read_inventory([inventory(tmp_path, [NODE, p])])
     out = enrich_flows(aws_flows(tmp_path, [aws_line("10.1.0.5", "9.9.9.9")]), inv)
     assert side(out, "src")[0][0] == "cluster_unknown"
+
+
+# --------------------------------------------------------------------------- orientation
+
+
+def test_declared_ports_orient_what_the_log_could_not(tmp_path):
+    items = [
+        NODE,
+        kpod("api-0", "10.1.0.5", ports=[("grpc", 50051)]),  # gRPC in the ephemeral range
+        kpod("web-0", "10.1.0.6"),  # declares nothing
+        kpod("cache-0", "10.1.0.7"),  # declares nothing, behind a Service
+        service("cache", "10.96.0.7", 6379, 6379, {"app": "cache"}),
+        kpod("peer-0", "10.1.0.8", ports=[("p", 7000)]),
+        kpod("peer-1", "10.1.0.9", ports=[("p", 7000)]),
+        kpod("odd-0", "10.1.0.10", ports=[("p", 40000)]),
+    ]
+    inv = read_inventory([inventory(tmp_path, items)])
+    web = "10.1.0.6"
+    flows = aws_flows(
+        tmp_path,
+        [
+            aws_line(web, "10.1.0.5", 45000, 50051),  # 1 both ports ephemeral: unknown
+            aws_line("10.1.0.5", web, 50051, 45000),  # 2
+            aws_line(web, "10.1.0.7", 45001, 6379),  # 3 paired ports; a Service's targetPort
+            aws_line("10.1.0.7", web, 6379, 45001),  # 4
+            aws_line("10.1.0.8", "10.1.0.9", 7000, 7000),  # 5 both ends declare 7000
+            aws_line(web, "9.9.9.9", 45002, 443),  # 6 nothing declared
+            aws_line(web, "10.1.0.5", 45003, 50051, proto=17),  # 7 50051 is declared TCP
+            aws_line(web, "10.1.0.10", 8080, 40000),  # 8 paired ports gets these backwards
+            aws_line("10.1.0.10", web, 40000, 8080),  # 9
+        ],
+    )
+    # A SYN says who the client is; the declared port never overrides it.
+    flagged = tmp_path / "flags.log"
+    flagged.write_text(
+        "srcaddr dstaddr srcport dstport protocol tcp-flags start\n"
+        f"10.1.0.5 {web} 50051 45010 6 2 {epoch(T0)}\n"
+    )
+    flows = pa.concat_tables([flows, read_flows([flagged]).table])
+    before = [(r["is_reply"], dict(r["extra"]).get("orientation")) for r in flows.to_pylist()]
+    assert before == [
+        (None, None),
+        (None, None),
+        (False, "paired ports"),
+        (True, "paired ports"),
+        (None, None),
+        (None, None),
+        (None, None),
+        (True, "paired ports"),
+        (False, "paired ports"),
+        (False, "tcp-flags"),
+    ]
+    stats = EnrichStats()
+    out = enrich_flows(flows, inv, stats=stats)
+    assert out.schema == FLOW_SCHEMA
+    got = [(r["is_reply"], dict(r["extra"]).get("orientation")) for r in out.to_pylist()]
+    assert got == [
+        (False, "inventory containerPort"),
+        (True, "inventory containerPort"),
+        (False, "inventory service targetPort"),
+        (True, "inventory service targetPort"),
+        (None, None),
+        (None, None),
+        (None, None),
+        (False, "inventory containerPort"),
+        (True, "inventory containerPort"),
+        (False, "tcp-flags"),
+    ]
+    assert stats.orientation == {
+        "inventory containerPort: oriented (was unknown)": 2,
+        "inventory service targetPort: confirmed paired ports": 2,
+        "inventory containerPort: both ends listen, left as it was": 1,
+        "inventory containerPort: reversed paired ports": 2,
+    }
+    assert list(stats.to_dict()["orientation"]) == sorted(stats.orientation)
+    # extra keeps its other keys, sorted.
+    extra = out.column("extra").to_pylist()
+    assert extra[0] == [
+        ("account_id", "123456789010"),
+        ("orientation", "inventory containerPort"),
+        ("version", "2"),
+    ]
+    assert all(x == sorted(x) for x in extra)
+    # Idempotent; the connections are the requests, towards the listening ports (and
+    # where the SYN says so).
+    assert enrich_flows(out, inv).equals(out)
+    conns = build_connections(out)
+    assert sorted(zip(conns.table["dst_pod"], conns.table["port"], strict=True)) == [
+        ("api-0", 50051),
+        ("cache-0", 6379),
+        ("odd-0", 40000),
+        ("web-0", 45010),
+    ]
+    assert conns.excluded["orientation unknown (no reply flag, trace reason or SYN)"] == 3
+
+
+def test_no_declared_ports_no_orientation(tmp_path):
+    inv = read_inventory([inventory(tmp_path, [NODE, kpod("a-0", "10.1.0.5")])])
+    flows = aws_flows(tmp_path, [aws_line("10.1.0.6", "10.1.0.5", 45000, 50051)])
+    stats = EnrichStats()
+    out = enrich_flows(flows, inv, stats=stats)
+    assert out.column("is_reply").to_pylist() == [None]
+    assert stats.orientation == {} and stats.to_dict()["orientation"] == {}
+
+
+def test_set_key_keeps_maps_sorted_and_the_rest_untouched():
+    """The vectorised rewrite of ``extra`` against a plain reference: sliced input, null and
+    empty maps, maps with and without the key, unsorted maps."""
+    import random
+
+    import numpy as np
+
+    from recommender.ingest.enrich import _set_key
+
+    rng = random.Random(7)
+    pool = ["account_id", "a", "orientation", "version", "z", "time"]
+    for _ in range(500):
+        maps = []
+        for _ in range(rng.randint(0, 8)):
+            keys = rng.sample(pool, rng.randint(0, 4))
+            if rng.random() < 0.8:
+                keys.sort()
+            maps.append(
+                None if rng.random() < 0.15 else [(k, f"v{rng.randint(0, 9)}") for k in keys]
+            )
+        start = rng.randint(0, 2)
+        whole = pa.array([[("x", "y")]] * start + maps, type=pa.map_(pa.string(), pa.string()))
+        rows = sorted(rng.sample(range(len(maps)), rng.randint(0, len(maps))))
+        values = [f"new{i}" for i in range(len(rows))]
+        got = _set_key(
+            whole.slice(start), "orientation", np.array(rows, dtype=np.int64), pa.array(values)
+        )
+        want = list(maps)
+        for row, value in zip(rows, values, strict=True):
+            rest = [e for e in maps[row] or [] if e[0] != "orientation"]
+            want[row] = [
+                *[e for e in rest if e[0] < "orientation"],
+                ("orientation", value),
+                *[e for e in rest if e[0] > "orientation"],
+            ]
+        assert got.to_pylist() == want

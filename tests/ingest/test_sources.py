@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recommender.ingest import sources
 from recommender.ingest.sources import (
@@ -18,6 +23,8 @@ from recommender.ingest.sources import (
     input_size,
     iter_records,
 )
+
+from .stdin import pipe_stdin
 
 
 def records(path) -> list[tuple[int, object]]:
@@ -320,3 +327,313 @@ def test_progress_adds_up_to_input_size(tmp_path, chunk):
             pass
     assert sum(seen) == input_size([tmp_path])
     assert all(n > 0 for n in seen)
+
+
+# --------------------------------------------------------------------------- object streams
+
+
+OBJECTS = [
+    {"i": i, "flow": {"l4": {"TCP": {"port": 1000 + i}}, "names": ["a{", "}b"][: i % 3]}}
+    for i in range(40)
+]
+
+
+def pretty_stream(objects, indent=2, sep="\n") -> tuple[str, list[int]]:
+    """Objects pretty-printed one after the other, and the line each one starts on."""
+    text, starts, line = "", [], 1
+    for obj in objects:
+        starts.append(line)
+        piece = json.dumps(obj, indent=indent) + sep
+        text += piece
+        line += piece.count("\n")
+    return text, starts
+
+
+@pytest.mark.parametrize("indent", [2, 4, "\t"])
+def test_pretty_printed_objects_are_records_numbered_by_their_first_line(tmp_path, chunk, indent):
+    text, starts = pretty_stream(OBJECTS, indent)
+    want = list(zip(starts, OBJECTS, strict=True))
+    p = tmp_path / "pretty.json"
+    p.write_text(text)
+    assert records(p) == want
+    p.write_bytes(text.replace("\n", "\r\n").encode())  # CRLF: the same lines
+    assert records(p) == want
+    p.write_bytes(gzip.compress(text.encode()))
+    assert records(p) == want
+    # A BOM and blank lines before the first object, blank lines between objects.
+    text, starts = pretty_stream(OBJECTS[:3], indent, sep="\n\n \n")
+    p.write_bytes(b"\xef\xbb\xbf\n\n" + text.encode())
+    assert records(p) == [(n + 2, obj) for n, obj in zip(starts, OBJECTS[:3], strict=True)]
+
+
+def test_objects_back_to_back_with_or_without_newlines(tmp_path, chunk):
+    p = tmp_path / "f.json"
+    p.write_text("".join(json.dumps(o) for o in OBJECTS))  # one line, no newline at all
+    assert records(p) == [(1, o) for o in OBJECTS]
+    a, b, c, d = OBJECTS[:4]
+    p.write_text(f"{json.dumps(a)} {json.dumps(b)}\n{json.dumps(c)}\n{json.dumps(d, indent=1)}")
+    assert records(p) == [(1, a), (1, b), (2, c), (3, d)]
+
+
+@pytest.mark.parametrize(
+    ("content", "mode"),
+    [
+        (b'{"a":1}\n{"b":2}\n', "lines"),  # JSON lines
+        (b'{"a":1}\n{\n  "b": 2\n}\n', "lines"),  # a one-line object first: JSON lines
+        (b'{\n  "a": 1\n}\n', "objects"),
+        (b'{"a": 1,\n "b": 2}\n', "objects"),
+        (b"{\n}\n", "objects"),
+        (b'\xef\xbb\xbf \n{\n\t"a": 1\n}', "objects"),
+        (b'{"a":1}{"b":2}', "objects"),
+        (b'{"a":1} {"b":2}\n', "objects"),
+        (b'{"a": \n{"b":1}\n{"c":2}\n', "lines"),  # a cut first line, then JSON lines
+        (b'{"a": "cut\n{"b":1}\n', "lines"),
+        (b'{garbage\n  "a": 1\n', "lines"),  # damage, not the start of an object
+        (b"{\n2 123456789010 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 40 1 2 ACCEPT OK\n", "lines"),
+        (b'{"a":1} trailing\n', "lines"),
+        (b'[\n  {"a": 1}\n]\n', "array"),
+    ],
+)
+def test_object_stream_detection(tmp_path, chunk, content, mode):
+    p = tmp_path / "f"
+    p.write_bytes(content)
+    with p.open("rb") as f:
+        got, chunks = sources.content_mode(str(p), f)
+        assert b"".join(chunks) == content  # everything looked at is replayed
+    assert got == mode
+
+
+def test_text_file_whose_first_line_is_a_brace_stays_text(tmp_path):
+    p = tmp_path / "vpc.log"
+    p.write_text("{\n2 123456789010 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 40 1 2 ACCEPT OK\n")
+    assert [type(r).__name__ for _, r in records(p)] == ["TextLine", "TextLine"]
+
+
+def test_damage_in_an_object_stream_is_rejected_at_its_line_and_reading_resumes(tmp_path, chunk):
+    p = tmp_path / "f.json"
+    p.write_bytes(
+        b"\n".join(
+            [
+                b"{",  # 1: cut short, the next object follows
+                b'  "a": 1,',
+                b'  "cut": {',
+                b"{",  # 4
+                b'  "b": 2',
+                b"}",
+                b"garbage line",  # 7
+                b"more garbage",
+                b'{"c": 3}{"d": "\xff"}',  # 9: invalid UTF-8 in the second object
+                b"{",  # 10: a syntax error inside
+                b'  "e": [1, 2,',
+                b"}",
+                b'{"f": 4}',  # 13
+                b"{",  # 14: the input ends inside it
+                b'  "g":',
+            ]
+        )
+    )
+    recs = records(p)
+    assert good(recs) == [(4, {"b": 2}), (9, {"c": 3}), (13, {"f": 4})]
+    assert rejected(recs) == [
+        (1, "invalid JSON"),
+        (7, "invalid JSON"),
+        (9, "invalid UTF-8"),
+        (10, "invalid JSON"),
+        (14, "invalid JSON"),
+    ]
+    details = {n: r.detail for n, r in recs if isinstance(r, Rejected)}
+    assert "line 4" in details[1] and "line 12" in details[10]
+    assert all("\n" not in d for d in details.values())
+
+
+def test_over_long_objects_are_stepped_over(tmp_path, chunk, monkeypatch):
+    monkeypatch.setattr(sources, "MAX_LINE", 300)
+    small = {"s": 1}
+    long_objects = [
+        {"s": "x" * 400},
+        {"q": 'q\\"{[' * 40, "n": [[1, {"k": "}"}]] * 20},
+    ]
+    for big in long_objects:
+        text, starts = pretty_stream([small, big, small])
+        p = tmp_path / "f.json"
+        p.write_text(text)
+        recs = records(p)
+        assert good(recs) == [(starts[0], small), (starts[2], small)]
+        assert rejected(recs) == [(starts[1], "line too long")]
+        p.write_text(text[: text.index(json.dumps(small, indent=2), 10)])  # ends in it
+        recs = records(p)
+        assert good(recs) == [(starts[0], small)]
+        assert rejected(recs) == [(starts[1], "line too long")]
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.7])
+def test_truncated_gzip_object_stream_keeps_what_was_read(tmp_path, chunk, cut):
+    objects = [{"i": i, "pad": "x" * (i % 7)} for i in range(300)]
+    text, starts = pretty_stream(objects)
+    data = gzip.compress(text.encode())
+    p = tmp_path / "f.json.gz"
+    p.write_bytes(data[: int(len(data) * cut)])
+    recs = records(p)
+    kept = good(recs)
+    assert kept == list(zip(starts, objects, strict=False))[: len(kept)]
+    assert 0 < len(kept) < len(objects)
+    [(line, reason)] = rejected(recs)
+    assert reason == "corrupt gzip" and line >= starts[len(kept) - 1]
+
+
+# --------------------------------------------------------------------------- standard input
+
+
+def test_dash_is_standard_input_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.json").write_bytes(b"x" * 10)
+    assert expand_inputs(["-", "a.json"]) == [sources.STDIN, "a.json"]
+    with pytest.raises(InputError, match="^-: standard input can be given only once$"):
+        expand_inputs(["-", "a.json", "-"])
+    assert input_size(["-", "a.json"]) == 10  # standard input's size is not known
+    # Files really named "-" or "<stdin>" stay files.
+    (tmp_path / "-").write_text('{"dash": 1}\n')
+    (tmp_path / "<stdin>").write_text('{"name": 1}\n')
+    files = expand_inputs(["./-", "<stdin>"])
+    assert files == ["./-", "./<stdin>"] and sources.STDIN not in files
+    assert [r for f in files for _, _, r in iter_records(f)] == [{"dash": 1}, {"name": 1}]
+
+
+@pytest.mark.parametrize("layout", ["lines", "gzip", "pretty", "array"])
+def test_standard_input_reads_like_the_file(tmp_path, monkeypatch, chunk, layout):
+    text, _ = pretty_stream(OBJECTS)
+    data = {
+        "lines": JSONL,
+        "gzip": gzip.compress(JSONL),
+        "pretty": text.encode(),
+        "array": json.dumps(OBJECTS, indent=1).encode(),
+    }[layout]
+    p = tmp_path / "f"
+    p.write_bytes(data)
+    pipe_stdin(monkeypatch, data[:1000], data[1000:])
+    seen: list[int] = []
+    got = [(path, n, r) for path, n, r in iter_records(sources.STDIN, seen.append)]
+    assert {path for path, _, _ in got} == {sources.STDIN}
+    assert [(n, r) for _, n, r in got] == records(p) and len(got) > 1
+    assert sum(seen) == len(data)
+
+
+def test_standard_input_is_parsed_as_it_arrives(monkeypatch):
+    monkeypatch.setattr(sources, "CHUNK", 1024)
+    first, rest = JSONL[:5000], JSONL[5000:]
+    written = threading.Event()
+    writer = pipe_stdin(monkeypatch, first, rest, gate=written)
+    records = iter_records(sources.STDIN)
+    assert next(records)[1:] == (1, {"i": 0, "pad": ""})
+    assert not written.is_set() and writer.is_alive()  # the rest is not even written yet
+    written.set()
+    assert len(list(records)) == 299
+
+
+def test_standard_input_replay_until_the_reader_reads_on(monkeypatch):
+    """Probes and a pre-pass each read standard input from its first byte (kept in a spool,
+    in memory then on disk); once told to stop keeping it, the reader reads on from the
+    stream, and nobody can go back."""
+    monkeypatch.setattr(sources, "SPOOL_MEMORY", 100)  # the spool soon moves to disk
+    data = JSONL[:5000]
+    pipe_stdin(monkeypatch, data)
+    with sources._open(sources.STDIN) as probe:
+        assert probe.read(4) == data[:4]
+    with sources._open(sources.STDIN) as prepass:
+        assert prepass.read() == data
+    reader = sources._open(sources.STDIN)
+    assert reader.read(10) == data[:10]
+    sources.stop_keeping_stdin()
+    assert reader.read() == data[10:]
+    with pytest.raises(InputError, match="standard input cannot be read twice"):
+        sources._open(sources.STDIN).read(1)
+    sources.close_stdin()
+    assert sources._open(sources.STDIN).read() == b""  # the pipe is at its end
+
+
+def test_standard_input_that_cannot_be_read_is_an_input_error(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", None)
+    with pytest.raises(InputError, match="no standard input"):
+        list(iter_records(sources.STDIN))
+
+
+def test_a_format_with_a_pre_pass_reads_standard_input_like_its_file(tmp_path, monkeypatch):
+    """AWS VPC pairs the records of a whole file before parsing them: from standard input
+    that pre-pass reads the kept copy, so the rows (orientation included) are the file's."""
+    from recommender.ingest import read_flows
+    from recommender.simulate import shop_cluster
+    from recommender.simulate_formats.aws_vpc import write_aws_vpc
+
+    monkeypatch.setattr(sources, "SPOOL_MEMORY", 4096)  # the copy goes to disk
+    [path, *_] = write_aws_vpc(shop_cluster(seed=3, hours=2), tmp_path, version=2, gzip=False)
+    want = read_flows([path], workers=1)
+    pipe_stdin(monkeypatch, path.read_bytes())
+    got = read_flows(["-"], workers=2)  # standard input is read in this process anyway
+    assert got.counts == want.counts and want.counts.read > 300
+    assert got.table.drop_columns(["source_file"]).equals(want.table.drop_columns(["source_file"]))
+    assert set(got.table.column("source_file").to_pylist()) == {sources.STDIN}
+    assert want.table.column("is_reply").drop_null().to_pylist().count(True) > 0
+
+
+@pytest.mark.parametrize("what", ["parquet", "csv", "format"])
+def test_whole_file_formats_refuse_standard_input_in_one_line(tmp_path, monkeypatch, what):
+    from recommender.ingest import read_flows, write_parquet
+
+    format = None
+    if what == "parquet":
+        write_parquet(read_flows([]).table, tmp_path / "p")  # a flow table, no rows
+        data = (tmp_path / "p").read_bytes()
+    elif what == "csv":
+        data = gzip.compress(b"src_ip,dst_ip,dst_port,protocol\n10.0.0.1,10.0.0.2,80,TCP\n")
+    else:
+        data, format = JSONL, "generic"
+    pipe_stdin(monkeypatch, data)
+    with pytest.raises(InputError, match=r"^<stdin>: .*(standard input|files only).*path$"):
+        read_flows(["-"], format=format)
+
+
+FRAGMENTS = [
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b'"',
+    b"\\",
+    b":",
+    b",",
+    b"\n",
+    b"\r\n",
+    b"  ",
+    b"1",
+    b"x",
+    b"\xff",
+    b"\xc3",
+    b'"k": ',
+    b'{"ok": 1}',
+    b'\n{\n  "ok": 2\n}\n',
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(st.sampled_from(FRAGMENTS), max_size=40),
+    chunk=st.sampled_from([1, 5, 1 << 20]),
+    max_line=st.sampled_from([12, 1 << 20]),
+)
+def test_any_damage_in_an_object_stream_is_counted_never_raised(parts, chunk, max_line):
+    data = b'{\n  "first": 1\n}\n' + b"".join(parts)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "f.json"
+        p.write_bytes(data)
+        saved = sources.CHUNK, sources.MAX_LINE
+        sources.CHUNK, sources.MAX_LINE = chunk, max_line
+        try:
+            recs = records(p)
+        finally:
+            sources.CHUNK, sources.MAX_LINE = saved
+    assert recs[0] == (1, {"first": 1}) or max_line == 12
+    numbers = [n for n, _ in recs]
+    assert numbers == sorted(numbers)
+    assert all(1 <= n <= data.count(b"\n") + 1 for n in numbers)
+    assert all(isinstance(r, dict | Rejected) for _, r in recs)
+    assert all("\n" not in r.detail for _, r in recs if isinstance(r, Rejected))

@@ -14,7 +14,7 @@ from recommender.connections import build_connections, observed_pods
 from recommender.ingest import read_flows
 from recommender.ingest.enrich import EnrichStats, enrich_flows
 from recommender.ingest.inventory import enrich_pods, read_inventory
-from recommender.simulate import connection_counts, kubectl_inventory, shop_cluster
+from recommender.simulate import GRPC_PORT, connection_counts, kubectl_inventory, shop_cluster
 from recommender.simulate_formats.aws_vpc import aws_vpc_fields, aws_vpc_lines, write_aws_vpc
 from recommender.workloads import assign_workloads, workload_connections
 
@@ -26,17 +26,20 @@ def cluster():
     return shop_cluster(SEED)
 
 
-@pytest.fixture(scope="module")
-def inventory(cluster, tmp_path_factory):
+def snapshots(cluster, d: Path):
     """Two snapshots: the window's start (the cart pods replaced by the rollout) and its end
     (the new cart pods and the finished CronJob pods). Pod IPs are never reused here."""
-    d = tmp_path_factory.mktemp("inv")
     paths = []
     for name, at in (("start", cluster.start), ("end", cluster.end)):
         path = d / f"{name}.json"
         path.write_text(json.dumps(kubectl_inventory(cluster, at=at)))
         paths.append(path)
     return read_inventory(paths)
+
+
+@pytest.fixture(scope="module")
+def inventory(cluster, tmp_path_factory):
+    return snapshots(cluster, tmp_path_factory.mktemp("inv"))
 
 
 def edges_seen(flows, inventory) -> set[tuple]:
@@ -68,17 +71,25 @@ def test_same_connections_as_the_ground_truth(cluster, inventory, tmp_path, vers
         **({"header line": headers} if headers else {}),
     }
     assert set(fs.table.column("source_format").to_pylist()) == {"aws-vpc"}
-    # Every record is oriented: by tcp-flags (v5) or by pairing (both versions).
+    # Every record is oriented: by tcp-flags (v5), else by the file's listener statistics,
+    # else (the weakest) by pairing the two halves by their ports.
     how = Counter(dict(x)["orientation"] for x in fs.table.column("extra").to_pylist())
     if version == 5:
-        # UDP and connections open before the window (no SYN) pair by ports.
-        assert set(how) <= {"tcp-flags", "paired tcp-flags", "paired ports"}
-        assert how["tcp-flags"] > how["paired ports"] > 0
+        # UDP and connections open before the window (no SYN) have no flags.
+        assert set(how) <= {"tcp-flags", "paired tcp-flags", "listener statistics", "paired ports"}
+        assert how["tcp-flags"] > how["listener statistics"] > how["paired ports"] > 0
     else:
-        assert set(how) == {"paired ports"}
+        assert set(how) == {"listener statistics", "paired ports"}
+        assert how["listener statistics"] > how["paired ports"]
     stats = EnrichStats()
     flows = enrich_flows(fs.table, inventory, stats=stats)
     assert set(stats.endpoints) == {"pod", "node", "external"}
+    # The declared container ports confirm the statistics (they never contradict them here)
+    # and leave the TCP flags alone.
+    assert stats.orientation and all("confirmed" in k for k in stats.orientation)
+    after = Counter(dict(x)["orientation"] for x in flows.column("extra").to_pylist())
+    assert after["tcp-flags"] == how["tcp-flags"]
+    assert after["inventory containerPort"] == sum(stats.orientation.values())
     want = {(e.src, e.dst, e.protocol, e.port) for e in cluster.edges}
     assert edges_seen(flows, inventory) == want
     # Each connection is a request and a reply per ENI and window: half are replies.
@@ -155,3 +166,48 @@ def test_files_are_gzip_or_plain(cluster, tmp_path):
     assert all(p.suffix == ".log" for p in plain)
     first = Path(plain[0]).read_text().splitlines()[0].split()
     assert len(first) == 14 and first[0] == "2"
+
+
+@pytest.fixture(scope="module")
+def grpc_cluster():
+    return shop_cluster(SEED, hours=2.0, grpc=True)
+
+
+def grpc_records(table) -> list[dict]:
+    return [r for r in table.to_pylist() if GRPC_PORT in (r["src_port"], r["dst_port"])]
+
+
+def test_grpc_on_an_ephemeral_port_is_oriented_by_evidence(grpc_cluster, tmp_path):
+    """shop/recommendations serves gRPC on 50051, inside the ephemeral range its clients use:
+    the default format (no TCP flags) cannot tell server from client by port."""
+    inv = snapshots(grpc_cluster, tmp_path)
+    fs = read_flows(write_aws_vpc(grpc_cluster, tmp_path / "logs", seed=SEED, version=2))
+    before = grpc_records(fs.table)
+    assert before
+    # Without an inventory: listener statistics, where a file holds enough of its
+    # connections; never the port heuristic (both ports are ephemeral), never backwards.
+    how = Counter(dict(r["extra"]).get("orientation", "unknown") for r in before)
+    assert how["listener statistics"] > 0 and set(how) <= {"listener statistics", "unknown"}
+    assert all(
+        r["is_reply"] == (r["src_port"] == GRPC_PORT) for r in before if r["is_reply"] is not None
+    )
+    # With the inventory: the declared containerPort orients every record.
+    stats = EnrichStats()
+    flows = enrich_flows(fs.table, inv, stats=stats)
+    after = grpc_records(flows)
+    assert len(after) == len(before)
+    assert {dict(r["extra"])["orientation"] for r in after} == {"inventory containerPort"}
+    assert all(r["is_reply"] == (r["src_port"] == GRPC_PORT) for r in after)
+    assert {(r["src_workload_name"], r["dst_workload_name"]) for r in after} == {
+        ("frontend", "recommendations"),
+        ("recommendations", "frontend"),
+    }
+    was_unknown = stats.orientation["inventory containerPort: oriented (was unknown)"]
+    assert was_unknown >= how["unknown"]
+    conns = build_connections(flows)
+    assert not [k for k in conns.excluded if k.startswith("orientation unknown")]
+    edge = ("shop/frontend", "shop/recommendations", "TCP", GRPC_PORT)
+    assert edge in edges_seen(flows, inv)
+    assert edges_seen(flows, inv) == {
+        (e.src, e.dst, e.protocol, e.port) for e in grpc_cluster.edges
+    }
