@@ -71,7 +71,10 @@ labelled tier=worker merge although no pair of them can be selected alone. Exact
 the same procedure over groups of identical literal profiles, with budget 0.
 
 Selectors of merged roles come from :func:`recommender.selectors.minimal_selector` over the
-union of the members' known pods against every other known pod of the namespace.
+union of the members' known pods against every other known pod of the namespace. The closure
+is computed over labels alone, so a merged role is always exactly selectable by labels and
+never needs ``matchExpressions`` (a single workload keeps its own :class:`Selection`, which
+may have them); merges that only expressions would make exact are not proposed.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from .breadth import DNS_PORTS, expected_pairs
 from .options import SynthesisOptions
-from .selectors import Selection, is_churn_key, minimal_selector
+from .selectors import Expression, Selection, is_churn_key, minimal_selector, selector_text
 
 __all__ = [
     "DEFAULT_DNS",
@@ -140,6 +143,9 @@ class Role:
     swept_in: tuple[str, ...] = ()
     #: A few of the granted but unobserved elements, sorted.
     examples: tuple[Element, ...] = field(default=(), compare=False)
+    #: ``matchExpressions`` of the selector (a single workload whose labels alone do not
+    #: pick it exactly; merged roles are exactly selectable by labels, see ``closure``).
+    match_expressions: tuple[Expression, ...] = ()
 
     @property
     def merged(self) -> bool:
@@ -568,8 +574,11 @@ def _short(members: Iterable[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _labels(match_labels: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items())) or "{}"
+def _labels(match_labels: dict[str, str], expressions: tuple[Expression, ...] = ()) -> str:
+    parts = [f"{k}={v}" for k, v in sorted(match_labels.items())]
+    if expressions:
+        parts.append(selector_text((), expressions))
+    return ",".join(parts) or "{}"
 
 
 def find_roles(
@@ -643,10 +652,19 @@ def _role(
     if len(members) == 1:
         sel = model.selections[members[0]]
         why = f"{_short(members)} alone: {sel.why}" if sel.why else f"{_short(members)} alone"
-        return Role(ns, members, dict(sel.match_labels), sel.exact, 0, why, swept_in=sel.swept_in)
+        return Role(
+            ns,
+            members,
+            dict(sel.match_labels),
+            sel.exact,
+            0,
+            why,
+            swept_in=sel.swept_in,
+            match_expressions=sel.match_expressions,
+        )
     sel = model.selector(group.members)
     picks = "both" if len(members) == 2 else f"all {len(members)}"
-    selector = f"{_labels(sel.match_labels)} picks exactly {picks}"
+    selector = f"{_labels(sel.match_labels, sel.match_expressions)} picks exactly {picks}"
     added = model.added(group.members)
     examples = tuple(sorted(added.elements)[:MAX_EXAMPLES])
     if group.members in exact_groups:
@@ -678,4 +696,5 @@ def _role(
         external=added.external,
         breadth=group.breadth,
         examples=examples,
+        match_expressions=sel.match_expressions,
     )

@@ -40,8 +40,9 @@ class Peer:
     #: endpoint kind of an address peer (external, node, unknown, ...)
     address_kind: str = ""
     excepts: tuple[str, ...] = ()
-    #: (key, values) pairs of `In` expressions on pod labels
-    pod_in: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: ``matchExpressions`` on pod labels: (key, operator, values), operator In, NotIn or
+    #: DoesNotExist
+    match_expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     #: namespaces picked by name (`kubernetes.io/metadata.name In [...]`), for a
     #: selector peer spanning several namespaces; empty = just ``namespace``
     namespaces: tuple[str, ...] = ()
@@ -83,6 +84,9 @@ class PolicyIR:
     workload: str | None = None
     workload_kind: str | None = None
     match_labels: dict[str, str] = field(default_factory=dict)
+    #: ``matchExpressions`` of the podSelector: (key, operator, values), only when no label
+    #: set alone picks exactly the workload's pods
+    match_expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     selector_exact: bool = True
     selector_why: str = ""
     swept_in: tuple[str, ...] = ()

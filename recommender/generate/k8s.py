@@ -7,20 +7,13 @@ from typing import Any
 
 import yaml
 
-from ..selectors import NAMESPACE_NAME_LABEL, namespace_selector
+from ..selectors import NAMESPACE_NAME_LABEL, label_selector, namespace_selector
 from .ir import Peer, PolicyIR, PortSpec, Rule
 from .synthesis import MANAGED_BY
 
 
 def _pod_selector(peer: Peer) -> dict[str, Any]:
-    selector: dict[str, Any] = {}
-    if peer.match_labels:
-        selector["matchLabels"] = dict(peer.match_labels)
-    if peer.pod_in:
-        selector["matchExpressions"] = [
-            {"key": key, "operator": "In", "values": list(values)} for key, values in peer.pod_in
-        ]
-    return selector
+    return label_selector(peer.match_labels, peer.match_expressions)
 
 
 def _peer(peer: Peer, policy_namespace: str) -> dict[str, Any]:
@@ -82,7 +75,7 @@ def render_policy(policy: PolicyIR) -> dict[str, Any]:
         metadata["annotations"] = {
             f"{MANAGED_BY}/workload": f"{policy.workload_kind}/{policy.workload.split('/', 1)[1]}",
         }
-        pod_selector = {"matchLabels": dict(policy.match_labels)} if policy.match_labels else {}
+        pod_selector = label_selector(policy.match_labels, policy.match_expressions)
         spec = {"podSelector": pod_selector, "policyTypes": ["Ingress", "Egress"]}
         if policy.ingress:
             spec["ingress"] = [_rule(r, policy.namespace, "from") for r in policy.ingress]

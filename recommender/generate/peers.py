@@ -1,11 +1,12 @@
 """Merge the workload peers of a rule into fewer selectors, never widening it.
 
 A rule that admits cart and catalog from one namespace may say so with one selector —
-`tier: backend`, `app.kubernetes.io/name In [cart, catalog]`, or `{}` when they are every
+`tier: backend`, `app.kubernetes.io/name In [cart, catalog]`, `tier: backend` with
+`track DoesNotExist` when only expressions leave a canary out, or `{}` when they are every
 workload there — but only when that selector picks exactly their pods among all known pods
 (DESIGN §5), so the rule admits the same pods as before and breadth stays 0. Namespaces
-whose peers end up with the same pod selector merge into one peer selecting the
-namespaces by name.
+whose peers end up with the same pod selector (labels and expressions) merge into one peer
+selecting the namespaces by name.
 """
 
 from __future__ import annotations
@@ -14,8 +15,17 @@ from collections import defaultdict
 
 import pandas as pd
 
-from ..selectors import is_churn_key, key_rank, minimal_selector
+from ..selectors import (
+    Expression,
+    expression_selector,
+    is_churn_key,
+    key_rank,
+    minimal_selector,
+    selector_text,
+)
 from .ir import Peer
+
+Found = tuple[tuple[tuple[str, str], ...], tuple[Expression, ...], str]
 
 
 class PeerIndex:
@@ -30,10 +40,10 @@ class PeerIndex:
             self.by_namespace[row.namespace].append((row.pod, row.workload, dict(row.labels)))
             self.workloads[row.namespace].add(row.workload)
 
-    def selector_for(
-        self, namespace: str, members: set[str]
-    ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, tuple[str, ...]], ...], str] | None:
-        """(matchLabels, In expressions, why) picking exactly the members' pods, or None."""
+    def selector_for(self, namespace: str, members: set[str]) -> Found | None:
+        """(matchLabels, matchExpressions, why) picking exactly the members' pods, or None:
+        labels when they do, else one `In` on a key whose values tell the members apart,
+        else the fewest expression terms (:func:`recommender.selectors.expression_selector`)."""
         pods = self.by_namespace.get(namespace, [])
         target = [labels for _, w, labels in pods if w in members]
         others = [(pod, labels) for pod, w, labels in pods if w not in members]
@@ -41,7 +51,7 @@ class PeerIndex:
             return None
         if not others:
             return (), (), f"they are every workload known in {namespace}"
-        sel = minimal_selector(target, others)
+        sel = minimal_selector(target, others, expressions=False)
         if sel.exact and sel.match_labels:
             labels = tuple(sorted(sel.match_labels.items()))
             return labels, (), f"{sel.why.rstrip('.')}; picks exactly them in {namespace}"
@@ -53,20 +63,24 @@ class PeerIndex:
             values = {labels[key] for labels in target}
             if not any(labels.get(key) in values for _, labels in others):
                 why = f"'{key}' In {sorted(values)} picks exactly them in {namespace}"
-                return (), ((key, tuple(sorted(values))),), why
+                return (), ((key, "In", tuple(sorted(values))),), why
+        sel = expression_selector(target, others, fallback=sel)
+        if sel.exact and (sel.match_labels or sel.match_expressions):
+            why = f"'{sel.text}' picks exactly them in {namespace}"
+            return tuple(sorted(sel.match_labels.items())), sel.match_expressions, why
         return None
 
 
 def describe(
     namespaces: tuple[str, ...],
     labels: tuple[tuple[str, str], ...],
-    pod_in: tuple[tuple[str, tuple[str, ...]], ...],
+    expressions: tuple[Expression, ...],
 ) -> str:
-    """A selector peer in a few readable words: ``shop/{tier=backend}``, ``{a,b}/*``."""
+    """A selector peer in a few readable words: ``shop/{tier=backend}``, ``{a,b}/*``,
+    ``shop/{tier=backend, !track}``."""
     ns = namespaces[0] if len(namespaces) == 1 else "{" + ",".join(namespaces) + "}"
-    parts = [f"{k}={v}" for k, v in labels]
-    parts += [f"{k} in ({','.join(vs)})" for k, vs in pod_in]
-    return f"{ns}/{{{', '.join(parts)}}}" if parts else f"{ns}/*"
+    text = selector_text(labels, expressions)
+    return f"{ns}/{{{text}}}" if text else f"{ns}/*"
 
 
 def merge_peers(peers: list[Peer], index: PeerIndex) -> tuple[list[Peer], list[str]]:
@@ -87,14 +101,14 @@ def merge_peers(peers: list[Peer], index: PeerIndex) -> tuple[list[Peer], list[s
         if found is None:
             merged.extend(group)
             continue
-        labels, pod_in, why = found
+        labels, expressions, why = found
         merged.append(
             Peer(
                 "selector",
-                describe((namespace,), labels, pod_in),
+                describe((namespace,), labels, expressions),
                 namespace,
                 labels,
-                pod_in=pod_in,
+                match_expressions=expressions,
                 members=tuple(sorted(members)),
             )
         )
@@ -102,22 +116,22 @@ def merge_peers(peers: list[Peer], index: PeerIndex) -> tuple[list[Peer], list[s
     # Namespaces whose peers select pods alike become one peer naming the namespaces.
     alike: dict[tuple, list[Peer]] = defaultdict(list)
     for peer in merged:
-        alike[(peer.kind, peer.match_labels, peer.pod_in)].append(peer)
+        alike[(peer.kind, peer.match_labels, peer.match_expressions)].append(peer)
     result: list[Peer] = []
-    for (_kind, labels, pod_in), group in alike.items():
+    for (_kind, labels, expressions), group in alike.items():
         if len(group) < 2:
             result.extend(group)
             continue
         namespaces = tuple(sorted({p.namespace or "" for p in group}))
         members = tuple(sorted({m for p in group for m in (p.members or (p.id,))}))
-        selector = ", ".join(f"{k}={v}" for k, v in labels) or "all pods"
+        selector = selector_text(labels, expressions) or "all pods"
         result.append(
             Peer(
                 "selector",
-                describe(namespaces, labels, pod_in),
+                describe(namespaces, labels, expressions),
                 namespaces[0],
                 labels,
-                pod_in=pod_in,
+                match_expressions=expressions,
                 namespaces=namespaces,
                 members=members,
             )

@@ -440,8 +440,49 @@ def _items(doc: Any) -> list[Any]:
     return [doc]
 
 
+_KUBECTL_HINT = "expected `kubectl get pods,namespaces,nodes -A -o json` output"
+
+
+def _is_object(value: Any, typed_list: bool) -> bool:
+    """A Kubernetes object: metadata, and a kind unless a typed list (``PodList``) says it."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("metadata"), dict)
+        and (typed_list or isinstance(value.get("kind"), str))
+    )
+
+
+def _check_kubectl(doc: Any, path: Path) -> None:
+    """Refuse a document that is not kubectl output (a flow log, a policy, any other JSON)
+    rather than reading it as an inventory of nothing: one line naming the file."""
+    what = None
+    if isinstance(doc, dict) and "items" in doc:
+        kind = doc.get("kind")
+        items = doc["items"]
+        if not (isinstance(kind, str) and kind.endswith("List")) or not isinstance(items, list):
+            what = f"an object with items but kind {truncated_repr(kind, 40)}, not a List"
+        elif items and not any(_is_object(i, kind != "List") for i in items):
+            what = f"a {kind[:40]!r} whose {len(items)} items are not Kubernetes objects"
+    elif isinstance(doc, dict):
+        if not _is_object(doc, False):
+            keys = ", ".join(truncated_repr(k, 30) for k in sorted(map(str, doc))[:5])
+            what = f"a JSON object with keys {keys or '(none)'}, not a Kubernetes object or List"
+    elif isinstance(doc, list):
+        if not any(_is_object(i, False) for i in doc):
+            what = f"a JSON array of {len(doc)} values, none a Kubernetes object"
+    else:
+        names = {str: "string", bool: "boolean", int: "number", float: "number"}
+        what = f"a JSON {names.get(type(doc), 'null')}"
+    if what is not None:
+        raise InputError(f"{path}: not kubectl output: {what}; {_KUBECTL_HINT}")
+
+
 def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
-    """Read kubectl JSON (one `List`, typed lists like `PodList`, or single objects)."""
+    """Read kubectl JSON (one `List`, typed lists like `PodList`, or single objects).
+
+    A file that is not kubectl output (no Kubernetes object in it) raises
+    :class:`InputError`: an inventory of nothing would silently change nothing.
+    """
     pods: dict[tuple[str, str], dict[str, Any]] = {}
     namespaces: dict[str, dict[str, str]] = {}
     nodes: dict[str, tuple[str, ...]] = {}
@@ -462,6 +503,7 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
             raise InputError(f"{path}: no such inventory file") from None
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # JSONDecodeError too
             raise InputError(f"{path}: not kubectl JSON ({str(exc)[:200]})") from None
+        _check_kubectl(doc, path)
         for index, obj in enumerate(_items(doc)):
             where = f"{path}:item {index}"
             kind = obj.get("kind") if isinstance(obj, dict) else None
@@ -608,7 +650,8 @@ def enrich_pods(observed: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
     logs never showed (``observed`` False), so selectors are exact among all known pods.
 
     Inventory labels replace the log's (Cilium filters some); container ports are added
-    for named-port resolution; host-network pods are left out (no policy selects them).
+    for named-port resolution, and the node and host IP (to tell a pod's own node from
+    another); host-network pods are left out (no policy selects them).
     """
     inv = inventory.pods[~inventory.pods["host_network"]]
     inv_by_key = {(r.namespace, r.pod): r for r in inv.itertuples(index=False)}
@@ -620,9 +663,11 @@ def enrich_pods(observed: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
         found = inv_by_key.get(key)
         row["observed"] = True
         row["ports"] = None  # unknown: the snapshot does not have this pod
+        row["node"], row["host_ip"] = None, None
         if found is not None:
             row["labels"] = dict(found.labels)
             row["ports"] = found.ports
+            row["node"], row["host_ip"] = found.node, found.host_ip
             if found.owner_kind and not row.get("workload_name"):
                 row["workload_kind"], row["workload_name"] = _owner(found, inventory)
         if row["namespace"] in inventory.namespaces:
@@ -646,6 +691,8 @@ def enrich_pods(observed: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
                 "last_seen": None,
                 "observed": False,
                 "ports": found.ports,
+                "node": found.node,
+                "host_ip": found.host_ip,
             }
         )
     return pd.DataFrame(rows)

@@ -79,6 +79,52 @@ def test_unreadable_inventory_is_an_input_error(tmp_path):
         read_inventory([bad])
 
 
+@pytest.mark.parametrize(
+    "doc, what",
+    [
+        (
+            {"flow": {"verdict": "FORWARDED"}, "node_name": "kind-worker", "time": "2025"},
+            "a JSON object with keys 'flow', 'node_name', 'time', not a Kubernetes object",
+        ),
+        ({"kind": "PodList", "items": [{"a": 1}, 2]}, "'PodList' whose 2 items are not Kubernetes"),
+        ({"items": [{"kind": "Pod", "metadata": {}}]}, "kind None, not a List"),
+        ({"kind": "Pod", "items": {}}, "kind 'Pod', not a List"),
+        ([{"srcaddr": "10.0.0.1"}, 3], "a JSON array of 2 values, none a Kubernetes object"),
+        ("kubectl get pods", "a JSON string"),
+        (None, "a JSON null"),
+        ({"kind": "NetworkPolicy", "spec": {}}, "keys 'kind', 'spec', not a Kubernetes object"),
+    ],
+)
+def test_a_file_that_is_not_kubectl_output_is_refused(tmp_path, doc, what):
+    path = tmp_path / "inv.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as info:
+        read_inventory([path])
+    message = str(info.value)
+    assert message.startswith(f"{path}: not kubectl output: ") and what in message
+    assert "\n" not in message and "kubectl get pods" in message
+
+
+def _typed(pod: dict) -> dict:
+    """A pod as a typed list (``PodList``) holds it: without its kind."""
+    return {k: v for k, v in pod.items() if k != "kind"}
+
+
+@pytest.mark.parametrize(
+    "doc, pods",
+    [
+        ({"apiVersion": "v1", "kind": "List", "items": [], "metadata": {}}, []),
+        ({"kind": "PodList", "items": [_typed(_pod("web-1", {"app": "web"}))]}, ["web-1"]),
+        (_pod("web-1", {"app": "web"}), ["web-1"]),
+        ([_pod("web-1", {"app": "web"}), "junk"], ["web-1"]),
+    ],
+)
+def test_kubectl_shapes_are_read(tmp_path, doc, pods):
+    path = tmp_path / "inv.json"
+    path.write_text(json.dumps(doc))
+    assert read_inventory([path]).pods["pod"].tolist() == pods
+
+
 def test_enrich_replaces_labels_adds_ports_and_quiet_pods(tmp_path):
     path = tmp_path / "inv.json"
     items = [
