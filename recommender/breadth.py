@@ -953,7 +953,7 @@ def measure_breadth(
     lap("compile")
     _check_against(evaluator, space)
     lap("check")
-    scope = set(namespaces) if namespaces else None
+    scope = set(namespaces) if namespaces is not None else None  # []: no namespace
     counter = _Counter(space, expected_pairs(wconns, resolvers), universe, scope, max_examples)
     if classes.workloads:
         counter.run()

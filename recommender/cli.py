@@ -6,6 +6,7 @@ Exit codes (DESIGN §2): 0 success; 1 verification failed; 2 bad usage or unread
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import sys
 from collections.abc import Iterator
@@ -26,16 +27,26 @@ def _fail(message: str, code: int = 2) -> None:
 
 @contextlib.contextmanager
 def _progress(inputs: tuple[str, ...], label: str, force: bool | None) -> Iterator:
-    """A byte-based progress bar on stderr for long inputs (or when asked)."""
+    """A byte-based progress bar on stderr for long inputs (or when asked). With standard
+    input (``-``) among them only when asked: its size is unknown, so the bar counts the
+    bytes read instead."""
     from .ingest import input_size
 
+    stdin = "-" in inputs
     try:
         total = input_size(inputs)
     except Exception:  # the real error is reported by the reader, with the file named
         total = 0
-    show = force if force is not None else total >= PROGRESS_THRESHOLD
-    if not show or total == 0:
+    show = force if force is not None else total >= PROGRESS_THRESHOLD and not stdin
+    if not show or (total == 0 and not stdin):
         yield None
+        return
+    if stdin:
+        unknown = (b for b in ())  # no length: the bar shows the bytes read so far
+        with click.progressbar(
+            unknown, label=f"{label} (bytes)", file=sys.stderr, show_pos=True
+        ) as bar:
+            yield bar.update
         return
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         yield bar.update
@@ -63,11 +74,48 @@ def _read_errors():
     return (InputError, PolicyError, OSError)
 
 
+def _vpc_fields_option(command):
+    """The ``--vpc-fields`` option (ingest, recommend, verify)."""
+    return click.option(
+        "--vpc-fields",
+        "vpc_fields",
+        default=None,
+        metavar="FIELDS",
+        help="AWS VPC Flow Logs in a custom format without a header line (CloudWatch Logs "
+        "messages, Kinesis or Firehose payloads, text exported from a log group): the flow "
+        "log's LogFormat field list, e.g. 'version interface-id srcaddr dstaddr srcport "
+        "dstport protocol packets bytes start end action log-status', or its AWS form "
+        "'${version} ${srcaddr} ...'. A header line in a file still wins.",
+    )(command)
+
+
+def _vpc_fields(text: str | None) -> tuple[str, ...] | None:
+    """``--vpc-fields`` as field names; bad usage (exit 2, one line) when it is none."""
+    if text is None:
+        return None
+    from .ingest.aws_vpc import parse_log_format
+
+    try:
+        return parse_log_format(text)
+    except ValueError as exc:
+        _fail(f"--vpc-fields: {exc}")
+    return None
+
+
 _INPUT_HELP = (
     "INPUT is any mix of files, directories and .gz files: Hubble `hubble observe -o json` "
     "lines or exporter files (wrapped or bare flows, JSON arrays), or Parquet written by "
-    "`ingest`. The format is detected per file; --format overrides."
+    "`ingest`. JSON may be one object per line, pretty-printed (`-o jsonpretty`, `jq .`) "
+    "or objects back to back. `-` reads standard input (once, as it arrives), e.g. "
+    "`hubble observe -o json --last 10000 | netpol-recommender recommend - -o out`. "
+    "The format is detected per file; --format overrides."
 )
+
+
+def _with_input_help(text: str | None) -> str:
+    """A command's docstring plus the INPUT paragraph; dedented first, since click dedents
+    the whole help at once and an appended unindented paragraph would stop it."""
+    return inspect.cleandoc(text or "") + "\n\n" + _INPUT_HELP
 
 
 class _Guarded(click.Group):
@@ -123,12 +171,14 @@ def main() -> None:
     "backends of a Service before the flows are written.",
 )
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
+@_vpc_fields_option
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
 def ingest(
     inputs: tuple[str, ...],
     output: str,
     inventory: tuple[str, ...],
     fmt: str | None,
+    vpc_fields: str | None,
     progress: bool | None,
 ) -> None:
     """Normalize flow logs into one Parquet table (the schema in recommender/schema.py).
@@ -142,10 +192,13 @@ def ingest(
 
     counts = RecordCounts()
     stats = EnrichStats()
+    fields = _vpc_fields(vpc_fields)
     try:
         inv = read_inventory(list(inventory)) if inventory else None
         with _progress(inputs, "ingest", progress) as update:
-            batches = iter_flow_batches(inputs, format=fmt, counts=counts, progress=update)
+            batches = iter_flow_batches(
+                inputs, format=fmt, counts=counts, progress=update, vpc_fields=fields
+            )
             if inv is not None:
                 batches = (enrich_flows(b, inv, stats=stats) for b in batches)
             rows = write_parquet(batches, output)
@@ -155,10 +208,12 @@ def ingest(
     if inventory:
         for outcome, n in sorted(stats.to_dict()["endpoints"].items()):
             click.echo(f"  inventory {n:>8}  {outcome}", err=True)
+        for outcome, n in sorted(stats.orientation.items()):
+            click.echo(f"  oriented  {n:>8}  {outcome}", err=True)
     click.echo(f"wrote {rows} flow records to {output}")
 
 
-ingest.help += "\n\n" + _INPUT_HELP
+ingest.help = _with_input_help(ingest.help)
 
 
 def _print_counts(counts) -> None:
@@ -246,7 +301,22 @@ def _print_counts(counts) -> None:
     help="Leave out connections observed over a shorter span than this, e.g. 30m, "
     "6h, 2d (listed in SUMMARY.md as left out).",
 )
+@click.option(
+    "--allow-node-sources",
+    is_flag=True,
+    help="Admit the node addresses observed as sources (exact ipBlocks): traffic that a "
+    "LoadBalancer or NodePort SNATs on another node arrives from that node's address and "
+    "is otherwise at risk. A pod's own node (kubelet probes) needs no rule.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 and write nothing when any observed traffic is at risk (denied by the "
+    "proposal outside the coverage figure: replies, unknown orientation, ICMP, peers "
+    "NetworkPolicy cannot state, other nodes, ...).",
+)
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
+@_vpc_fields_option
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
 def recommend(
     inputs: tuple[str, ...],
@@ -259,14 +329,21 @@ def recommend(
     cidr_budget: int | None,
     min_flows: int,
     min_age: str | None,
+    allow_node_sources: bool,
+    strict: bool,
     fmt: str | None,
+    vpc_fields: str | None,
     progress: bool | None,
 ) -> None:
     """Propose NetworkPolicies from observed flows, verify them, and write them.
 
     Every observed connection is replayed through an independent NetworkPolicy evaluator;
-    if any would be denied, nothing is written and the command exits 1. Prints coverage
-    and breadth (what the proposal allows that was never observed).
+    if any would be denied, nothing is written and the command exits 1. The first lines
+    say how much observed traffic is at risk: traffic the coverage figure does not judge
+    (replies, records of unknown direction, ICMP, peers NetworkPolicy cannot state, node
+    sources from other nodes, ...) that the proposal would deny; --strict refuses any.
+    Then coverage and breadth (what the proposal allows that was never observed).
+    System namespaces (kube-system, the CNI's) get no policy unless named with --namespace.
     """
     from .options import SynthesisOptions
     from .pipeline import recommend as run
@@ -279,7 +356,9 @@ def recommend(
         cidr_budget=cidr_budget,
         min_flows=min_flows,
         min_age=_duration(min_age) if min_age else None,
+        allow_node_sources=allow_node_sources,
     )
+    fields = _vpc_fields(vpc_fields)
 
     try:
         with _progress(inputs, "reading", progress) as update:
@@ -290,15 +369,26 @@ def recommend(
                 progress=update,
                 inventory=inventory,
                 options=options,
+                vpc_fields=fields,
             )
     except _read_errors() as exc:
         _fail(str(exc))
+    at_risk = rec.at_risk
+    for line in at_risk.lines() if at_risk is not None else ():
+        click.echo(line, err=True)
     _print_counts(rec.counts)
-    public = sum(1 for x in rec.synthesis.external if x["kind"] == "public")
+    public = len(
+        {
+            (x["workload"], x["direction"], x["port"])
+            for x in rec.synthesis.external
+            if x["kind"] == "public"
+        }
+    )
     click.echo(
         f"coverage {rec.coverage * 100:.2f}% ({rec.covered}/{rec.judged} connections), "
+        f"at risk {at_risk.connections if at_risk is not None else 0}, "
         f"breadth in-cluster {rec.breadth.in_cluster}, external {rec.breadth.external_addresses}"
-        + (f" ({public} public-facing rule{'s' if public != 1 else ''})" if public else "")
+        + (f" ({public} rule{'s' if public != 1 else ''} open to the internet)" if public else "")
         + f", {len(rec.policies)} policies",
         err=True,
     )
@@ -327,6 +417,12 @@ def recommend(
             "nothing was written",
             1,
         )
+    if strict and at_risk is not None and at_risk.total:
+        _fail(
+            f"--strict: {at_risk.connections} observed connection(s) at risk (see above); "
+            "nothing was written",
+            1,
+        )
     write_proposal(rec, output)
     out = Path(output)
     click.echo(
@@ -335,7 +431,7 @@ def recommend(
     )
 
 
-recommend.help += "\n\n" + _INPUT_HELP
+recommend.help = _with_input_help(recommend.help)
 
 
 @main.command()
@@ -349,6 +445,7 @@ recommend.help += "\n\n" + _INPUT_HELP
 )
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
+@_vpc_fields_option
 @click.option(
     "--inventory",
     "inventory",
@@ -359,81 +456,72 @@ recommend.help += "\n\n" + _INPUT_HELP
     "that were quiet during the window.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also exit 1 when observed traffic is at risk: denied by the policies outside the "
+    "coverage figure (replies, unknown orientation, ICMP, other nodes, ...).",
+)
 def verify(
     policies_dir: str,
     inputs: tuple[str, ...],
     inventory: tuple[str, ...],
     fmt: str | None,
+    vpc_fields: str | None,
     as_json: bool,
+    strict: bool,
 ) -> None:
     """Replay observed flows against a directory of policies: what breaks if we enforce it?
 
-    Prints the observed connections that would be denied, grouped by workload pair with
-    the policies responsible, and the breadth (allowed but never observed). Exits 1 if
-    any observed connection would be denied: run it in CI on a policy pull request.
+    Prints the observed connections that would be denied, grouped by (source,
+    destination, port): internet and other address sources collapse into one line with
+    their count and covering CIDRs; each group counts pod pairs and flows and says what the
+    isolating policies do admit. Then the rules no breadth figure can bound (no from/to,
+    0.0.0.0/0, namespaceSelector {}, no egress isolation), policies that select no known
+    pod, and coverage, breadth and the node/kubelet sources exempted.
+
+    The first lines say how much observed traffic is at risk: traffic the coverage figure
+    does not judge (replies, records of unknown direction, ICMP, node sources from other
+    nodes, peers NetworkPolicy cannot state, ...) that the policies would deny.
+
+    Exit 0: nothing observed is denied; 1: something would be denied (run it in CI on a
+    policy pull request), or with --strict anything is at risk; 2: bad usage, unreadable
+    input, a malformed policy or an --inventory that is not kubectl output.
     """
     import json
 
     from .pipeline import verify_policies
     from .policy_files import load_policies
+    from .validate import printable
+    from .verify_report import headline_lines, report_json, report_lines
 
     try:
         policies, notes = load_policies(policies_dir)
-        run = verify_policies(policies, inputs, format=fmt, notes=notes, inventory=inventory)
+        run = verify_policies(
+            policies,
+            inputs,
+            format=fmt,
+            notes=notes,
+            inventory=inventory,
+            vpc_fields=_vpc_fields(vpc_fields),
+        )
     except _read_errors() as exc:
         _fail(str(exc))
     if as_json:
-        doc = {
-            "coverage": run.coverage,
-            "covered": run.covered,
-            "judged": run.judged,
-            "breadth": run.breadth.to_dict(),
-            "records": run.counts.to_dict(),
-            "notes": run.notes,
-            "connections": [
-                {
-                    "src": r.src_workload,
-                    "dst": r.dst_workload,
-                    "protocol": r.protocol,
-                    "port": int(r.port),
-                    "allowed": bool(r.allowed),
-                    "exempt": bool(r.exempt),
-                    "reasons": r.reasons.split("; ") if r.reasons else [],
-                }
-                for r in run.replayed.itertuples(index=False)
-            ],
-        }
-        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        click.echo(json.dumps(report_json(run), indent=2, sort_keys=True))
     else:
+        for line in headline_lines(run):
+            click.echo(line)
         for note in run.notes:
-            click.echo(f"note: {note}", err=True)
+            click.echo(f"note: {printable(note)}", err=True)
         _print_counts(run.counts)
-        denied = run.denied
-        if len(denied):
-            click.echo("Observed connections that would be denied:")
-            groups = denied.groupby(["src_workload", "dst_workload"], sort=True)
-            for (src, dst), rows in groups:
-                ports = ", ".join(
-                    sorted(
-                        {
-                            f"{int(p)}/{q}"
-                            for p, q in zip(rows["port"], rows["protocol"], strict=True)
-                        }
-                    )
-                )
-                n = len(rows)
-                click.echo(f"  {src} -> {dst} [{ports}] ({n} connection{'s' if n != 1 else ''})")
-                for reason in sorted(set(rows["reasons"])):
-                    click.echo(f"      {reason}")
-        click.echo(
-            f"coverage {run.coverage * 100:.2f}% ({run.covered}/{run.judged} connections), "
-            f"breadth {run.breadth.total} (in-cluster {run.breadth.in_cluster}, "
-            f"external {run.breadth.external_addresses})"
-        )
-    sys.exit(0 if run.covered == run.judged else 1)
+        for line in report_lines(run):
+            click.echo(line)
+    at_risk = run.at_risk.total if run.at_risk is not None else 0
+    sys.exit(0 if run.covered == run.judged and not (strict and at_risk) else 1)
 
 
-verify.help += "\n\n" + _INPUT_HELP
+verify.help = _with_input_help(verify.help)
 
 
 if __name__ == "__main__":  # pragma: no cover

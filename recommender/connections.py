@@ -4,14 +4,16 @@ A connection is (client endpoint, server endpoint, protocol, server port). Hubbl
 each packet class at several observation points on two nodes, so counting records would
 count the same connection many times; ``flows`` here counts distinct 5-tuples instead.
 Records that must never become rules (replies, unknown orientation, L7 duplicates,
-denied traffic, ICMP, pre-DNAT service addresses) are set aside here and counted by reason.
+denied traffic, ICMP, pre-DNAT service addresses) are set aside here and counted by reason;
+those that still went through are kept, folded by endpoints and ports, for the at-risk
+check (:mod:`recommender.at_risk`), each with an example file:line.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +29,7 @@ PASSING_VERDICTS = ("allowed", "redirected", "audit", "unknown")
 
 _FLOW_COLUMNS = [
     "source_file",
+    "source_record",
     "time_start",
     "time_end",
     "observer",
@@ -36,6 +39,7 @@ _FLOW_COLUMNS = [
     "l7_protocol",
     "flows",
     "aggregated",
+    "dst_service_namespace",
     "dst_service_name",
     "src_kind",
     "src_namespace",
@@ -68,6 +72,26 @@ EXCLUSION_REASONS = {
 }
 
 
+#: Reasons whose records still stand for traffic that went through: the at-risk check
+#: (:mod:`recommender.at_risk`) replays them against the proposal. Denied records do not:
+#: they were not allowed in the window.
+ASIDE_REASONS = ("reply", "orientation", "l7", "icmp", "pre_dnat", "no_port", "no_identity")
+#: Columns of :attr:`ConnectionSet.aside`, one row per distinct set-aside traffic shape.
+ASIDE_KEY = [
+    *(f"src_{c}" for c in ENDPOINT_KEY),
+    *(f"dst_{c}" for c in ENDPOINT_KEY),
+    "protocol",
+    "src_port",
+    "dst_port",
+    "dst_service_namespace",
+    "dst_service_name",
+    "reason",
+]
+#: Columns of :attr:`ConnectionSet.services`: connections whose records named the Service
+#: the client addressed (what a pre-DNAT record of that client and Service reached).
+SERVICE_KEY = [*CONNECTION_KEY, "dst_service_namespace", "dst_service_name"]
+
+
 @dataclass
 class ConnectionSet:
     """Connections plus the accounting of the records that did not become one."""
@@ -75,6 +99,12 @@ class ConnectionSet:
     table: pd.DataFrame
     records_used: int = 0
     excluded: Counter = field(default_factory=Counter)
+    #: Records set aside for a reason in ASIDE_REASONS, folded by ASIDE_KEY: ``records``,
+    #: ``first_seen``, ``last_seen`` and an ``example_file``/``example_line``. Each keeps
+    #: the ports ASIDE_PORTS says (the others are null).
+    aside: pd.DataFrame | None = None
+    #: Distinct SERVICE_KEY rows (see above).
+    services: pd.DataFrame | None = None
 
     def to_arrow(self) -> pa.Table:
         return pa.Table.from_pandas(self.table, schema=CONNECTION_SCHEMA, preserve_index=False)
@@ -107,6 +137,39 @@ def excluded_by_class(
         or verdict not in PASSING_VERDICTS
         or protocol not in POLICY_PROTOCOLS
     )
+
+
+#: The ports a set-aside record keeps, by reason (bit 1: source port, bit 2: destination
+#: port): what the at-risk check replays. A reply stands for the request it answers (its
+#: source port is the server's); a record of unknown direction may be either; ICMP and
+#: records without a port are judged without one.
+ASIDE_PORTS = {
+    "reply": 1,
+    "orientation": 3,
+    "l7": 2,
+    "denied": 0,
+    "icmp": 0,
+    "pre_dnat": 2,
+    "no_port": 0,
+    "no_identity": 2,
+}
+
+
+def aside_ports_by_class(
+    is_reply: bool | None, l7_protocol: str | None, verdict: str | None, protocol: str | None
+) -> int:
+    """ASIDE_PORTS of a record that :func:`excluded_by_class` sets aside, from the same
+    fields, in the order the reasons are tested (a fast parser folds such records across
+    the ports this leaves out)."""
+    if is_reply:
+        return ASIDE_PORTS["reply"]
+    if is_reply is None:
+        return ASIDE_PORTS["orientation"]
+    if l7_protocol is not None:
+        return ASIDE_PORTS["l7"]
+    if verdict not in PASSING_VERDICTS:
+        return ASIDE_PORTS["denied"]
+    return ASIDE_PORTS["icmp"]
 
 
 def _reason_masks(t: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
@@ -148,8 +211,8 @@ def _reason_masks(t: pa.Table) -> list[tuple[str, pa.ChunkedArray]]:
 
 #: Columns of a folded batch (FLOW_SCHEMA plus these), where one row stands for several
 #: records that agree on every column :data:`COLUMNS_READ` names and on the hour of their
-#: times (records set aside by :func:`excluded_by_class` need only agree on their class and
-#: on what the pod bookkeeping reads: endpoints and addresses): how many records, the row
+#: times (records set aside by :func:`excluded_by_class` need only agree on their class,
+#: ports and what the pod bookkeeping reads: endpoints and addresses): how many records, the row
 #: number (from the batch's first record) of the latest of them, and its time
 #: (``time_start`` is the earliest time, ``time_end`` the latest end). A fast parser folds
 #: records this way so that fewer rows reach the Arrow kernels here.
@@ -158,13 +221,34 @@ FOLDED_RANK_ROW = "folded_rank_row"
 FOLDED_TIME_LAST = "folded_time_last"
 FOLDED_COLUMNS = (FOLDED_RECORDS, FOLDED_RANK_ROW, FOLDED_TIME_LAST)
 
-_PARTIAL_KEY = [*CONNECTION_KEY, "src_port_t", "observer", "aggregated", "hour"]
+_PARTIAL_KEY = [
+    *CONNECTION_KEY,
+    "src_port_t",
+    "observer",
+    "aggregated",
+    "hour",
+    "source_file",
+    "dst_service_namespace",
+    "dst_service_name",
+]
 _NS_PER_HOUR = 3_600_000_000_000
 _PARTIAL_AGGS = [
     ("records", "sum"),
     ("flows", "sum"),
     ("first_seen", "min"),
     ("last_seen", "max"),
+    ("line", "min"),
+]
+_REASON_KEYS = list(EXCLUSION_REASONS)
+_CODE = {key: i for i, key in enumerate(_REASON_KEYS)}
+_ASIDE_CODES = np.asarray([_CODE[k] for k in ASIDE_REASONS], dtype=np.int8)
+_KEPT_PORTS = np.asarray([ASIDE_PORTS[k] for k in _REASON_KEYS], dtype=np.int8)
+_ASIDE_PARTIAL_KEY = [*ASIDE_KEY, "source_file"]
+_ASIDE_AGGS = [
+    ("records", "sum"),
+    ("first_seen", "min"),
+    ("last_seen", "max"),
+    ("line", "min"),
 ]
 #: Partial rows kept before they are folded together again (bounds memory).
 _COMPACT_AT = 400_000
@@ -181,7 +265,8 @@ _POD_SIDE_COLUMNS = (
     "service_account",
 )
 #: Every flow column the aggregator reads: records that agree on these (and on the hour of
-#: their times) count the same, whatever their other columns say (see FOLDED_RECORDS).
+#: their times) count the same, whatever their other columns say (see FOLDED_RECORDS);
+#: ``source_record`` only names an example line (a folded row gives its first record's).
 COLUMNS_READ = frozenset(
     {*_FLOW_COLUMNS, "src_name_aggr", "dst_name_aggr"}
     | {f"{side}_{c}" for side in ("src", "dst") for c in _POD_SIDE_COLUMNS}
@@ -223,6 +308,8 @@ class StreamingAggregator:
         self._partial_rows = 0
         self._pods: dict[tuple[str, str], dict] = {}
         self._row = 0
+        self._aside: list[pa.Table] = []
+        self._aside_rows = 0
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Fold in a batch of flow rows: FLOW_SCHEMA rows, one per record, or folded rows
@@ -233,18 +320,18 @@ class StreamingAggregator:
         records = (pc.sum(weights).as_py() or 0) if folded else table.num_rows
         table = _with_aggregate_names(table)
         self._add_pods(table)
-        remaining = None
-        for key, mask in _reason_masks(table):
-            hit = mask if remaining is None else pc.and_(mask, remaining)
-            if weights is None:
-                n = pc.sum(hit).as_py() or 0
-            else:
-                n = pc.sum(pc.if_else(hit, weights, 0)).as_py() or 0
+        codes = np.full(table.num_rows, -1, dtype=np.int8)
+        w = None if weights is None else weights.to_numpy(zero_copy_only=False)
+        for i, (key, mask) in enumerate(_reason_masks(table)):
+            hit = mask.to_numpy(zero_copy_only=False) & (codes < 0)
+            codes[hit] = i
+            n = int(hit.sum()) if w is None else int(w[hit].sum())
             if n:
                 self.excluded[EXCLUSION_REASONS[key]] += n
-            remaining = (
-                pc.invert(mask) if remaining is None else pc.and_(remaining, pc.invert(mask))
-            )
+        remaining = pa.array(codes < 0)
+        aside = np.isin(codes, _ASIDE_CODES)
+        if aside.any():
+            self._add_aside(table.filter(pa.array(aside)), codes[aside], weights, aside)
         self._row += records
         selected = [*_FLOW_COLUMNS, FOLDED_RECORDS] if folded else _FLOW_COLUMNS
         used = _as_strings(table.select(selected).filter(remaining))
@@ -256,18 +343,7 @@ class StreamingAggregator:
         else:
             counts = pa.chunked_array([pa.array([1] * used.num_rows, pa.int64())], pa.int64())
             self.records_used += used.num_rows
-        cols = {}
-        for side in ("src", "dst"):
-            # Pods are identified by name (their IP churns); everything else by address.
-            is_pod = pc.fill_null(pc.equal(used.column(f"{side}_kind"), "pod"), False)
-            for c in ENDPOINT_KEY:
-                cols[f"{side}_{c}"] = used.column(f"{side}_{c}")
-            cols[f"{side}_ip"] = pc.if_else(
-                is_pod, pa.scalar(None, pa.string()), used.column(f"{side}_ip")
-            )
-            cols[f"{side}_pod"] = pc.if_else(
-                is_pod, used.column(f"{side}_pod"), pa.scalar(None, pa.string())
-            )
+        cols = _endpoint_columns(used)
         cols["protocol"] = used.column("protocol")
         cols["port"] = pc.cast(used.column("dst_port"), pa.int64())
         aggregated = used.column("aggregated")
@@ -285,11 +361,66 @@ class StreamingAggregator:
         cols["hour"] = pc.divide(epoch_ns, _NS_PER_HOUR)
         cols["first_seen"] = used.column("time_start")
         cols["last_seen"] = used.column("time_end")
+        cols["source_file"] = used.column("source_file")
+        cols["line"] = used.column("source_record")
+        cols["dst_service_namespace"] = used.column("dst_service_namespace")
+        cols["dst_service_name"] = used.column("dst_service_name")
         partial = pa.table(cols).group_by(_PARTIAL_KEY, use_threads=False).aggregate(_PARTIAL_AGGS)
         self._partials.append(_rename_aggs(partial))
         self._partial_rows += partial.num_rows
         if self._partial_rows > _COMPACT_AT and len(self._partials) > 1:
             self._compact()
+
+    def _add_aside(
+        self, t: pa.Table, codes: np.ndarray, weights: pa.ChunkedArray | None, mask: np.ndarray
+    ) -> None:
+        """Fold set-aside records (see ConnectionSet.aside) into the aside partials."""
+        t = _as_strings(t.select([*_FLOW_COLUMNS]))
+        cols: dict[str, pa.Array | pa.ChunkedArray] = _endpoint_columns(t)
+        reason = np.asarray(_REASON_KEYS, dtype=object)[codes]
+        cols["protocol"] = t.column("protocol")
+        kept = _KEPT_PORTS[codes]
+        keep_src, keep_dst = (kept & 1).astype(bool), (kept & 2).astype(bool)
+        null = pa.scalar(None, pa.int32())
+        cols["src_port"] = pc.if_else(pa.array(keep_src), t.column("src_port"), null)
+        cols["dst_port"] = pc.if_else(pa.array(keep_dst), t.column("dst_port"), null)
+        dnat = pa.array(codes == _CODE["pre_dnat"])
+        for c in ("dst_service_namespace", "dst_service_name"):
+            cols[c] = pc.if_else(dnat, t.column(c), pa.scalar(None, pa.string()))
+        cols["reason"] = pa.array(reason.tolist(), pa.string())
+        cols["source_file"] = t.column("source_file")
+        if weights is None:
+            cols["records"] = pa.array(np.ones(t.num_rows, dtype=np.int64))
+        else:
+            cols["records"] = pa.array(weights.to_numpy(zero_copy_only=False)[mask])
+        cols["first_seen"] = t.column("time_start")
+        cols["last_seen"] = t.column("time_end")
+        cols["line"] = t.column("source_record")
+        part = pa.table(cols).group_by(_ASIDE_PARTIAL_KEY, use_threads=False).aggregate(_ASIDE_AGGS)
+        self._aside.append(_rename_aggs(part))
+        self._aside_rows += part.num_rows
+        if self._aside_rows > _COMPACT_AT and len(self._aside) > 1:
+            self._compact_aside()
+
+    def _compact_aside(self) -> None:
+        merged = pa.concat_tables(self._aside)
+        merged = merged.group_by(_ASIDE_PARTIAL_KEY, use_threads=False).aggregate(_ASIDE_AGGS)
+        self._aside = [_rename_aggs(merged)]
+        self._aside_rows = merged.num_rows
+
+    def shift_lines(self, offset: int) -> None:
+        """Add ``offset`` to every example line: for an aggregator that read a part of a
+        file starting at line ``offset + 1`` (a parallel range)."""
+        if not offset:
+            return
+        shift = pa.scalar(offset, pa.int64())
+
+        def shifted(t: pa.Table) -> pa.Table:
+            i = t.schema.get_field_index("line")
+            return t.set_column(i, "line", pc.add(t.column("line"), shift))
+
+        self._partials = [shifted(t) for t in self._partials]
+        self._aside = [shifted(t) for t in self._aside]
 
     def merge(self, other: StreamingAggregator) -> None:
         """Fold in an aggregator that saw the records *after* all of this one's.
@@ -300,6 +431,10 @@ class StreamingAggregator:
         """
         self.excluded.update(other.excluded)
         self.records_used += other.records_used
+        self._aside.extend(other._aside)
+        self._aside_rows += other._aside_rows
+        if self._aside_rows > _COMPACT_AT and len(self._aside) > 1:
+            self._compact_aside()
         if other._partials:
             self._partials.extend(other._partials)
             self._partial_rows += other._partial_rows
@@ -423,12 +558,15 @@ class StreamingAggregator:
     def connections(self) -> ConnectionSet:
         import pandas as pd
 
+        aside = self._aside_frame()
         if not self._partials:
             empty = pd.DataFrame({f.name: pd.Series(dtype=object) for f in CONNECTION_SCHEMA})
-            return ConnectionSet(empty, 0, Counter(self.excluded))
+            services = pd.DataFrame({c: pd.Series(dtype=object) for c in SERVICE_KEY})
+            return ConnectionSet(empty, 0, Counter(self.excluded), aside, services)
         # Every figure below re-aggregates (sums, extremes, distinct values), so the partial
         # tables need no compaction first: that would be one more pass over all of them.
         partial = pa.concat_tables(self._partials).combine_chunks()
+        services = _services_frame(partial)
         key = list(CONNECTION_KEY)
         # One 5-tuple seen at several observation points or nodes is one connection: a
         # connection's flows are its distinct client ports, plus what aggregated rows count.
@@ -446,6 +584,8 @@ class StreamingAggregator:
             "observer_named",
             pc.if_else(pc.equal(observer, ""), pa.scalar(None, pa.string()), observer),
         )
+        example, files = _example_key(partial)
+        partial = partial.append_column("example", example)
         valid = pc.CountOptions(mode="only_valid")
         grouped = partial.group_by(key, use_threads=False).aggregate(
             [
@@ -456,11 +596,13 @@ class StreamingAggregator:
                 ("client_port", "count_distinct", valid),
                 ("flows_aggr", "sum"),
                 ("observer_named", "count_distinct", valid),
+                ("example", "min"),
             ]
         )
         out = grouped.to_pandas()
         out["active_hours"] = [tuple(sorted(h)) for h in out.pop("hour_distinct")]
         out["flows"] = out.pop("client_port_count_distinct") + out.pop("flows_aggr_sum")
+        out["example_file"], out["example_line"] = _split_examples(out.pop("example_min"), files)
         out = out.rename(
             columns={
                 "records_sum": "records",
@@ -479,7 +621,37 @@ class StreamingAggregator:
         out = out[[f.name for f in CONNECTION_SCHEMA]]
         order = key
         out = out.sort_values(order, na_position="first", kind="mergesort")
-        return ConnectionSet(out.reset_index(drop=True), self.records_used, Counter(self.excluded))
+        return ConnectionSet(
+            out.reset_index(drop=True), self.records_used, Counter(self.excluded), aside, services
+        )
+
+    def _aside_frame(self) -> pd.DataFrame:
+        """ConnectionSet.aside: the aside partials folded by ASIDE_KEY."""
+        import pandas as pd
+
+        columns = [*ASIDE_KEY, "records", "first_seen", "last_seen", "example_file"]
+        columns.append("example_line")
+        if not self._aside:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        t = pa.concat_tables(self._aside).combine_chunks()
+        example, files = _example_key(t)
+        t = t.append_column("example", example)
+        grouped = t.group_by(ASIDE_KEY, use_threads=False).aggregate(
+            [
+                ("records", "sum"),
+                ("first_seen", "min"),
+                ("last_seen", "max"),
+                ("example", "min"),
+            ]
+        )
+        data = _plain_columns(grouped, ASIDE_KEY)
+        data["records"] = grouped.column("records_sum").to_numpy()
+        times = grouped.select(["first_seen_min", "last_seen_max"]).to_pandas()
+        data["first_seen"] = times["first_seen_min"]
+        data["last_seen"] = times["last_seen_max"]
+        examples = grouped.column("example_min").combine_chunks()
+        data["example_file"], data["example_line"] = _split_examples(examples, files)
+        return _frame(data, columns)  # in grouping order: the at-risk check sorts its report
 
     def pods(self) -> pd.DataFrame:
         import pandas as pd
@@ -509,9 +681,98 @@ class StreamingAggregator:
         return out
 
 
+_LINE_BITS = 40  # line numbers below 2**40; the file's rank in name order above them
+
+
+def _example_key(t: pa.Table) -> tuple[pa.ChunkedArray, list[str]]:
+    """(key per row, files in name order): the key is ``rank of the file << 40 | line``, so
+    its minimum is the first line of the first file in name order, computed in the same
+    grouping as every other figure, without building a string per row."""
+    files = pc.cast(t.column("source_file"), pa.string())
+    names = sorted(n for n in pc.unique(files).to_pylist() if n is not None)
+    rank = pc.index_in(files, value_set=pa.array(names, pa.string()))
+    shifted = pc.shift_left(pc.cast(rank, pa.int64()), _LINE_BITS)
+    return pc.add(shifted, pc.cast(t.column("line"), pa.int64())), names
+
+
+def _split_examples(keys: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Example keys (see :func:`_example_key`) -> (files, lines) as object arrays, None
+    where a key is missing."""
+    values = pa.array(keys, pa.int64()) if not isinstance(keys, pa.Array) else keys
+    valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
+    raw = pc.fill_null(values, 0).to_numpy(zero_copy_only=False)
+    files = np.asarray([*names, None], dtype=object)[np.where(valid, raw >> _LINE_BITS, -1)]
+    lines = (raw & ((1 << _LINE_BITS) - 1)).astype(object)
+    lines[~valid] = None
+    return files, lines
+
+
+def _services_frame(partial: pa.Table) -> pd.DataFrame:
+    """ConnectionSet.services: the distinct connections whose records named a Service (any
+    order: it is a set)."""
+    named = partial.filter(pc.is_valid(partial.column("dst_service_name")))
+    distinct = named.group_by(SERVICE_KEY, use_threads=False).aggregate([])
+    return _frame(_plain_columns(distinct, SERVICE_KEY), SERVICE_KEY)
+
+
+def _frame(data: dict, columns: list[str]) -> pd.DataFrame:
+    """A DataFrame whose text columns stay object arrays (None for null), not converted to
+    pandas strings and back."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            c: pd.Series(data[c], dtype=object)
+            if getattr(data[c], "dtype", None) == np.dtype(object)
+            else data[c]
+            for c in columns
+        },
+        columns=columns,
+    )
+
+
+def _plain_columns(t: pa.Table, names: list[str]) -> dict:
+    """Columns as numpy arrays, which is how the at-risk check reads endpoint keys: text as
+    objects with None for nulls, each distinct value one shared ``str`` (endpoint keys
+    repeat a lot), numbers as floats with NaN for nulls."""
+    out = {}
+    for name in names:
+        col = t.column(name).combine_chunks()
+        if pa.types.is_dictionary(col.type):
+            col = pc.cast(col, pa.string())
+        if not pa.types.is_string(col.type):
+            out[name] = col.to_numpy(zero_copy_only=False)
+            continue
+        encoded = pc.dictionary_encode(col)
+        values = np.append(encoded.dictionary.to_numpy(zero_copy_only=False), None)
+        positions = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        out[name] = values[positions]
+    return out
+
+
+def _endpoint_columns(t: pa.Table) -> dict:
+    """The ENDPOINT_KEY columns of both sides: pods are identified by name (their IP
+    churns), everything else by address (or by the name of the set it stands for)."""
+    cols = {}
+    for side in ("src", "dst"):
+        is_pod = pc.fill_null(pc.equal(t.column(f"{side}_kind"), "pod"), False)
+        for c in ENDPOINT_KEY:
+            cols[f"{side}_{c}"] = t.column(f"{side}_{c}")
+        cols[f"{side}_ip"] = pc.if_else(
+            is_pod, pa.scalar(None, pa.string()), t.column(f"{side}_ip")
+        )
+        cols[f"{side}_pod"] = pc.if_else(
+            is_pod, t.column(f"{side}_pod"), pa.scalar(None, pa.string())
+        )
+    return cols
+
+
 def _with_aggregate_names(table: pa.Table) -> pa.Table:
     """Pods known only by an aggregated name (Calico `frontend-7f9c5d8b6-*`, Goldmane)
-    stand for the pods behind it: the name is their identity, never a pod name in YAML."""
+    stand for the pods behind it: the name is their identity, never a pod name in YAML.
+    Other endpoints known only by a name (Calico ``pub``/``pvt``, a NetworkSet or host
+    endpoint without its address) take the name where the address would be: see
+    :mod:`recommender.address_sets`."""
     for side in ("src", "dst"):
         pod, aggr = table.column(f"{side}_pod"), table.column(f"{side}_name_aggr")
         if aggr.null_count == len(aggr):
@@ -521,6 +782,9 @@ def _with_aggregate_names(table: pa.Table) -> pa.Table:
         )
         filled = pc.if_else(pc.and_(is_pod, pc.is_null(pod)), aggr, pod)
         table = table.set_column(table.schema.get_field_index(f"{side}_pod"), f"{side}_pod", filled)
+        ip = table.column(f"{side}_ip")
+        named = pc.if_else(pc.and_(pc.invert(is_pod), pc.is_null(ip)), aggr, ip)
+        table = table.set_column(table.schema.get_field_index(f"{side}_ip"), f"{side}_ip", named)
     return table
 
 

@@ -32,6 +32,9 @@ class SynthesisOptions:
     min_flows: int = 1
     #: Leave out connections observed over a shorter span (last seen - first seen).
     min_age: timedelta | None = None
+    #: Admit observed node sources by their addresses (exact ipBlocks): traffic a
+    #: LoadBalancer or NodePort SNATs on another node arrives from that node's address.
+    allow_node_sources: bool = False
 
     def __post_init__(self) -> None:
         if self.generalize not in ("exact", "role"):

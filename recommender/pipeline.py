@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 
 from .accounting import RecordCounts
+from .address_sets import cluster_ranges
+from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
 from .generate.ir import PolicyIR
 from .generate.k8s import render_policy
@@ -55,6 +57,9 @@ class Recommendation:
     #: what the inventory resolved (pods, nodes, service backends, ambiguous addresses)
     enrichment: dict[str, Any] | None = None
     options: SynthesisOptions = field(default_factory=SynthesisOptions)
+    #: Observed traffic the proposal will deny that coverage does not judge (see
+    #: :mod:`recommender.at_risk`): shown first, and what ``--strict`` refuses.
+    at_risk: AtRisk | None = None
 
     def explain(self, src: str, dst: str, protocol: str, port: int) -> list[str]:
         """Why the proposal allows or denies ``src`` -> ``dst`` (workloads "ns/name", pods
@@ -207,9 +212,8 @@ def _recommend_observed(
     selections = workload_selectors(pods)
     ns = sorted(set(namespaces)) if namespaces else None
     options = options or SynthesisOptions()
-    node_ips = sorted(set(conn_set.table.loc[conn_set.table["src_kind"] == "node", "src_ip"]))
-    if inventory is not None:
-        node_ips = sorted({*node_ips, *inventory.node_addresses()})
+    node_ips, pod_cidrs = _node_ips(conn_set, inventory), _pod_cidrs(inventory)
+    cluster = tuple(cluster_ranges(pods, node_ips, pod_cidrs))
     synthesis = synthesize(
         wconns,
         workloads,
@@ -218,13 +222,13 @@ def _recommend_observed(
         options=options,
         pods=pods,
         node_ips=node_ips,
-        pod_cidrs=sorted({c for cs in inventory.pod_cidrs.values() for c in cs})
-        if inventory is not None
-        else (),
+        pod_cidrs=pod_cidrs,
     )
     policies = [render_policy(p) for p in synthesis.policies]
     evaluator = Evaluator(policies)
-    replayed = _with_workloads(replay(conn_set.table, evaluator, pods, policies=policies), pods)
+    replayed = _with_workloads(
+        replay(conn_set.table, evaluator, pods, policies=policies, cluster=cluster), pods
+    )
     if synthesis.left_out:
         # Left out by --min-flows/--min-age: denied by design, listed, not judged.
         noise = {(x.src, x.dst, x.protocol, x.port): x.reason for x in synthesis.left_out}
@@ -239,13 +243,27 @@ def _recommend_observed(
         mask = pd.Series([h is not None for h in hits], index=replayed.index)
         replayed.loc[mask, "exempt"] = True
         replayed.loc[mask, "reasons"] = [f"left out as noise: {h}" for h in hits if h]
+    at_risk = find_at_risk(
+        conn_set,
+        replayed,
+        evaluator,
+        pods,
+        policies,
+        cluster=cluster,
+        node_addresses=inventory.node_addresses() if inventory is not None else None,
+    )
     if ns is not None:
         # Connections with neither end in scope are not this proposal's to cover.
         in_scope = replayed["src_namespace"].isin(ns) | replayed["dst_namespace"].isin(ns)
         replayed = replayed[in_scope].reset_index(drop=True)
     share, ok, total = coverage(replayed)
     breadth = measure_breadth(
-        evaluator, pods, wconns, policies, resolvers=synthesis.resolvers, namespaces=ns
+        evaluator,
+        pods,
+        wconns,
+        policies,
+        resolvers=synthesis.resolvers,
+        namespaces=ns if ns is not None else synthesis.namespaces,
     )
     return Recommendation(
         counts=counts,
@@ -267,7 +285,23 @@ def _recommend_observed(
         inventory=inventory,
         enrichment=stats.to_dict() if stats is not None else None,
         options=options,
+        at_risk=at_risk,
     )
+
+
+def _node_ips(conn_set: ConnectionSet, inventory: Inventory | None) -> list[str]:
+    """Node addresses: node sources seen in the connections, and the inventory's."""
+    table = conn_set.table
+    found = {ip for ip in table.loc[table["src_kind"] == "node", "src_ip"] if ip is not None}
+    if inventory is not None:
+        found |= set(inventory.node_addresses())
+    return sorted(found)
+
+
+def _pod_cidrs(inventory: Inventory | None) -> list[str]:
+    if inventory is None:
+        return []
+    return sorted({c for cs in inventory.pod_cidrs.values() for c in cs})
 
 
 def recommend(
@@ -278,8 +312,10 @@ def recommend(
     progress: Callable[[int], None] | None = None,
     inventory: Sequence[str | os.PathLike] = (),
     options: SynthesisOptions | None = None,
+    vpc_fields: Sequence[str] | str | None = None,
 ) -> Recommendation:
-    """Read flow logs and propose policies; nothing is written (see ``proposal.write``)."""
+    """Read flow logs and propose policies; nothing is written (see ``proposal.write``).
+    ``vpc_fields``: the LogFormat of headerless AWS VPC records (``iter_flow_batches``)."""
     from .ingest import iter_flow_batches
     from .ingest.parallel import aggregate_inputs
 
@@ -288,7 +324,9 @@ def recommend(
     if inv is None:
         # No enrichment: aggregate where the records are parsed (only partial aggregates
         # cross process boundaries).
-        agg = aggregate_inputs(inputs, format=format, counts=counts, progress=progress)
+        agg = aggregate_inputs(
+            inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
+        )
         return _recommend_observed(
             _observed(agg),
             counts,
@@ -298,7 +336,9 @@ def recommend(
             options=options,
             stats=None,
         )
-    batches = iter_flow_batches(inputs, format=format, counts=counts, progress=progress)
+    batches = iter_flow_batches(
+        inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
+    )
     return recommend_from_flows(
         batches,
         counts,
@@ -321,6 +361,13 @@ class VerifyRun:
     judged: int
     breadth: Breadth
     notes: list[str]
+    #: The known pods (observed, plus the inventory's) and the policies replayed, for the
+    #: report (:mod:`recommender.verify_report`): what each policy selects and admits.
+    pods: pd.DataFrame | None = None
+    policies: list[dict[str, Any]] = field(default_factory=list)
+    inventory: Inventory | None = None
+    #: Observed traffic the policies deny that coverage does not judge (recommender.at_risk).
+    at_risk: AtRisk | None = None
 
     @property
     def denied(self) -> pd.DataFrame:
@@ -334,8 +381,10 @@ def verify_policies(
     format: str | None = None,
     notes: Sequence[str] = (),
     inventory: Sequence[str | os.PathLike] = (),
+    vpc_fields: Sequence[str] | str | None = None,
 ) -> VerifyRun:
-    """Replay every observed connection in ``inputs`` against ``policies``."""
+    """Replay every observed connection in ``inputs`` against ``policies`` (``vpc_fields``:
+    the LogFormat of headerless AWS VPC records, see ``iter_flow_batches``)."""
     from .generate.synthesis import find_resolvers
     from .ingest import iter_flow_batches
     from .ingest.parallel import aggregate_inputs
@@ -343,17 +392,42 @@ def verify_policies(
     inv = read_inventory(list(inventory)) if inventory else None
     counts = RecordCounts()
     if inv is None:
-        agg = aggregate_inputs(inputs, format=format, counts=counts)
+        agg = aggregate_inputs(inputs, format=format, counts=counts, vpc_fields=vpc_fields)
         conn_set, pods, wconns = _observed(agg)
     else:
-        batches = iter_flow_batches(inputs, format=format, counts=counts)
+        batches = iter_flow_batches(inputs, format=format, counts=counts, vpc_fields=vpc_fields)
         conn_set, pods, wconns = observe(batches, inv, EnrichStats())
     if inv is not None:
         notes = [*notes, *inv.conflicts, *inv.rejected]
     evaluator = Evaluator(policies)
-    replayed = _with_workloads(replay(conn_set.table, evaluator, pods, policies=policies), pods)
+    cluster = tuple(cluster_ranges(pods, _node_ips(conn_set, inv), _pod_cidrs(inv)))
+    replayed = _with_workloads(
+        replay(conn_set.table, evaluator, pods, policies=list(policies), cluster=cluster), pods
+    )
+    at_risk = find_at_risk(
+        conn_set,
+        replayed,
+        evaluator,
+        pods,
+        list(policies),
+        cluster=cluster,
+        node_addresses=inv.node_addresses() if inv is not None else None,
+    )
     share, ok, total = coverage(replayed)
     breadth = measure_breadth(
         evaluator, pods, wconns, list(policies), resolvers=find_resolvers(wconns)
     )
-    return VerifyRun(counts, conn_set.excluded, replayed, share, ok, total, breadth, list(notes))
+    return VerifyRun(
+        counts,
+        conn_set.excluded,
+        replayed,
+        share,
+        ok,
+        total,
+        breadth,
+        list(notes),
+        pods=pods,
+        policies=list(policies),
+        inventory=inv,
+        at_risk=at_risk,
+    )

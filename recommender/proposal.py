@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .at_risk import HINTS, REASONS
 from .generate.ir import PolicyIR, Rule
 from .generate.k8s import to_yaml
 from .pipeline import Recommendation
+from .selector_basis import INVENTORY_COMMAND, INVENTORY_FIX, selector_basis
+from .selectors import label_selector, selector_text
 from .validate import is_dns1123_label, is_dns1123_subdomain
 
 SCHEMA_NAME = "netpol-recommender/report"
@@ -116,6 +119,7 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
                     "workload": ir.workload,
                     "workload_kind": ir.workload_kind,
                     "selector": ir.match_labels,
+                    "selector_expressions": _expressions(ir.match_expressions),
                     "selector_exact": ir.selector_exact,
                     "selector_why": ir.selector_why,
                     "swept_in": list(ir.swept_in),
@@ -131,6 +135,8 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
         "tool_version": __version__,
         "inputs": sorted(rec.inputs),
         "namespaces": rec.namespaces,
+        "at_risk": rec.at_risk.to_dict() if rec.at_risk is not None else None,
+        "unexpressed_peers": rec.synthesis.unexpressed,
         "coverage": rec.coverage,
         "covered_connections": rec.covered,
         "connections": rec.judged,
@@ -173,6 +179,7 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
                 "namespace": r.namespace,
                 "members": list(r.members),
                 "selector": r.match_labels,
+                "selector_expressions": _expressions(r.match_expressions),
                 "cost": r.cost,
                 "breadth": r.breadth,
                 "external": r.external,
@@ -197,6 +204,36 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
             for x in rec.synthesis.left_out
         ],
         "notes": rec.synthesis.notes,
+        "unproven_selectors": _unproven_selectors(rec),
+    }
+
+
+def _expressions(exprs: Any) -> list[dict[str, Any]]:
+    """matchExpressions as Kubernetes writes them (``[]`` when labels alone are exact)."""
+    return label_selector({}, exprs).get("matchExpressions", [])
+
+
+def _selector_text(labels: dict[str, str], exprs: list[dict[str, Any]]) -> str:
+    return selector_text(labels, [(e["key"], e["operator"], e.get("values", ())) for e in exprs])
+
+
+def _unproven_selectors(rec: Recommendation) -> dict[str, Any] | None:
+    """The selectors exact only among the pods the logs showed: all of them without an
+    inventory, those of namespaces the inventory has no pod of with one (None: none)."""
+    basis = selector_basis(rec.ir, rec.pods, rec.selections)
+    if rec.inventory is None:
+        why = "no --inventory"
+    else:
+        covered = set(rec.inventory.pods["namespace"])
+        basis = [n for n in basis if n["namespace"] not in covered]
+        if not basis:
+            return None
+        why = "the inventory has no pod in these namespaces"
+    return {
+        "why": f"{why}: selectors are exact only among the pods the flow logs showed, with "
+        "the labels the logs carried; pods never seen could be picked too",
+        "fix": INVENTORY_FIX,
+        "namespaces": basis,
     }
 
 
@@ -217,6 +254,60 @@ def _pct(x: float) -> str:
     return f"{x * 100:.2f}%"
 
 
+def _at_risk_figure(rec: Recommendation) -> str:
+    r = rec.at_risk
+    if r is None or not r.total:
+        return "0"
+    return f"{r.connections:,} connections ({r.records:,} records)"
+
+
+def _at_risk_section(rec: Recommendation) -> list[str]:
+    """At-risk traffic first: what enforcing this proposal breaks that coverage leaves out."""
+    r = rec.at_risk
+    if r is None or not r.total:
+        return ["**At risk: 0.** Every observed connection passes the independent evaluator.", ""]
+    lines = [
+        "## At risk",
+        "",
+        f"**{r.connections:,} observed connection(s) ({r.records:,} records) will be denied** "
+        "by this proposal although the traffic went through in the window. The coverage "
+        "figure below does not count them. Review them before merging:",
+        "",
+        "| reason | connections | records | what to do |",
+        "|---|---|---|---|",
+    ]
+    for key, figures in r.by_reason().items():
+        lines.append(
+            f"| {md(REASONS[key])} | {figures['connections']:,} | {figures['records']:,} | "
+            f"{md(HINTS.get(key, ''))} |"
+        )
+    lines += [
+        "",
+        "| source | destination | port | records | seen in | why |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in r.examples():
+        # The file, not the line: the same flows in another order give the same summary
+        # (report.json and the command's output give the line).
+        where = f"`{code(e['file'])}`" if e["file"] else ""
+        lines.append(
+            f"| {md(e['src'])} | {md(e['dst'])} | {md(e['port'])} | {e['records']:,} | "
+            f"{where} | {md(e['why'])} |"
+        )
+    shown = len(r.examples())
+    if len(r.table) > shown:
+        lines.append("")
+        lines.append(f"({len(r.table) - shown} more in report.json's `at_risk`.)")
+    if r.unchecked_node_sources:
+        lines += [
+            "",
+            f"{r.unchecked_node_sources} node-source connection(s) were not checked: the log "
+            "does not say whether the node is the destination pod's own (an --inventory does).",
+        ]
+    lines.append("")
+    return lines
+
+
 def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
     """SUMMARY.md: ready to paste as a pull-request body."""
     counts = rec.counts
@@ -226,8 +317,10 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         "",
         f"Generated by netpol-recommender {md(__version__)} from {counts.files} input file(s).",
         "",
+        *_at_risk_section(rec),
         "| measure | value |",
         "|---|---|",
+        f"| at risk (observed, denied, outside coverage) | **{_at_risk_figure(rec)}** |",
         f"| coverage (observed connections still allowed) | **{_pct(rec.coverage)}** "
         f"({rec.covered} of {rec.judged}) |",
         f"| breadth (allowed but never observed) | **{b.total:,}** |",
@@ -260,16 +353,38 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
     node_sources = report["node_sources"]
     if node_sources:
         lines += [
-            "## Node and host sources (no rule)",
+            "## Node and host sources",
             "",
-            "NetworkPolicy cannot select nodes or host-network pods, and a pod's own node "
-            "always reaches it (kubelet probes). These connections get no rule:",
+            "NetworkPolicy cannot select nodes or host-network pods. A pod's own node always "
+            "reaches it (kubelet probes); traffic from another node (LoadBalancer or NodePort "
+            "SNAT) is judged by the node's address: it is listed under At risk unless "
+            + (
+                "--allow-node-sources admits it, as it does here."
+                if rec.options.allow_node_sources
+                else "--allow-node-sources admits it."
+            ),
             "",
             "| source | destination | port | flows |",
             "|---|---|---|---|",
         ]
         for n in node_sources:
             lines.append(f"| {md(n['src'])} | {md(n['dst'])} | {md(n['port'])} | {n['flows']} |")
+        lines.append("")
+    if rec.synthesis.unexpressed:
+        lines += [
+            "## Peers NetworkPolicy cannot state",
+            "",
+            "The log names these peers without an address (a NetworkSet, a host endpoint): "
+            "no rule admits them, and their traffic is at risk.",
+            "",
+            "| workload | direction | peer | kind | port | flows | what would express it |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for u in rec.synthesis.unexpressed:
+            lines.append(
+                f"| {md(u['workload'])} | {u['direction']} | {md(u['peer'])} | {md(u['kind'])} "
+                f"| {md(u['port'])} | {u['flows']} | {md(u['express'])} |"
+            )
         lines.append("")
     if report["left_out"]:
         lines += [
@@ -295,7 +410,7 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
             "|---|---|---|---|",
         ]
         for r in report["roles"]:
-            selector = ", ".join(f"{k}={v}" for k, v in r["selector"].items())
+            selector = _selector_text(r["selector"], r["selector_expressions"])
             lines.append(
                 f"| {md(', '.join(r['members']))} | `{code(selector)}` | {r['cost']} | "
                 f"{md(r['why'])} |"
@@ -315,9 +430,10 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
                 f"{x['unobserved_addresses']} | {md(x['why'])} |"
             )
         lines.append("")
-    if not report["denied_connections"]:
+    at_risk = rec.at_risk.total if rec.at_risk is not None else 0
+    if not report["denied_connections"] and not at_risk:
         lines += ["All observed connections pass the independent evaluator.", ""]
-    else:
+    elif report["denied_connections"]:
         lines += ["## Denied observed connections", ""]
         for d in report["denied_connections"][:50]:
             lines.append(
@@ -340,6 +456,7 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         lines += ["## Notes", ""]
         lines += [f"- {md(n)}" for n in notes]
         lines.append("")
+    lines += _unproven_lines(report["unproven_selectors"])
     lines += ["## Policies", ""]
     for entry, ir in zip(report["policy_files"], rec.ir, strict=True):
         lines.append(f"### `{entry['file']}`")
@@ -350,7 +467,7 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
                 "",
             ]
             continue
-        selector = ", ".join(f"{k}={v}" for k, v in ir.match_labels.items()) or "(all pods)"
+        selector = selector_text(ir.match_labels, ir.match_expressions) or "(all pods)"
         lines.append(
             f"Workload {md(ir.workload_kind)} {md(ir.workload)}; selector `{code(selector)}` "
             f"({'exact' if ir.selector_exact else 'NOT exact'}: {md(ir.selector_why)}); "
@@ -367,6 +484,40 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
                 lines.append(f"| {direction} | {peers} | {ports} | {flows} | {md(last)} |")
         lines.append("")
     return "\n".join(lines)
+
+
+#: Selectors listed per namespace in SUMMARY.md; report.json has them all.
+MAX_LISTED_SELECTORS = 12
+
+
+def _unproven_lines(unproven: dict[str, Any] | None) -> list[str]:
+    """One table row per namespace: how many pods the selectors were proven among."""
+    if not unproven or not unproven["namespaces"]:
+        return []
+    lines = [
+        "## Selectors proven only among observed pods",
+        "",
+        f"{md(unproven['why'].split(':')[0]).capitalize()}: each selector below picks "
+        "exactly its workloads among the pods the flow logs showed, with the labels the logs "
+        "carried. A pod that was "
+        "quiet during the window, or a label the logs left out, could make it pick more; "
+        "`(all pods)` admits every pod of the namespace, seen or not. "
+        f"`--inventory` with `{INVENTORY_COMMAND}` output proves them among every pod "
+        "(report.json: `unproven_selectors`).",
+        "",
+        "| namespace | observed pods | workloads | selectors |",
+        "|---|---|---|---|",
+    ]
+    for ns in unproven["namespaces"]:
+        shown = [f"`{code(s['selector'])}`" for s in ns["selectors"][:MAX_LISTED_SELECTORS]]
+        more = len(ns["selectors"]) - len(shown)
+        if more > 0:
+            shown.append(f"and {more} more")
+        lines.append(
+            f"| {md(ns['namespace'])} | {ns['observed_pods']} | {ns['observed_workloads']} | "
+            f"{', '.join(shown).replace('|', '/')} |"
+        )
+    return [*lines, ""]
 
 
 def write_proposal(rec: Recommendation, out: str | os.PathLike) -> dict[str, Any]:

@@ -160,5 +160,9 @@ CONNECTION_SCHEMA = pa.schema(
         pa.field("observers", pa.int64(), nullable=False),
         # Epoch hours (UTC) with traffic: distinct hours and days say how regular it is.
         pa.field("active_hours", pa.list_(pa.int64()), nullable=False),
+        # One record behind the connection (the first file in name order, its first line):
+        # where a person can look.
+        pa.field("example_file", pa.string()),
+        pa.field("example_line", pa.int64()),
     ]
 )

@@ -97,6 +97,10 @@ class Endpoint:
     ports: tuple[ContainerPort, ...] = ()
     #: Display name only (pod name / workload / ip).
     name: str | None = None
+    #: Non-pods only: the endpoint stands for EVERY address of these CIDRs (a named set such
+    #: as Calico's ``pub``, whose actual addresses the log does not say); then ``ip`` is
+    #: None and a side is allowed only when its matching rules together admit all of them.
+    ranges: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, order=True)
@@ -135,7 +139,11 @@ class DirectionVerdict:
             return f"{head}: allowed: not isolated, no policy selects it for {self.direction}"
         if self.allowed:
             return f"{head}: allowed by " + ", ".join(str(r) for r in self.allowed_by)
-        return f"{head}: denied: isolated by {', '.join(self.isolated_by)}, no rule matches"
+        isolated = ", ".join(self.isolated_by)
+        if self.allowed_by:  # an address set that the matching rules admit only in part
+            partial = ", ".join(str(r) for r in self.allowed_by)
+            return f"{head}: denied: isolated by {isolated}; {partial} admit only part of the peer"
+        return f"{head}: denied: isolated by {isolated}, no rule matches"
 
 
 @dataclass(frozen=True)
@@ -213,6 +221,57 @@ class _IPBlock:
         if addr.version != self.network.version or addr not in self.network:
             return False
         return not any(addr in ex for ex in self.excepts)
+
+
+def _spans(network: _Network) -> tuple[int, int, int]:
+    return network.version, int(network.network_address), int(network.broadcast_address)
+
+
+def _block_spans(block: _IPBlock) -> list[tuple[int, int, int]]:
+    """(family, lo, hi) ranges an ipBlock admits: its CIDR minus every except."""
+    version, lo, hi = _spans(block.network)
+    holes = sorted(_spans(ex)[1:] for ex in block.excepts)
+    out, at = [], lo
+    for h_lo, h_hi in holes:
+        if h_lo > at:
+            out.append((version, at, h_lo - 1))
+        at = max(at, h_hi + 1)
+    if at <= hi:
+        out.append((version, at, hi))
+    return out
+
+
+_EVERYTHING = ((4, 0, 2**32 - 1), (6, 0, 2**128 - 1))
+
+
+@lru_cache(maxsize=4096)
+def _range_spans(ranges: tuple[str, ...]) -> tuple[tuple[int, int, int], ...]:
+    return tuple(_spans(ipaddress.ip_network(r, strict=False)) for r in ranges)
+
+
+def _overlaps(a: Sequence[tuple[int, int, int]], b: Sequence[tuple[int, int, int]]) -> bool:
+    return any(x[0] == y[0] and x[1] <= y[2] and y[1] <= x[2] for x in a for y in b)
+
+
+def _covers(
+    admitted: Sequence[tuple[int, int, int]], wanted: Sequence[tuple[int, int, int]]
+) -> bool:
+    """Whether the union of ``admitted`` holds every address of ``wanted``."""
+    for version in (4, 6):
+        need = sorted((lo, hi) for v, lo, hi in wanted if v == version)
+        if not need:
+            continue
+        have = sorted((lo, hi) for v, lo, hi in admitted if v == version)
+        merged: list[list[int]] = []
+        for lo, hi in have:
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        for lo, hi in need:
+            if not any(m_lo <= lo and hi <= m_hi for m_lo, m_hi in merged):
+                return False
+    return True
 
 
 class _Peer:
@@ -598,6 +657,20 @@ def _ns_labels(ep: Endpoint) -> Mapping[str, str]:
     return {**labels, NS_NAME_LABEL: ep.namespace}
 
 
+def _port_rules(
+    selecting: tuple[_Policy, ...], direction: str, protocol: str, port: int | None, dst: Endpoint
+) -> Iterable[tuple[_Policy, _Rule]]:
+    """The rules of the selecting policies, in one direction, whose ports admit the
+    connection (no ``ports``: every port; a port-less connection: only those)."""
+    for pol in selecting:
+        for rule in pol.rules[direction]:
+            ports = rule.ports
+            if ports is None or (
+                port is not None and any(p.matches(protocol, port, dst) for p in ports)
+            ):
+                yield pol, rule
+
+
 class Evaluator:
     """Answers "is this connection allowed, and by which rules?" for a fixed set of policies."""
 
@@ -684,24 +757,54 @@ class Evaluator:
         selecting = self._select(subject)[direction]
         if not selecting:
             return DirectionVerdict(True, False, True, (), (), text, direction)
+        if peer.kind != "pod" and peer.ranges:
+            return self._side_set(direction, subject, peer, dst, protocol, port, selecting, text)
         ns_labels = _ns_labels(peer) if peer.kind == "pod" else None
         matched: list[RuleRef] = []
-        for pol in selecting:
-            for rule in pol.rules[direction]:
-                if rule.ports is not None:
-                    if port is None:
-                        continue
-                    if not any(p.matches(protocol, port, dst) for p in rule.ports):
-                        continue
-                if rule.peers is not None and not any(
-                    self._peer_matches(pr, peer, ns_labels, pol.namespace) for pr in rule.peers
-                ):
-                    continue
-                matched.append(RuleRef(pol.namespace, pol.name, direction, rule.index))
+        for pol, rule in _port_rules(selecting, direction, protocol, port, dst):
+            if rule.peers is not None and not any(
+                self._peer_matches(pr, peer, ns_labels, pol.namespace) for pr in rule.peers
+            ):
+                continue
+            matched.append(RuleRef(pol.namespace, pol.name, direction, rule.index))
         return DirectionVerdict(
             True,
             True,
             bool(matched),
+            tuple(p.key for p in selecting),
+            tuple(sorted(matched)),
+            text,
+            direction,
+        )
+
+    def _side_set(
+        self,
+        direction: str,
+        subject: Endpoint,
+        peer: Endpoint,
+        dst: Endpoint,
+        protocol: str,
+        port: int | None,
+        selecting: tuple[_Policy, ...],
+        text: str,
+    ) -> DirectionVerdict:
+        """An isolated pod's side towards a peer that stands for a set of addresses: allowed
+        when the rules that match the port together admit every address of the set."""
+        wanted = _range_spans(peer.ranges)
+        admitted: list[tuple[int, int, int]] = []
+        matched: list[RuleRef] = []
+        for pol, rule in _port_rules(selecting, direction, protocol, port, dst):
+            if rule.peers is None:
+                spans: list[tuple[int, int, int]] = list(_EVERYTHING)
+            else:
+                spans = [s for pr in rule.peers if pr.block for s in _block_spans(pr.block)]
+            if spans and _overlaps(spans, wanted):
+                admitted += spans
+                matched.append(RuleRef(pol.namespace, pol.name, direction, rule.index))
+        return DirectionVerdict(
+            True,
+            True,
+            _covers(admitted, wanted),
             tuple(p.key for p in selecting),
             tuple(sorted(matched)),
             text,

@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 __all__ = [
+    "GRPC_PORT",
     "EdgeTraffic",
     "SimCluster",
     "SimEdge",
@@ -507,6 +508,19 @@ _REPORT_SCHEDULE_MINUTE = 30  # CronJob schedule "30 */3 * * *"
 _REPORT_EVERY_HOURS = 3
 
 _API_SERVER_PORT = 6443
+#: Where ``shop_cluster(grpc=True)``'s gRPC service listens: above 32768, like its clients.
+GRPC_PORT = 50051
+_GRPC_WORKLOAD = _WorkloadSpec(
+    "shop",
+    "recommendations",
+    "Deployment",
+    2,
+    "recommendations",
+    {"app.kubernetes.io/name": "recommendations", **_SHOP, "tier": "backend"},
+    (("grpc", GRPC_PORT, "TCP"), ("metrics", 9090, "TCP")),
+    (),
+    "workers",
+)
 _UPSTREAM_DNS = "172.18.0.1"  # the docker network gateway kind nodes resolve through
 _PAYMENT_APIS = (
     ("93.184.216.34", "api.payments.example.com"),
@@ -638,9 +652,15 @@ def _workload_pods(
     return pods
 
 
-def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
+def shop_cluster(seed: int = 7, *, hours: float = 6.0, grpc: bool = False) -> SimCluster:
     """The sample microservice shop: 3 nodes, 5 namespaces, a rollout, a canary and a
-    CronJob. ``hours`` sets the observation window (it starts at 2025-11-05 06:00 UTC)."""
+    CronJob. ``hours`` sets the observation window (it starts at 2025-11-05 06:00 UTC).
+
+    ``grpc``: add ``shop/recommendations``, a gRPC service listening on
+    :data:`GRPC_PORT` (inside the Linux ephemeral range, so a log without TCP flags cannot
+    tell its server from its clients by port) and called by ``shop/frontend``. Without it
+    the random draws, hence ``sample_flows/``, are those of the plain shop.
+    """
     if hours <= 0:
         raise ValueError("hours must be positive")
     rng = random.Random(seed)
@@ -660,7 +680,8 @@ def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
 
     rollout_at = start + timedelta(seconds=round(hours * 3600 * 0.45))
     rollouts = {("shop", "cart"): rollout_at}
-    pods = _workload_pods(_SHOP_WORKLOADS, nodes, alloc, rng, start, rollouts)
+    specs = (*_SHOP_WORKLOADS, _GRPC_WORKLOAD) if grpc else _SHOP_WORKLOADS
+    pods = _workload_pods(specs, nodes, alloc, rng, start, rollouts)
 
     # The CronJob: one Job (one pod) per scheduled run inside the window.
     report_runs: list[datetime] = []
@@ -701,6 +722,16 @@ def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
         )
 
     services = _shop_services(rng)
+    if grpc:
+        services.append(
+            SimService(
+                "shop",
+                "recommendations",
+                f"10.96.{rng.randint(1, 254)}.{rng.randint(2, 254)}",
+                {"app.kubernetes.io/name": "recommendations"},
+                (("grpc", GRPC_PORT, GRPC_PORT, "TCP"),),
+            )
+        )
     cluster = SimCluster(
         name=cluster_name,
         nodes=nodes,
@@ -727,6 +758,11 @@ def shop_cluster(seed: int = 7, *, hours: float = 6.0) -> SimCluster:
         "Part of the Internet traffic to ingress-nginx is SNATed by another node and arrives "
         "from `reserved:remote-node` (edge source `node`).",
     ]
+    if grpc:
+        cluster.notes.append(
+            f"`shop/recommendations` serves gRPC on {GRPC_PORT}/TCP, inside the ephemeral "
+            "port range its clients use too."
+        )
     return cluster
 
 
@@ -842,6 +878,14 @@ def _shop_edges(cluster: SimCluster, rng: random.Random) -> None:
     add("shop/cart", "data/redis", "TCP", 6379, svc("data", "redis", 45))
     add("shop/catalog", "data/postgres", "TCP", 5432, svc("data", "postgres", 35))
     add("shop/catalog-canary", "data/postgres", "TCP", 5432, svc("data", "postgres", 10))
+    if cluster.pods_of("shop/recommendations"):
+        add(
+            "shop/frontend",
+            "shop/recommendations",
+            "TCP",
+            GRPC_PORT,
+            svc("shop", "recommendations", 30),
+        )
     for ip, name in _PAYMENT_APIS:
         add(
             "shop/payments",

@@ -117,3 +117,22 @@ def truncated_repr(value: object, limit: int = 80) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
+
+
+def _escape_char(c: str) -> str:
+    n = ord(c)
+    if n < 0x100:
+        return f"\\x{n:02x}"
+    if n < 0x10000:
+        return f"\\u{n:04x}"
+    return f"\\U{n:08x}"
+
+
+def printable(text: object) -> str:
+    """``text`` with every non-printable character (line breaks, escape sequences, bidi
+    controls) written as a visible escape, for a terminal line: names from logs and
+    policies are untrusted."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else _escape_char(c) for c in s)

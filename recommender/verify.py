@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .address_sets import expressible, is_address, set_ranges
 from .breadth import (
     DNS_PORTS,
     Breadth,
@@ -38,10 +39,13 @@ from .semantics import Endpoint, Evaluator, Verdict
 __all__ = [
     "DNS_PORTS",
     "EXEMPT_SOURCE_KINDS",
+    "NAMED_REASON",
+    "address_endpoint",
     "Breadth",
     "PodIndex",
     "coverage",
     "exemption",
+    "pod_classes",
     "expected_pairs",
     "measure_breadth",
     "replay",
@@ -52,6 +56,9 @@ __all__ = [
 #: reaches its pods (kubelet probes). They are reported, not replayed.
 EXEMPT_SOURCE_KINDS = ("node", "host_network_pod")
 _NODE_REASON = "node source: always allowed from the resident node; not selectable"
+#: Why a connection with a peer known only by a name (a NetworkSet or a host endpoint the
+#: log names without its address) is reported rather than judged.
+NAMED_REASON = "peer known only by name"
 # Stand-ins for the endpoint descriptions in a verdict's explanation, filled in per row.
 _SRC, _DST = "\x00src\x00", "\x00dst\x00"
 
@@ -96,7 +103,30 @@ def exemption(row: Any, index: PodIndex) -> str:
         key = (getattr(row, f"{side}_namespace"), getattr(row, f"{side}_pod"))
         if getattr(row, f"{side}_kind") == "pod" and key in index.unknown:
             return f"pod labels unknown: {key[0]}/{key[1]} ({side}); no selector can name it"
+    for side in ("src", "dst"):
+        if getattr(row, f"{side}_kind") != "pod" and _named(getattr(row, f"{side}_ip")):
+            return _named_reason(getattr(row, f"{side}_kind"), getattr(row, f"{side}_ip"))
     return ""
+
+
+def _named(ip: Any) -> bool:
+    """An id that is neither an address nor a set NetworkPolicy can express."""
+    return isinstance(ip, str) and not is_address(ip) and not expressible(ip)
+
+
+def _named_reason(kind: Any, name: Any) -> str:
+    return f"{NAMED_REASON}: {kind} {name}; NetworkPolicy cannot express it"
+
+
+def address_endpoint(kind: Any, ip: Any, cluster: tuple[str, ...] = ()) -> Endpoint:
+    """The endpoint of a non-pod connection end: an address; a named set NetworkPolicy can
+    express (``pub``, ``pvt``: every address of its ranges, given the ``cluster`` ranges);
+    any other name or a missing address: an endpoint no ipBlock matches."""
+    if isinstance(ip, str) and expressible(ip):
+        return Endpoint(kind=kind, ip=None, name=ip, ranges=set_ranges(ip, cluster))
+    if isinstance(ip, str) and not is_address(ip):
+        return Endpoint(kind=kind, ip=None, name=ip)
+    return Endpoint(kind=kind, ip=ip, name=ip)
 
 
 def _describe_pod(ep: Endpoint) -> str:
@@ -109,7 +139,7 @@ def _describe_address(kind: Any, ip: Any) -> str:
     return f"{kind} {ip or '?'}"
 
 
-def _pod_classes(index: PodIndex, evaluator: Evaluator, policies: PolicyIndex | None) -> np.ndarray:
+def pod_classes(index: PodIndex, evaluator: Evaluator, policies: PolicyIndex | None) -> np.ndarray:
     """Per pod position, the class code of pods no policy tells apart."""
     by_ip = evaluator.ipblock_matches_pods
     eps = index.endpoints
@@ -179,12 +209,18 @@ def replay(
     *,
     policies: list[dict[str, Any]] | None = None,
     stats: dict[str, Any] | None = None,
+    cluster: tuple[str, ...] = (),
+    judge_all: bool = False,
 ) -> pd.DataFrame:
     """Evaluate every pod-level connection; adds ``exempt``, ``allowed`` and ``reasons``.
 
     ``policies``: the policies ``evaluator`` was built from. Optional; with them, endpoints
     that differ only in labels or addresses no policy looks at share one evaluation.
     ``stats``: when given, filled with class and evaluation counts and seconds per phase.
+    ``cluster``: the known cluster ranges, which the named sets ``pub``/``pvt`` leave out
+    (see :mod:`recommender.address_sets`). ``judge_all``: evaluate every row, exempt ones
+    too (pods of unknown labels as labelled by nothing, node sources by their address,
+    peers known only by a name as matching no ipBlock); ``exempt`` still says which.
     """
     stats = {} if stats is None else stats
     seconds = stats.setdefault("seconds", {})
@@ -218,26 +254,32 @@ def replay(
     unknown = np.append(index.unknown_flags, False)  # position -1: not a known pod
     src_unknown = src.is_pod & unknown[src.pos]
     dst_unknown = dst.is_pod & unknown[dst.pos]
-    exempt = node | src_unknown | dst_unknown
+    named = np.asarray([_named(ip) for ip in ends.ips] + [False])  # code -1: no address
+    src_named = ~src.is_pod & named[src.ip]
+    dst_named = ~dst.is_pod & named[dst.ip]
+    exempt = node | src_unknown | dst_unknown | src_named | dst_named
     reasons = np.empty(n, dtype=object)
     for i in np.flatnonzero(exempt):
         if node[i]:
             reasons[i] = _NODE_REASON
-        else:
+        elif src_unknown[i] or dst_unknown[i]:
             end, label = (src, "src") if src_unknown[i] else (dst, "dst")
             ep = index.endpoints[end.pos[i]]
             reasons[i] = (
                 f"pod labels unknown: {ep.namespace}/{ep.name} ({label}); no selector can name it"
             )
+        else:
+            end = src if src_named[i] else dst
+            reasons[i] = _named_reason(ends.kinds[end.kind[i]], ends.ips[end.ip[i]])
     allowed = np.ones(n, dtype=bool)
-    judged = np.flatnonzero(~exempt)
+    judged = np.arange(n) if judge_all else np.flatnonzero(~exempt)
     if len(judged):
         for end in (src, dst):
             missing = end.is_pod[judged] & (end.pos[judged] < 0)
             if missing.any():
                 i = judged[np.flatnonzero(missing)[0]]
                 raise KeyError(ends.pod_key(end, i))
-        _judge(index, evaluator, pindex, ends, judged, allowed, reasons, conns, stats, lap)
+        _judge(index, evaluator, pindex, ends, judged, allowed, reasons, conns, stats, lap, cluster)
     out["exempt"] = exempt.tolist()
     out["allowed"] = allowed.tolist()
     out["reasons"] = reasons.tolist()
@@ -310,10 +352,11 @@ def _judge(
     conns: pd.DataFrame,
     stats: dict[str, Any],
     lap: Any,
+    cluster: tuple[str, ...] = (),
 ) -> None:
     """Evaluate the judged rows once per distinct (class, class, protocol, port)."""
     lap("exemptions")
-    pod_cls = _pod_classes(index, evaluator, pindex)
+    pod_cls = pod_classes(index, evaluator, pindex)
     n_pod_cls = int(pod_cls.max()) + 1 if len(pod_cls) else 0
     n_pods = len(index.endpoints)
     # Addresses (non-pod ends) of the judged rows, both sides together, as (kind, ip) codes.
@@ -369,16 +412,17 @@ def _judge(
         if c < n_pod_cls:
             return rep_pod[c]
         kind, ip = addresses[int(addr_first[c - n_pod_cls])]
-        return Endpoint(kind=kind, ip=ip, name=ip)
+        return address_endpoint(kind, ip, cluster)
 
     templates = np.empty(len(first), dtype=object)
     verdicts = np.empty(len(first), dtype=bool)
     for code, row in enumerate(first):
+        port = int(ports[row])
         v = evaluator.evaluate(
             representative("src", row),
             representative("dst", row),
             protos[proto_codes[row]],
-            int(ports[row]),
+            None if port < 0 else port,  # -1: a port-less record (ICMP, aggregated port)
         )
         shown = Verdict(
             v.allowed, replace(v.egress, subject=_SRC), replace(v.ingress, subject=_DST)

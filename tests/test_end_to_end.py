@@ -4,19 +4,24 @@ truth and by the independent evaluator, not by the generator's own bookkeeping."
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import shutil
 
+import conftest
 import pyarrow.compute as pc
 import pytest
+import yaml
 from click.testing import CliRunner
-from conftest import SAMPLE_FLOWS
+from conftest import SAMPLE_FLOWS, flow, flows_table
 
 from recommender.cli import main
 from recommender.ingest import read_flows
+from recommender.ingest.parquet import write_parquet
 from recommender.pipeline import recommend, recommend_from_flows
 from recommender.semantics import Endpoint, Evaluator
 from recommender.simulate import shop_cluster
+from recommender.system_namespaces import is_system_namespace
 
 EPHEMERAL = range(32768, 61000)
 
@@ -83,6 +88,11 @@ def test_every_observed_workload_is_isolated_in_both_directions_by_its_own_polic
     evaluator = Evaluator(rec.policies)
     own = {f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in rec.policies}
     for pod in cluster.pods:
+        if is_system_namespace(pod.namespace):  # left alone by default
+            ep = _endpoint(pod, cluster)
+            assert not evaluator.policies_selecting(ep, "ingress"), pod.name
+            assert not evaluator.policies_selecting(ep, "egress"), pod.name
+            continue
         ep = _endpoint(pod, cluster)
         for direction in ("ingress", "egress"):
             selecting = evaluator.policies_selecting(ep, direction)
@@ -188,6 +198,13 @@ def test_shuffled_input_gives_byte_identical_output(tmp_path, monkeypatch):
         result = CliRunner().invoke(main, ["recommend", "flows", "-o", "out"])
         assert result.exit_code == 0, result.output
         outputs.append(_tree(tmp_path / run / "out"))
+    # report.json's at-risk examples name the line of one record: it moves with the record
+    reports = [json.loads(out.pop("report.json")) for out in outputs]
+    for report in reports:
+        assert report["at_risk"]["examples"]
+        for example in report["at_risk"]["examples"]:
+            assert example.pop("line") > 0
+    assert reports[0] == reports[1]
     assert outputs[0] == outputs[1]
     assert "SUMMARY.md" in outputs[0] and len(outputs[0]) > 10
 
@@ -197,3 +214,89 @@ def test_cli_prints_where_the_proposal_went_and_exits_zero(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"proposal written to {tmp_path / 'policies'}" in result.output
     assert (tmp_path / "policies" / "shop" / "allow-cart.yaml").is_file()
+
+
+def test_inventory_makes_a_canary_carrying_every_label_plus_one_exact(tmp_path):
+    """The log keeps only the name label (as Hubble's label filter does): catalog and its
+    canary look alike. The inventory shows `track: canary` on the canary; the proposal then
+    selects catalog with `!track`, proven by the evaluator with the API server's labels, and
+    `verify` accepts the policies."""
+    catalog = {"app.kubernetes.io/name": "catalog"}
+    front = conftest.pod(
+        "shop", "frontend-6b7c8d9f5-xwzrt", {"app.kubernetes.io/name": "frontend"}, "10.0.0.5"
+    )
+    cat = conftest.pod("shop", "catalog-7d4b9c8f6-bcdfg", catalog, "10.0.0.6")
+    canary = conftest.pod("shop", "catalog-canary-5f6c7d8b9-hjklm", catalog, "10.0.0.7")
+    db = conftest.pod("data", "db-0", {"app": "db"}, "10.0.1.2")
+    flows = tmp_path / "flows.parquet"
+    write_parquet(
+        flows_table(
+            [
+                flow(front, cat, 8080),
+                flow(front, canary, 8080, sport=40001),
+                flow(cat, db, 5432, sport=40002),
+            ]
+        ),
+        flows,
+    )
+    real = {  # what the API server says
+        cat["pod"]: {**catalog, "tier": "backend", "pod-template-hash": "7d4b9c8f6"},
+        canary["pod"]: {**catalog, "tier": "backend", "track": "canary"},
+        front["pod"]: front["labels"],
+        db["pod"]: db["labels"],
+    }
+    items = [
+        {
+            "kind": "Pod",
+            "metadata": {"name": p["pod"], "namespace": p["namespace"], "labels": real[p["pod"]]},
+            "spec": {"containers": [{"ports": [{"containerPort": 8080}]}]},
+            "status": {"podIP": p["ip"]},
+        }
+        for p in (front, cat, canary, db)
+    ]
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"kind": "List", "items": items}))
+
+    blind = CliRunner().invoke(main, ["recommend", str(flows), "-o", str(tmp_path / "blind")])
+    assert blind.exit_code == 0, blind.output
+    report = json.loads((tmp_path / "blind" / "report.json").read_text())
+    entry = next(p for p in report["policy_files"] if p.get("workload") == "shop/catalog")
+    assert not entry["selector_exact"] and entry["swept_in"] == [canary["pod"]]
+
+    args = ["recommend", str(flows), "--inventory", str(inventory), "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    entry = next(p for p in report["policy_files"] if p.get("workload") == "shop/catalog")
+    assert entry["selector_exact"] and entry["swept_in"] == []
+    assert entry["selector_expressions"] == [{"key": "track", "operator": "DoesNotExist"}]
+    assert report["coverage"] == 1.0 and report["breadth_detail"]["in_cluster"] == 0
+    # only the assumed resolver's namespace, which neither the log nor the inventory shows
+    unproven = report["unproven_selectors"]["namespaces"]
+    assert [n["namespace"] for n in unproven] == ["kube-system"]
+    policies = [
+        yaml.safe_load(p.read_text())
+        for p in sorted((tmp_path / "out" / "policies").rglob("*.yaml"))
+    ]
+    evaluator = Evaluator(policies)
+    for p in (cat, canary):
+        ep = Endpoint(
+            kind="pod",
+            ip=p["ip"],
+            namespace="shop",
+            labels=real[p["pod"]],
+            namespace_labels={"kubernetes.io/metadata.name": "shop"},
+            name=p["pod"],
+        )
+        mine = set(evaluator.policies_selecting(ep, "ingress")) - {"shop/default-deny"}
+        assert mine == {"shop/allow-" + p["pod"].rsplit("-", 2)[0]}
+    check = [
+        "verify",
+        "--policies",
+        str(tmp_path / "out" / "policies"),
+        str(flows),
+        "--inventory",
+        str(inventory),
+    ]
+    verified = CliRunner().invoke(main, check)
+    assert verified.exit_code == 0, verified.output

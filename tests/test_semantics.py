@@ -1035,3 +1035,87 @@ def test_missing_pod_selector_and_null_fields_decode_as_empty():
     v = ev.evaluate(EXTERNAL, X_DB, "UDP", 53)
     assert v.ingress.isolated is True
     assert v.allowed is True
+
+
+# --------------------------------------------------------------------------------------------
+# Endpoints that stand for a set of addresses (Calico pub/pvt): every address must pass
+# --------------------------------------------------------------------------------------------
+
+
+def address_set(*ranges, name="set"):
+    return Endpoint(kind="external", ip=None, name=name, ranges=tuple(ranges))
+
+
+def _ingress_from(*peers, ports=({"port": 443},)):
+    rule = {"from": list(peers)}
+    if ports is not None:
+        rule["ports"] = list(ports)
+    return rule
+
+
+def block(cidr, *excepts):
+    return {"ipBlock": {"cidr": cidr, **({"except": list(excepts)} if excepts else {})}}
+
+
+TARGET = pod("x", "web", app="web")
+
+
+@pytest.mark.parametrize(
+    ("ranges", "rules", "allowed"),
+    [
+        # one block holding the whole set
+        (("10.0.0.0/8",), [_ingress_from(block("10.0.0.0/8"))], True),
+        (("10.0.0.0/8",), [_ingress_from(block("0.0.0.0/0"))], True),
+        # a block that misses part of the set: denied, whatever it does admit
+        (("10.0.0.0/8",), [_ingress_from(block("10.0.0.0/9"))], False),
+        # two blocks in two rules whose union holds the set
+        (
+            ("10.0.0.0/8",),
+            [_ingress_from(block("10.0.0.0/9")), _ingress_from(block("10.128.0.0/9"))],
+            True,
+        ),
+        # an except that cuts into the set
+        (("10.0.0.0/8",), [_ingress_from(block("0.0.0.0/0", "10.1.0.0/16"))], False),
+        # an except outside the set does not matter
+        (("10.0.0.0/8",), [_ingress_from(block("0.0.0.0/0", "192.168.0.0/16"))], True),
+        # both families: an IPv4 block never admits IPv6 addresses
+        (("10.0.0.0/8", "fc00::/7"), [_ingress_from(block("0.0.0.0/0"))], False),
+        (
+            ("10.0.0.0/8", "fc00::/7"),
+            [_ingress_from(block("0.0.0.0/0"), block("::/0"))],
+            True,
+        ),
+        # a rule on another port does not count
+        (("10.0.0.0/8",), [_ingress_from(block("10.0.0.0/8"), ports=({"port": 80},))], False),
+        # a rule with no peers admits every address; with no ports, every port
+        (("10.0.0.0/8",), [{"ports": [{"port": 443}]}], True),
+        (("10.0.0.0/8",), [_ingress_from(block("10.0.0.0/8"), ports=None)], True),
+        # selectors never match addresses
+        (("10.0.0.0/8",), [_ingress_from({"namespaceSelector": {}})], False),
+    ],
+)
+def test_an_address_set_passes_only_when_the_rules_together_admit_all_of_it(ranges, rules, allowed):
+    ev = Evaluator([netpol("p", podSelector=ALL, ingress=rules)])
+    verdict = ev.evaluate(address_set(*ranges), TARGET, "TCP", 443)
+    assert verdict.allowed is allowed
+    assert verdict.egress.applies is False  # no policy restricts an address
+
+
+def test_a_partly_admitted_address_set_names_the_rules_and_says_part():
+    ev = Evaluator([netpol("p", podSelector=ALL, ingress=[_ingress_from(block("10.0.0.0/9"))])])
+    verdict = ev.evaluate(address_set("10.0.0.0/8", name="pvt"), TARGET, "TCP", 443)
+    assert not verdict.allowed
+    assert verdict.ingress.allowed_by == (RuleRef("x", "p", "ingress", 0),)
+    assert "admit only part of the peer" in verdict.ingress.explain()
+
+
+def test_an_address_set_as_destination_is_judged_by_the_source_egress():
+    pol = netpol(
+        "p",
+        podSelector=ALL,
+        policyTypes=["Egress"],
+        egress=[{"to": [block("0.0.0.0/0", "10.0.0.0/8")], "ports": [{"port": 443}]}],
+    )
+    ev = Evaluator([pol])
+    assert ev.evaluate(TARGET, address_set("8.0.0.0/7", "11.0.0.0/8"), "TCP", 443).allowed
+    assert not ev.evaluate(TARGET, address_set("9.0.0.0/8", "10.0.0.0/8"), "TCP", 443).allowed

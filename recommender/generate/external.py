@@ -42,26 +42,13 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
+from ..address_sets import PRIVATE, PRIVATE_V4, PRIVATE_V6, PUB, PVT
 from ..options import SynthesisOptions
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Key = tuple[str, str, int]
 
-#: Never admitted by a public block: RFC 1918, shared address space (RFC 6598),
-#: loopback, link-local.
-PRIVATE_V4 = (
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-)
-#: Unique-local, link-local, loopback.
-PRIVATE_V6 = ("fc00::/7", "fe80::/10", "::1/128")
 _PRIVATE = {4: PRIVATE_V4, 6: PRIVATE_V6}
 _BITS = {4: 32, 6: 128}
 #: Prefix that defines a "network" when counting how spread the sources are.
@@ -187,9 +174,17 @@ def _exact(version: int, value: int, why: str = "observed address") -> ExternalB
 
 
 def _public_blocks(
-    addrs: list[Address], forbidden: dict[int, list[Network]], options: SynthesisOptions
+    addrs: list[Address],
+    forbidden: dict[int, list[Network]],
+    options: SynthesisOptions,
+    *,
+    named: bool = False,
 ) -> dict[int, tuple[ExternalBlock, _Intervals]]:
-    """Public blocks by family when ``addrs`` look like internet clients, else {}."""
+    """Public blocks by family when ``addrs`` look like internet clients, else {}.
+
+    ``named``: the log named the peer ``pub`` (Calico's aggregated public addresses): the
+    public blocks of both families are needed whatever was seen; the first one stands for
+    ``pub`` in its ``covers``."""
     excepts: dict[int, list[Network]] = {}
     for version in (4, 6):
         nets = [ipaddress.ip_network(c) for c in _PRIVATE[version]] + forbidden[version]
@@ -204,24 +199,34 @@ def _public_blocks(
     networks = {
         ipaddress.ip_network((a, _NETWORK_PREFIX[a.version]), strict=False) for a in sources
     }
-    if len(sources) < options.public_min_sources or len(networks) < options.public_min_networks:
+    if named:
+        why = (
+            f"the log names this peer {PUB} (Calico folds every public address into it): "
+            "the public internet, all but private, loopback, link-local and cluster ranges"
+        )
+    elif len(sources) < options.public_min_sources or len(networks) < options.public_min_networks:
         return {}
-    why = (
-        f"{len(sources)} distinct internet clients over {len(networks)} networks "
-        "(/16 IPv4, /32 IPv6): public-facing, so clients not seen yet are admitted too "
-        "(all but private, loopback, link-local and cluster ranges)"
-    )
+    else:
+        why = (
+            f"{len(sources)} distinct internet clients over {len(networks)} networks "
+            "(/16 IPv4, /32 IPv6): public-facing, so clients not seen yet are admitted too "
+            "(all but private, loopback, link-local and cluster ranges)"
+        )
     out = {}
+    marker = named
     for version in (4, 6):
-        if not internet[version]:
+        if version not in excepts or not (internet[version] or named):
             continue
         bits = _BITS[version]
         ex = excepts[version]
         admitted = (1 << bits) - sum(n.num_addresses for n in ex)
+        covers = tuple(str(a) for a in internet[version])
+        if marker:
+            covers, marker = (PUB, *covers), False
         block = ExternalBlock(
             cidr=str(_network(version, 0, 0)),
             excepts=tuple(str(n) for n in ex),
-            covers=tuple(str(a) for a in internet[version]),
+            covers=covers,
             unobserved=admitted - len(internet[version]),
             kind="public",
             why=why,
@@ -231,24 +236,72 @@ def _public_blocks(
     return out
 
 
+def _private_blocks(
+    addrs: list[Address], forbidden: dict[int, list[Network]]
+) -> list[tuple[ExternalBlock, _Intervals]]:
+    """The blocks of ``pvt`` (Calico's aggregated private addresses): each private range
+    minus the cluster ranges inside it (a range the cluster fills is left out); the first
+    block stands for ``pvt`` in its ``covers``, each covers the observed addresses in it."""
+    why = (
+        f"the log names this peer {PVT} (Calico folds every private address into it): "
+        "every private range minus the known pod, node and cluster ranges; broad"
+    )
+    out = []
+    marker = True
+    for cidr in PRIVATE:
+        net = ipaddress.ip_network(cidr)
+        inside = [f for f in forbidden[net.version] if f.overlaps(net)]
+        if any(net.subnet_of(f) for f in inside):  # type: ignore[arg-type]
+            continue  # the cluster fills the whole range
+        holes = list(ipaddress.collapse_addresses(inside))
+        spans = _Intervals(_span(h) for h in holes)
+        seen = [
+            a
+            for a in addrs
+            if a.version == net.version and a in net and not spans.hits(int(a), int(a))
+        ]
+        covers = tuple(str(a) for a in seen)
+        if marker:
+            covers, marker = (PVT, *covers), False
+        size = net.num_addresses - sum(h.num_addresses for h in holes)
+        block = ExternalBlock(
+            str(net), tuple(str(h) for h in holes), covers, size - len(seen), "private", why
+        )
+        lo, hi = _span(net)
+        outside = _Intervals([(lo, hi)]).complement(_BITS[net.version])
+        outside += zip(spans.starts, spans.ends, strict=True)
+        out.append((block, _Intervals(_Intervals(outside).complement(_BITS[net.version]))))
+    return out
+
+
 def _plan_one(
     key: Key,
     observed: Collection[str],
     forbidden: dict[int, list[Network]],
     options: SynthesisOptions,
 ) -> list[ExternalBlock]:
-    addrs = sorted({_parse_address(a) for a in observed}, key=lambda a: (a.version, int(a)))
+    names = {a for a in observed if a in (PUB, PVT)}  # any other name is no address: ValueError
+    addrs = sorted(
+        {_parse_address(a) for a in observed if a not in names},
+        key=lambda a: (a.version, int(a)),
+    )
     blocks: list[ExternalBlock] = []
-    public = _public_blocks(addrs, forbidden, options) if key[0] == "ingress" else {}
+    public = (
+        _public_blocks(addrs, forbidden, options, named=PUB in names)
+        if key[0] == "ingress" or PUB in names
+        else {}
+    )
+    private = _private_blocks(addrs, forbidden) if PVT in names else []
     for version in (4, 6):
         bits = _BITS[version]
         blocked_ranges = [_span(n) for n in forbidden[version]]
         covered: set[str] = set()
-        if version in public:
-            block, admitted = public[version]
+        ranged = [public[version]] if version in public else []
+        ranged += [(b, a) for b, a in private if ipaddress.ip_network(b.cidr).version == version]
+        for block, admitted in ranged:
             blocks.append(block)
-            covered = set(block.covers)
-            # What the public block admits is off limits for aggregates: blocks stay disjoint.
+            covered |= set(block.covers)
+            # What a range block admits is off limits for aggregates: blocks stay disjoint.
             blocked_ranges += zip(admitted.starts, admitted.ends, strict=True)
         blocked = _Intervals(blocked_ranges)
         rest = [a for a in addrs if a.version == version and str(a) not in covered]
@@ -307,40 +360,3 @@ def plan_external(
             raise ValueError(f"direction must be 'ingress' or 'egress', not {key[0]!r}")
         plan[key] = _plan_one(key, addresses[key], parsed, options)
     return plan
-
-
-def _ips(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    try:
-        return [str(v) for v in value if v is not None]
-    except TypeError:  # NaN and other scalars: no address
-        return []
-
-
-def forbidden_ranges(
-    pods: pd.DataFrame, nodes_ips: Collection[str], pod_cidrs: Collection[str]
-) -> list[str]:
-    """Every known pod address (``ips`` or ``ip`` column) and node address as ``/32`` or
-    ``/128``, plus ``pod_cidrs`` (host bits allowed), collapsed into the fewest networks and
-    listed IPv4 before IPv6 in address order. Unparseable pod or node addresses are skipped
-    (they cannot appear in an ipBlock either); an unparseable CIDR raises ``ValueError``."""
-    nets: list[Network] = []
-    candidates: list[str] = list(nodes_ips or ())
-    for column in ("ips", "ip"):
-        if column in pods.columns:
-            for value in pods[column]:
-                candidates.extend(_ips(value))
-    for text in candidates:
-        try:
-            nets.append(ipaddress.ip_network(_parse_address(text)))
-        except ValueError:
-            continue
-    for cidr in pod_cidrs or ():
-        nets.append(ipaddress.ip_network(str(cidr).strip(), strict=False))
-    out: list[Network] = []
-    for version in (4, 6):
-        out.extend(ipaddress.collapse_addresses(n for n in nets if n.version == version))
-    return [str(n) for n in out]

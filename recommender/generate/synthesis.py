@@ -21,10 +21,12 @@ from typing import Any
 
 import pandas as pd
 
+from ..address_sets import SET_NAMES, cluster_ranges, expressible, is_address
 from ..options import SynthesisOptions
 from ..roles import Role, find_roles
 from ..selectors import Selection
-from .external import ExternalBlock, forbidden_ranges, plan_external
+from ..system_namespaces import is_system_namespace
+from .external import ExternalBlock, plan_external
 from .ir import Evidence, Peer, PolicyIR, PortSpec, Rule
 from .noise import LeftOut, split_noise
 from .peers import PeerIndex, merge_peers
@@ -55,6 +57,11 @@ class Synthesis:
     roles: list[Role] = field(default_factory=list)
     #: External address plans that are not exact: public-facing ranges and aggregates.
     external: list[dict[str, Any]] = field(default_factory=list)
+    #: Peers the log names without an address NetworkPolicy could state (a NetworkSet, a
+    #: host endpoint): no rule, and what would express them.
+    unexpressed: list[dict[str, Any]] = field(default_factory=list)
+    #: The namespaces the proposal covers (system namespaces only when asked for).
+    namespaces: list[str] = field(default_factory=list)
 
 
 def policy_name(base: str, kind: str, taken: set[str]) -> str:
@@ -70,8 +77,9 @@ def policy_name(base: str, kind: str, taken: set[str]) -> str:
 
 def _workload_peer(workload: str, selections: dict[str, Selection]) -> Peer:
     namespace = workload.split("/", 1)[0]
-    labels = selections[workload].match_labels
-    return Peer("workload", workload, namespace, tuple(sorted(labels.items())))
+    sel = selections[workload]
+    labels = tuple(sorted(sel.match_labels.items()))
+    return Peer("workload", workload, namespace, labels, match_expressions=sel.match_expressions)
 
 
 def _evidence(row: Any, peer_id: str) -> Evidence:
@@ -149,7 +157,10 @@ def _external_peers(
                 excepts=tuple(block.excepts),
                 members=tuple(block.covers),
             )
-            target[peer][spec] = _combine(block.cidr, (e for _, e in covered))
+            if covered:
+                target[peer][spec] = _combine(block.cidr, (e for _, e in covered))
+            else:  # another block of the same named set (pvt, pub) carries the evidence
+                target[peer][spec] = Evidence(block.cidr, protocol, port, 0, None, None, "set")
             plans.append(
                 {
                     "workload": workload,
@@ -224,8 +235,18 @@ def synthesize(
     if pods is None:
         pods = pd.DataFrame(columns=["namespace", "pod", "workload", "labels", "ips"])
     all_namespaces = sorted(set(workloads["namespace"]))
-    targets = sorted(set(namespaces)) if namespaces else all_namespaces
     notes: list[str] = []
+    if namespaces:
+        targets = sorted(set(namespaces))
+    else:
+        targets = [ns for ns in all_namespaces if not is_system_namespace(ns)]
+        left_alone = [ns for ns in all_namespaces if is_system_namespace(ns)]
+        if left_alone:
+            notes.append(
+                f"System namespaces left alone: {', '.join(left_alone)}. Their pods still "
+                "count as peers and DNS egress still reaches the resolver; --namespace NS "
+                "opts one in."
+            )
 
     kept, left_out = split_noise(wconns, options)
     resolvers = find_resolvers(kept)
@@ -246,7 +267,12 @@ def synthesize(
             f"{w}: the flow log carries no labels for its pods; no selector can name it, so "
             "its connections get no rule (an inventory would resolve it)."
         )
-    usable = kept[~node_mask & ~unnamed]
+    named = _named_peers(kept)
+    usable = kept[~node_mask & ~unnamed & ~named]
+    has_workload = kept["src_type"].eq("workload") | kept["dst_type"].eq("workload")
+    unexpressed = [
+        _unexpressed(row) for row in kept[named & ~unnamed & has_workload].itertuples(index=False)
+    ]
 
     ingress: dict[str, Entries] = defaultdict(lambda: defaultdict(dict))
     egress: dict[str, Entries] = defaultdict(lambda: defaultdict(dict))
@@ -276,9 +302,17 @@ def synthesize(
                     _evidence(row, row.dst_id),
                 )
 
-    forbidden = forbidden_ranges(pods, list(node_ips), list(pod_cidrs))
+    if options.allow_node_sources:
+        # Node sources as addresses: exact ipBlocks, so traffic SNATed by another node
+        # (LoadBalancer, NodePort) passes; a node known only by name stays unexpressed.
+        for row in node_sources.itertuples(index=False):
+            if is_address(row.src_id) and row.dst_id not in unknown:
+                key = ("ingress", row.protocol, int(row.port))
+                addresses[row.dst_id][key][row.src_id] = ("node", _evidence(row, row.src_id))
+    forbidden = cluster_ranges(pods, list(node_ips), list(pod_cidrs))
     external_plans: list[dict[str, Any]] = []
-    for workload in sorted(addresses):
+    in_scope = {w for w in workloads["workload"] if w.split("/", 1)[0] in targets}
+    for workload in sorted(w for w in addresses if w in in_scope):
         ext_in, ext_out = _external_peers(
             addresses[workload], options, forbidden, workload, external_plans
         )
@@ -286,12 +320,12 @@ def synthesize(
             ingress[workload][peer].update(ports)
         for peer, ports in ext_out.items():
             egress[workload][peer].update(ports)
-    for plan in external_plans:
-        if plan["kind"] == "public":
-            notes.append(
-                f"{plan['workload']} is public-facing on {plan['port']}: it admits "
-                f"{plan['cidr']} minus private ranges ({plan['why']})."
-            )
+    notes += _range_notes(external_plans)
+    for u in unexpressed:
+        notes.append(
+            f"{u['workload']} {u['direction']} {u['port']} with {u['peer']} ({u['kind']}): "
+            f"NetworkPolicy cannot state it; {u['express']}. Its traffic is at risk."
+        )
 
     # DNS: every workload with egress reaches every resolver on UDP and TCP 53, and each
     # resolver admits every such workload, so the allowance works on both sides.
@@ -365,6 +399,7 @@ def synthesize(
             labels, exact, why, swept = role.match_labels, role.exact, role.why, ()
         else:
             labels, exact, why, swept = sel.match_labels, sel.exact, sel.why, sel.swept_in
+        exprs = (role if role is not None and len(members) > 1 else sel).match_expressions
         policies.append(
             PolicyIR(
                 namespace=wl.namespace,
@@ -373,6 +408,7 @@ def synthesize(
                 workload=wl.workload,
                 workload_kind=kinds.get(wl.workload, wl.kind),
                 match_labels=dict(sorted(labels.items())),
+                match_expressions=exprs,
                 selector_exact=exact,
                 selector_why=why,
                 swept_in=swept,
@@ -383,8 +419,8 @@ def synthesize(
         )
         if not exact:
             notes.append(
-                f"{wl.workload}: no label set selects it alone; its policy also applies to "
-                + ", ".join(swept[:5])
+                f"{wl.workload}: no selector picks it alone, even with matchExpressions; "
+                "its policy also applies to " + ", ".join(swept[:5])
             )
     policies.sort(key=lambda p: (p.namespace, p.role != "default-deny", p.name))
     return Synthesis(
@@ -395,7 +431,70 @@ def synthesize(
         left_out,
         [r for r in roles if len(r.members) > 1],
         external_plans,
+        unexpressed,
+        list(targets),
     )
+
+
+def _named_peers(wconns: pd.DataFrame) -> pd.Series:
+    """Rows with a peer known only by a name that no ipBlock can state."""
+
+    def named(kind: pd.Series, ids: pd.Series) -> pd.Series:
+        return kind.ne("workload") & ids.map(
+            lambda v: isinstance(v, str) and not is_address(v) and not expressible(v)
+        ).astype(bool)
+
+    return named(wconns["src_type"], wconns["src_id"]) | named(wconns["dst_type"], wconns["dst_id"])
+
+
+#: What would state a named peer, by endpoint kind.
+_EXPRESS = {
+    "networkset": "a Calico NetworkPolicy selecting the NetworkSet by its labels, or its "
+    "CIDRs as ipBlocks, would",
+    "node": "a Calico policy for host endpoints, or the node's address as an ipBlock "
+    "(--allow-node-sources), would",
+}
+
+
+def _unexpressed(row: Any) -> dict[str, Any]:
+    if row.src_type != "workload" and row.dst_type == "workload":
+        workload, direction, peer, kind = row.dst_id, "ingress", row.src_id, row.src_type
+    else:
+        workload, direction, peer, kind = row.src_id, "egress", row.dst_id, row.dst_type
+    return {
+        "workload": workload,
+        "direction": direction,
+        "peer": peer,
+        "kind": kind,
+        "port": f"{int(row.port)}/{row.protocol}",
+        "flows": int(row.flows),
+        "express": _EXPRESS.get(
+            kind, "a CNI policy naming it, or its addresses as ipBlocks (an inventory), would"
+        ),
+    }
+
+
+def _range_notes(plans: list[dict[str, Any]]) -> list[str]:
+    """One note per (workload, direction, port) admitted through a range block."""
+    notes, seen = [], set()
+    for plan in plans:
+        key = (plan["workload"], plan["direction"], plan["port"], plan["kind"])
+        if key in seen or plan["kind"] not in ("public", "private"):
+            continue
+        seen.add(key)
+        if plan["kind"] == "public":
+            what = "is public-facing" if plan["direction"] == "ingress" else "reaches the internet"
+            notes.append(
+                f"{plan['workload']} {what} on {plan['port']}: it admits "
+                f"{plan['cidr']} minus private ranges ({plan['why']})."
+            )
+        else:
+            notes.append(
+                f"{plan['workload']} {plan['direction']} on {plan['port']} admits "
+                f"{SET_NAMES['pvt']}: every private range minus the cluster's, broad "
+                f"({plan['why']})."
+            )
+    return notes
 
 
 def _container_ports(pods: pd.DataFrame) -> dict[str, list]:

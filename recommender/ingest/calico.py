@@ -23,8 +23,12 @@ Mapping choices:
   to the reporter and are translated: reporter ``src`` -> out = fwd, in = rev; ``dst`` -> in =
   fwd, out = rev.
 * **Kinds.** ``wep`` -> ``pod``, ``hep`` -> ``node``, ``ns`` -> ``networkset``, ``net`` ->
-  ``external`` (``pub`` and ``pvt`` alike: an address Calico knows nothing about). Unknown type,
-  action, reporter or proto values are rejected, never guessed.
+  ``external`` (``pub`` and ``pvt`` alike: an address Calico knows nothing about; when the
+  address is aggregated away the name stands for the set, see
+  :mod:`recommender.address_sets`). Unknown type, action, reporter or proto values are
+  rejected, never guessed. A host endpoint source reported by the destination's node is
+  placed like Cilium's reserved identities: ``src_reserved`` ``host`` when it is that node's
+  own automatic host endpoint (``<node>-auto-hep``), ``remote-node`` when it is another's.
 * **Names.** ``-`` is null everywhere. ``{side}_pod`` is the pod name (``source_name``) and
   never an aggregate: a name ending in ``*`` is a generateName prefix, kept only in
   ``{side}_name_aggr``. A WEP aggregate name without ``*`` is a bare pod's own name (pods
@@ -366,6 +370,20 @@ def fill_endpoint(
             row[f"{side}_workload_name"] = wname
 
 
+#: How Calico names automatic host endpoints: ``<node name>-auto-hep``.
+AUTO_HEP_SUFFIX = "-auto-hep"
+
+
+def own_node(hep: str | None, host: str) -> str | None:
+    """A host endpoint source seen by the destination's node (``reporter: dst``, ``host``):
+    ``host`` when it is that node's automatic host endpoint (kubelet probes: always
+    allowed), ``remote-node`` when it is another node's (SNATed LoadBalancer traffic),
+    None when the name does not say (the reserved identities of Cilium, by meaning)."""
+    if hep is None or not hep.endswith(AUTO_HEP_SUFFIX):
+        return None
+    return "host" if hep[: -len(AUTO_HEP_SUFFIX)] == host else "remote-node"
+
+
 def counting_reporter(src_type: str, dst_type: str) -> str:
     """Which reporter's record carries the count of a connection (see the module doc)."""
     if src_type == "wep" or dst_type not in ("wep", "hep"):
@@ -649,6 +667,8 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
         fill_endpoint(row, side, kind, ns, pod, aggr, address, pod_labels)
 
     row["ip_family"] = family(row["src_ip"], row["dst_ip"]) or (6 if proto == "ICMPv6" else 4)
+    if types["src"] == "hep" and reporter == "dst" and host is not None:
+        row["src_reserved"] = own_node(row["src_name_aggr"], host)
 
     sport = port(doc.get("source_port"), "source_port")
     dport = port(doc.get("dest_port"), "dest_port")

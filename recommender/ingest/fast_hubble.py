@@ -49,11 +49,17 @@ import numpy as np
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
-from recommender.connections import COLUMNS_READ, FOLDED_COLUMNS, excluded_by_class
+from recommender.connections import (
+    COLUMNS_READ,
+    FOLDED_COLUMNS,
+    aside_ports_by_class,
+    excluded_by_class,
+)
 from recommender.ingest import hubble
 from recommender.ingest.sources import (
     _BOM,
     _WS,
+    STDIN,
     Filtered,
     InputError,
     Rejected,
@@ -622,6 +628,8 @@ class FastParser:
         self.services: dict[bytes, tuple] = {}
         #: Fold class of each meta_values entry (see _Folder).
         self.meta_class: list[int] = []
+        #: Of a set-aside class: which ports its records keep (connections.ASIDE_PORTS bits).
+        self.meta_ports: list[int] = []
         self.classes: dict[tuple, int] = {}
         file_dict = pa.array([path], pa.string())
         self.source_file = file_dict
@@ -639,6 +647,7 @@ class FastParser:
             self.flag_bits,
             self.services,
             self.meta_class,
+            self.meta_ports,
             self.classes,
         ):
             cache.clear()
@@ -731,9 +740,13 @@ class FastParser:
         self.meta_values.append(values)
         key = tuple(values[i] for i in _CLASS_INDEX)
         cls = self.classes.setdefault(key, len(self.classes))
-        if excluded_by_class(*(values[i] for i in _EXCLUSION_INDEX)):
+        fields = tuple(values[i] for i in _EXCLUSION_INDEX)
+        ports = 3
+        if excluded_by_class(*fields):
             cls = ~cls
+            ports = aside_ports_by_class(*fields)
         self.meta_class.append(cls)
+        self.meta_ports.append(ports)
 
     def _from_row(self, row: dict, number: int) -> tuple:
         """The 9-tuple for a row made by the reference parser (registered uncached)."""
@@ -833,6 +846,7 @@ class FastParser:
             group = groups.get
             fold_one = folder.fold_one
             classes = self.meta_class
+            kept_ports = self.meta_ports
         folded = 0  # records folded (their rank rows)
         due = batch_size  # when ``folded`` next comes out
         long_int = _LONG_INT
@@ -997,7 +1011,16 @@ class FastParser:
                             if fold:  # _Folder.fold_one, inlined (see _Folder for the key)
                                 cls = classes[meta_id]
                                 if cls < 0:
-                                    key = (src_id, dst_id, cls, src_ip, dst_ip)
+                                    kept = kept_ports[meta_id]
+                                    key = (
+                                        src_id,
+                                        dst_id,
+                                        cls,
+                                        src_ip,
+                                        dst_ip,
+                                        sport if kept & 1 else None,
+                                        dport if kept & 2 else None,
+                                    )
                                 else:
                                     h = base if base >= 0 else ns
                                     key = (src_id, dst_id, cls, src_ip, dst_ip, sport, dport, h)
@@ -1103,8 +1126,8 @@ class FastParser:
         self._take(cols, self.meta_values, meta_id, _META_COLS, "", only)
         zeros = pa.array(np.zeros(n, np.int32))
         cols["source_file"] = pa.DictionaryArray.from_arrays(zeros, self.source_file)
+        cols["source_record"] = pa.array(number, pa.int64())
         if only is None:
-            cols["source_record"] = pa.array(number, pa.int64())
             cols["schema_version"] = pa.array(np.full(n, SCHEMA_VERSION, np.int16))
             cols["source_format"] = pa.DictionaryArray.from_arrays(zeros, self.source_format)
         schema = FLOW_SCHEMA if only is None else _FOLD_BASE
@@ -1163,8 +1186,10 @@ class _Folder:
 
     Records the aggregator sets aside by their meta columns alone (replies, unknown
     orientation, L7, denied, ICMP: see :func:`recommender.connections.excluded_by_class`)
-    count only as set aside and as sightings of their pods: they fold by endpoints,
-    addresses and class, across ports and time.
+    count only as set aside, as sightings of their pods and as traffic the at-risk check
+    replays: they fold by endpoints, addresses, class and the ports their replay needs
+    (:data:`recommender.connections.ASIDE_PORTS`), across time. A folded row's
+    ``source_record`` is its first record's line.
 
     A fold costs a dict update per record (done inline by :meth:`FastParser._rows`); a row
     costs Arrow work for every column the aggregator reads."""
@@ -1182,7 +1207,9 @@ class _Folder:
         _, ns, src_ip, dst_ip, sport, dport, src, dst, meta = row
         cls = self.parser.meta_class[meta]
         if cls < 0:
-            key = (src, dst, cls, src_ip, dst_ip)
+            kept = self.parser.meta_ports[meta]
+            key = (src, dst, cls, src_ip, dst_ip, sport if kept & 1 else None)
+            key += (dport if kept & 2 else None,)
         else:
             key = (src, dst, cls, src_ip, dst_ip, sport, dport, ns)
         g = self.groups.get(key)
@@ -1253,9 +1280,11 @@ def probe(path: str, format: str | None, lookahead: int) -> Plan | None:
     Mirrors the reference reader: the format is detected from the first JSON record of the
     first ``lookahead`` records (or given); the legacy ``reply`` rule holds when none of
     those records has an ``is_reply`` key. None (the reference path reads the file) when the
-    file is a JSON array, holds no JSON record in the lookahead (text, garbage, empty), is
-    detected as another format, or when msgspec is missing. Never raises for content; a
-    file that cannot be read raises InputError as the reference reader would.
+    file is a JSON array or a stream of multi-line objects (``-o jsonpretty``), holds no JSON
+    record in the lookahead (text, garbage, empty), is detected as another format, or when
+    msgspec is missing. Never raises for content; a file that cannot be read raises
+    InputError as the reference reader would. ``path`` may be standard input (``STDIN``):
+    what the probe reads is kept for the reader (``sources.stop_keeping_stdin``).
     """
     if not (AVAILABLE and SCHEMA_KNOWN) or format not in (None, NAME):
         return None
@@ -1264,7 +1293,7 @@ def probe(path: str, format: str | None, lookahead: int) -> Plan | None:
         try:
             head = f.read(2)
             f.seek(0)
-            size = os.fstat(f.fileno()).st_size
+            size = 0 if path == STDIN else os.fstat(f.fileno()).st_size
             mode, chunks = content_mode(path, f, None)
             if mode != "lines":
                 return None

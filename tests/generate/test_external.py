@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.generate.external import ExternalBlock, forbidden_ranges, plan_external
+from recommender.address_sets import cluster_ranges
+from recommender.generate.external import ExternalBlock, plan_external
 from recommender.options import SynthesisOptions
 from recommender.semantics import ip_in_block
 
@@ -208,17 +209,17 @@ def test_aggregates_stay_clear_of_the_public_block():
     _check(blocks, clients)
 
 
-def test_forbidden_ranges_helper():
+def test_cluster_ranges_helper():
     pods = pd.DataFrame(
         {
             "ips": [("10.244.1.5", "fd00::5"), (), None, ("garbage",), ("10.96.0.9",)],
         }
     )
-    out = forbidden_ranges(pods, ["172.18.0.2", "172.18.0.3"], ["10.244.0.0/16", "10.96.0.9/12"])
+    out = cluster_ranges(pods, ["172.18.0.2", "172.18.0.3"], ["10.244.0.0/16", "10.96.0.9/12"])
     assert out == ["10.96.0.0/12", "10.244.0.0/16", "172.18.0.2/31", "fd00::5/128"]
-    assert forbidden_ranges(pd.DataFrame({"ip": ["1.2.3.4", None]}), [], []) == ["1.2.3.4/32"]
+    assert cluster_ranges(pd.DataFrame({"ip": ["1.2.3.4", None]}), [], []) == ["1.2.3.4/32"]
     with pytest.raises(ValueError):
-        forbidden_ranges(pd.DataFrame(), [], ["bogus/8"])
+        cluster_ranges(pd.DataFrame(), [], ["bogus/8"])
 
 
 # -- property: random addresses, forbidden entries and budgets inside one /24 or /120 --------

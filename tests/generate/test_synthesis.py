@@ -5,6 +5,7 @@ from conftest import address, flow, flows_table, pod
 from recommender.accounting import RecordCounts
 from recommender.generate.k8s import to_yaml
 from recommender.pipeline import recommend_from_flows
+from recommender.semantics import Endpoint, Evaluator
 
 WEB1 = pod("shop", "web-7d4b9c8f6-bcdfg", {"app": "web"}, "10.0.0.1")
 WEB2 = pod("shop", "web-5f6c7d8b9-q2w4z", {"app": "web"}, "10.0.0.9")
@@ -46,17 +47,29 @@ def test_every_observed_connection_is_covered_and_nothing_else_in_cluster():
 def test_default_deny_per_namespace_and_one_policy_per_workload():
     rec = _rec(cluster_rows())
     names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in rec.policies]
+    # kube-system is a system namespace: left alone unless asked for
     assert names == [
         ("data", "default-deny"),
         ("data", "allow-db"),
-        ("kube-system", "default-deny"),
-        ("kube-system", "allow-coredns"),
         ("shop", "default-deny"),
         ("shop", "allow-api"),
         ("shop", "allow-web"),
     ]
     deny = _policy(rec, "default-deny")["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert any("System namespaces left alone: kube-system" in n for n in rec.synthesis.notes)
+
+
+def test_a_system_namespace_gets_policies_only_when_named():
+    rows = cluster_rows()
+    asked = recommend_from_flows(
+        flows_table(rows), RecordCounts(), namespaces=["kube-system", "shop", "data"]
+    )
+    names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in asked.policies]
+    assert ("kube-system", "default-deny") in names
+    assert ("kube-system", "allow-coredns") in names
+    assert not any("left alone" in n for n in asked.synthesis.notes)
+    assert asked.coverage == 1.0
 
 
 def test_peers_with_the_same_ports_share_a_rule_and_cross_namespace_peers_use_both_selectors():
@@ -103,6 +116,11 @@ def test_dns_is_granted_udp_and_tcp_to_the_observed_resolver_on_both_sides():
     # web has egress too, never did DNS in the window, and still gets it on both sides
     web = _policy(rec, "allow-web")["spec"]
     assert dns_rule in web["egress"]
+    # coredns only gets a policy when kube-system is asked for
+    assert not [p for p in rec.policies if p["metadata"]["name"] == "allow-coredns"]
+    rec = recommend_from_flows(
+        flows_table(cluster_rows()), RecordCounts(), namespaces=["kube-system", "shop", "data"]
+    )
     coredns = _policy(rec, "allow-coredns")["spec"]
     # api and web are every workload known in shop: one peer selects them all, exactly
     assert coredns["ingress"][0]["from"] == [
@@ -197,3 +215,49 @@ def test_min_flows_and_min_age_leave_out_noise_but_never_silently():
     }
     assert rec.coverage == 1.0
     assert (rec.replayed["reasons"].str.startswith("left out as noise")).sum() >= 1
+
+
+CATALOG = {"app.kubernetes.io/name": "catalog", "tier": "backend"}
+FRONT = pod("shop", "frontend-6b7c8d9f5-xwzrt", {"app.kubernetes.io/name": "frontend"}, "10.0.0.5")
+CAT = pod("shop", "catalog-7d4b9c8f6-bcdfg", CATALOG, "10.0.0.6")
+CANARY = pod("shop", "catalog-canary-5f6c7d8b9-hjklm", {**CATALOG, "track": "canary"}, "10.0.0.7")
+TWIN = pod("shop", "catalog-twin-5f6c7d8b9-hjklm", CATALOG, "10.0.0.8")
+
+
+def _selected(rec, endpoint_pod):
+    """Policies selecting one pod for ingress, by the evaluator."""
+    ep = Endpoint(
+        kind="pod",
+        ip=endpoint_pod["ip"],
+        namespace=endpoint_pod["namespace"],
+        labels=endpoint_pod["labels"],
+        namespace_labels=endpoint_pod["namespace_labels"],
+        name=endpoint_pod["pod"],
+    )
+    return set(Evaluator(rec.policies).policies_selecting(ep, "ingress"))
+
+
+def test_a_canary_carrying_every_label_plus_one_gets_an_exact_expression_selector():
+    # catalog talks to DB, its canary does not: no shared policy, each needs its own selector
+    rec = _rec(
+        [flow(FRONT, CAT, 8080), flow(FRONT, CANARY, 8080, sport=40001), flow(CAT, DB, 5432)]
+    )
+    catalog = _policy(rec, "allow-catalog")
+    assert catalog["spec"]["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/name": "catalog"},
+        "matchExpressions": [{"key": "track", "operator": "DoesNotExist"}],
+    }
+    assert "matchExpressions:\n    - key: track\n      operator: DoesNotExist\n" in to_yaml(catalog)
+    assert _selected(rec, CAT) == {"shop/default-deny", "shop/allow-catalog"}
+    assert _selected(rec, CANARY) == {"shop/default-deny", "shop/allow-catalog-canary"}
+    assert rec.coverage == 1.0 and rec.breadth.in_cluster == 0
+    assert not any("picks it alone" in n for n in rec.synthesis.notes)
+    ir = next(p for p in rec.ir if p.name == "allow-catalog")
+    assert ir.selector_exact and ir.match_expressions == (("track", "DoesNotExist", ()),)
+
+
+def test_a_workload_no_selector_separates_is_still_flagged():
+    rec = _rec([flow(FRONT, CAT, 8080), flow(FRONT, TWIN, 8080, sport=40001), flow(CAT, DB, 5432)])
+    notes = [n for n in rec.synthesis.notes if "picks it alone" in n]
+    assert notes and "even with matchExpressions" in notes[0]
+    assert "shop/allow-catalog" in _selected(rec, TWIN)

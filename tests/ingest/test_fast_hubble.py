@@ -406,6 +406,18 @@ def _aggregated(agg: StreamingAggregator):
     return conns.table, agg.pods(), conns.excluded, conns.records_used
 
 
+def assert_same_aside(got: StreamingAggregator, want: StreamingAggregator) -> None:
+    """The set-aside records (what the at-risk check replays) and the Service table agree,
+    example lines included."""
+    a, b = got.connections(), want.connections()
+    for x, y in ((a.aside, b.aside), (a.services, b.services)):
+        key = list(x.columns)  # both hold sets of rows: compare them in one order
+        x = x.sort_values(key, na_position="first", ignore_index=True)
+        y = y.sort_values(key, na_position="first", ignore_index=True)
+        pd.testing.assert_frame_equal(x, y)
+    assert len(a.aside) > 0
+
+
 def assert_same_aggregate(paths, **kw) -> None:
     """aggregate_inputs(workers=2) == the one-process batches streamed into an aggregator."""
     ref = StreamingAggregator()
@@ -423,6 +435,7 @@ def assert_same_aggregate(paths, **kw) -> None:
     pd.testing.assert_frame_equal(pods, want_pods)
     assert excluded == want_excluded and used == want_used
     assert len(conns) > 0 and len(pods) > 0
+    assert_same_aside(got, ref)
 
 
 def test_aggregate_in_workers_equals_one_process(tmp_path, monkeypatch, simulated):
@@ -512,6 +525,7 @@ def assert_fold_same(paths) -> StreamingAggregator:
     pd.testing.assert_frame_equal(conns, want_conns)
     pd.testing.assert_frame_equal(pods, want_pods)
     assert excluded == want_excluded and used == want_used
+    assert_same_aside(got, ref)
     assert got._row == ref._row == counts.normalized
     return got
 
@@ -595,3 +609,97 @@ def test_folding_shrinks_what_reaches_arrow(simulated):
     folded = sum(pa.compute.sum(b.column(fast_hubble.FOLDED_COLUMNS[0])).as_py() for b in batches)
     assert folded == counts.normalized > 500
     assert rows < folded / 2
+
+
+# --------------------------------------------------------------------------- layouts, stdin
+
+
+def _without(rows: list[dict], column: str) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != column} for row in rows]
+
+
+def test_pretty_printed_hubble_equals_json_lines(tmp_path, simulated):
+    """`hubble observe -o jsonpretty` (and `jq .`, and objects back to back) give the rows
+    and the accounting of the same records as JSON lines; only the record numbers differ
+    (the line each object starts on)."""
+    sim = (simulated / sorted(os.listdir(simulated))[0]).read_bytes().splitlines()[:300]
+    objects = [json.loads(x) for x in sim] + [r for r in TRICKY if isinstance(r, dict)]
+    lines = write(tmp_path / "lines.json", objects)
+    pretty = tmp_path / "pretty.json"
+    starts, text, at = [], "", 1
+    for obj in objects:
+        starts.append(at)
+        piece = json.dumps(obj, indent=2) + "\n"
+        text += piece
+        at += piece.count("\n")
+    pretty.write_text(text)
+    glued = tmp_path / "glued.json"
+    glued.write_text("".join(json.dumps(obj) for obj in objects))
+    assert fast_hubble.probe(str(pretty), None, ingest.LOOKAHEAD) is None  # the reference path
+    want_rows, want = fast([lines], workers=1)
+    assert want.normalized > 250 and want.rejected_total > 10 and want.filtered_total > 2
+    for path, numbers in ((pretty, starts), (glued, [1] * len(objects))):
+        rows, counts = fast([path], workers=1)
+        assert _without(rows, "source_file") == [
+            {**row, "source_record": numbers[row["source_record"] - 1]}
+            for row in _without(want_rows, "source_file")
+        ]
+        assert (counts.read, counts.normalized, counts.rejected, counts.filtered) == (
+            want.read,
+            want.normalized,
+            want.rejected,
+            want.filtered,
+        )
+        assert [(e.line, e.reason, e.detail) for e in counts.examples] == [
+            (numbers[e.line - 1], e.reason, e.detail) for e in want.examples
+        ]
+
+
+def _as_stdin(rows: list[dict], path: Path) -> list[dict]:
+    return [
+        {**row, "source_file": sources.STDIN} if row["source_file"] == str(path) else row
+        for row in rows
+    ]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_standard_input_takes_the_fast_path_and_equals_the_file(
+    tmp_path, monkeypatch, simulated, compress
+):
+    from .stdin import pipe_stdin
+
+    first, second = sorted(simulated.iterdir())[:2]
+    data = first.read_bytes()
+    if compress:
+        first = tmp_path / "first.json.gz"
+        first.write_bytes(gzip.compress(data))
+        data = first.read_bytes()
+    pipe_stdin(monkeypatch, data)
+    plan = fast_hubble.probe(sources.STDIN, None, ingest.LOOKAHEAD)
+    assert plan is not None and plan.path == sources.STDIN and plan.gzip == compress
+    sources.close_stdin()
+
+    want_rows, want = fast([second, first], workers=1)
+    for workers in (1, 2):
+        pipe_stdin(monkeypatch, data)
+        rows, counts = fast([second, "-"], workers=workers)
+        assert rows == _as_stdin(want_rows, first)
+        assert counts == want and counts.files == 2 and counts.normalized > 1000
+
+
+def test_aggregate_in_workers_reads_standard_input_here(tmp_path, monkeypatch, simulated):
+    from .stdin import pipe_stdin
+
+    first, second = sorted(simulated.iterdir())[:2]
+    want = parallel.aggregate_inputs([second, first], counts=RecordCounts(), workers=1)
+    pipe_stdin(monkeypatch, first.read_bytes())
+    counts = RecordCounts()
+    got = parallel.aggregate_inputs([second, "-"], counts=counts, workers=2)
+    want_conns, want_pods, want_excluded, want_used = _aggregated(want)
+    conns, pods, excluded, used = _aggregated(got)
+    # (which file gives a connection seen in both its example depends on their names)
+    examples = ["example_file", "example_line"]
+    pd.testing.assert_frame_equal(conns.drop(columns=examples), want_conns.drop(columns=examples))
+    assert sources.STDIN in set(conns["example_file"])
+    pd.testing.assert_frame_equal(pods, want_pods)
+    assert excluded == want_excluded and used == want_used and counts.files == 2
