@@ -130,7 +130,7 @@ def excluded_by_class(
 ) -> bool:
     """Whether a record is set aside whatever its endpoints, ports and time: the scalar form
     of the CLASS_REASONS masks of :func:`_reason_masks` (a fast parser folds such records
-    across ports and time)."""
+    across time and the ports :func:`aside_ports_by_class` leaves out)."""
     return (
         is_reply is not False
         or l7_protocol is not None
