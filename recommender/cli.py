@@ -246,7 +246,9 @@ def _print_counts(counts) -> None:
     multiple=True,
     metavar="NS",
     help="Propose policies only for this namespace (repeatable). Default: every "
-    "namespace with observed pods.",
+    "namespace with observed pods except system namespaces (kube-system, kube-public, "
+    "kube-node-lease, calico-system, tigera-operator, cilium*, ...), which only a "
+    "--namespace naming them opts in.",
 )
 @click.option(
     "--inventory",

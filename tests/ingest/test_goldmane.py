@@ -537,3 +537,22 @@ def test_files_of_each_shape_are_detected(tmp_path: Path):
         fs = read(p)
         assert fs.counts.normalized == 1
         assert fs.table.column("source_format").to_pylist() == ["calico-goldmane"]
+
+
+def test_whisker_public_network_becomes_the_proven_public_egress_rule(tmp_path):
+    """Whisker says `PUBLIC NETWORK` where Calico says `pub`: the same public rule, judged
+    against every public address, and nothing at risk."""
+    from recommender.pipeline import recommend
+
+    page = {"total": {"totalPages": 1}, "items": [whisker(), whisker(dest_port=8443)]}
+    path = tmp_path / "whisker.json"
+    path.write_text(json.dumps(page))
+    rec = recommend([path])
+    assert rec.coverage == 1.0 and rec.judged == 2
+    assert rec.at_risk.total == 0
+    public = {(x["workload"], x["direction"], x["port"]) for x in rec.synthesis.external}
+    assert public == {
+        ("shop/payments", "egress", "443/TCP"),
+        ("shop/payments", "egress", "8443/TCP"),
+    }
+    assert {x["kind"] for x in rec.synthesis.external} == {"public"}
