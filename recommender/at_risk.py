@@ -213,11 +213,22 @@ def find_at_risk(
     if not frames:
         return AtRisk(pd.DataFrame(columns=_COLUMNS))
     cands = pd.concat(frames, ignore_index=True)
-    judge = cands["judge"].to_numpy()
+    workload_of = _workload_of(pods)
+    for side in ("src", "dst"):
+        names = _names(cands, side, workload_of)
+        cands[f"{side}_name"] = pd.Series(names, dtype=object, index=cands.index)
+    # Records of a connection coverage judges (its replies, L7 records, records of unknown
+    # direction that match it either way) are counted there, denied or allowed: their
+    # group needs no evaluation.
+    judged = _judged(replayed)
+    keys = zip(cands["src_name"], cands["dst_name"], cands["protocol"], cands["port"], strict=True)
+    of_judged = np.fromiter((k in judged for k in keys), dtype=bool, count=len(cands))
+    of_judged &= cands["reason"].isin(_RECORD_REASONS).to_numpy()
+    settled = pd.Series(of_judged).groupby(cands["group"].to_numpy()).transform("any")
     unchecked: set[int] = set()
-    allowed = cands["allowed"].to_numpy(dtype=bool).copy()
+    allowed = cands["allowed"].to_numpy(dtype=bool) | of_judged
     why = cands["why"].to_numpy(dtype=object).copy()
-    rows = np.flatnonzero(judge)
+    rows = np.flatnonzero(cands["judge"].to_numpy() & ~settled.to_numpy(dtype=bool))
     if len(rows):
         sub = cands.iloc[rows].reset_index(drop=True)
         out = replay(
@@ -239,16 +250,7 @@ def find_at_risk(
             elif own:
                 allowed[rows[k]] = True
                 why[rows[k]] = "node source: the destination pod's own node always reaches it"
-    workload_of = _workload_of(pods)
-    cands["src_name"] = _names(cands, "src", workload_of)
-    cands["dst_name"] = _names(cands, "dst", workload_of)
-    # Records of a connection coverage judges (its replies, L7 records, records of unknown
-    # direction that match it either way) are counted there, denied or allowed.
-    judged = _judged(replayed)
-    keys = zip(cands["src_name"], cands["dst_name"], cands["protocol"], cands["port"], strict=True)
-    of_judged = np.fromiter((k in judged for k in keys), dtype=bool, count=len(cands))
-    of_judged &= cands["reason"].isin(_RECORD_REASONS).to_numpy()
-    cands["allowed"], cands["why"] = allowed | of_judged, why
+    cands["allowed"], cands["why"] = allowed, why
     covered = cands.groupby("group", sort=False)["allowed"].transform("any")
     risky = cands[~covered.to_numpy(dtype=bool)]
     risky = risky.drop_duplicates("group", keep="first")  # a group's first candidate shows it
@@ -303,7 +305,13 @@ def _frame(
     cols["why"] = np.full(n, "", dtype=object)
     cols["example_file"] = df["example_file"].to_numpy(dtype=object)
     cols["example_line"] = df["example_line"].to_numpy(dtype=object)
-    return pd.DataFrame(cols)
+    # Text stays in object arrays: pandas' own strings would be converted and iterated slowly.
+    return pd.DataFrame(
+        {
+            k: pd.Series(v, dtype=object) if v.dtype == np.dtype(object) else v
+            for k, v in cols.items()
+        }
+    )
 
 
 def _ports(values: pd.Series) -> np.ndarray:
