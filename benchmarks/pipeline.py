@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from recommender.at_risk import find_at_risk
 from recommender.connections import build_connections, observed_pods
 from recommender.generate.k8s import render_policy
 from recommender.generate.synthesis import synthesize
@@ -50,6 +51,7 @@ def main() -> None:
         policies = [render_policy(p) for p in synthesis.policies]
         evaluator = Evaluator(policies)
         replayed = stage("replay", lambda: replay(conns.table, evaluator, pods))
+        at_risk = stage("at risk", lambda: find_at_risk(conns, replayed, evaluator, pods, policies))
         breadth = stage(
             "breadth",
             lambda: measure_breadth(
@@ -65,7 +67,8 @@ def main() -> None:
     print(f"{'total':<12} {total:>8.3f} {records / total:>12,.0f}")
     print(
         f"connections {len(conns.table)}, policies {len(policies)}, "
-        f"coverage {coverage(replayed)[0]:.2%}, breadth {breadth.total}"
+        f"coverage {coverage(replayed)[0]:.2%}, at risk {at_risk.connections}, "
+        f"breadth {breadth.total}"
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
