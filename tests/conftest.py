@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from recommender.schema import FLOW_SCHEMA, SCHEMA_VERSION
+from recommender.semantics import ContainerPort, Endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -80,6 +81,20 @@ def flows_table(rows: list[dict]) -> pa.Table:
     for i, row in enumerate(rows, 1):
         row.setdefault("source_record", i)
     return pa.Table.from_pylist(rows, schema=FLOW_SCHEMA)
+
+
+def sim_endpoint(pod: Any, cluster: Any) -> Endpoint:
+    """A simulated pod as the API server sees it: real labels (churn labels included) and
+    container ports."""
+    return Endpoint(
+        kind="pod",
+        ip=pod.ip,
+        namespace=pod.namespace,
+        labels=dict(pod.labels),
+        namespace_labels=cluster.namespaces[pod.namespace],
+        ports=tuple(ContainerPort(name, port, proto) for name, port, proto in pod.ports),
+        name=pod.name,
+    )
 
 
 @pytest.fixture

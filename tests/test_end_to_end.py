@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import SAMPLE_FLOWS, flow, flows_table
+from conftest import SAMPLE_FLOWS, flow, flows_table, sim_endpoint
 
 from recommender.cli import main
 from recommender.ingest import read_flows
@@ -34,18 +34,6 @@ def cluster():
 @pytest.fixture(scope="module")
 def rec():
     return recommend([SAMPLE_FLOWS])
-
-
-def _endpoint(pod, cluster) -> Endpoint:
-    """A pod as the API server sees it: real labels, churn labels included."""
-    return Endpoint(
-        kind="pod",
-        ip=pod.ip,
-        namespace=pod.namespace,
-        labels=dict(pod.labels),
-        namespace_labels=cluster.namespaces[pod.namespace],
-        name=pod.name,
-    )
 
 
 def _rule_ports(policies):
@@ -89,11 +77,11 @@ def test_every_observed_workload_is_isolated_in_both_directions_by_its_own_polic
     own = {f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in rec.policies}
     for pod in cluster.pods:
         if is_system_namespace(pod.namespace):  # left alone by default
-            ep = _endpoint(pod, cluster)
+            ep = sim_endpoint(pod, cluster)
             assert not evaluator.policies_selecting(ep, "ingress"), pod.name
             assert not evaluator.policies_selecting(ep, "egress"), pod.name
             continue
-        ep = _endpoint(pod, cluster)
+        ep = sim_endpoint(pod, cluster)
         for direction in ("ingress", "egress"):
             selecting = evaluator.policies_selecting(ep, direction)
             assert f"{pod.namespace}/default-deny" in selecting, (pod.name, direction)
@@ -123,7 +111,7 @@ def test_dns_is_allowed_for_every_workload_with_egress(rec, cluster):
             for dns in resolvers:
                 for proto in ("UDP", "TCP"):
                     verdict = evaluator.evaluate(
-                        _endpoint(pod, cluster), _endpoint(dns, cluster), proto, 53
+                        sim_endpoint(pod, cluster), sim_endpoint(dns, cluster), proto, 53
                     )
                     assert verdict.allowed, (pod.name, proto, verdict.explain())
 
@@ -140,11 +128,13 @@ def test_pods_of_the_new_replicaset_are_selected_even_when_learned_before_the_ro
     learned = recommend_from_flows(before, flowset.counts)
     evaluator = Evaluator(learned.policies)
     for pod in new_pods:
-        assert "shop/allow-cart" in evaluator.policies_selecting(_endpoint(pod, cluster), "ingress")
+        assert "shop/allow-cart" in evaluator.policies_selecting(
+            sim_endpoint(pod, cluster), "ingress"
+        )
     # and the frontend may still reach them on the port it used
     frontend = cluster.pods_of("shop/frontend")[0]
     verdict = evaluator.evaluate(
-        _endpoint(frontend, cluster), _endpoint(new_pods[0], cluster), "TCP", 8080
+        sim_endpoint(frontend, cluster), sim_endpoint(new_pods[0], cluster), "TCP", 8080
     )
     assert verdict.allowed, verdict.explain()
 
@@ -171,7 +161,7 @@ def test_canary_shares_a_policy_only_because_its_traffic_is_identical(rec, clust
     assert profiles["shop/catalog"] == profiles["shop/catalog-canary"]
     evaluator = Evaluator(rec.policies)
     for pod in cluster.pods_of("shop/catalog-canary") + cluster.pods_of("shop/catalog"):
-        mine = set(evaluator.policies_selecting(_endpoint(pod, cluster), "ingress"))
+        mine = set(evaluator.policies_selecting(sim_endpoint(pod, cluster), "ingress"))
         assert mine == {"shop/default-deny", "shop/allow-catalog-catalog-canary"}
 
 

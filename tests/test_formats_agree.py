@@ -7,9 +7,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import sim_endpoint
 
 from recommender.cli import main
-from recommender.semantics import ContainerPort, Endpoint, Evaluator
+from recommender.semantics import Endpoint, Evaluator
 from recommender.simulate import GRPC_PORT, kubectl_inventory, shop_cluster, write_hubble
 from recommender.simulate_formats.aws_vpc import write_aws_vpc
 from recommender.simulate_formats.calico import write_calico
@@ -96,18 +97,6 @@ def test_calico_aggregated_names_give_the_same_in_cluster_policies(cluster, tmp_
 # ----------------------------------------------------------------- at risk, per format
 
 
-def _pod_endpoint(p, cluster):
-    return Endpoint(
-        kind="pod",
-        ip=p.ip,
-        namespace=p.namespace,
-        labels=dict(p.labels),
-        namespace_labels=cluster.namespaces[p.namespace],
-        ports=tuple(ContainerPort(name, port, proto) for name, port, proto in p.ports),
-        name=p.name,
-    )
-
-
 def _denied_edges(cluster, policies, node_sources) -> list:
     """Ground-truth edges some pod pair of which the policies deny. Kubelet probes come from
     the pod's own node (always allowed); SNATed traffic from the nodes the log saw sending
@@ -125,11 +114,11 @@ def _denied_edges(cluster, policies, node_sources) -> list:
             assert seen, edge
             sources = [Endpoint(kind="node", ip=ip, name=ip) for ip in sorted(seen)]
         elif "/" in edge.src:
-            sources = [_pod_endpoint(p, cluster) for p in cluster.pods_of(edge.src)]
+            sources = [sim_endpoint(p, cluster) for p in cluster.pods_of(edge.src)]
         else:
             sources = [Endpoint(kind="external", ip=edge.src, name=edge.src)]
         if "/" in edge.dst:
-            targets = [_pod_endpoint(p, cluster) for p in cluster.pods_of(edge.dst)]
+            targets = [sim_endpoint(p, cluster) for p in cluster.pods_of(edge.dst)]
         else:
             kind = "node" if edge.dst in node_ips else "external"
             targets = [Endpoint(kind=kind, ip=edge.dst, name=edge.dst)]
@@ -175,7 +164,7 @@ def test_calico_level2_keeps_every_edge_and_the_public_ingress_with_nothing_at_r
     evaluator = Evaluator(policies)
     nginx = next(p for p in grpc_shop.pods if p.workload.endswith("ingress-nginx-controller"))
     stranger = Endpoint(kind="external", ip="203.0.113.77", name="stranger")
-    assert evaluator.evaluate(stranger, _pod_endpoint(nginx, grpc_shop), "TCP", 443).allowed
+    assert evaluator.evaluate(stranger, sim_endpoint(nginx, grpc_shop), "TCP", 443).allowed
     public = [x for x in report["external_ranges"] if x["kind"] == "public"]
     assert {(x["workload"], x["direction"]) for x in public} >= {
         ("ingress-nginx/ingress-nginx-controller", "ingress"),
