@@ -365,8 +365,8 @@ class StreamingAggregator:
         cols["line"] = used.column("source_record")
         cols["dst_service_namespace"] = used.column("dst_service_namespace")
         cols["dst_service_name"] = used.column("dst_service_name")
-        partial = pa.table(cols).group_by(_PARTIAL_KEY, use_threads=False).aggregate(_PARTIAL_AGGS)
-        self._partials.append(_rename_aggs(partial))
+        partial = _grouped(pa.table(cols), _PARTIAL_KEY, _PARTIAL_AGGS)
+        self._partials.append(partial)
         self._partial_rows += partial.num_rows
         if self._partial_rows > _COMPACT_AT and len(self._partials) > 1:
             self._compact()
@@ -396,16 +396,15 @@ class StreamingAggregator:
         cols["first_seen"] = t.column("time_start")
         cols["last_seen"] = t.column("time_end")
         cols["line"] = t.column("source_record")
-        part = pa.table(cols).group_by(_ASIDE_PARTIAL_KEY, use_threads=False).aggregate(_ASIDE_AGGS)
-        self._aside.append(_rename_aggs(part))
+        part = _grouped(pa.table(cols), _ASIDE_PARTIAL_KEY, _ASIDE_AGGS)
+        self._aside.append(part)
         self._aside_rows += part.num_rows
         if self._aside_rows > _COMPACT_AT and len(self._aside) > 1:
             self._compact_aside()
 
     def _compact_aside(self) -> None:
-        merged = pa.concat_tables(self._aside)
-        merged = merged.group_by(_ASIDE_PARTIAL_KEY, use_threads=False).aggregate(_ASIDE_AGGS)
-        self._aside = [_rename_aggs(merged)]
+        merged = _grouped(pa.concat_tables(self._aside), _ASIDE_PARTIAL_KEY, _ASIDE_AGGS)
+        self._aside = [merged]
         self._aside_rows = merged.num_rows
 
     def shift_lines(self, offset: int) -> None:
@@ -473,9 +472,8 @@ class StreamingAggregator:
         self._partial_rows = 0 if table is None else table.num_rows
 
     def _compact(self) -> None:
-        merged = pa.concat_tables(self._partials)
-        merged = merged.group_by(_PARTIAL_KEY, use_threads=False).aggregate(_PARTIAL_AGGS)
-        self._partials = [_rename_aggs(merged)]
+        merged = _grouped(pa.concat_tables(self._partials), _PARTIAL_KEY, _PARTIAL_AGGS)
+        self._partials = [merged]
         self._partial_rows = merged.num_rows
 
     def _add_pods(self, table: pa.Table) -> None:
@@ -786,6 +784,12 @@ def _with_aggregate_names(table: pa.Table) -> pa.Table:
         named = pc.if_else(pc.and_(pc.invert(is_pod), pc.is_null(ip)), aggr, ip)
         table = table.set_column(table.schema.get_field_index(f"{side}_ip"), f"{side}_ip", named)
     return table
+
+
+def _grouped(table: pa.Table, key: list[str], aggs: list[tuple[str, str]]) -> pa.Table:
+    """``table`` folded by ``key``, each aggregate keeping its column's name: how partial
+    rows (connections, set-aside records) are made and folded again."""
+    return _rename_aggs(table.group_by(key, use_threads=False).aggregate(aggs))
 
 
 def _rename_aggs(table: pa.Table) -> pa.Table:
