@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .accounting import RecordCounts
-from .address_sets import cluster_ranges
+from .address_sets import cluster_ranges, is_address
 from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
 from .generate.ir import PolicyIR
@@ -212,7 +212,7 @@ def _recommend_observed(
     selections = workload_selectors(pods)
     ns = sorted(set(namespaces)) if namespaces else None
     options = options or SynthesisOptions()
-    node_ips, pod_cidrs = _node_ips(conn_set, inventory), _pod_cidrs(inventory)
+    node_ips, pod_cidrs = _node_ips(conn_set, inventory), _cluster_cidrs(inventory)
     cluster = tuple(cluster_ranges(pods, node_ips, pod_cidrs))
     synthesis = synthesize(
         wconns,
@@ -298,10 +298,15 @@ def _node_ips(conn_set: ConnectionSet, inventory: Inventory | None) -> list[str]
     return sorted(found)
 
 
-def _pod_cidrs(inventory: Inventory | None) -> list[str]:
+def _cluster_cidrs(inventory: Inventory | None) -> list[str]:
+    """The inventory's pod CIDRs and Service ClusterIPs: cluster ranges no public or
+    private (Calico pub/pvt) rule may admit."""
     if inventory is None:
         return []
-    return sorted({c for cs in inventory.pod_cidrs.values() for c in cs})
+    found = {c for cs in inventory.pod_cidrs.values() for c in cs}
+    for service in inventory.services.values():
+        found.update(ip for ip in service.cluster_ips if is_address(ip))
+    return sorted(found)
 
 
 def recommend(
@@ -400,7 +405,7 @@ def verify_policies(
     if inv is not None:
         notes = [*notes, *inv.conflicts, *inv.rejected]
     evaluator = Evaluator(policies)
-    cluster = tuple(cluster_ranges(pods, _node_ips(conn_set, inv), _pod_cidrs(inv)))
+    cluster = tuple(cluster_ranges(pods, _node_ips(conn_set, inv), _cluster_cidrs(inv)))
     replayed = _with_workloads(
         replay(conn_set.table, evaluator, pods, policies=list(policies), cluster=cluster), pods
     )

@@ -265,3 +265,47 @@ def test_verify_reports_at_risk_first_and_strict_fails(tmp_path):
         "examples": [],
         "unchecked_node_sources": 0,
     }
+
+
+def test_pvt_leaves_out_the_inventory_service_addresses_and_pod_ranges(tmp_path):
+    import json
+
+    from recommender.ingest.inventory import read_inventory
+
+    inventory = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": "node-a"},
+                "spec": {"podCIDR": "10.244.0.0/24"},
+                "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "db", "namespace": "data"},
+                "spec": {
+                    "clusterIP": "10.96.7.7",
+                    "clusterIPs": ["10.96.7.7"],
+                    "selector": {"app": "db"},
+                    "ports": [{"port": 5432, "protocol": "TCP"}],
+                },
+            },
+        ],
+    }
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(inventory))
+    pvt = {"kind": "external", "ip": None, "name_aggr": "pvt", "labels": None}
+    rec = recommend_from_flows(
+        flows_table([*_base(), flow(API, pvt, 3306)]),
+        RecordCounts(),
+        inventory=read_inventory([path]),
+    )
+    assert rec.coverage == 1.0 and rec.at_risk.total == 0
+    ten = next(
+        x for x in rec.synthesis.external if x["kind"] == "private" and x["cidr"] == "10.0.0.0/8"
+    )
+    assert {"10.96.7.7/32", "10.244.0.0/24"} <= set(ten["except"])
