@@ -68,21 +68,19 @@ def _hours_for(records: int) -> float:
 
 
 def make_hubble(out: Path, records: int) -> None:
-    from recommender.simulate import shop_cluster, write_hubble
+    from recommender.sim import shop_cluster, write_hubble
 
     write_hubble(shop_cluster(seed=7, hours=_hours_for(records)), out, gzip=False)
 
 
 def make_calico(out: Path, records: int) -> None:
-    from recommender.simulate import shop_cluster
-    from recommender.simulate_formats.calico import write_calico
+    from recommender.sim import shop_cluster, write_calico
 
     write_calico(shop_cluster(seed=7, hours=_hours_for(records) * 4), out)
 
 
 def make_aws(out: Path, records: int) -> None:
-    from recommender.simulate import shop_cluster
-    from recommender.simulate_formats.aws_vpc import write_aws_vpc
+    from recommender.sim import shop_cluster, write_aws_vpc
 
     write_aws_vpc(shop_cluster(seed=7, hours=_hours_for(records)), out, gzip=False)
 
@@ -417,7 +415,7 @@ def big(gb: float, workers: int, tmp: Path, repeat: int = 3) -> None:
             sys.executable,
             "-c",
             "import sys; from pathlib import Path;"
-            "from recommender.simulate import shop_cluster, write_hubble;"
+            "from recommender.sim import shop_cluster, write_hubble;"
             f"write_hubble(shop_cluster(seed=7, hours={hours}), Path(sys.argv[1]), gzip=False)",
             str(out),
         ],

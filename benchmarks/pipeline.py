@@ -21,7 +21,7 @@ from recommender.generate.synthesis import synthesize
 from recommender.ingest import read_flows
 from recommender.selectors import workload_selectors
 from recommender.semantics import Evaluator
-from recommender.simulate import shop_cluster, write_hubble
+from recommender.sim import shop_cluster, write_hubble
 from recommender.verify import coverage, measure_breadth, replay
 from recommender.workloads import assign_workloads, workload_connections, workload_table
 

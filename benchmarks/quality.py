@@ -3,13 +3,13 @@
     python benchmarks/quality.py [--apps small shop large] [--split 0.5] [--seed 7] [--json]
                                  [--inventory] [--details]
 
-For each synthetic app of :mod:`recommender.simulate_apps`: render its Hubble records, split
+For each synthetic app of :mod:`recommender.sim.apps`: render its Hubble records, split
 them by time at ``split`` of the window (train = records before, test = records after; at
 least one rollout falls in the test part), learn policies with
 :func:`recommender.pipeline.recommend_from_flows` from the train part only, and judge them
 on the test part.
 
-* The test connections are the simulator's ground truth (``simulate._plan``: every
+* The test connections are the simulator's ground truth (``sim.plan_connections``: every
   connection with its real client and server pod), starting at or after the split. Both
   ends are built from the SimCluster's Kubernetes labels (``pod-template-hash``,
   ``job-name``… included, as the API server would match them), and judged pod by pod by
@@ -60,18 +60,19 @@ from recommender.ingest.inventory import read_inventory
 from recommender.options import SynthesisOptions
 from recommender.pipeline import Recommendation, recommend_from_flows
 from recommender.semantics import ContainerPort, Endpoint, Evaluator
-from recommender.simulate import (
+from recommender.sim import (
+    APPS,
+    Connection,
+    Side,
     SimCluster,
     SimEdge,
     SimPod,
-    _Conn,
-    _ns,
-    _plan,
-    _Side,
     hubble_records,
     kubectl_inventory,
+    plan_connections,
+    rollouts,
+    to_ns,
 )
-from recommender.simulate_apps import APPS, rollouts
 from recommender.verify import EXEMPT_SOURCE_KINDS
 
 NS_KEY = "kubernetes.io/metadata.name"
@@ -120,7 +121,7 @@ def pod_endpoint(pod: SimPod, cluster: SimCluster) -> Endpoint:
     )
 
 
-def side_endpoint(side: _Side, cluster: SimCluster) -> Endpoint:
+def side_endpoint(side: Side, cluster: SimCluster) -> Endpoint:
     if side.pod is not None:
         return pod_endpoint(side.pod, cluster)
     kind = "node" if side.kind in (*NODE_SIDES, "kube-apiserver") else "external"
@@ -214,7 +215,7 @@ def naive_policies(conns: pd.DataFrame, cluster: SimCluster) -> list[dict[str, A
 # ------------------------------------------------------------------------------ judging
 
 
-def _cause(conn: _Conn, since: datetime) -> str:
+def _cause(conn: Connection, since: datetime) -> str:
     """Why a pod-level connection may be new to a learner that stopped at ``since``."""
     for side in (conn.client, conn.server):
         pod = side.pod
@@ -229,7 +230,7 @@ def _cause(conn: _Conn, since: datetime) -> str:
 
 def judge(
     evaluator: Evaluator,
-    conns: Sequence[_Conn],
+    conns: Sequence[Connection],
     cluster: SimCluster,
     seen: set[SimEdge],
     since: datetime,
@@ -337,8 +338,8 @@ def evaluate_app(
     train_lines, test_lines = _split_records(hubble_records(cluster, seed=seed), split_at)
     with tempfile.TemporaryDirectory() as tmp:
         rec = _learn(train_lines, Path(tmp), cluster, split_at, inventory, options)
-    cut = _ns(split_at)
-    plan = _plan(cluster, seed)
+    cut = to_ns(split_at)
+    plan = plan_connections(cluster, seed)
     seen = {c.edge for c in plan if c.t < cut - MARGIN_NS}
     train_conns = [c for c in plan if c.t < cut - MARGIN_NS]
     test_conns = [c for c in plan if c.t >= cut]

@@ -242,7 +242,7 @@ def test_namespace_option_limits_the_proposal_but_replays_everything_it_touches(
 
 @pytest.fixture(scope="module")
 def inventory(tmp_path_factory):
-    from recommender.simulate import kubectl_inventory, shop_cluster
+    from recommender.sim import kubectl_inventory, shop_cluster
 
     path = tmp_path_factory.mktemp("inv") / "inventory.json"
     path.write_text(json.dumps(kubectl_inventory(shop_cluster(seed=7, hours=6.0))))
@@ -395,8 +395,7 @@ def test_vpc_fields_read_headerless_custom_aws_vpc_records(tmp_path):
     """A flow log with a custom LogFormat exported without its header line (as a CloudWatch
     log group holds it): refused with one line naming --vpc-fields; with the option, ingest,
     recommend and verify read it as they read the same records under their header."""
-    from recommender.simulate import kubectl_inventory, shop_cluster
-    from recommender.simulate_formats.aws_vpc import aws_vpc_lines
+    from recommender.sim import aws_vpc_lines, kubectl_inventory, shop_cluster
 
     cluster = shop_cluster(seed=7, hours=1.0)
     header, *records = aws_vpc_lines(cluster, seed=7, version=5)

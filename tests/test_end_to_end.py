@@ -20,7 +20,7 @@ from recommender.ingest import read_flows
 from recommender.ingest.parquet import write_parquet
 from recommender.pipeline import recommend, recommend_from_flows
 from recommender.semantics import Endpoint, Evaluator
-from recommender.simulate import shop_cluster
+from recommender.sim import shop_cluster
 from recommender.system_namespaces import is_system_namespace
 
 EPHEMERAL = range(32768, 61000)

@@ -11,9 +11,14 @@ from conftest import sim_endpoint
 
 from recommender.cli import main
 from recommender.semantics import Endpoint, Evaluator
-from recommender.simulate import GRPC_PORT, kubectl_inventory, shop_cluster, write_hubble
-from recommender.simulate_formats.aws_vpc import write_aws_vpc
-from recommender.simulate_formats.calico import write_calico
+from recommender.sim import (
+    GRPC_PORT,
+    kubectl_inventory,
+    shop_cluster,
+    write_aws_vpc,
+    write_calico,
+    write_hubble,
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from recommender.pipeline import recommend, verify_policies
-from recommender.simulate import kubectl_inventory, shop_cluster, write_hubble
+from recommender.sim import kubectl_inventory, shop_cluster, write_hubble
 from recommender.validate import printable
 from recommender.verify_report import (
     Denial,

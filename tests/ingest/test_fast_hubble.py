@@ -35,7 +35,7 @@ from recommender.ingest import (
 )
 from recommender.ingest.hubble import parse_time
 from recommender.schema import FLOW_SCHEMA
-from recommender.simulate import shop_cluster, write_hubble
+from recommender.sim import shop_cluster, write_hubble
 
 from .samples import PRODUCTPAGE_LABELS, hubble_record
 
@@ -365,7 +365,7 @@ def _every_task_kind(tmp_path: Path, monkeypatch, simulated: Path) -> Path:
     gz = gzip.compress(b"\n".join(sim[2].read_bytes().splitlines()[:400]))
     (d / "c.json.gz").write_bytes(gz)  # larger than WHOLE_GZIP_BYTES: split here
     (d / "d.json.gz").write_bytes(gzip.compress(b"\n".join(lines[:100])))  # small: one task
-    from recommender.simulate_formats.calico import write_calico
+    from recommender.sim import write_calico
 
     write_calico(shop_cluster(hours=0.2), d / "e")
     write_parquet(pa.Table.from_pylist(reference([sim[0]])[0][:50], schema=FLOW_SCHEMA), d / "f.pq")

@@ -561,8 +561,7 @@ def test_a_format_with_a_pre_pass_reads_standard_input_like_its_file(tmp_path, m
     """AWS VPC pairs the records of a whole file before parsing them: from standard input
     that pre-pass reads the kept copy, so the rows (orientation included) are the file's."""
     from recommender.ingest import read_flows
-    from recommender.simulate import shop_cluster
-    from recommender.simulate_formats.aws_vpc import write_aws_vpc
+    from recommender.sim import shop_cluster, write_aws_vpc
 
     monkeypatch.setattr(sources, "SPOOL_MEMORY", 4096)  # the copy goes to disk
     [path, *_] = write_aws_vpc(shop_cluster(seed=3, hours=2), tmp_path, version=2, gzip=False)

@@ -13,8 +13,8 @@ from recommender.connections import build_connections, observed_pods
 from recommender.generate.k8s import to_yaml
 from recommender.ingest import read_flows
 from recommender.pipeline import recommend
-from recommender.simulate import connection_counts, shop_cluster, write_hubble
-from recommender.simulate_formats.calico import WINDOW_SECONDS, calico_records, write_calico
+from recommender.sim import connection_counts, shop_cluster, write_hubble
+from recommender.sim.calico import WINDOW_SECONDS, calico_records, write_calico
 from recommender.workloads import assign_workloads, workload_connections
 
 

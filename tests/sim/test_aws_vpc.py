@@ -14,8 +14,8 @@ from recommender.connections import build_connections, observed_pods
 from recommender.ingest import read_flows
 from recommender.ingest.enrich import EnrichStats, enrich_flows
 from recommender.ingest.inventory import enrich_pods, read_inventory
-from recommender.simulate import GRPC_PORT, connection_counts, kubectl_inventory, shop_cluster
-from recommender.simulate_formats.aws_vpc import aws_vpc_fields, aws_vpc_lines, write_aws_vpc
+from recommender.sim import GRPC_PORT, connection_counts, kubectl_inventory, shop_cluster
+from recommender.sim.aws_vpc import aws_vpc_fields, aws_vpc_lines, write_aws_vpc
 from recommender.workloads import assign_workloads, workload_connections
 
 SEED = 7

@@ -1,9 +1,9 @@
 """The simulated traffic as AWS VPC Flow Log records (format ``aws-vpc``).
 
-The connections are exactly those :func:`recommender.simulate.hubble_records` renders for the
-same cluster and seed (both walk :func:`recommender.simulate._plan`), so every
-:class:`~recommender.simulate.SimEdge` appears; with an inventory of the cluster
-(:func:`recommender.simulate.kubectl_inventory`) enrichment gives back the same workloads.
+The connections are exactly those :func:`recommender.sim.hubble_records` renders for the
+same cluster and seed (both walk :func:`recommender.sim.plan_connections`), so every
+:class:`~recommender.sim.SimEdge` appears; with an inventory of the cluster
+(:func:`recommender.sim.kubectl_inventory`) enrichment gives back the same workloads.
 How AWS would log them (``research/flow-formats.md`` §3.1):
 
 * One ENI per node (the VPC CNI puts pod addresses on the node's ENIs); every ENI an end of
@@ -27,13 +27,15 @@ How AWS would log them (``research/flow-formats.md`` §3.1):
 
 from __future__ import annotations
 
-import gzip as _gzip
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from recommender.ingest.aws_vpc import V2_FIELDS, V3_FIELDS, V4_FIELDS, V5_FIELDS
-from recommender.simulate import SimCluster, _Conn, _packets, _plan
+from ..ingest.aws_vpc import V2_FIELDS, V3_FIELDS, V4_FIELDS, V5_FIELDS
+from .clock import S
+from .cluster import SimCluster
+from .files import write_bytes
+from .traffic import Connection, Side, packets, plan_connections
 
 __all__ = ["WINDOW_SECONDS", "aws_vpc_fields", "aws_vpc_lines", "write_aws_vpc"]
 
@@ -41,7 +43,6 @@ __all__ = ["WINDOW_SECONDS", "aws_vpc_fields", "aws_vpc_lines", "write_aws_vpc"]
 WINDOW_SECONDS = 60
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-_S = 1_000_000_000
 _PROTOCOLS = {"TCP": 6, "UDP": 17, "SCTP": 132}
 
 
@@ -88,7 +89,7 @@ class _Enis:
         self.node_by_ip = {n.ip: n.name for n in cluster.nodes}
 
 
-def _side_node(side, enis: _Enis) -> str | None:
+def _side_node(side: Side, enis: _Enis) -> str | None:
     """The node an end of a connection sits on (None: outside the cluster)."""
     if side.kind == "pod":
         return side.pod.node
@@ -106,7 +107,7 @@ def _records(cluster: SimCluster, seed: int, version: int) -> list[tuple[int, st
     fields = aws_vpc_fields(version)
     out: list[tuple[int, str, dict]] = []
     first: dict[str, int] = {}
-    for conn in _plan(cluster, seed):
+    for conn in plan_connections(cluster, seed):
         out.extend(_conn_records(conn, enis, rng, version, first))
     # One NODATA record per ENI, for the capture window before its first traffic.
     for node, t0 in sorted(first.items()):
@@ -139,18 +140,18 @@ def _ids(values: dict, ids: dict, enis: _Enis, version: int) -> None:
 
 
 def _conn_records(
-    conn: _Conn, enis: _Enis, rng: random.Random, version: int, first: dict[str, int]
+    conn: Connection, enis: _Enis, rng: random.Random, version: int, first: dict[str, int]
 ) -> list[tuple[int, str, dict]]:
     c, s = conn.client, conn.server
     nodes = list(dict.fromkeys(n for n in (_side_node(c, enis), _side_node(s, enis)) if n))
     proto = conn.edge.protocol
     # (node, c2s, window) -> [start s, end s, packets, bytes, flags]
     agg: dict[tuple[str, bool, int], list[int]] = {}
-    for pkt in _packets(conn, rng):
+    for pkt in packets(conn, rng):
         size = rng.randint(52, 1500) if "PSH" in pkt.flags or not pkt.flags else 52
         for node in nodes:
             t = pkt.sent if _side_node(c if pkt.c2s else s, enis) == node else pkt.arrives
-            sec = t // _S
+            sec = t // S
             key = (node, pkt.c2s, sec // WINDOW_SECONDS)
             a = agg.get(key)
             if a is None:
@@ -162,7 +163,7 @@ def _conn_records(
                 a[3] += size
                 a[4] |= _flags(pkt.flags)
     out = []
-    for (node, c2s, _), (start, end, packets, nbytes, flags) in agg.items():
+    for (node, c2s, _), (start, end, npackets, nbytes, flags) in agg.items():
         src, dst = (c, s) if c2s else (s, c)
         sport, dport = (conn.sport, conn.edge.port) if c2s else (conn.edge.port, conn.sport)
         ids = enis.by_node[node]
@@ -177,7 +178,7 @@ def _conn_records(
             "srcport": str(sport),
             "dstport": str(dport),
             "protocol": str(_PROTOCOLS[proto]),
-            "packets": str(packets),
+            "packets": str(npackets),
             "bytes": str(nbytes),
             "start": str(start),
             "end": str(end),
@@ -216,7 +217,7 @@ def _conn_records(
     return out
 
 
-def _s3(conn: _Conn) -> bool:
+def _s3(conn: Connection) -> bool:
     return any(n.endswith(".amazonaws.com") for n in conn.traffic.names)
 
 
@@ -253,16 +254,6 @@ def write_aws_vpc(
         if node.name not in eni_of:
             continue
         path = out_dir / f"{ACCOUNT}_vpcflowlogs_{REGION}_{eni_of[node.name]}{suffix}"
-        data = "".join(lines[node.name]).encode()
-        tmp = path.with_name(path.name + ".tmp")
-        if gzip:
-            with (
-                open(tmp, "wb") as raw,
-                _gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as fh,
-            ):
-                fh.write(data)
-        else:
-            tmp.write_bytes(data)
-        tmp.replace(path)
+        write_bytes(path, "".join(lines[node.name]).encode(), gzip=gzip)
         written.append(path)
     return written

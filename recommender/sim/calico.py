@@ -1,8 +1,8 @@
 """The simulated traffic as Calico Enterprise ``flows.log`` records (format ``calico-ee``).
 
-The connections are exactly those :func:`recommender.simulate.hubble_records` renders for the
-same cluster and seed (both walk :func:`recommender.simulate._plan`), so every
-:class:`~recommender.simulate.SimEdge` appears as request records with the same pods, labels,
+The connections are exactly those :func:`recommender.sim.hubble_records` renders for the
+same cluster and seed (both walk :func:`recommender.sim.plan_connections`), so every
+:class:`~recommender.sim.SimEdge` appears as request records with the same pods, labels,
 ports and peers. How Calico would log them (``research/flow-formats.md`` §2.1, §2.3):
 
 * Felix flushes per node every 5 minutes: one record per (flush window, reporting node,
@@ -36,13 +36,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from recommender.simulate import SimCluster, SimPod, _Conn, _plan
+from .clock import S
+from .cluster import SimCluster, SimPod
+from .files import write_bytes
+from .traffic import Connection, Side, plan_connections
 
 __all__ = ["WINDOW_SECONDS", "calico_records", "write_calico"]
 
 #: Felix ``flowLogsFlushInterval`` default (Calico Enterprise): 5 minutes.
 WINDOW_SECONDS = 300
-_S = 1_000_000_000
 
 
 def _aggr_name(pod: SimPod) -> str:
@@ -66,7 +68,7 @@ class _Endpoints:
         self.node_by_ip = {n.ip: n.name for n in cluster.nodes}
         self.services = {(s.namespace, s.name): s for s in cluster.services}
 
-    def side(self, side: Any) -> dict[str, Any]:
+    def side(self, side: Side) -> dict[str, Any]:
         """type, name, name_aggr, namespace, ip, labels (a list or None), node."""
         if side.kind == "pod":
             pod = side.pod
@@ -102,7 +104,7 @@ class _Endpoints:
             "node": None,
         }
 
-    def service(self, conn: _Conn) -> tuple[str, str, str, int | None]:
+    def service(self, conn: Connection) -> tuple[str, str, str, int | None]:
         """(namespace, name, port name, port number) of the Service the client used."""
         if not conn.traffic.service:
             return "-", "-", "-", None
@@ -123,7 +125,7 @@ class _Endpoints:
         return (ep["type"], ep["namespace"], ep["name"], ep["ip"])
 
 
-def _counters(conn: _Conn, rng: random.Random) -> tuple[int, int, int, int]:
+def _counters(conn: Connection, rng: random.Random) -> tuple[int, int, int, int]:
     """(packets c->s, packets s->c, bytes c->s, bytes s->c) of one connection."""
     if conn.traffic.style == "dns" and conn.edge.protocol == "UDP":
         return 2, 2, 2 * rng.randint(70, 110), 2 * rng.randint(120, 260)
@@ -139,7 +141,7 @@ def _policies(namespace: str) -> dict[str, list[str]]:
     return {"all_policies": [hit], "enforced_policies": [hit], "pending_policies": [hit]}
 
 
-def _record(window: int, reporter: str, src: dict, dst: dict, conn: _Conn, agg: dict) -> dict:
+def _record(window: int, reporter: str, src: dict, dst: dict, conn: Connection, agg: dict) -> dict:
     level = agg["level"]
     proto = conn.edge.protocol.lower()
     svc_ns, svc_name, svc_port, svc_num = agg["service"]
@@ -194,6 +196,66 @@ def _record(window: int, reporter: str, src: dict, dst: dict, conn: _Conn, agg: 
     return rec
 
 
+def _fold(
+    pending: dict[tuple, dict[str, Any]],
+    eps: _Endpoints,
+    conn: Connection,
+    counters: tuple[int, int, int, int],
+) -> None:
+    """Fold one connection into the records of its window: one per reporting end."""
+    aggregation = eps.aggregation
+    src, dst = eps.side(conn.client), eps.side(conn.server)
+    service = eps.service(conn)
+    for reporter, ep in (("src", src), ("dst", dst)):
+        if ep["type"] != "wep":
+            continue  # only workload endpoints' nodes report (see the module doc)
+        key = (
+            reporter,
+            ep["node"],
+            eps.key(src),
+            eps.key(dst),
+            conn.edge.protocol,
+            conn.edge.port if aggregation < 3 else None,
+            conn.sport if aggregation == 0 else None,
+            service if aggregation < 3 else service[:2],
+        )
+        agg = pending.get(key)
+        if agg is None:
+            agg = pending[key] = {
+                "level": aggregation,
+                "reporter": reporter,
+                "node": ep["node"],
+                "src": src,
+                "dst": dst,
+                "conn": conn,
+                "service": service,
+                "counters": (0, 0, 0, 0),
+                "flows": 0,
+                "started": 0,
+                "completed": 0,
+                "src_labels": None,
+                "dst_labels": None,
+            }
+        agg["flows"] += 1
+        if not conn.midstream:
+            agg["started"] += 1
+            agg["completed"] += 1
+        agg["counters"] = tuple(a + b for a, b in zip(agg["counters"], counters, strict=True))
+        if aggregation >= 2:  # labels common to every pod folded into the record
+            _common_labels(agg, src, dst)
+
+
+def _common_labels(agg: dict[str, Any], src: dict[str, Any], dst: dict[str, Any]) -> None:
+    for side, e in (("src_labels", src), ("dst_labels", dst)):
+        if e["labels"] is None:
+            continue
+        agg[side] = (
+            list(e["labels"])
+            if agg[side] is None
+            else [x for x in agg[side] if x in set(e["labels"])]
+        )
+
+
 def _node_records(
     cluster: SimCluster, seed: int, aggregation: int
 ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -212,59 +274,13 @@ def _node_records(
             yield agg["node"], rec
         pending.clear()
 
-    for conn in _plan(cluster, seed):
-        window = conn.t // (WINDOW_SECONDS * _S)
+    for conn in plan_connections(cluster, seed):
+        window = conn.t // (WINDOW_SECONDS * S)
         if window != current:
             if current is not None:
                 yield from flush()
             current = window
-        src, dst = eps.side(conn.client), eps.side(conn.server)
-        counters = _counters(conn, rng)
-        service = eps.service(conn)
-        for reporter, ep in (("src", src), ("dst", dst)):
-            if ep["type"] != "wep":
-                continue  # only workload endpoints' nodes report (see the module doc)
-            key = (
-                reporter,
-                ep["node"],
-                eps.key(src),
-                eps.key(dst),
-                conn.edge.protocol,
-                conn.edge.port if aggregation < 3 else None,
-                conn.sport if aggregation == 0 else None,
-                service if aggregation < 3 else service[:2],
-            )
-            agg = pending.get(key)
-            if agg is None:
-                agg = pending[key] = {
-                    "level": aggregation,
-                    "reporter": reporter,
-                    "node": ep["node"],
-                    "src": src,
-                    "dst": dst,
-                    "conn": conn,
-                    "service": service,
-                    "counters": (0, 0, 0, 0),
-                    "flows": 0,
-                    "started": 0,
-                    "completed": 0,
-                    "src_labels": None,
-                    "dst_labels": None,
-                }
-            agg["flows"] += 1
-            if not conn.midstream:
-                agg["started"] += 1
-                agg["completed"] += 1
-            agg["counters"] = tuple(a + b for a, b in zip(agg["counters"], counters, strict=True))
-            if aggregation >= 2:  # labels common to every pod folded into the record
-                for side, e in (("src_labels", src), ("dst_labels", dst)):
-                    if e["labels"] is None:
-                        continue
-                    agg[side] = (
-                        list(e["labels"])
-                        if agg[side] is None
-                        else [x for x in agg[side] if x in set(e["labels"])]
-                    )
+        _fold(pending, eps, conn, _counters(conn, rng))
     if current is not None:
         yield from flush()
 
@@ -291,8 +307,6 @@ def write_calico(
         if not node_lines:
             continue
         path = out_dir / f"calico-flows-{node}.log"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(node_lines), encoding="utf-8")
-        tmp.replace(path)
+        write_bytes(path, "".join(node_lines).encode())
         written.append(path)
     return written

@@ -1,6 +1,6 @@
-"""Tests of the synthetic apps (recommender/simulate_apps.py).
+"""Tests of the synthetic apps (recommender/sim/apps.py) and rollouts (sim/workloads.py).
 
-Like tests/test_simulate.py, the records are read as plain JSON: these tests must not
+Like tests/sim/test_hubble.py, the records are read as plain JSON: these tests must not
 depend on the ingest modules.
 """
 
@@ -14,16 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from recommender.simulate import (
+from recommender.sim import (
+    APPS,
     SimCluster,
     SimEdge,
     connection_counts,
     hubble_records,
     kubectl_inventory,
+    large_app,
+    rollout,
+    rollouts,
+    shop_app,
     shop_cluster,
+    small_app,
     write_hubble,
 )
-from recommender.simulate_apps import APPS, large_app, rollout, rollouts, shop_app, small_app
 
 SEED = 7
 CHURN = ("pod-template-hash", "controller-revision-hash")
