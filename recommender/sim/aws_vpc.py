@@ -31,7 +31,6 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..ingest.aws_vpc import V2_FIELDS, V3_FIELDS, V4_FIELDS, V5_FIELDS
 from .clock import S
 from .cluster import SimCluster
 from .files import write_bytes
@@ -50,6 +49,10 @@ def aws_vpc_fields(version: int = 5) -> tuple[str, ...]:
     """The field list rendered for ``version`` (2: the default format)."""
     if version not in (2, 3, 4, 5):
         raise ValueError("version must be 2, 3, 4 or 5")
+    # The reader's own field tables; imported here because ingest loads pyarrow (0.4 s),
+    # which the other renderers and ``python -m recommender.sim`` do not need.
+    from ..ingest.aws_vpc import V2_FIELDS, V3_FIELDS, V4_FIELDS, V5_FIELDS
+
     fields = V2_FIELDS
     if version >= 3:
         fields += V3_FIELDS
