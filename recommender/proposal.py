@@ -18,7 +18,7 @@ from . import __version__
 from .at_risk import HINTS, REASONS
 from .generate.ir import PolicyIR, Rule
 from .generate.k8s import to_yaml
-from .pipeline import Recommendation
+from .results import Recommendation
 from .selector_basis import INVENTORY_COMMAND, INVENTORY_FIX, selector_basis
 from .selectors import label_selector, selector_text
 from .validate import is_dns1123_label, is_dns1123_subdomain
