@@ -87,8 +87,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.preprocessing import MultiLabelBinarizer
 
 from .breadth import DNS_PORTS, expected_pairs
 from .options import SynthesisOptions
@@ -536,7 +534,11 @@ def _agglomerate(
 
 
 def _jaccard(profiles: list[frozenset[Item]]) -> np.ndarray:
-    """Pairwise Jaccard distance between item sets (one-hot with MultiLabelBinarizer)."""
+    """Pairwise Jaccard distance between item sets (one-hot with MultiLabelBinarizer).
+    scikit-learn is imported here, not at the top: it costs ~1.2 s and only
+    ``--generalize role`` needs it (tests/test_imports.py holds the other paths to that)."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
     x = MultiLabelBinarizer(sparse_output=True).fit_transform(profiles).astype(np.int64)
     inter = (x @ x.T).toarray().astype(float)
     sizes = np.diag(inter)
@@ -550,6 +552,8 @@ def _jaccard(profiles: list[frozenset[Item]]) -> np.ndarray:
 def _candidate_clusters(dist: np.ndarray, max_distance: float) -> list[list[int]]:
     if len(dist) < 2:
         return []
+    from sklearn.cluster import AgglomerativeClustering
+
     labels = AgglomerativeClustering(
         n_clusters=None,
         metric="precomputed",

@@ -36,7 +36,6 @@ DNS_PORT = 53
 #: Where the resolver is assumed to be when no DNS server was observed.
 DEFAULT_RESOLVER = ("kube-system", (("k8s-app", "kube-dns"),))
 DEFAULT_DENY_NAME = "default-deny"
-MANAGED_BY = "netpol-recommender"
 
 Entries = dict[Peer, dict[PortSpec, Evidence]]
 
