@@ -5,9 +5,8 @@
 
 For each synthetic app of :mod:`recommender.simulate_apps`: render its Hubble records, split
 them by time at ``split`` of the window (train = records before, test = records after; at
-least one rollout falls in the test part), learn policies with
-:func:`recommender.pipeline.recommend_from_flows` from the train part only, and judge them
-on the test part.
+least one rollout falls in the test part), learn policies with :func:`recommender.observe`
+and :func:`recommender.propose` from the train part only, and judge them on the test part.
 
 * The test connections are the simulator's ground truth (``simulate._plan``: every
   connection with its real client and server pod), starting at or after the split. Both
@@ -54,11 +53,8 @@ from typing import Any
 
 import pandas as pd
 
+from recommender import Recommendation, SynthesisOptions, observe, propose
 from recommender.generate.k8s import to_yaml
-from recommender.ingest import read_flows
-from recommender.ingest.inventory import read_inventory
-from recommender.options import SynthesisOptions
-from recommender.pipeline import Recommendation, recommend_from_flows
 from recommender.semantics import ContainerPort, Endpoint, Evaluator
 from recommender.simulate import (
     SimCluster,
@@ -306,14 +302,12 @@ def _learn(
 ) -> Recommendation:
     path = tmp / "hubble-train.jsonl"
     path.write_text("".join(lines), encoding="utf-8")
-    flows = read_flows([path])
-    inv = None
+    inventory_files = []
     if inventory:
         inv_path = tmp / "inventory.json"
         inv_path.write_text(json.dumps(kubectl_inventory(cluster, at=split_at)), encoding="utf-8")
-        inv = read_inventory([inv_path])
-    extra = {} if options is None else {"options": options}
-    return recommend_from_flows(flows.table, flows.counts, inventory=inv, **extra)
+        inventory_files.append(inv_path)
+    return propose(observe([path], inventory=inventory_files), options)
 
 
 def evaluate_app(
