@@ -45,8 +45,8 @@ class Observation:
     node_ips: list[str]
     #: the inventory's pod CIDRs and Service ClusterIPs
     cluster_cidrs: list[str]
-    #: address ranges of the cluster itself (pods, nodes, the above)
-    cluster: tuple = ()
+    #: address ranges of the cluster itself (pods, nodes, the above), as CIDR strings
+    cluster: tuple[str, ...] = ()
     inputs: list[str] = field(default_factory=list)
     inventory: Inventory | None = None
     #: what the inventory resolved (pods, nodes, service backends, ambiguous addresses)
