@@ -5,9 +5,8 @@
 
 For each synthetic app of :mod:`recommender.sim.apps`: render its Hubble records, split
 them by time at ``split`` of the window (train = records before, test = records after; at
-least one rollout falls in the test part), learn policies with
-:func:`recommender.pipeline.recommend_from_flows` from the train part only, and judge them
-on the test part.
+least one rollout falls in the test part), learn policies with :func:`recommender.observe`
+and :func:`recommender.propose` from the train part only, and judge them on the test part.
 
 * The test connections are the simulator's ground truth (``sim.plan_connections``: every
   connection with its real client and server pod), starting at or after the split. Both
@@ -54,11 +53,8 @@ from typing import Any
 
 import pandas as pd
 
+from recommender import Recommendation, SynthesisOptions, observe, propose
 from recommender.generate.k8s import to_yaml
-from recommender.ingest import read_flows
-from recommender.ingest.inventory import read_inventory
-from recommender.options import SynthesisOptions
-from recommender.pipeline import Recommendation, recommend_from_flows
 from recommender.semantics import ContainerPort, Endpoint, Evaluator
 from recommender.sim import (
     APPS,
@@ -143,15 +139,36 @@ def naive_policies(conns: pd.DataFrame, cluster: SimCluster) -> list[dict[str, A
     looked up in the SimCluster for their full labels (what a tool reading the API sees).
     Node sources are left out (no rule can name them, and none is needed).
     """
-    pods = {(p.namespace, p.name): p for p in cluster.pods}
-    policies: dict[tuple[str, frozenset], dict[str, Any]] = {}
-    rules: dict[tuple[str, frozenset], dict[str, list]] = {}
-    namespaces: set[str] = set()
+    naive = _NaivePolicies(cluster)
+    for row in conns.itertuples(index=False):
+        if row.src_kind in EXEMPT_SOURCE_KINDS:
+            continue
+        port = [{"protocol": row.protocol, "port": int(row.port)}]
+        if row.src_kind == "pod":
+            key = naive.target(row.src_namespace, row.src_pod)
+            to = naive.peer(row.dst_kind, row.dst_namespace, row.dst_pod, row.dst_ip, key[0])
+            naive.add(key, "egress", {"to": [to], "ports": port})
+        if row.dst_kind == "pod":
+            key = naive.target(row.dst_namespace, row.dst_pod)
+            frm = naive.peer(row.src_kind, row.src_namespace, row.src_pod, row.src_ip, key[0])
+            naive.add(key, "ingress", {"from": [frm], "ports": port})
+    return naive.policies()
 
-    def target(namespace: str, pod: SimPod) -> tuple[str, frozenset]:
+
+class _NaivePolicies:
+    """The naive baseline being built: one policy per (namespace, full label set)."""
+
+    def __init__(self, cluster: SimCluster) -> None:
+        self.pods = {(p.namespace, p.name): p for p in cluster.pods}
+        self.by_key: dict[tuple[str, frozenset], dict[str, Any]] = {}
+        self.rules: dict[tuple[str, frozenset], dict[str, list]] = {}
+        self.namespaces: set[str] = set()
+
+    def target(self, namespace: str, pod_name: str) -> tuple[str, frozenset]:
+        pod = self.pods[(namespace, pod_name)]
         key = (namespace, frozenset(pod.labels.items()))
-        if key not in policies:
-            policies[key] = {
+        if key not in self.by_key:
+            self.by_key[key] = {
                 "apiVersion": "networking.k8s.io/v1",
                 "kind": "NetworkPolicy",
                 "metadata": {"name": _dns_name(f"naive-{pod.name}"), "namespace": namespace},
@@ -160,13 +177,13 @@ def naive_policies(conns: pd.DataFrame, cluster: SimCluster) -> list[dict[str, A
                     "policyTypes": ["Ingress", "Egress"],
                 },
             }
-            rules[key] = {"ingress": [], "egress": []}
-        namespaces.add(namespace)
+            self.rules[key] = {"ingress": [], "egress": []}
+        self.namespaces.add(namespace)
         return key
 
-    def peer(kind: str, namespace: Any, pod_name: Any, ip: Any, policy_ns: str) -> dict:
+    def peer(self, kind: str, namespace: Any, pod_name: Any, ip: Any, policy_ns: str) -> dict:
         if kind == "pod":
-            pod = pods[(namespace, pod_name)]
+            pod = self.pods[(namespace, pod_name)]
             sel = {"podSelector": {"matchLabels": dict(sorted(pod.labels.items()))}}
             if namespace != policy_ns:
                 sel = {"namespaceSelector": {"matchLabels": {NS_KEY: namespace}}, **sel}
@@ -174,42 +191,32 @@ def naive_policies(conns: pd.DataFrame, cluster: SimCluster) -> list[dict[str, A
         bits = 128 if ":" in str(ip) else 32
         return {"ipBlock": {"cidr": f"{ip}/{bits}"}}
 
-    def add(key: tuple[str, frozenset], direction: str, rule: dict) -> None:
-        if rule not in rules[key][direction]:
-            rules[key][direction].append(rule)
+    def add(self, key: tuple[str, frozenset], direction: str, rule: dict) -> None:
+        if rule not in self.rules[key][direction]:
+            self.rules[key][direction].append(rule)
 
-    for row in conns.itertuples(index=False):
-        if row.src_kind in EXEMPT_SOURCE_KINDS:
-            continue
-        port = [{"protocol": row.protocol, "port": int(row.port)}]
-        if row.src_kind == "pod":
-            key = target(row.src_namespace, pods[(row.src_namespace, row.src_pod)])
-            to = peer(row.dst_kind, row.dst_namespace, row.dst_pod, row.dst_ip, key[0])
-            add(key, "egress", {"to": [to], "ports": port})
-        if row.dst_kind == "pod":
-            key = target(row.dst_namespace, pods[(row.dst_namespace, row.dst_pod)])
-            frm = peer(row.src_kind, row.src_namespace, row.src_pod, row.src_ip, key[0])
-            add(key, "ingress", {"from": [frm], "ports": port})
-    out = [
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": "default-deny", "namespace": ns},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-        }
-        for ns in sorted(namespaces)
-    ]
-    names: Counter = Counter()
-    for key, pol in policies.items():
-        name = pol["metadata"]["name"]
-        names[(key[0], name)] += 1
-        if names[(key[0], name)] > 1:  # same pod name prefix, different labels
-            pol["metadata"]["name"] = _dns_name(f"{name[:58]}-{names[(key[0], name)]}")
-        for direction in ("ingress", "egress"):
-            if rules[key][direction]:
-                pol["spec"][direction] = rules[key][direction]
-        out.append(pol)
-    return out
+    def policies(self) -> list[dict[str, Any]]:
+        """A default-deny per namespace, then the policies in creation order."""
+        out = [
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": "default-deny", "namespace": ns},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+            }
+            for ns in sorted(self.namespaces)
+        ]
+        names: Counter = Counter()
+        for key, pol in self.by_key.items():
+            name = pol["metadata"]["name"]
+            names[(key[0], name)] += 1
+            if names[(key[0], name)] > 1:  # same pod name prefix, different labels
+                pol["metadata"]["name"] = _dns_name(f"{name[:58]}-{names[(key[0], name)]}")
+            for direction in ("ingress", "egress"):
+                if self.rules[key][direction]:
+                    pol["spec"][direction] = self.rules[key][direction]
+            out.append(pol)
+        return out
 
 
 # ------------------------------------------------------------------------------ judging
@@ -307,14 +314,12 @@ def _learn(
 ) -> Recommendation:
     path = tmp / "hubble-train.jsonl"
     path.write_text("".join(lines), encoding="utf-8")
-    flows = read_flows([path])
-    inv = None
+    inventory_files = []
     if inventory:
         inv_path = tmp / "inventory.json"
         inv_path.write_text(json.dumps(kubectl_inventory(cluster, at=split_at)), encoding="utf-8")
-        inv = read_inventory([inv_path])
-    extra = {} if options is None else {"options": options}
-    return recommend_from_flows(flows.table, flows.counts, inventory=inv, **extra)
+        inventory_files.append(inv_path)
+    return propose(observe([path], inventory=inventory_files), options)
 
 
 def evaluate_app(

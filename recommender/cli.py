@@ -1,4 +1,5 @@
-"""Command line: a thin click layer over :mod:`recommender.pipeline`; no logic lives here.
+"""Command line: a thin click layer over the library's stages (:mod:`recommender.pipeline`):
+it parses options, calls ``observe`` then ``propose`` or ``check``, and prints.
 
 Exit codes (DESIGN §2): 0 success; 1 verification failed; 2 bad usage or unreadable input.
 """
@@ -102,19 +103,49 @@ def _vpc_fields(text: str | None) -> tuple[str, ...] | None:
     return None
 
 
-_INPUT_HELP = (
-    "INPUT is any mix of files, directories and .gz files: Hubble `hubble observe -o json` "
-    "lines or exporter files (wrapped or bare flows, JSON arrays), or Parquet written by "
-    "`ingest`. JSON may be one object per line, pretty-printed (`-o jsonpretty`, `jq .`) "
-    "or objects back to back. `-` reads standard input (once, as it arrives), e.g. "
-    "`hubble observe -o json --last 10000 | netpol-recommender recommend - -o out`. "
-    "The format is detected per file; --format overrides."
+#: One kubectl call that yields every object ``--inventory`` reads.
+INVENTORY_KUBECTL = (
+    "kubectl get pods,namespaces,nodes,services,endpointslices,replicasets,jobs -A -o json"
 )
+
+_INVENTORY_HELP = (
+    "kubectl JSON (the command is below), repeatable: full pod labels, named container "
+    "ports, the pods that were quiet during the window, and the nodes and Service backends "
+    "that bare addresses belong to."
+)
+
+#: The INPUT and --inventory paragraphs of every command's help; one line per format of
+#: ``recommender.ingest.FORMATS`` (tests/test_cli.py checks they agree). ``\b`` keeps
+#: click from re-wrapping the lists.
+_INPUT_HELP = f"""\
+\b
+INPUT is any mix of files, directories and .gz files, in these formats
+(detected per file; --format NAME overrides):
+  hubble: Cilium Hubble, `hubble observe -o json` lines or exporter files
+  calico-ee: Calico Enterprise / Cloud flow logs, Elasticsearch exports
+  calico-goldmane: Calico OSS Goldmane and Whisker flows
+  aws-vpc: AWS VPC Flow Logs (S3 files, CloudWatch, Kinesis, Firehose)
+  antrea: Antrea Flow Aggregator / Theia records
+  ig-legacy: Inspektor Gadget `trace network` events
+  ig-trace-tcp: Inspektor Gadget `trace_tcp` events
+  generic: CSV or Parquet with the documented columns
+  parquet: Parquet written by `netpol-recommender ingest`
+
+\b
+JSON may be one object per line, pretty-printed (`-o jsonpretty`, `jq .`)
+or objects back to back. `-` reads standard input once, as it arrives:
+  hubble observe -o json --last 10000 | netpol-recommender recommend - -o out
+
+\b
+--inventory reads the output of (one snapshot or several):
+  {INVENTORY_KUBECTL}
+"""
 
 
 def _with_input_help(text: str | None) -> str:
-    """A command's docstring plus the INPUT paragraph; dedented first, since click dedents
-    the whole help at once and an appended unindented paragraph would stop it."""
+    """A command's docstring plus the INPUT and --inventory paragraphs; dedented first,
+    since click dedents the whole help at once and an appended unindented paragraph would
+    stop it."""
     return inspect.cleandoc(text or "") + "\n\n" + _INPUT_HELP
 
 
@@ -152,7 +183,7 @@ def main() -> None:
     """
 
 
-@main.command()
+@main.command(short_help="Normalize flow logs into one Parquet table.")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option(
     "-o",
@@ -167,8 +198,8 @@ def main() -> None:
     "inventory",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="kubectl JSON inventory (repeatable): bare IPs become pods, nodes or the "
-    "backends of a Service before the flows are written.",
+    help="kubectl JSON (the command is below), repeatable: bare IPs become pods, nodes "
+    "or the backends of a Service before the flows are written.",
 )
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
 @_vpc_fields_option
@@ -230,7 +261,7 @@ def _print_counts(counts) -> None:
         click.echo(f"  e.g. {example}", err=True)
 
 
-@main.command()
+@main.command(short_help="Propose NetworkPolicies proven against the flows.")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option(
     "-o",
@@ -255,9 +286,7 @@ def _print_counts(counts) -> None:
     "inventory",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="kubectl JSON (`kubectl get pods,namespaces,nodes,replicasets,jobs -A -o "
-    "json`), repeatable: full pod labels, named container ports, and the pods "
-    "that were quiet during the window.",
+    help=_INVENTORY_HELP,
 )
 @click.option(
     "--generalize",
@@ -339,16 +368,23 @@ def recommend(
 ) -> None:
     """Propose NetworkPolicies from observed flows, verify them, and write them.
 
-    Every observed connection is replayed through an independent NetworkPolicy evaluator;
-    if any would be denied, nothing is written and the command exits 1. The first lines
-    say how much observed traffic is at risk: traffic the coverage figure does not judge
-    (replies, records of unknown direction, ICMP, peers NetworkPolicy cannot state, node
-    sources from other nodes, ...) that the proposal would deny; --strict refuses any.
-    Then coverage and breadth (what the proposal allows that was never observed).
-    System namespaces (kube-system, the CNI's) get no policy unless named with --namespace.
+    \b
+    Every observed connection is replayed through an independent NetworkPolicy
+    evaluator: if any would be denied, nothing is written and the command exits 1.
+
+    \b
+    The first lines say how much observed traffic is at risk: traffic the coverage
+    figure does not judge (replies, records of unknown direction, ICMP, peers
+    NetworkPolicy cannot state, node sources from other nodes, ...) that the
+    proposal would deny; --strict refuses any. Then coverage and breadth (what
+    the proposal allows that was never observed).
+
+    \b
+    System namespaces (kube-system, the CNI's) get no policy unless named with
+    --namespace.
     """
     from .options import SynthesisOptions
-    from .pipeline import recommend as run
+    from .pipeline import observe, propose
     from .proposal import write_proposal
 
     options = SynthesisOptions(
@@ -361,31 +397,31 @@ def recommend(
         allow_node_sources=allow_node_sources,
     )
     fields = _vpc_fields(vpc_fields)
-
     try:
         with _progress(inputs, "reading", progress) as update:
-            rec = run(
-                inputs,
-                namespaces=namespaces or None,
-                format=fmt,
-                progress=update,
-                inventory=inventory,
-                options=options,
-                vpc_fields=fields,
+            observation = observe(
+                inputs, format=fmt, inventory=inventory, vpc_fields=fields, progress=update
             )
+        rec = propose(observation, options, namespaces=namespaces or None)
     except _read_errors() as exc:
         _fail(str(exc))
+    _print_recommendation(rec, with_inventory=bool(inventory))
+    _refuse_unless_proven(rec, strict)
+    write_proposal(rec, output)
+    out = Path(output)
+    click.echo(
+        f"proposal written to {out / 'policies'} "
+        f"(summary: {out / 'SUMMARY.md'}, report: {out / 'report.json'})"
+    )
+
+
+def _print_recommendation(rec, *, with_inventory: bool) -> None:
+    """At risk first, then the record counts, the one-line figures, hints and warnings."""
     at_risk = rec.at_risk
     for line in at_risk.lines() if at_risk is not None else ():
         click.echo(line, err=True)
     _print_counts(rec.counts)
-    public = len(
-        {
-            (x["workload"], x["direction"], x["port"])
-            for x in rec.synthesis.external
-            if x["kind"] == "public"
-        }
-    )
+    public = rec.public_rules
     click.echo(
         f"coverage {rec.coverage * 100:.2f}% ({rec.covered}/{rec.judged} connections), "
         f"at risk {at_risk.connections if at_risk is not None else 0}, "
@@ -394,13 +430,11 @@ def recommend(
         + f", {len(rec.policies)} policies",
         err=True,
     )
-    conns = rec.connections
-    bare = int((conns["src_kind"].eq("unknown") | conns["dst_kind"].eq("unknown")).sum())
-    if bare and not inventory:
+    bare = rec.observation.unresolved_connections
+    if bare and not with_inventory:
         click.echo(
             f"hint: {bare} connections have an end known only by its address; "
-            "--inventory (kubectl get pods,namespaces,nodes,services,endpointslices -A "
-            "-o json) turns addresses into pods and nodes",
+            f"--inventory ({INVENTORY_KUBECTL}) turns addresses into pods and nodes",
             err=True,
         )
     if rec.judged == 0 and rec.counts.normalized:
@@ -411,6 +445,11 @@ def recommend(
         )
         for reason, n in sorted(rec.excluded.items()):
             click.echo(f"  not a rule {n:>8}  {reason}", err=True)
+
+
+def _refuse_unless_proven(rec, strict: bool) -> None:
+    """Exit 1 before anything is written: an observed connection denied, or (--strict)
+    anything at risk."""
     if rec.covered < rec.judged:
         for row in rec.denied.head(20).itertuples(index=False):
             click.echo(f"  denied: {row.reasons}", err=True)
@@ -419,24 +458,18 @@ def recommend(
             "nothing was written",
             1,
         )
-    if strict and at_risk is not None and at_risk.total:
+    if strict and rec.at_risk is not None and rec.at_risk.total:
         _fail(
-            f"--strict: {at_risk.connections} observed connection(s) at risk (see above); "
+            f"--strict: {rec.at_risk.connections} observed connection(s) at risk (see above); "
             "nothing was written",
             1,
         )
-    write_proposal(rec, output)
-    out = Path(output)
-    click.echo(
-        f"proposal written to {out / 'policies'} "
-        f"(summary: {out / 'SUMMARY.md'}, report: {out / 'report.json'})"
-    )
 
 
 recommend.help = _with_input_help(recommend.help)
 
 
-@main.command()
+@main.command(short_help="Replay flows against existing policies: what would break?")
 @click.option(
     "--policies",
     "policies_dir",
@@ -453,9 +486,7 @@ recommend.help = _with_input_help(recommend.help)
     "inventory",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="kubectl JSON (`kubectl get pods,namespaces,nodes,replicasets,jobs -A -o "
-    "json`), repeatable: full pod labels, named container ports, and the pods "
-    "that were quiet during the window.",
+    help=_INVENTORY_HELP,
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 @click.option(
@@ -492,25 +523,21 @@ def verify(
     """
     import json
 
-    from .pipeline import verify_policies
+    from .pipeline import check, observe
     from .policy_files import load_policies
     from .validate import printable
-    from .verify_report import headline_lines, report_json, report_lines
+    from .verify_report import headline_lines, report_lines
 
     try:
         policies, notes = load_policies(policies_dir)
-        run = verify_policies(
-            policies,
-            inputs,
-            format=fmt,
-            notes=notes,
-            inventory=inventory,
-            vpc_fields=_vpc_fields(vpc_fields),
+        observation = observe(
+            inputs, format=fmt, inventory=inventory, vpc_fields=_vpc_fields(vpc_fields)
         )
+        run = check(policies, observation, notes=notes)
     except _read_errors() as exc:
         _fail(str(exc))
     if as_json:
-        click.echo(json.dumps(report_json(run), indent=2, sort_keys=True))
+        click.echo(json.dumps(run.to_dict(), indent=2, sort_keys=True))
     else:
         for line in headline_lines(run):
             click.echo(line)
@@ -519,8 +546,7 @@ def verify(
         _print_counts(run.counts)
         for line in report_lines(run):
             click.echo(line)
-    at_risk = run.at_risk.total if run.at_risk is not None else 0
-    sys.exit(0 if run.covered == run.judged and not (strict and at_risk) else 1)
+    sys.exit(0 if run.passed and not (strict and run.at_risk_records) else 1)
 
 
 verify.help = _with_input_help(verify.help)

@@ -1,17 +1,24 @@
-"""The library API: each stage a function from tables to tables, and ``recommend`` chaining
-them. The CLI and notebooks call these same functions.
+"""The library API: three stages, the very ones the CLI runs (re-exported by ``recommender``).
 
->>> from recommender.pipeline import recommend
->>> rec = recommend(["sample_flows/"])          # doctest: +SKIP
->>> rec.coverage, rec.breadth.total, len(rec.policies)  # doctest: +SKIP
+- :func:`observe`: raw flow logs -> :class:`~recommender.results.Observation` (connections,
+  pods and workloads, record counts, the cluster's own ranges). :func:`observe_flows` does
+  the same for normalized tables already in memory.
+- :func:`propose`: an observation -> :class:`~recommender.results.Recommendation`: groups
+  workloads, generates policies, and replays every observed connection through them.
+- :func:`check`: existing policies + an observation -> :class:`~recommender.results.VerifyRun`.
+
+:func:`recommend` and :func:`verify_policies` chain them as ``recommend`` and ``verify`` do.
+
+>>> import recommender
+>>> obs = recommender.observe(["sample_flows/"])             # doctest: +SKIP
+>>> rec = recommender.propose(obs)                           # doctest: +SKIP
+>>> rec.coverage, rec.breadth.total, len(rec.policies)       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -21,271 +28,147 @@ from .accounting import RecordCounts
 from .address_sets import cluster_ranges, is_address
 from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
-from .generate.ir import PolicyIR
 from .generate.k8s import render_policy
-from .generate.synthesis import Synthesis, synthesize
+from .generate.synthesis import find_resolvers, synthesize
 from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
 from .options import SynthesisOptions
-from .selectors import Selection, workload_selectors
-from .semantics import ContainerPort, Endpoint, Evaluator
-from .verify import Breadth, coverage, measure_breadth, replay
+from .results import Observation, Recommendation, VerifyRun
+from .selectors import workload_selectors
+from .semantics import Evaluator
+from .stage_times import StageTimes, untimed
+from .verify import coverage, measure_breadth, replay
 from .workloads import assign_workloads, workload_connections, workload_table
 
-
-@dataclass
-class Recommendation:
-    """Everything a run produced: the proposal and the evidence behind each figure."""
-
-    counts: RecordCounts
-    excluded: Counter
-    connections: pd.DataFrame
-    pods: pd.DataFrame
-    workloads: pd.DataFrame
-    workload_connections: pd.DataFrame
-    selections: dict[str, Selection]
-    synthesis: Synthesis
-    policies: list[dict[str, Any]]
-    replayed: pd.DataFrame
-    coverage: float
-    covered: int
-    judged: int
-    breadth: Breadth
-    namespaces: list[str] | None = None
-    inputs: list[str] = field(default_factory=list)
-    inventory: Inventory | None = None
-    #: what the inventory resolved (pods, nodes, service backends, ambiguous addresses)
-    enrichment: dict[str, Any] | None = None
-    options: SynthesisOptions = field(default_factory=SynthesisOptions)
-    #: Observed traffic the proposal will deny that coverage does not judge (see
-    #: :mod:`recommender.at_risk`): shown first, and what ``--strict`` refuses.
-    at_risk: AtRisk | None = None
-
-    def explain(self, src: str, dst: str, protocol: str, port: int) -> list[str]:
-        """Why the proposal allows or denies ``src`` -> ``dst`` (workloads "ns/name", pods
-        "ns/pod", or IP addresses), pod by pod."""
-        return explain(Evaluator(self.policies), self.pods, src, dst, protocol, port)
-
-    @property
-    def ir(self) -> list[PolicyIR]:
-        return self.synthesis.policies
-
-    @property
-    def denied(self) -> pd.DataFrame:
-        """Observed connections the proposal would deny (empty when coverage is 100%)."""
-        return self.replayed[~self.replayed["allowed"]]
+PathLike = str | os.PathLike
 
 
-def _endpoints(pods: pd.DataFrame, name: str) -> list[Endpoint]:
-    """Pods of a workload or a single pod ("ns/name"), else the name as an address."""
-    if "/" not in name:
-        return [Endpoint(kind="external", ip=name, name=name)]
-    namespace, rest = name.split("/", 1)
-    here = pods[(pods["namespace"] == namespace) & pods["labels"].notna()]
-    chosen = here[(here["workload_name"] == rest) | (here["pod"] == rest)]
-    return [
-        Endpoint(
-            kind="pod",
-            ip=row.ips[0] if len(row.ips) else None,
-            namespace=row.namespace,
-            labels=dict(row.labels),
-            namespace_labels={
-                "kubernetes.io/metadata.name": row.namespace,
-                **dict(row.namespace_labels or {}),
-            },
-            ports=tuple(ContainerPort(*p) for p in (getattr(row, "ports", None) or ())),
-            name=row.pod,
-        )
-        for row in chosen.sort_values("pod").itertuples(index=False)
-    ]
-
-
-def explain(
-    evaluator: Evaluator, pods: pd.DataFrame, src: str, dst: str, protocol: str, port: int
-) -> list[str]:
-    """Explain every pod pair of ``src`` -> ``dst`` on ``protocol``/``port``."""
-    sources, targets = _endpoints(pods, src), _endpoints(pods, dst)
-    if not sources or not targets:
-        missing = src if not sources else dst
-        raise ValueError(f"{missing}: no known pod, workload or address by that name")
-    lines = []
-    for s in sources:
-        for d in targets:
-            verdict = evaluator.evaluate(s, d, protocol, port)
-            head = "ALLOWED" if verdict.allowed else "DENIED"
-            lines.append(f"{head} {s.name} -> {d.name} {port}/{protocol}")
-            lines += [f"  {line}" for line in verdict.explain()]
-    return lines
+# --------------------------------------------------------------------------------------------
+# observe
+# --------------------------------------------------------------------------------------------
 
 
 def observe(
+    inputs: Sequence[PathLike],
+    *,
+    format: str | None = None,
+    inventory: Sequence[PathLike] = (),
+    vpc_fields: Sequence[str] | str | None = None,
+    progress: Callable[[int], None] | None = None,
+    times: StageTimes | None = None,
+) -> Observation:
+    """Read flow logs (files, directories, ``-``; any supported format, detected per file
+    unless ``format`` says) into an :class:`Observation`.
+
+    ``inventory``: kubectl JSON files that turn bare addresses into pods, nodes and Service
+    backends. ``vpc_fields``: the LogFormat of headerless AWS VPC records.
+    ``progress`` is called with the bytes read; ``times`` collects seconds per stage.
+    """
+    clock = times if times is not None else untimed
+    with clock("read"):
+        inv = read_inventory(list(inventory)) if inventory else None
+        counts = RecordCounts()
+        stats = EnrichStats() if inv is not None else None
+        agg = _read_observed(
+            inputs,
+            inv,
+            format=format,
+            counts=counts,
+            progress=progress,
+            vpc_fields=vpc_fields,
+            stats=stats,
+        )
+    with clock("connections"):
+        return _observation(agg, counts, [os.fspath(p) for p in inputs], inv, stats)
+
+
+def _read_observed(
+    inputs: Sequence[PathLike],
+    inventory: Inventory | None,
+    *,
+    format: str | None,
+    counts: RecordCounts,
+    progress: Callable[[int], None] | None,
+    vpc_fields: Sequence[str] | str | None,
+    stats: EnrichStats | None,
+) -> StreamingAggregator:
+    """Every record of ``inputs`` folded into one aggregator (``counts`` filled)."""
+    from .ingest import iter_flow_batches
+    from .ingest.parallel import aggregate_inputs
+
+    if inventory is None:
+        # No enrichment: aggregate where the records are parsed (only partial aggregates
+        # cross process boundaries).
+        return aggregate_inputs(
+            inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
+        )
+    batches = iter_flow_batches(
+        inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
+    )
+    return fold_batches(batches, inventory, stats)
+
+
+def fold_batches(
     batches: Iterable[pa.RecordBatch | pa.Table],
     inventory: Inventory | None = None,
     stats: EnrichStats | None = None,
-) -> tuple[ConnectionSet, pd.DataFrame, pd.DataFrame]:
-    """Flow batches -> (connections, pods with workloads, workload-level connections).
+) -> StreamingAggregator:
+    """Flow batches folded into one aggregator, each enriched first with an inventory.
 
-    Streams: each batch is folded into the aggregator and dropped, so memory follows the
-    number of connections and pods, not of records. With an inventory, bare IPs become
-    pods, nodes or services' backends first; pods get their full labels and container
-    ports, and pods that were quiet during the window join the known universe.
+    Streams: each batch is folded and dropped, so memory follows the number of connections
+    and pods, not of records. With an inventory, bare IPs become pods, nodes or services'
+    backends first.
     """
     agg = StreamingAggregator()
     for batch in batches:
         if inventory is not None:
             batch = enrich_flows(batch, inventory, stats=stats)
         agg.add(batch)
-    return _observed(agg, inventory)
+    return agg
 
 
-def _observed(
-    agg: StreamingAggregator, inventory: Inventory | None = None
-) -> tuple[ConnectionSet, pd.DataFrame, pd.DataFrame]:
-    """A filled aggregator -> what :func:`observe` returns."""
+def observe_flows(
+    flows: pa.Table | Iterable[pa.RecordBatch],
+    counts: RecordCounts | None = None,
+    *,
+    inventory: Inventory | None = None,
+    inputs: Sequence[str] = (),
+) -> Observation:
+    """:func:`observe` for normalized flows already read (``recommender.ingest.read_flows``)
+    or simulated: a table or an iterable of batches (streamed; ``counts`` must be complete
+    once the iterable is exhausted)."""
+    stats = EnrichStats() if inventory is not None else None
+    batches = [flows] if isinstance(flows, pa.Table) else flows
+    agg = fold_batches(batches, inventory, stats)
+    return _observation(agg, counts or RecordCounts(), list(inputs), inventory, stats)
+
+
+def _observation(
+    agg: StreamingAggregator,
+    counts: RecordCounts,
+    inputs: list[str],
+    inventory: Inventory | None,
+    stats: EnrichStats | None,
+) -> Observation:
+    """A filled aggregator -> connections, pods with workloads (the inventory's full labels,
+    container ports and quiet pods joined), and the cluster's ranges."""
     conn_set = agg.connections()
     pods = agg.pods()
     if inventory is not None:
         pods = enrich_pods(pods, inventory)
     pods = assign_workloads(pods)
-    return conn_set, pods, workload_connections(conn_set.table, pods)
-
-
-def _with_workloads(replayed: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFrame:
-    """Add ``src_workload``/``dst_workload``: "ns/workload" for pods, the address else."""
-    workload_of = dict(
-        zip(zip(pods["namespace"], pods["pod"], strict=True), pods["workload"], strict=True)
-    )
-    for side in ("src", "dst"):
-        replayed[f"{side}_workload"] = [
-            workload_of.get((ns, pod), ip) if kind == "pod" else ip
-            for kind, ns, pod, ip in zip(
-                replayed[f"{side}_kind"],
-                replayed[f"{side}_namespace"],
-                replayed[f"{side}_pod"],
-                replayed[f"{side}_ip"],
-                strict=True,
-            )
-        ]
-    return replayed
-
-
-def recommend_from_flows(
-    flows: pa.Table | Iterable[pa.RecordBatch],
-    counts: RecordCounts,
-    *,
-    namespaces: Sequence[str] | None = None,
-    inputs: Sequence[str] = (),
-    inventory: Inventory | None = None,
-    options: SynthesisOptions | None = None,
-) -> Recommendation:
-    """connections -> workloads -> selectors -> policies -> replay and breadth.
-
-    ``flows`` is a table or an iterable of batches (streamed; ``counts`` must be complete
-    once the iterable is exhausted).
-    """
-    stats = EnrichStats() if inventory is not None else None
-    batches = [flows] if isinstance(flows, pa.Table) else flows
-    observed = observe(batches, inventory, stats)
-    return _recommend_observed(
-        observed,
-        counts,
-        namespaces=namespaces,
+    node_ips, cidrs = _node_ips(conn_set, inventory), _cluster_cidrs(inventory)
+    return Observation(
+        counts=counts,
+        connection_set=conn_set,
+        pods=pods,
+        workload_connections=workload_connections(conn_set.table, pods),
+        node_ips=node_ips,
+        cluster_cidrs=cidrs,
+        cluster=tuple(cluster_ranges(pods, node_ips, cidrs)),
         inputs=inputs,
         inventory=inventory,
-        options=options,
-        stats=stats,
-    )
-
-
-def _recommend_observed(
-    observed: tuple[ConnectionSet, pd.DataFrame, pd.DataFrame],
-    counts: RecordCounts,
-    *,
-    namespaces: Sequence[str] | None,
-    inputs: Sequence[str],
-    inventory: Inventory | None,
-    options: SynthesisOptions | None,
-    stats: EnrichStats | None,
-) -> Recommendation:
-    conn_set, pods, wconns = observed
-    workloads = workload_table(pods)
-    selections = workload_selectors(pods)
-    ns = sorted(set(namespaces)) if namespaces else None
-    options = options or SynthesisOptions()
-    node_ips, pod_cidrs = _node_ips(conn_set, inventory), _cluster_cidrs(inventory)
-    cluster = tuple(cluster_ranges(pods, node_ips, pod_cidrs))
-    synthesis = synthesize(
-        wconns,
-        workloads,
-        selections,
-        ns,
-        options=options,
-        pods=pods,
-        node_ips=node_ips,
-        pod_cidrs=pod_cidrs,
-    )
-    policies = [render_policy(p) for p in synthesis.policies]
-    evaluator = Evaluator(policies)
-    replayed = _with_workloads(
-        replay(conn_set.table, evaluator, pods, policies=policies, cluster=cluster), pods
-    )
-    if synthesis.left_out:
-        # Left out by --min-flows/--min-age: denied by design, listed, not judged.
-        noise = {(x.src, x.dst, x.protocol, x.port): x.reason for x in synthesis.left_out}
-        keys = zip(
-            replayed["src_workload"],
-            replayed["dst_workload"],
-            replayed["protocol"],
-            replayed["port"].astype(int),
-            strict=True,
-        )
-        hits = [noise.get(k) for k in keys]
-        mask = pd.Series([h is not None for h in hits], index=replayed.index)
-        replayed.loc[mask, "exempt"] = True
-        replayed.loc[mask, "reasons"] = [f"left out as noise: {h}" for h in hits if h]
-    at_risk = find_at_risk(
-        conn_set,
-        replayed,
-        evaluator,
-        pods,
-        policies,
-        cluster=cluster,
-        node_addresses=inventory.node_addresses() if inventory is not None else None,
-    )
-    if ns is not None:
-        # Connections with neither end in scope are not this proposal's to cover.
-        in_scope = replayed["src_namespace"].isin(ns) | replayed["dst_namespace"].isin(ns)
-        replayed = replayed[in_scope].reset_index(drop=True)
-    share, ok, total = coverage(replayed)
-    breadth = measure_breadth(
-        evaluator,
-        pods,
-        wconns,
-        policies,
-        resolvers=synthesis.resolvers,
-        namespaces=ns if ns is not None else synthesis.namespaces,
-    )
-    return Recommendation(
-        counts=counts,
-        excluded=conn_set.excluded,
-        connections=conn_set.table,
-        pods=pods,
-        workloads=workloads,
-        workload_connections=wconns,
-        selections=selections,
-        synthesis=synthesis,
-        policies=policies,
-        replayed=replayed,
-        coverage=share,
-        covered=ok,
-        judged=total,
-        breadth=breadth,
-        namespaces=ns,
-        inputs=list(inputs),
-        inventory=inventory,
-        enrichment=stats.to_dict() if stats is not None else None,
-        options=options,
-        at_risk=at_risk,
+        enrichment=stats,
     )
 
 
@@ -309,130 +192,229 @@ def _cluster_cidrs(inventory: Inventory | None) -> list[str]:
     return sorted(found)
 
 
-def recommend(
-    inputs: Sequence[str | os.PathLike],
+# --------------------------------------------------------------------------------------------
+# propose and check
+# --------------------------------------------------------------------------------------------
+
+
+def propose(
+    observation: Observation,
+    options: SynthesisOptions | None = None,
     *,
     namespaces: Sequence[str] | None = None,
-    format: str | None = None,
-    progress: Callable[[int], None] | None = None,
-    inventory: Sequence[str | os.PathLike] = (),
-    options: SynthesisOptions | None = None,
-    vpc_fields: Sequence[str] | str | None = None,
+    times: StageTimes | None = None,
 ) -> Recommendation:
-    """Read flow logs and propose policies; nothing is written (see ``proposal.write``).
-    ``vpc_fields``: the LogFormat of headerless AWS VPC records (``iter_flow_batches``)."""
-    from .ingest import iter_flow_batches
-    from .ingest.parallel import aggregate_inputs
+    """Workloads -> selectors -> policies, then every observed connection replayed through
+    them: coverage, at-risk traffic and breadth. Nothing is written (``proposal.write_proposal``).
 
-    inv = read_inventory(list(inventory)) if inventory else None
-    counts = RecordCounts()
-    if inv is None:
-        # No enrichment: aggregate where the records are parsed (only partial aggregates
-        # cross process boundaries).
-        agg = aggregate_inputs(
-            inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
-        )
-        return _recommend_observed(
-            _observed(agg),
-            counts,
-            namespaces=namespaces,
-            inputs=[os.fspath(p) for p in inputs],
-            inventory=None,
+    ``namespaces``: propose only for these (default: every observed namespace but the
+    system ones); connections with neither end in them are not judged.
+    """
+    clock = times if times is not None else untimed
+    obs = observation
+    options = options or SynthesisOptions()
+    ns = sorted(set(namespaces)) if namespaces else None
+    with clock("selectors"):
+        workloads = workload_table(obs.pods)
+        selections = workload_selectors(obs.pods)
+    with clock("generate"):
+        synthesis = synthesize(
+            obs.workload_connections,
+            workloads,
+            selections,
+            ns,
             options=options,
-            stats=None,
+            pods=obs.pods,
+            node_ips=obs.node_ips,
+            pod_cidrs=obs.cluster_cidrs,
         )
-    batches = iter_flow_batches(
-        inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
-    )
-    return recommend_from_flows(
-        batches,
-        counts,
-        namespaces=namespaces,
-        inputs=[os.fspath(p) for p in inputs],
-        inventory=inv,
-        options=options,
-    )
-
-
-@dataclass
-class VerifyRun:
-    """A replay of observed flows against a set of policies (``netpol-recommender verify``)."""
-
-    counts: RecordCounts
-    excluded: Counter
-    replayed: pd.DataFrame
-    coverage: float
-    covered: int
-    judged: int
-    breadth: Breadth
-    notes: list[str]
-    #: The known pods (observed, plus the inventory's) and the policies replayed, for the
-    #: report (:mod:`recommender.verify_report`): what each policy selects and admits.
-    pods: pd.DataFrame | None = None
-    policies: list[dict[str, Any]] = field(default_factory=list)
-    inventory: Inventory | None = None
-    #: Observed traffic the policies deny that coverage does not judge (recommender.at_risk).
-    at_risk: AtRisk | None = None
-
-    @property
-    def denied(self) -> pd.DataFrame:
-        return self.replayed[~self.replayed["allowed"]]
-
-
-def verify_policies(
-    policies: Sequence[dict[str, Any]],
-    inputs: Sequence[str | os.PathLike],
-    *,
-    format: str | None = None,
-    notes: Sequence[str] = (),
-    inventory: Sequence[str | os.PathLike] = (),
-    vpc_fields: Sequence[str] | str | None = None,
-) -> VerifyRun:
-    """Replay every observed connection in ``inputs`` against ``policies`` (``vpc_fields``:
-    the LogFormat of headerless AWS VPC records, see ``iter_flow_batches``)."""
-    from .generate.synthesis import find_resolvers
-    from .ingest import iter_flow_batches
-    from .ingest.parallel import aggregate_inputs
-
-    inv = read_inventory(list(inventory)) if inventory else None
-    counts = RecordCounts()
-    if inv is None:
-        agg = aggregate_inputs(inputs, format=format, counts=counts, vpc_fields=vpc_fields)
-        conn_set, pods, wconns = _observed(agg)
-    else:
-        batches = iter_flow_batches(inputs, format=format, counts=counts, vpc_fields=vpc_fields)
-        conn_set, pods, wconns = observe(batches, inv, EnrichStats())
-    if inv is not None:
-        notes = [*notes, *inv.conflicts, *inv.rejected]
+        policies = [render_policy(p) for p in synthesis.policies]
     evaluator = Evaluator(policies)
-    cluster = tuple(cluster_ranges(pods, _node_ips(conn_set, inv), _cluster_cidrs(inv)))
-    replayed = _with_workloads(
-        replay(conn_set.table, evaluator, pods, policies=list(policies), cluster=cluster), pods
-    )
-    at_risk = find_at_risk(
-        conn_set,
-        replayed,
-        evaluator,
-        pods,
-        list(policies),
-        cluster=cluster,
-        node_addresses=inv.node_addresses() if inv is not None else None,
-    )
+    with clock("replay"):
+        replayed = _replay(obs, evaluator, policies)
+        if synthesis.left_out:
+            _exempt_left_out(replayed, synthesis.left_out)
+    with clock("at risk"):
+        at_risk = _at_risk(obs, replayed, evaluator, policies)
+    if ns is not None:
+        # Connections with neither end in scope are not this proposal's to cover.
+        in_scope = replayed["src_namespace"].isin(ns) | replayed["dst_namespace"].isin(ns)
+        replayed = replayed[in_scope].reset_index(drop=True)
     share, ok, total = coverage(replayed)
-    breadth = measure_breadth(
-        evaluator, pods, wconns, list(policies), resolvers=find_resolvers(wconns)
+    with clock("breadth"):
+        breadth = measure_breadth(
+            evaluator,
+            obs.pods,
+            obs.workload_connections,
+            policies,
+            resolvers=synthesis.resolvers,
+            namespaces=ns if ns is not None else synthesis.namespaces,
+        )
+    return Recommendation(
+        observation=obs,
+        workloads=workloads,
+        selections=selections,
+        synthesis=synthesis,
+        policies=policies,
+        replayed=replayed,
+        coverage=share,
+        covered=ok,
+        judged=total,
+        breadth=breadth,
+        namespaces=ns,
+        options=options,
+        at_risk=at_risk,
     )
+
+
+def check(
+    policies: Sequence[dict[str, Any]],
+    observation: Observation,
+    *,
+    notes: Sequence[str] = (),
+    times: StageTimes | None = None,
+) -> VerifyRun:
+    """Replay every observed connection against ``policies`` (NetworkPolicy dicts, e.g. from
+    ``policy_files.load_policies``): what they deny, what is at risk, their breadth.
+    ``notes`` (what loading the policies skipped) are carried into the result."""
+    clock = times if times is not None else untimed
+    obs = observation
+    policies = list(policies)
+    if obs.inventory is not None:
+        notes = [*notes, *obs.inventory.conflicts, *obs.inventory.rejected]
+    evaluator = Evaluator(policies)
+    with clock("replay"):
+        replayed = _replay(obs, evaluator, policies)
+    with clock("at risk"):
+        at_risk = _at_risk(obs, replayed, evaluator, policies)
+    share, ok, total = coverage(replayed)
+    with clock("breadth"):
+        breadth = measure_breadth(
+            evaluator,
+            obs.pods,
+            obs.workload_connections,
+            policies,
+            resolvers=find_resolvers(obs.workload_connections),
+        )
     return VerifyRun(
-        counts,
-        conn_set.excluded,
+        obs.counts,
+        obs.excluded,
         replayed,
         share,
         ok,
         total,
         breadth,
         list(notes),
-        pods=pods,
-        policies=list(policies),
-        inventory=inv,
+        pods=obs.pods,
+        policies=policies,
+        inventory=obs.inventory,
         at_risk=at_risk,
     )
+
+
+def _replay(obs: Observation, evaluator: Evaluator, policies: list[dict[str, Any]]) -> pd.DataFrame:
+    """Every observed connection with its verdict and its ends' workloads."""
+    replayed = replay(obs.connections, evaluator, obs.pods, policies=policies, cluster=obs.cluster)
+    return _with_workloads(replayed, obs.pods)
+
+
+def _at_risk(
+    obs: Observation,
+    replayed: pd.DataFrame,
+    evaluator: Evaluator,
+    policies: list[dict[str, Any]],
+) -> AtRisk:
+    return find_at_risk(
+        obs.connection_set,
+        replayed,
+        evaluator,
+        obs.pods,
+        policies,
+        cluster=obs.cluster,
+        node_addresses=obs.node_addresses,
+    )
+
+
+def _with_workloads(replayed: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFrame:
+    """Add ``src_workload``/``dst_workload``: "ns/workload" for pods, the address else."""
+    workload_of = dict(
+        zip(zip(pods["namespace"], pods["pod"], strict=True), pods["workload"], strict=True)
+    )
+    for side in ("src", "dst"):
+        replayed[f"{side}_workload"] = [
+            workload_of.get((ns, pod), ip) if kind == "pod" else ip
+            for kind, ns, pod, ip in zip(
+                replayed[f"{side}_kind"],
+                replayed[f"{side}_namespace"],
+                replayed[f"{side}_pod"],
+                replayed[f"{side}_ip"],
+                strict=True,
+            )
+        ]
+    return replayed
+
+
+def _exempt_left_out(replayed: pd.DataFrame, left_out: list) -> None:
+    """Left out by --min-flows/--min-age: denied by design, listed, not judged."""
+    noise = {(x.src, x.dst, x.protocol, x.port): x.reason for x in left_out}
+    keys = zip(
+        replayed["src_workload"],
+        replayed["dst_workload"],
+        replayed["protocol"],
+        replayed["port"].astype(int),
+        strict=True,
+    )
+    hits = [noise.get(k) for k in keys]
+    mask = pd.Series([h is not None for h in hits], index=replayed.index)
+    replayed.loc[mask, "exempt"] = True
+    replayed.loc[mask, "reasons"] = [f"left out as noise: {h}" for h in hits if h]
+
+
+# --------------------------------------------------------------------------------------------
+# the two commands in one call each
+# --------------------------------------------------------------------------------------------
+
+
+def recommend(
+    inputs: Sequence[PathLike],
+    *,
+    namespaces: Sequence[str] | None = None,
+    format: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    inventory: Sequence[PathLike] = (),
+    options: SynthesisOptions | None = None,
+    vpc_fields: Sequence[str] | str | None = None,
+) -> Recommendation:
+    """:func:`observe` then :func:`propose`, as ``netpol-recommender recommend`` does."""
+    observation = observe(
+        inputs, format=format, inventory=inventory, vpc_fields=vpc_fields, progress=progress
+    )
+    return propose(observation, options, namespaces=namespaces)
+
+
+def recommend_from_flows(
+    flows: pa.Table | Iterable[pa.RecordBatch],
+    counts: RecordCounts,
+    *,
+    namespaces: Sequence[str] | None = None,
+    inputs: Sequence[str] = (),
+    inventory: Inventory | None = None,
+    options: SynthesisOptions | None = None,
+) -> Recommendation:
+    """:func:`observe_flows` then :func:`propose`: a proposal from normalized flows."""
+    observation = observe_flows(flows, counts, inventory=inventory, inputs=inputs)
+    return propose(observation, options, namespaces=namespaces)
+
+
+def verify_policies(
+    policies: Sequence[dict[str, Any]],
+    inputs: Sequence[PathLike],
+    *,
+    format: str | None = None,
+    notes: Sequence[str] = (),
+    inventory: Sequence[PathLike] = (),
+    vpc_fields: Sequence[str] | str | None = None,
+) -> VerifyRun:
+    """:func:`observe` then :func:`check`, as ``netpol-recommender verify`` does."""
+    observation = observe(inputs, format=format, inventory=inventory, vpc_fields=vpc_fields)
+    return check(policies, observation, notes=notes)

@@ -18,7 +18,9 @@ from . import __version__
 from .at_risk import HINTS, REASONS
 from .generate.ir import PolicyIR, Rule
 from .generate.k8s import to_yaml
-from .pipeline import Recommendation
+from .generate.noise import LeftOut
+from .results import Recommendation
+from .roles import Role
 from .selector_basis import INVENTORY_COMMAND, INVENTORY_FIX, selector_basis
 from .selectors import label_selector, selector_text
 from .validate import is_dns1123_label, is_dns1123_subdomain
@@ -103,32 +105,6 @@ def _rule_report(rule: Rule) -> dict[str, Any]:
 
 def build_report(rec: Recommendation) -> dict[str, Any]:
     """The machine-readable twin of SUMMARY.md (DESIGN §2)."""
-    node_sources = rec.synthesis.node_sources
-    policies = []
-    for ir in rec.ir:
-        entry: dict[str, Any] = {
-            "file": _safe_path(ir).as_posix(),
-            "namespace": ir.namespace,
-            "name": ir.name,
-            "role": ir.role,
-            "breadth": rec.breadth.per_policy.get(f"{ir.namespace}/{ir.name}", 0),
-        }
-        if ir.role == "workload":
-            entry.update(
-                {
-                    "workload": ir.workload,
-                    "workload_kind": ir.workload_kind,
-                    "selector": ir.match_labels,
-                    "selector_expressions": _expressions(ir.match_expressions),
-                    "selector_exact": ir.selector_exact,
-                    "selector_why": ir.selector_why,
-                    "swept_in": list(ir.swept_in),
-                    "ingress": [_rule_report(r) for r in ir.ingress],
-                    "egress": [_rule_report(r) for r in ir.egress],
-                }
-            )
-        policies.append(entry)
-    denied = rec.denied
     return {
         "schema": SCHEMA_NAME,
         "version": REPORT_VERSION,
@@ -148,12 +124,12 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
                 "port": int(r.port),
                 "reasons": r.reasons,
             }
-            for r in denied.itertuples(index=False)
+            for r in rec.denied.itertuples(index=False)
         ],
         "breadth": rec.breadth.total,
         "breadth_detail": rec.breadth.to_dict(),
         "policies": len(rec.policies),
-        "policy_files": policies,
+        "policy_files": [_policy_report(rec, ir) for ir in rec.ir],
         "workloads": len(rec.workloads),
         "records": rec.counts.to_dict(),
         "excluded_records": dict(sorted(rec.excluded.items())),
@@ -164,7 +140,7 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
                 "port": f"{int(r.port)}/{r.protocol}",
                 "flows": int(r.flows),
             }
-            for r in node_sources.itertuples(index=False)
+            for r in rec.synthesis.node_sources.itertuples(index=False)
         ],
         "exempt_connections": _exempt_counts(rec),
         "inventory": rec.inventory.summary() if rec.inventory is not None else None,
@@ -174,37 +150,64 @@ def build_report(rec: Recommendation) -> dict[str, Any]:
             k: (str(v) if v is not None and not isinstance(v, int | str | bool) else v)
             for k, v in sorted(vars(rec.options).items())
         },
-        "roles": [
-            {
-                "namespace": r.namespace,
-                "members": list(r.members),
-                "selector": r.match_labels,
-                "selector_expressions": _expressions(r.match_expressions),
-                "cost": r.cost,
-                "breadth": r.breadth,
-                "external": r.external,
-                "examples": [list(e) for e in r.examples],
-                "why": r.why,
-            }
-            for r in rec.synthesis.roles
-        ],
+        "roles": [_role_report(r) for r in rec.synthesis.roles],
         "external_ranges": rec.synthesis.external,
-        "left_out": [
-            {
-                "src": x.src,
-                "dst": x.dst,
-                "port": f"{x.port}/{x.protocol}",
-                "flows": x.flows,
-                "first_seen": _iso(x.first_seen),
-                "last_seen": _iso(x.last_seen),
-                "hours": x.hours,
-                "days": x.days,
-                "reason": x.reason,
-            }
-            for x in rec.synthesis.left_out
-        ],
+        "left_out": [_left_out_report(x) for x in rec.synthesis.left_out],
         "notes": rec.synthesis.notes,
         "unproven_selectors": _unproven_selectors(rec),
+    }
+
+
+def _policy_report(rec: Recommendation, ir: PolicyIR) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "file": _safe_path(ir).as_posix(),
+        "namespace": ir.namespace,
+        "name": ir.name,
+        "role": ir.role,
+        "breadth": rec.breadth.per_policy.get(f"{ir.namespace}/{ir.name}", 0),
+    }
+    if ir.role == "workload":
+        entry.update(
+            {
+                "workload": ir.workload,
+                "workload_kind": ir.workload_kind,
+                "selector": ir.match_labels,
+                "selector_expressions": _expressions(ir.match_expressions),
+                "selector_exact": ir.selector_exact,
+                "selector_why": ir.selector_why,
+                "swept_in": list(ir.swept_in),
+                "ingress": [_rule_report(r) for r in ir.ingress],
+                "egress": [_rule_report(r) for r in ir.egress],
+            }
+        )
+    return entry
+
+
+def _role_report(role: Role) -> dict[str, Any]:
+    return {
+        "namespace": role.namespace,
+        "members": list(role.members),
+        "selector": role.match_labels,
+        "selector_expressions": _expressions(role.match_expressions),
+        "cost": role.cost,
+        "breadth": role.breadth,
+        "external": role.external,
+        "examples": [list(e) for e in role.examples],
+        "why": role.why,
+    }
+
+
+def _left_out_report(x: LeftOut) -> dict[str, Any]:
+    return {
+        "src": x.src,
+        "dst": x.dst,
+        "port": f"{x.port}/{x.protocol}",
+        "flows": x.flows,
+        "first_seen": _iso(x.first_seen),
+        "last_seen": _iso(x.last_seen),
+        "hours": x.hours,
+        "days": x.days,
+        "reason": x.reason,
     }
 
 
@@ -310,14 +313,33 @@ def _at_risk_section(rec: Recommendation) -> list[str]:
 
 def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
     """SUMMARY.md: ready to paste as a pull-request body."""
-    counts = rec.counts
-    b = rec.breadth
     lines = [
         "# NetworkPolicy proposal",
         "",
-        f"Generated by netpol-recommender {md(__version__)} from {counts.files} input file(s).",
+        f"Generated by netpol-recommender {md(__version__)} from {rec.counts.files} input file(s).",
         "",
         *_at_risk_section(rec),
+        *_measures_table(rec, report),
+        *_records_section(rec),
+        *_node_sources_section(rec, report["node_sources"]),
+        *_unexpressed_section(rec.synthesis.unexpressed),
+        *_left_out_section(report["left_out"]),
+        *_roles_section(report["roles"]),
+        *_external_section(report["external_ranges"]),
+        *_denied_section(rec, report["denied_connections"]),
+        *_notes_section(rec),
+        *_unproven_lines(report["unproven_selectors"]),
+        "## Policies",
+        "",
+    ]
+    for entry, ir in zip(report["policy_files"], rec.ir, strict=True):
+        lines += _policy_section(entry, ir)
+    return "\n".join(lines)
+
+
+def _measures_table(rec: Recommendation, report: dict[str, Any]) -> list[str]:
+    b = rec.breadth
+    return [
         "| measure | value |",
         "|---|---|",
         f"| at risk (observed, denied, outside coverage) | **{_at_risk_figure(rec)}** |",
@@ -331,6 +353,12 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         f"| connections (pod level) | {len(rec.connections)} |",
         f"| connections reported, not judged | {sum(report['exempt_connections'].values())} |",
         "",
+    ]
+
+
+def _records_section(rec: Recommendation) -> list[str]:
+    counts = rec.counts
+    lines = [
         "## Records",
         "",
         f"Read {counts.read}: normalized {counts.normalized}, rejected {counts.rejected_total}, "
@@ -350,97 +378,122 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         lines += ["Rejected records (first few):", ""]
         lines += [f"- `{code(e)}`" for e in counts.examples[:10]]
         lines.append("")
-    node_sources = report["node_sources"]
-    if node_sources:
-        lines += [
-            "## Node and host sources",
-            "",
-            "NetworkPolicy cannot select nodes or host-network pods. A pod's own node always "
-            "reaches it (kubelet probes); traffic from another node (LoadBalancer or NodePort "
-            "SNAT) is judged by the node's address: it is listed under At risk unless "
-            + (
-                "--allow-node-sources admits it, as it does here."
-                if rec.options.allow_node_sources
-                else "--allow-node-sources admits it."
-            ),
-            "",
-            "| source | destination | port | flows |",
-            "|---|---|---|---|",
-        ]
-        for n in node_sources:
-            lines.append(f"| {md(n['src'])} | {md(n['dst'])} | {md(n['port'])} | {n['flows']} |")
-        lines.append("")
-    if rec.synthesis.unexpressed:
-        lines += [
-            "## Peers NetworkPolicy cannot state",
-            "",
-            "The log names these peers without an address (a NetworkSet, a host endpoint): "
-            "no rule admits them, and their traffic is at risk.",
-            "",
-            "| workload | direction | peer | kind | port | flows | what would express it |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for u in rec.synthesis.unexpressed:
-            lines.append(
-                f"| {md(u['workload'])} | {u['direction']} | {md(u['peer'])} | {md(u['kind'])} "
-                f"| {md(u['port'])} | {u['flows']} | {md(u['express'])} |"
-            )
-        lines.append("")
-    if report["left_out"]:
-        lines += [
-            "## Left out as noise",
-            "",
-            "These connections were observed but left out by --min-flows / --min-age; "
-            "enforcing the proposal denies them:",
-            "",
-            "| source | destination | port | flows | first seen | last seen | reason |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for x in report["left_out"]:
-            lines.append(
-                f"| {md(x['src'])} | {md(x['dst'])} | {md(x['port'])} | {x['flows']} | "
-                f"{md(x['first_seen'])} | {md(x['last_seen'])} | {md(x['reason'])} |"
-            )
-        lines.append("")
-    if report["roles"]:
-        lines += [
-            "## Workloads sharing a policy",
-            "",
-            "| members | selector | cost | why |",
-            "|---|---|---|---|",
-        ]
-        for r in report["roles"]:
-            selector = _selector_text(r["selector"], r["selector_expressions"])
-            lines.append(
-                f"| {md(', '.join(r['members']))} | `{code(selector)}` | {r['cost']} | "
-                f"{md(r['why'])} |"
-            )
-        lines.append("")
-    if report["external_ranges"]:
-        lines += [
-            "## External ranges (not exact addresses)",
-            "",
-            "| workload | direction | port | range | except | observed | unobserved | why |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for x in report["external_ranges"]:
-            lines.append(
-                f"| {md(x['workload'])} | {x['direction']} | {md(x['port'])} | "
-                f"{md(x['cidr'])} | {md(', '.join(x['except']))} | {x['observed_addresses']} | "
-                f"{x['unobserved_addresses']} | {md(x['why'])} |"
-            )
-        lines.append("")
+    return lines
+
+
+def _node_sources_section(rec: Recommendation, node_sources: list[dict[str, Any]]) -> list[str]:
+    if not node_sources:
+        return []
+    lines = [
+        "## Node and host sources",
+        "",
+        "NetworkPolicy cannot select nodes or host-network pods. A pod's own node always "
+        "reaches it (kubelet probes); traffic from another node (LoadBalancer or NodePort "
+        "SNAT) is judged by the node's address: it is listed under At risk unless "
+        + (
+            "--allow-node-sources admits it, as it does here."
+            if rec.options.allow_node_sources
+            else "--allow-node-sources admits it."
+        ),
+        "",
+        "| source | destination | port | flows |",
+        "|---|---|---|---|",
+    ]
+    for n in node_sources:
+        lines.append(f"| {md(n['src'])} | {md(n['dst'])} | {md(n['port'])} | {n['flows']} |")
+    return [*lines, ""]
+
+
+def _unexpressed_section(unexpressed: list[dict[str, Any]]) -> list[str]:
+    if not unexpressed:
+        return []
+    lines = [
+        "## Peers NetworkPolicy cannot state",
+        "",
+        "The log names these peers without an address (a NetworkSet, a host endpoint): "
+        "no rule admits them, and their traffic is at risk.",
+        "",
+        "| workload | direction | peer | kind | port | flows | what would express it |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for u in unexpressed:
+        lines.append(
+            f"| {md(u['workload'])} | {u['direction']} | {md(u['peer'])} | {md(u['kind'])} "
+            f"| {md(u['port'])} | {u['flows']} | {md(u['express'])} |"
+        )
+    return [*lines, ""]
+
+
+def _left_out_section(left_out: list[dict[str, Any]]) -> list[str]:
+    if not left_out:
+        return []
+    lines = [
+        "## Left out as noise",
+        "",
+        "These connections were observed but left out by --min-flows / --min-age; "
+        "enforcing the proposal denies them:",
+        "",
+        "| source | destination | port | flows | first seen | last seen | reason |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for x in left_out:
+        lines.append(
+            f"| {md(x['src'])} | {md(x['dst'])} | {md(x['port'])} | {x['flows']} | "
+            f"{md(x['first_seen'])} | {md(x['last_seen'])} | {md(x['reason'])} |"
+        )
+    return [*lines, ""]
+
+
+def _roles_section(roles: list[dict[str, Any]]) -> list[str]:
+    if not roles:
+        return []
+    lines = [
+        "## Workloads sharing a policy",
+        "",
+        "| members | selector | cost | why |",
+        "|---|---|---|---|",
+    ]
+    for r in roles:
+        selector = _selector_text(r["selector"], r["selector_expressions"])
+        lines.append(
+            f"| {md(', '.join(r['members']))} | `{code(selector)}` | {r['cost']} | {md(r['why'])} |"
+        )
+    return [*lines, ""]
+
+
+def _external_section(ranges: list[dict[str, Any]]) -> list[str]:
+    if not ranges:
+        return []
+    lines = [
+        "## External ranges (not exact addresses)",
+        "",
+        "| workload | direction | port | range | except | observed | unobserved | why |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for x in ranges:
+        lines.append(
+            f"| {md(x['workload'])} | {x['direction']} | {md(x['port'])} | "
+            f"{md(x['cidr'])} | {md(', '.join(x['except']))} | {x['observed_addresses']} | "
+            f"{x['unobserved_addresses']} | {md(x['why'])} |"
+        )
+    return [*lines, ""]
+
+
+def _denied_section(rec: Recommendation, denied: list[dict[str, Any]]) -> list[str]:
     at_risk = rec.at_risk.total if rec.at_risk is not None else 0
-    if not report["denied_connections"] and not at_risk:
-        lines += ["All observed connections pass the independent evaluator.", ""]
-    elif report["denied_connections"]:
-        lines += ["## Denied observed connections", ""]
-        for d in report["denied_connections"][:50]:
-            lines.append(
-                f"- {md(d['src'])} → {md(d['dst'])} {d['port']}/{md(d['protocol'])}: "
-                f"{md(d['reasons'])}"
-            )
-        lines.append("")
+    if not denied and not at_risk:
+        return ["All observed connections pass the independent evaluator.", ""]
+    if not denied:
+        return []
+    lines = ["## Denied observed connections", ""]
+    for d in denied[:50]:
+        lines.append(
+            f"- {md(d['src'])} → {md(d['dst'])} {d['port']}/{md(d['protocol'])}: {md(d['reasons'])}"
+        )
+    return [*lines, ""]
+
+
+def _notes_section(rec: Recommendation) -> list[str]:
     notes = list(rec.synthesis.notes)
     if rec.inventory is not None:
         inv = rec.inventory
@@ -452,38 +505,36 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         )
         notes += [f"Inventory conflict: {c}" for c in inv.conflicts[:20]]
         notes += [f"Inventory object rejected: {r}" for r in inv.rejected[:20]]
-    if notes:
-        lines += ["## Notes", ""]
-        lines += [f"- {md(n)}" for n in notes]
-        lines.append("")
-    lines += _unproven_lines(report["unproven_selectors"])
-    lines += ["## Policies", ""]
-    for entry, ir in zip(report["policy_files"], rec.ir, strict=True):
-        lines.append(f"### `{entry['file']}`")
-        lines.append("")
-        if ir.role == "default-deny":
-            lines += [
-                f"Default deny, both directions, for every pod in namespace {md(ir.namespace)}.",
-                "",
-            ]
-            continue
-        selector = selector_text(ir.match_labels, ir.match_expressions) or "(all pods)"
-        lines.append(
-            f"Workload {md(ir.workload_kind)} {md(ir.workload)}; selector `{code(selector)}` "
-            f"({'exact' if ir.selector_exact else 'NOT exact'}: {md(ir.selector_why)}); "
-            f"breadth {entry['breadth']}."
-        )
-        lines += ["", "| direction | peers | ports | flows | last seen |", "|---|---|---|---|---|"]
-        for direction, rules in (("ingress", ir.ingress), ("egress", ir.egress)):
-            for rule in rules:
-                peers = ", ".join(md(p.id) for p in rule.peers)
-                ports = ", ".join(md(_port_text(p)) for p in rule.ports)
-                flows = sum(e.flows for e in rule.evidence)
-                seen = [e.last_seen for e in rule.evidence if e.last_seen is not None]
-                last = _iso(max(seen).floor("s")) if seen else "DNS allowance"
-                lines.append(f"| {direction} | {peers} | {ports} | {flows} | {md(last)} |")
-        lines.append("")
-    return "\n".join(lines)
+    if not notes:
+        return []
+    return ["## Notes", "", *[f"- {md(n)}" for n in notes], ""]
+
+
+def _policy_section(entry: dict[str, Any], ir: PolicyIR) -> list[str]:
+    """One policy's heading, selector and rules with their evidence."""
+    lines = [f"### `{entry['file']}`", ""]
+    if ir.role == "default-deny":
+        return [
+            *lines,
+            f"Default deny, both directions, for every pod in namespace {md(ir.namespace)}.",
+            "",
+        ]
+    selector = selector_text(ir.match_labels, ir.match_expressions) or "(all pods)"
+    lines.append(
+        f"Workload {md(ir.workload_kind)} {md(ir.workload)}; selector `{code(selector)}` "
+        f"({'exact' if ir.selector_exact else 'NOT exact'}: {md(ir.selector_why)}); "
+        f"breadth {entry['breadth']}."
+    )
+    lines += ["", "| direction | peers | ports | flows | last seen |", "|---|---|---|---|---|"]
+    for direction, rules in (("ingress", ir.ingress), ("egress", ir.egress)):
+        for rule in rules:
+            peers = ", ".join(md(p.id) for p in rule.peers)
+            ports = ", ".join(md(_port_text(p)) for p in rule.ports)
+            flows = sum(e.flows for e in rule.evidence)
+            seen = [e.last_seen for e in rule.evidence if e.last_seen is not None]
+            last = _iso(max(seen).floor("s")) if seen else "DNS allowance"
+            lines.append(f"| {direction} | {peers} | {ports} | {flows} | {md(last)} |")
+    return [*lines, ""]
 
 
 #: Selectors listed per namespace in SUMMARY.md; report.json has them all.

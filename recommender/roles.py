@@ -87,8 +87,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.preprocessing import MultiLabelBinarizer
 
 from .breadth import DNS_PORTS, expected_pairs
 from .options import SynthesisOptions
@@ -464,79 +462,112 @@ def _agglomerate(
     charge fits ``budget``. A candidate merge is a pair of groups plus every group the
     smallest exact selector covering the pair sweeps in, when those are in the cluster too
     (three workloads labelled tier=worker merge although no pair of them is selectable)."""
-    alive: dict[int, _Group] = dict(enumerate(groups))
-    cluster_of: dict[int, int] = {}
-    for c, idx in enumerate(clusters):
-        for i in idx:
-            cluster_of[i] = c
-    owner = {w: gid for gid, g in alive.items() if gid in cluster_of for w in g.members}
-    heap: list = []
-    pushed: set[tuple[int, ...]] = set()
+    merging = _Agglomeration(model, groups, clusters, budget, distance)
+    merging.run(clusters)
+    return [merging.alive[k] for k in sorted(merging.alive)], merging.budget
 
-    def involved(a: int, b: int) -> tuple[int, ...] | None:
+
+class _Agglomeration:
+    """The state of :func:`_agglomerate`: live groups, their clusters and the candidate heap."""
+
+    def __init__(
+        self,
+        model: _Model,
+        groups: list[_Group],
+        clusters: list[list[int]],
+        budget: int,
+        distance: np.ndarray | None,
+    ) -> None:
+        self.model, self.budget, self.distance = model, budget, distance
+        self.alive: dict[int, _Group] = dict(enumerate(groups))
+        self.cluster_of: dict[int, int] = {i: c for c, idx in enumerate(clusters) for i in idx}
+        self.owner = {
+            w: gid for gid, g in self.alive.items() if gid in self.cluster_of for w in g.members
+        }
+        self.heap: list = []
+        self.pushed: set[tuple[int, ...]] = set()
+        self.next_id = len(groups)
+
+    def _members(self, ids: Iterable[int]) -> frozenset[str]:
+        return frozenset().union(*(self.alive[g].members for g in ids))
+
+    def involved(self, a: int, b: int) -> tuple[int, ...] | None:
+        """Groups a merge of ``a`` and ``b`` must take in (its selector's closure), or None
+        when that reaches outside their cluster."""
+        alive, model = self.alive, self.model
         ids = {a, b}
         members = alive[a].members | alive[b].members
         common = _shared(model.common(alive[a].members), model.common(alive[b].members))
         while True:
             wider = model.closure(members, common)
             common = None
-            extra = {owner.get(w) for w in wider - members}
-            if None in extra or any(cluster_of[g] != cluster_of[a] for g in extra):
+            extra = {self.owner.get(w) for w in wider - members}
+            if None in extra or any(self.cluster_of[g] != self.cluster_of[a] for g in extra):
                 return None
             if not extra:
                 return tuple(sorted(ids))
             ids |= extra  # type: ignore[arg-type]
-            members = frozenset().union(*(alive[g].members for g in ids))
+            members = self._members(ids)
 
-    def push(a: int, b: int) -> None:
-        ids = involved(a, b)
-        if ids is None or ids in pushed:
+    def push(self, a: int, b: int) -> None:
+        """Queue the merge of ``a`` and ``b`` by its marginal charge, if within budget."""
+        ids = self.involved(a, b)
+        if ids is None or ids in self.pushed:
             return
-        pushed.add(ids)  # group ids are never reused: the same candidate, the same charge
-        union = frozenset().union(*(alive[g].members for g in ids))
-        marginal = model.charge(union) - sum(model.charge(alive[g].members) for g in ids)
-        if marginal > budget:
+        self.pushed.add(ids)  # group ids are never reused: the same candidate, the same charge
+        union = self._members(ids)
+        marginal = self.model.charge(union) - sum(
+            self.model.charge(self.alive[g].members) for g in ids
+        )
+        if marginal > self.budget:
             return
         d = 0.0
-        if distance is not None:
-            units = sorted(frozenset().union(*(alive[g].units for g in ids)))
-            sub = distance[np.ix_(units, units)]
+        if self.distance is not None:
+            units = sorted(frozenset().union(*(self.alive[g].units for g in ids)))
+            sub = self.distance[np.ix_(units, units)]
             d = float(sub[np.triu_indices(len(units), 1)].mean())
-        heapq.heappush(heap, (marginal, round(d, 12), tuple(sorted(union)), ids))
+        heapq.heappush(self.heap, (marginal, round(d, 12), tuple(sorted(union)), ids))
 
-    for idx in clusters:
-        for a, b in combinations(sorted(idx), 2):
-            push(a, b)
-    next_id = len(groups)
-    while heap:
-        marginal, _, _, ids = heapq.heappop(heap)
-        if any(g not in alive for g in ids) or marginal > budget:
-            continue
-        union = frozenset().union(*(alive[g].members for g in ids))
-        if not model.selector(union).exact:  # cannot happen: the closure is exact
-            continue
-        budget -= marginal
+    def run(self, clusters: list[list[int]]) -> None:
+        for idx in clusters:
+            for a, b in combinations(sorted(idx), 2):
+                self.push(a, b)
+        while self.heap:
+            marginal, _, _, ids = heapq.heappop(self.heap)
+            if any(g not in self.alive for g in ids) or marginal > self.budget:
+                continue
+            union = self._members(ids)
+            if not self.model.selector(union).exact:  # cannot happen: the closure is exact
+                continue
+            self.budget -= marginal
+            self._merge(ids, union)
+
+    def _merge(self, ids: tuple[int, ...], union: frozenset[str]) -> None:
+        alive, new = self.alive, self.next_id
         merged = _Group(
             union,
             frozenset().union(*(alive[g].units for g in ids)),
-            sum(alive[g].breadth for g in ids) + model.apply(union),
+            sum(alive[g].breadth for g in ids) + self.model.apply(union),
         )
-        c = cluster_of[ids[0]]
+        c = self.cluster_of[ids[0]]
         for g in ids:
             del alive[g]
-        alive[next_id] = merged
-        cluster_of[next_id] = c
+        alive[new] = merged
+        self.cluster_of[new] = c
         for w in union:
-            owner[w] = next_id
+            self.owner[w] = new
         for other in sorted(alive):
-            if other != next_id and cluster_of.get(other) == c:
-                push(other, next_id)
-        next_id += 1
-    return [alive[k] for k in sorted(alive)], budget
+            if other != new and self.cluster_of.get(other) == c:
+                self.push(other, new)
+        self.next_id += 1
 
 
 def _jaccard(profiles: list[frozenset[Item]]) -> np.ndarray:
-    """Pairwise Jaccard distance between item sets (one-hot with MultiLabelBinarizer)."""
+    """Pairwise Jaccard distance between item sets (one-hot with MultiLabelBinarizer).
+    scikit-learn is imported here, not at the top: it costs ~1.2 s and only
+    ``--generalize role`` needs it (tests/test_imports.py holds the other paths to that)."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
     x = MultiLabelBinarizer(sparse_output=True).fit_transform(profiles).astype(np.int64)
     inter = (x @ x.T).toarray().astype(float)
     sizes = np.diag(inter)
@@ -550,6 +581,8 @@ def _jaccard(profiles: list[frozenset[Item]]) -> np.ndarray:
 def _candidate_clusters(dist: np.ndarray, max_distance: float) -> list[list[int]]:
     if len(dist) < 2:
         return []
+    from sklearn.cluster import AgglomerativeClustering
+
     labels = AgglomerativeClustering(
         n_clusters=None,
         metric="precomputed",

@@ -19,7 +19,10 @@ import pandas as pd
 from .generate.ir import Peer, PolicyIR
 from .selectors import Selection, label_selector, selector_text
 
-#: What gives the selectors a complete universe of pods.
+#: What gives the selectors a complete universe of pods: the objects selector proofs need
+#: (pods, their namespaces and owners). ``--help`` and the CLI's hint name the full command
+#: (``cli.INVENTORY_KUBECTL``: Services and EndpointSlices too, for address resolution);
+#: this subset stays as SUMMARY.md and report.json have always written it.
 INVENTORY_COMMAND = "kubectl get pods,namespaces,nodes,replicasets,jobs -A -o json"
 INVENTORY_FIX = f"--inventory with '{INVENTORY_COMMAND}' output proves them among every pod"
 ALL_PODS = "(all pods)"

@@ -351,14 +351,7 @@ def expression_selector(
     anchor = next((t for t in positives if t.op == "=" and t.key in IDENTITY_KEYS), None)
     base = [anchor] if anchor is not None else []
     need_positive = anchor is None and bool(positives)
-    pool: list[_Term] = []
-    seen: set[tuple[int, bool]] = set()
-    for t in terms:
-        if t is anchor or (not t.mask and not (need_positive and t is positives[0])):
-            continue
-        if (t.mask, t.positive) not in seen:  # the same pods kept out: the better-ranked term
-            seen.add((t.mask, t.positive))
-            pool.append(t)
+    pool = _search_pool(terms, anchor, positives, need_positive)
     swept = ", ".join(fallback.swept_in[:5]) or "other pods"
     chosen, tried = _exhaustive(base, pool, others, full, need_positive)
     if chosen is not None:
@@ -372,6 +365,33 @@ def expression_selector(
     chosen = list(base)
     if need_positive:
         chosen.append(max(positives, key=lambda t: (t.mask.bit_count(), -terms.index(t))))
+    chosen, mask = _greedy(chosen, pool, full)
+    if mask == full:
+        chosen = _trim(sorted(chosen, key=terms.index), others)
+        why = f"no label set picks it alone (labels also pick {swept}); {len(chosen)} terms do"
+        return _selection(chosen, others, full, why, tried)
+    return _narrowed_fallback(terms, positives, others, full, fallback, tried)
+
+
+def _search_pool(
+    terms: list[_Term], anchor: _Term | None, positives: list[_Term], need_positive: bool
+) -> list[_Term]:
+    """The terms worth combining: each keeps some pod out (or is the positive term a
+    selector needs), one per set of pods kept out (the better-ranked term)."""
+    pool: list[_Term] = []
+    seen: set[tuple[int, bool]] = set()
+    for t in terms:
+        if t is anchor or (not t.mask and not (need_positive and t is positives[0])):
+            continue
+        if (t.mask, t.positive) not in seen:
+            seen.add((t.mask, t.positive))
+            pool.append(t)
+    return pool
+
+
+def _greedy(chosen: list[_Term], pool: list[_Term], full: int) -> tuple[list[_Term], int]:
+    """Add the pool term keeping out the most pods not yet kept out until all are, or none
+    helps; returns the terms and the pods they keep out."""
     mask = _union(chosen)
     while mask != full:
         gain, best = max(
@@ -381,11 +401,19 @@ def expression_selector(
             break
         chosen.append(pool[-best])
         mask |= pool[-best].mask
-    if mask == full:
-        chosen = _trim(sorted(chosen, key=terms.index), others)
-        why = f"no label set picks it alone (labels also pick {swept}); {len(chosen)} terms do"
-        return _selection(chosen, others, full, why, tried)
-    # Nothing separates every pod: the label fallback, narrowed by terms that keep some out.
+    return chosen, mask
+
+
+def _narrowed_fallback(
+    terms: list[_Term],
+    positives: list[_Term],
+    others: list[tuple[str, dict[str, str]]],
+    full: int,
+    fallback: Selection,
+    tried: int,
+) -> Selection:
+    """Nothing separates every pod: the label fallback, narrowed by terms that keep some
+    out."""
     equalities = [t for t in terms if t.op == "="]
     chosen, mask = list(equalities), _union(equalities)
     for t in terms:

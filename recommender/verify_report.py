@@ -37,7 +37,7 @@ from .validate import printable
 from .verify import PodIndex, pod_classes
 
 if TYPE_CHECKING:
-    from .pipeline import VerifyRun
+    from .results import VerifyRun
 
 __all__ = [
     "AddressSummary",

@@ -444,3 +444,53 @@ def test_vpc_fields_read_headerless_custom_aws_vpc_records(tmp_path):
     )
     help_text = CliRunner().invoke(main, ["ingest", "--help"]).output
     assert "--vpc-fields" in help_text and "LogFormat" in help_text
+
+
+def test_verify_json_is_the_library_runs_dict(proposal):
+    """`verify --json` prints ``check(...).to_dict()``, nothing assembled in the CLI."""
+    from recommender import check, load_policies, observe
+
+    policies, notes = load_policies(proposal / "policies")
+    run = check(policies, observe([SAMPLE_FLOWS]), notes=notes)
+    result = _verify(proposal / "policies", "--json")
+    assert result.exit_code == 0
+    assert result.output == json.dumps(run.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+@pytest.mark.parametrize("command", ["ingest", "recommend", "verify"])
+def test_help_lists_every_input_format_and_the_inventory_command(command):
+    from recommender.cli import INVENTORY_KUBECTL
+    from recommender.ingest import FORMATS
+
+    text = CliRunner().invoke(main, [command, "--help"]).output
+    listed = re.findall(r"^    ([a-z0-9-]+): ", text, flags=re.M)
+    assert sorted(listed) == sorted(FORMATS)
+    assert f"    {INVENTORY_KUBECTL}\n" in text
+
+
+def test_recommend_help_keeps_its_sentences_whole():
+    """No line of the description starts mid-sentence with a number or a word's tail."""
+    text = CliRunner().invoke(main, ["recommend", "--help"]).output.split("Options:")[0]
+    lines = [line.strip() for line in text.splitlines()]
+    assert not [line for line in lines if re.match(r"^(\d+\.|system|recommender)\b", line)]
+    assert "exits 1." in text and "kube-system" in text
+    assert (
+        "Propose NetworkPolicies proven against the flows."
+        in CliRunner().invoke(main, ["--help"]).output
+    )
+
+
+def test_the_inventory_hint_names_the_help_s_kubectl_command(tmp_path):
+    """Addresses only (an IP-only format without --inventory): the hint names the same
+    kubectl call as --help."""
+    import pyarrow.parquet as pq
+    from conftest import address, flow, flows_table
+
+    from recommender.cli import INVENTORY_KUBECTL
+
+    rows = [flow(address("10.1.0.5", kind="unknown"), address("10.1.0.6", "unknown"), 5432)]
+    path = tmp_path / "flows.parquet"
+    pq.write_table(flows_table(rows), path)
+    result = CliRunner().invoke(main, ["recommend", str(path), "-o", str(tmp_path / "out")])
+    hint = [line for line in result.output.splitlines() if line.startswith("hint:")]
+    assert hint and f"--inventory ({INVENTORY_KUBECTL})" in hint[0]

@@ -59,3 +59,115 @@ def test_recommend_and_verify_aggregate_in_workers_like_one_process(monkeypatch)
     run = verify_policies(want.policies, [samples])
     assert run.counts == want.counts and run.excluded == want.excluded
     assert (run.covered, run.judged) == (want.covered, want.judged)
+
+
+# --------------------------------------------------------------------------------------------
+# The public API: three stages re-exported from ``recommender``
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def observed():
+    from conftest import SAMPLE_FLOWS
+
+    import recommender
+
+    return recommender.observe([SAMPLE_FLOWS])
+
+
+def test_every_exported_name_resolves_and_others_do_not():
+    import recommender
+
+    for name in recommender.__all__:
+        assert getattr(recommender, name) is not None
+    assert set(dir(recommender)) == set(recommender.__all__)
+    with pytest.raises(AttributeError, match="no_such_stage"):
+        recommender.no_such_stage  # noqa: B018
+
+
+def test_stages_chain_to_what_recommend_returns(observed):
+    import pandas as pd
+    from conftest import SAMPLE_FLOWS
+
+    import recommender
+
+    rec = recommender.propose(observed)
+    whole = recommender.recommend([SAMPLE_FLOWS])
+    assert rec.policies == whole.policies and rec.to_dict() == whole.to_dict()
+    pd.testing.assert_frame_equal(rec.replayed, whole.replayed)
+    assert rec.coverage == 1.0 and rec.counts.read == observed.counts.read > 0
+
+
+def test_observation_views_are_dataframes_and_its_dict_accounts_for_every_record(observed):
+    import pandas as pd
+
+    assert isinstance(observed.connections, pd.DataFrame) and len(observed.connections)
+    assert isinstance(observed.workload_connections, pd.DataFrame)
+    assert observed.connections is observed.connection_set.table
+    doc = observed.to_dict()
+    assert doc["records"] == observed.counts.to_dict()
+    assert doc["connections"] == len(observed.connections) and doc["pods"] == len(observed.pods)
+    assert doc["enrichment"] is None and observed.node_addresses is None
+    # sample_flows name every endpoint: nothing for --inventory to resolve
+    assert observed.unresolved_connections == 0
+
+
+def test_recommendation_views(observed):
+    import recommender
+
+    rec = recommender.propose(observed)
+    per_policy = rec.breadth_per_policy
+    assert list(per_policy.columns) == ["policy", "unobserved"]
+    assert per_policy["unobserved"].sum() == sum(rec.breadth.per_policy.values())
+    assert per_policy["unobserved"].is_monotonic_decreasing
+    public = rec.external[rec.external["kind"] == "public"]
+    assert rec.public_rules == len(public.drop_duplicates(["workload", "direction", "port"]))
+    assert rec.public_rules == 1  # the ingress controller's internet-facing 443
+    assert rec.denied.empty and rec.enrichment is None
+
+
+def test_recommendation_to_dict_is_the_written_report(observed, tmp_path):
+    import json
+
+    import recommender
+
+    rec = recommender.propose(observed)
+    report = recommender.write_proposal(rec, tmp_path)
+    assert rec.to_dict() == report
+    assert json.loads((tmp_path / "report.json").read_text()) == json.loads(json.dumps(report))
+
+
+def test_check_replays_existing_policies_against_the_same_observation(observed):
+    import recommender
+
+    rec = recommender.propose(observed)
+    run = recommender.check(rec.policies, observed)
+    assert run.passed and (run.covered, run.judged) == (rec.covered, rec.judged)
+    broken = recommender.check(
+        [p for p in rec.policies if p["metadata"]["name"] != "allow-redis"], observed
+    )
+    assert not broken.passed and len(broken.denied)
+    assert broken.to_dict()["covered"] == broken.covered
+
+
+def test_stage_times_name_the_stages_the_cli_runs(observed):
+    import recommender
+
+    times = recommender.StageTimes()
+    rec = recommender.propose(observed, times=times)
+    assert list(times) == ["selectors", "generate", "replay", "at risk", "breadth"]
+    assert all(seconds >= 0 for seconds in times.values())
+    check_times = recommender.StageTimes()
+    recommender.check(rec.policies, observed, times=check_times)
+    assert list(check_times) == ["replay", "at risk", "breadth"]
+
+
+def test_observe_flows_with_an_inventory_keeps_what_it_resolved():
+    from recommender.ingest.inventory import read_inventory
+    from recommender.pipeline import observe_flows
+
+    inv = read_inventory([])
+    rows = [flow(WEB, API, 8080)]
+    obs = observe_flows(flows_table(rows), inventory=inv, inputs=["memory"])
+    assert obs.inputs == ["memory"] and obs.to_dict()["enrichment"] is not None
+    assert obs.counts.read == 0  # counts are the caller's: none were given

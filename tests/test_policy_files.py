@@ -35,3 +35,29 @@ def test_invalid_yaml_names_the_file(tmp_path):
     bad.write_text("kind: [unclosed\n")
     with pytest.raises(PolicyError, match=f"{bad}: not valid YAML"):
         load_policies(tmp_path)
+
+
+def test_multi_document_files_and_lists_are_unpacked_in_path_order(tmp_path):
+    second = {**POLICY, "metadata": {"name": "allow", "namespace": "shop"}}
+    third = {**POLICY, "metadata": {"name": "third", "namespace": "data"}}
+    (tmp_path / "b.yaml").write_text(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [second]})
+    )
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump_all([POLICY, "just text"]))
+    (tmp_path / "c.yml").write_text(
+        yaml.safe_dump({"kind": "NetworkPolicyList", "items": [third, None]})
+    )
+    policies, notes = load_policies(tmp_path)
+    assert policies == [POLICY, second, third]
+    assert notes == [f"{tmp_path / 'a.yaml'} document 2: not an object, ignored"]
+
+
+def test_another_api_version_of_the_kind_is_noted_not_read(tmp_path):
+    beta = {**POLICY, "apiVersion": "extensions/v1beta1"}
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump_all([beta, {"apiVersion": "v1"}]))
+    policies, notes = load_policies(tmp_path)
+    assert policies == []
+    assert notes == [
+        f"{tmp_path / 'old.yaml'} document 1: NetworkPolicy ignored",
+        f"{tmp_path / 'old.yaml'} document 2: no kind ignored",
+    ]

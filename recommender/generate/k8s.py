@@ -9,7 +9,10 @@ import yaml
 
 from ..selectors import NAMESPACE_NAME_LABEL, label_selector, namespace_selector
 from .ir import Peer, PolicyIR, PortSpec, Rule
-from .synthesis import MANAGED_BY
+
+#: The ``app.kubernetes.io/managed-by`` label of every rendered policy, and the prefix of
+#: its annotations.
+MANAGED_BY = "netpol-recommender"
 
 
 def _pod_selector(peer: Peer) -> dict[str, Any]:

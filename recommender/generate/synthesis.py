@@ -36,7 +36,6 @@ DNS_PORT = 53
 #: Where the resolver is assumed to be when no DNS server was observed.
 DEFAULT_RESOLVER = ("kube-system", (("k8s-app", "kube-dns"),))
 DEFAULT_DENY_NAME = "default-deny"
-MANAGED_BY = "netpol-recommender"
 
 Entries = dict[Peer, dict[PortSpec, Evidence]]
 
@@ -219,6 +218,12 @@ def _role_name(members: tuple[str, ...]) -> str:
     return f"{names[0]}-and-{len(names) - 1}-more"
 
 
+#: workload -> (direction, protocol, port) -> address -> (endpoint kind, evidence)
+Addresses = dict[str, dict[tuple[str, str, int], dict[str, tuple[str, Evidence]]]]
+
+_DNS_PORT_SPECS = (PortSpec("UDP", DNS_PORT), PortSpec("TCP", DNS_PORT))
+
+
 def synthesize(
     wconns: pd.DataFrame,
     workloads: pd.DataFrame,
@@ -230,24 +235,95 @@ def synthesize(
     node_ips: Iterable[str] = (),
     pod_cidrs: Iterable[str] = (),
 ) -> Synthesis:
-    """Build the IR for every workload in ``namespaces`` (all observed when None)."""
+    """Build the IR for every workload in ``namespaces`` (all observed when None).
+
+    Connections are sorted into what can become a rule (:func:`_sort_connections`), turned
+    into per-workload peer entries (observed, external, DNS), grouped into roles, and each
+    workload (or role) gets one policy; every namespace gets a default-deny.
+    """
     options = options or SynthesisOptions()
     if pods is None:
         pods = pd.DataFrame(columns=["namespace", "pod", "workload", "labels", "ips"])
-    all_namespaces = sorted(set(workloads["namespace"]))
     notes: list[str] = []
-    if namespaces:
-        targets = sorted(set(namespaces))
-    else:
-        targets = [ns for ns in all_namespaces if not is_system_namespace(ns)]
-        left_alone = [ns for ns in all_namespaces if is_system_namespace(ns)]
-        if left_alone:
-            notes.append(
-                f"System namespaces left alone: {', '.join(left_alone)}. Their pods still "
-                "count as peers and DNS egress still reaches the resolver; --namespace NS "
-                "opts one in."
-            )
+    all_namespaces, targets = _target_namespaces(workloads, namespaces, notes)
+    conns = _sort_connections(wconns, selections, options, notes)
+    ingress, egress, addresses = _observed_entries(conns.usable, selections)
+    if options.allow_node_sources:
+        _add_node_sources(addresses, conns.node_sources, conns.unknown)
+    in_scope = {w for w in workloads["workload"] if w.split("/", 1)[0] in targets}
+    forbidden = cluster_ranges(pods, list(node_ips), list(pod_cidrs))
+    external_plans = _add_external(ingress, egress, addresses, in_scope, options, forbidden)
+    notes += _range_notes(external_plans)
+    for u in conns.unexpressed:
+        notes.append(
+            f"{u['workload']} {u['direction']} {u['port']} with {u['peer']} ({u['kind']}): "
+            f"NetworkPolicy cannot state it; {u['express']}. Its traffic is at risk."
+        )
+    _add_dns(ingress, egress, conns.resolvers, selections)
+    roles = find_roles(
+        conns.usable, pods, selections, options, namespaces=targets, resolvers=conns.resolvers
+    )
+    builder = _PolicyBuilder(
+        ingress, egress, selections, options, conns.resolvers, PeerIndex(pods), pods, notes
+    )
+    policies = [
+        PolicyIR(ns, DEFAULT_DENY_NAME, "default-deny") for ns in targets if ns in all_namespaces
+    ]
+    policies += builder.workload_policies(workloads[workloads["namespace"].isin(targets)], roles)
+    policies.sort(key=lambda p: (p.namespace, p.role != "default-deny", p.name))
+    return Synthesis(
+        policies,
+        conns.node_sources,
+        conns.resolvers or ["kube-system/kube-dns (assumed)"],
+        notes,
+        conns.left_out,
+        [r for r in roles if len(r.members) > 1],
+        external_plans,
+        conns.unexpressed,
+        list(targets),
+    )
 
+
+def _target_namespaces(
+    workloads: pd.DataFrame, namespaces: list[str] | None, notes: list[str]
+) -> tuple[list[str], list[str]]:
+    """(every observed namespace, the ones to propose for): the asked ones, or all but the
+    system namespaces (noted)."""
+    all_namespaces = sorted(set(workloads["namespace"]))
+    if namespaces:
+        return all_namespaces, sorted(set(namespaces))
+    left_alone = [ns for ns in all_namespaces if is_system_namespace(ns)]
+    if left_alone:
+        notes.append(
+            f"System namespaces left alone: {', '.join(left_alone)}. Their pods still "
+            "count as peers and DNS egress still reaches the resolver; --namespace NS "
+            "opts one in."
+        )
+    return all_namespaces, [ns for ns in all_namespaces if not is_system_namespace(ns)]
+
+
+@dataclass
+class _Sorted:
+    """Workload connections sorted by what they become."""
+
+    left_out: list[LeftOut]
+    resolvers: list[str]
+    #: node sources to workloads: no rule needed (kubelet), reported
+    node_sources: pd.DataFrame
+    #: workloads whose pods carry no labels: no selector can name them
+    unknown: set[str]
+    #: what becomes rules
+    usable: pd.DataFrame
+    #: peers known only by a name NetworkPolicy cannot state
+    unexpressed: list[dict[str, Any]]
+
+
+def _sort_connections(
+    wconns: pd.DataFrame,
+    selections: dict[str, Selection],
+    options: SynthesisOptions,
+    notes: list[str],
+) -> _Sorted:
     kept, left_out = split_noise(wconns, options)
     resolvers = find_resolvers(kept)
     if not resolvers:
@@ -255,9 +331,7 @@ def synthesize(
             "No DNS server was observed; DNS egress assumes kube-dns "
             "(k8s-app=kube-dns in kube-system)."
         )
-
     node_mask = kept["src_type"].eq("node") & kept["dst_type"].eq("workload")
-    node_sources = kept[node_mask].reset_index(drop=True)
     unknown = {w for w, sel in selections.items() if not sel.known}
     unnamed = (kept["src_type"].eq("workload") & kept["src_id"].isin(unknown)) | (
         kept["dst_type"].eq("workload") & kept["dst_id"].isin(unknown)
@@ -268,18 +342,28 @@ def synthesize(
             "its connections get no rule (an inventory would resolve it)."
         )
     named = _named_peers(kept)
-    usable = kept[~node_mask & ~unnamed & ~named]
     has_workload = kept["src_type"].eq("workload") | kept["dst_type"].eq("workload")
-    unexpressed = [
-        _unexpressed(row) for row in kept[named & ~unnamed & has_workload].itertuples(index=False)
-    ]
+    return _Sorted(
+        left_out=left_out,
+        resolvers=resolvers,
+        node_sources=kept[node_mask].reset_index(drop=True),
+        unknown=unknown,
+        usable=kept[~node_mask & ~unnamed & ~named],
+        unexpressed=[
+            _unexpressed(row)
+            for row in kept[named & ~unnamed & has_workload].itertuples(index=False)
+        ],
+    )
 
+
+def _observed_entries(
+    usable: pd.DataFrame, selections: dict[str, Selection]
+) -> tuple[dict[str, Entries], dict[str, Entries], Addresses]:
+    """Per workload: ingress and egress entries for workload peers, and the address peers
+    (planned into exact addresses or ranges by :func:`_add_external`)."""
     ingress: dict[str, Entries] = defaultdict(lambda: defaultdict(dict))
     egress: dict[str, Entries] = defaultdict(lambda: defaultdict(dict))
-    # workload -> (direction, protocol, port) -> address -> (kind, evidence)
-    addresses: dict[str, dict[tuple[str, str, int], dict[str, tuple[str, Evidence]]]] = defaultdict(
-        lambda: defaultdict(dict)
-    )
+    addresses: Addresses = defaultdict(lambda: defaultdict(dict))
     for row in usable.itertuples(index=False):
         port = PortSpec(row.protocol, int(row.port))
         key_port = (row.protocol, int(row.port))
@@ -301,17 +385,30 @@ def synthesize(
                     row.dst_type,
                     _evidence(row, row.dst_id),
                 )
+    return ingress, egress, addresses
 
-    if options.allow_node_sources:
-        # Node sources as addresses: exact ipBlocks, so traffic SNATed by another node
-        # (LoadBalancer, NodePort) passes; a node known only by name stays unexpressed.
-        for row in node_sources.itertuples(index=False):
-            if is_address(row.src_id) and row.dst_id not in unknown:
-                key = ("ingress", row.protocol, int(row.port))
-                addresses[row.dst_id][key][row.src_id] = ("node", _evidence(row, row.src_id))
-    forbidden = cluster_ranges(pods, list(node_ips), list(pod_cidrs))
+
+def _add_node_sources(addresses: Addresses, node_sources: pd.DataFrame, unknown: set[str]) -> None:
+    """Node sources as addresses (--allow-node-sources): exact ipBlocks, so traffic SNATed by
+    another node (LoadBalancer, NodePort) passes; a node known only by name stays
+    unexpressed."""
+    for row in node_sources.itertuples(index=False):
+        if is_address(row.src_id) and row.dst_id not in unknown:
+            key = ("ingress", row.protocol, int(row.port))
+            addresses[row.dst_id][key][row.src_id] = ("node", _evidence(row, row.src_id))
+
+
+def _add_external(
+    ingress: dict[str, Entries],
+    egress: dict[str, Entries],
+    addresses: Addresses,
+    in_scope: set[str],
+    options: SynthesisOptions,
+    forbidden: list[str],
+) -> list[dict[str, Any]]:
+    """Address peers of the workloads in scope as exact addresses or planned ranges; returns
+    the plans that are not exact."""
     external_plans: list[dict[str, Any]] = []
-    in_scope = {w for w in workloads["workload"] if w.split("/", 1)[0] in targets}
     for workload in sorted(w for w in addresses if w in in_scope):
         ext_in, ext_out = _external_peers(
             addresses[workload], options, forbidden, workload, external_plans
@@ -320,120 +417,136 @@ def synthesize(
             ingress[workload][peer].update(ports)
         for peer, ports in ext_out.items():
             egress[workload][peer].update(ports)
-    notes += _range_notes(external_plans)
-    for u in unexpressed:
-        notes.append(
-            f"{u['workload']} {u['direction']} {u['port']} with {u['peer']} ({u['kind']}): "
-            f"NetworkPolicy cannot state it; {u['express']}. Its traffic is at risk."
-        )
+    return external_plans
 
-    # DNS: every workload with egress reaches every resolver on UDP and TCP 53, and each
-    # resolver admits every such workload, so the allowance works on both sides.
-    dns_ports = (PortSpec("UDP", DNS_PORT), PortSpec("TCP", DNS_PORT))
+
+def _add_dns(
+    ingress: dict[str, Entries],
+    egress: dict[str, Entries],
+    resolvers: list[str],
+    selections: dict[str, Selection],
+) -> None:
+    """Every workload with egress reaches every resolver on UDP and TCP 53, and each
+    resolver admits every such workload, so the allowance works on both sides."""
     resolver_peers = [_workload_peer(r, selections) for r in resolvers]
     dns_clients = sorted(w for w in egress if w not in resolvers)
     for client in dns_clients:
         client_peer = _workload_peer(client, selections)
         for peer in resolver_peers:
-            for port in dns_ports:
+            for port in _DNS_PORT_SPECS:
                 dns = Evidence(peer.id, port.protocol, port.port, 0, None, None, "dns")
                 egress[client][peer].setdefault(port, dns)
                 dns = Evidence(client, port.protocol, port.port, 0, None, None, "dns")
                 ingress[peer.id][client_peer].setdefault(port, dns)
 
-    roles = find_roles(usable, pods, selections, options, namespaces=targets, resolvers=resolvers)
-    role_of = {m: role for role in roles for m in role.members}
-    index = PeerIndex(pods)
-    ports_of = _container_ports(pods)
 
-    policies: list[PolicyIR] = []
-    for ns in targets:
-        if ns in all_namespaces:
-            policies.append(PolicyIR(ns, DEFAULT_DENY_NAME, "default-deny"))
-    target_workloads = workloads[workloads["namespace"].isin(targets)].sort_values("workload")
-    kinds = dict(zip(target_workloads["workload"], target_workloads["kind"], strict=True))
-    taken: dict[str, set[str]] = defaultdict(set)
-    done: set[str] = set()
-    for wl in target_workloads.itertuples(index=False):
-        if wl.workload in done or not selections[wl.workload].known:
-            continue
-        role = role_of.get(wl.workload)
-        members = role.members if role is not None else (wl.workload,)
-        done.update(members)
+@dataclass
+class _PolicyBuilder:
+    """One policy per workload, or per role its members share, from the peer entries."""
+
+    ingress: dict[str, Entries]
+    egress: dict[str, Entries]
+    selections: dict[str, Selection]
+    options: SynthesisOptions
+    resolvers: list[str]
+    index: PeerIndex
+    pods: pd.DataFrame
+    notes: list[str]
+
+    def __post_init__(self) -> None:
+        self.ports_of = _container_ports(self.pods)
+        self.taken: dict[str, set[str]] = defaultdict(set)
+
+    def workload_policies(self, targets: pd.DataFrame, roles: list[Role]) -> list[PolicyIR]:
+        """Policies for the ``targets`` workloads, in workload order; a role's policy is
+        named and placed after its first member."""
+        role_of = {m: role for role in roles for m in role.members}
+        target_workloads = targets.sort_values("workload")
+        kinds = dict(zip(target_workloads["workload"], target_workloads["kind"], strict=True))
+        policies: list[PolicyIR] = []
+        done: set[str] = set()
+        for wl in target_workloads.itertuples(index=False):
+            if wl.workload in done or not self.selections[wl.workload].known:
+                continue
+            role = role_of.get(wl.workload)
+            members = role.members if role is not None else (wl.workload,)
+            done.update(members)
+            policy = self._policy(wl, role, tuple(members), kinds.get(wl.workload, wl.kind))
+            if policy is not None:
+                policies.append(policy)
+        return policies
+
+    def _merged(self, members: tuple[str, ...]) -> tuple[Entries, Entries]:
         merged_in: Entries = defaultdict(dict)
         merged_out: Entries = defaultdict(dict)
         for member in members:
-            for peer, ports in ingress.get(member, {}).items():
+            for peer, ports in self.ingress.get(member, {}).items():
                 merged_in[peer].update(ports)
-            for peer, ports in egress.get(member, {}).items():
+            for peer, ports in self.egress.get(member, {}).items():
                 merged_out[peer].update(ports)
-        own_ports = [p for m in members for p in ports_of.get(m, [])]
+        return merged_in, merged_out
 
-        def dst_ports(rule: Rule, own=own_ports) -> list:
-            return own
+    def _peer_ports(self, rule: Rule) -> list:
+        """Container ports of the workloads a rule's peers stand for (none for addresses)."""
+        found = []
+        for peer in rule.peers:
+            if peer.kind not in ("workload", "selector"):
+                return []
+            for member in peer.members or (peer.id,):
+                found += self.ports_of.get(member, [])
+        return found
 
-        def peer_ports(rule: Rule) -> list:
-            found = []
-            for peer in rule.peers:
-                if peer.kind not in ("workload", "selector"):
-                    return []
-                for member in peer.members or (peer.id,):
-                    found += ports_of.get(member, [])
-            return found
+    def _rules(self, members: tuple[str, ...]) -> tuple[list[Rule], list[Rule]]:
+        merged_in, merged_out = self._merged(members)
+        own_ports = [p for m in members for p in self.ports_of.get(m, [])]
+        index, options = self.index, self.options
+        ing = _refine(
+            _rules_from(merged_in, "observed ingress"), index, options, lambda rule: own_ports
+        )
+        eg = _refine(_rules_from(merged_out, "observed egress"), index, options, self._peer_ports)
+        if not self.resolvers and any(w in self.egress for w in members):
+            eg.append(_default_dns_rule(_DNS_PORT_SPECS))
+        return ing, eg
 
-        ing = _refine(_rules_from(merged_in, "observed ingress"), index, options, dst_ports)
-        eg = _refine(_rules_from(merged_out, "observed egress"), index, options, peer_ports)
-        if not resolvers and any(w in egress for w in members):
-            eg.append(_default_dns_rule(dns_ports))
-        sel = selections[wl.workload]
-        base = wl.name if role is None or len(members) == 1 else _role_name(members)
-        name = policy_name(base, wl.kind, taken[wl.namespace])
-        taken[wl.namespace].add(name)
+    def _policy(
+        self, wl: Any, role: Role | None, members: tuple[str, ...], kind: str
+    ) -> PolicyIR | None:
+        ing, eg = self._rules(members)
+        shared = role is not None and len(members) > 1
+        base = _role_name(members) if shared else wl.name
+        name = policy_name(base, wl.kind, self.taken[wl.namespace])
+        self.taken[wl.namespace].add(name)
         if not ing and not eg:
-            notes.append(
+            self.notes.append(
                 f"{wl.workload}: nothing observed in either direction; "
                 "isolated by the namespace default-deny alone."
             )
-            continue
-        if role is not None and len(members) > 1:
+            return None
+        sel = self.selections[wl.workload]
+        if shared:
             labels, exact, why, swept = role.match_labels, role.exact, role.why, ()
         else:
             labels, exact, why, swept = sel.match_labels, sel.exact, sel.why, sel.swept_in
-        exprs = (role if role is not None and len(members) > 1 else sel).match_expressions
-        policies.append(
-            PolicyIR(
-                namespace=wl.namespace,
-                name=name,
-                role="workload",
-                workload=wl.workload,
-                workload_kind=kinds.get(wl.workload, wl.kind),
-                match_labels=dict(sorted(labels.items())),
-                match_expressions=exprs,
-                selector_exact=exact,
-                selector_why=why,
-                swept_in=swept,
-                ingress=ing,
-                egress=eg,
-                members=tuple(members),
-            )
-        )
         if not exact:
-            notes.append(
+            self.notes.append(
                 f"{wl.workload}: no selector picks it alone, even with matchExpressions; "
                 "its policy also applies to " + ", ".join(swept[:5])
             )
-    policies.sort(key=lambda p: (p.namespace, p.role != "default-deny", p.name))
-    return Synthesis(
-        policies,
-        node_sources,
-        resolvers or ["kube-system/kube-dns (assumed)"],
-        notes,
-        left_out,
-        [r for r in roles if len(r.members) > 1],
-        external_plans,
-        unexpressed,
-        list(targets),
-    )
+        return PolicyIR(
+            namespace=wl.namespace,
+            name=name,
+            role="workload",
+            workload=wl.workload,
+            workload_kind=kind,
+            match_labels=dict(sorted(labels.items())),
+            match_expressions=(role if shared else sel).match_expressions,
+            selector_exact=exact,
+            selector_why=why,
+            swept_in=swept,
+            ingress=ing,
+            egress=eg,
+            members=members,
+        )
 
 
 def _named_peers(wconns: pd.DataFrame) -> pd.Series:

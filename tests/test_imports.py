@@ -1,0 +1,87 @@
+"""Import discipline: heavy libraries load only on the paths that use them.
+
+scikit-learn (with SciPy) costs over a second of start-up and only ``--generalize role``
+uses it, so ``recommend`` in exact mode, ``verify`` and ``--help`` must never import it.
+Each case runs the real CLI in a fresh interpreter (``sys.modules`` of this test process is
+shared with every other test) and reports which of the watched modules got imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SAMPLE_FLOWS
+
+WATCHED = ("sklearn", "scipy", "pandas", "pyarrow")
+
+_RUN = f"""
+import json, sys
+from recommender.cli import main
+try:
+    main(sys.argv[1:], prog_name="netpol-recommender")
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({{"exit": code, "loaded": [m for m in {WATCHED!r} if m in sys.modules]}}))
+"""
+
+
+def _loaded(*args: str) -> tuple[int, set[str]]:
+    """Run the CLI with ``args`` in a fresh interpreter: (exit code, watched modules loaded)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return report["exit"], set(report["loaded"])
+
+
+@pytest.fixture(scope="module")
+def proposal(tmp_path_factory):
+    out = tmp_path_factory.mktemp("proposal")
+    code, loaded = _loaded("recommend", str(SAMPLE_FLOWS), "-o", str(out))
+    assert code == 0
+    return out, loaded
+
+
+def test_help_loads_no_data_library():
+    code, loaded = _loaded("--help")
+    assert code == 0 and loaded == set()
+
+
+def test_recommend_exact_does_not_import_scikit_learn(proposal):
+    _, loaded = proposal
+    assert "pandas" in loaded  # the run really went through the pipeline
+    assert not loaded & {"sklearn", "scipy"}
+
+
+def test_verify_does_not_import_scikit_learn(proposal):
+    out, _ = proposal
+    code, loaded = _loaded("verify", "--policies", str(out / "policies"), str(SAMPLE_FLOWS))
+    assert code == 0 and "pandas" in loaded
+    assert not loaded & {"sklearn", "scipy"}
+
+
+def test_recommend_role_does_import_it(tmp_path):
+    """The watch is real: the one path that needs scikit-learn does load it."""
+    code, loaded = _loaded(
+        "recommend", str(SAMPLE_FLOWS), "-o", str(tmp_path / "out"), "--generalize", "role"
+    )
+    assert code == 0 and "sklearn" in loaded
+
+
+def test_library_import_is_lazy():
+    """``import recommender`` is the version and the names; a stage loads its modules."""
+    code = (
+        "import sys, recommender; before = 'pandas' in sys.modules; "
+        "recommender.observe; print(before, 'pandas' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "True", "False"]
