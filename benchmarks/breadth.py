@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recommender.breadth import measure_breadth
-from recommender.semantics import Evaluator
+from recommender.netpol.breadth import measure_breadth
+from recommender.netpol.evaluator import Evaluator
 
 NS_NAME = "kubernetes.io/metadata.name"
 ROLES = [
@@ -359,9 +359,7 @@ def main() -> None:
     evaluator = Evaluator(policies)
     compiled = time.perf_counter() - start
     start = time.perf_counter()
-    breadth = measure_breadth(
-        evaluator, cluster.pods, cluster.wconns, policies, resolvers=cluster.resolvers
-    )
+    breadth = measure_breadth(evaluator, cluster.pods, cluster.wconns, resolvers=cluster.resolvers)
     total = time.perf_counter() - start
     print(
         f"input: {len(cluster.pods)} pods, {len(cluster.workloads)} workloads, "

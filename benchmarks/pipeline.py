@@ -19,10 +19,11 @@ from recommender.connections import build_connections, observed_pods
 from recommender.generate.k8s import render_policy
 from recommender.generate.synthesis import synthesize
 from recommender.ingest import read_flows
+from recommender.netpol.breadth import measure_breadth
+from recommender.netpol.evaluator import Evaluator
 from recommender.selectors import workload_selectors
-from recommender.semantics import Evaluator
 from recommender.simulate import shop_cluster, write_hubble
-from recommender.verify import coverage, measure_breadth, replay
+from recommender.verify import coverage, replay
 from recommender.workloads import assign_workloads, workload_connections, workload_table
 
 
@@ -54,9 +55,7 @@ def main() -> None:
         at_risk = stage("at risk", lambda: find_at_risk(conns, replayed, evaluator, pods, policies))
         breadth = stage(
             "breadth",
-            lambda: measure_breadth(
-                evaluator, pods, wconns, policies, resolvers=synthesis.resolvers
-            ),
+            lambda: measure_breadth(evaluator, pods, wconns, resolvers=synthesis.resolvers),
         )
     records = flowset.counts.read
     print(f"input: {records} records, {size / 1e6:.1f} MB of Hubble JSON, {args.hours} h")

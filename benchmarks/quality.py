@@ -57,9 +57,10 @@ import pandas as pd
 from recommender.generate.k8s import to_yaml
 from recommender.ingest import read_flows
 from recommender.ingest.inventory import read_inventory
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import ContainerPort, Endpoint
 from recommender.options import SynthesisOptions
 from recommender.pipeline import Recommendation, recommend_from_flows
-from recommender.semantics import ContainerPort, Endpoint, Evaluator
 from recommender.simulate import (
     SimCluster,
     SimEdge,

@@ -26,10 +26,12 @@ from .generate.k8s import render_policy
 from .generate.synthesis import Synthesis, synthesize
 from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
+from .netpol.breadth import Breadth, measure_breadth
+from .netpol.evaluator import Evaluator
+from .netpol.model import ContainerPort, Endpoint
 from .options import SynthesisOptions
 from .selectors import Selection, workload_selectors
-from .semantics import ContainerPort, Endpoint, Evaluator
-from .verify import Breadth, coverage, measure_breadth, replay
+from .verify import coverage, replay
 from .workloads import assign_workloads, workload_connections, workload_table
 
 
@@ -261,7 +263,6 @@ def _recommend_observed(
         evaluator,
         pods,
         wconns,
-        policies,
         resolvers=synthesis.resolvers,
         namespaces=ns if ns is not None else synthesis.namespaces,
     )
@@ -419,9 +420,7 @@ def verify_policies(
         node_addresses=inv.node_addresses() if inv is not None else None,
     )
     share, ok, total = coverage(replayed)
-    breadth = measure_breadth(
-        evaluator, pods, wconns, list(policies), resolvers=find_resolvers(wconns)
-    )
+    breadth = measure_breadth(evaluator, pods, wconns, resolvers=find_resolvers(wconns))
     return VerifyRun(
         counts,
         conn_set.excluded,

@@ -90,7 +90,7 @@ import pandas as pd
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from .breadth import DNS_PORTS, expected_pairs
+from .netpol.breadth import DNS_PORTS, expected_pairs
 from .options import SynthesisOptions
 from .selectors import Expression, Selection, is_churn_key, minimal_selector, selector_text
 

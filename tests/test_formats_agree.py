@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from conftest import sim_endpoint
 
 from recommender.cli import main
-from recommender.semantics import Endpoint, Evaluator
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import Endpoint
 from recommender.simulate import GRPC_PORT, kubectl_inventory, shop_cluster, write_hubble
 from recommender.simulate_formats.aws_vpc import write_aws_vpc
 from recommender.simulate_formats.calico import write_calico

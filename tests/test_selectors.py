@@ -4,13 +4,13 @@ import pandas as pd
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from recommender.netpol.networkpolicy import selector_matches
 from recommender.selectors import (
     MAX_SELECTOR_LABELS,
     is_churn_key,
     minimal_selector,
     workload_selectors,
 )
-from recommender.semantics import selector_matches
 
 
 def test_single_stable_key_is_preferred_over_others():

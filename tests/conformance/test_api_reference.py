@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from recommender.semantics import ContainerPort, Endpoint, Evaluator, PolicyError, RuleRef
+from recommender.netpol.evaluator import Evaluator, RuleRef
+from recommender.netpol.model import ContainerPort, Endpoint, PolicyError
 
 from .truth import cluster, match_labels, namespace_labels, policy
 

@@ -7,18 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from recommender.semantics import (
-    ContainerPort,
-    DirectionVerdict,
-    Endpoint,
-    Evaluator,
-    PolicyError,
-    RuleRef,
-    Verdict,
-    ip_in_block,
-    policy_types,
-    selector_matches,
-)
+from recommender.netpol.evaluator import DirectionVerdict, Evaluator, RuleRef, Verdict
+from recommender.netpol.model import ContainerPort, Endpoint, PolicyError
+from recommender.netpol.networkpolicy import ip_in_block, policy_types, selector_matches
 
 # --------------------------------------------------------------------------------------------
 # Builders

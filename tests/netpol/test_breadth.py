@@ -9,9 +9,11 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from recommender import breadth as breadth_module
-from recommender.breadth import _external_breadth, measure_breadth
-from recommender.semantics import ContainerPort, Endpoint, Evaluator
+from recommender.netpol import breadth_count
+from recommender.netpol.breadth import external_breadth, measure_breadth
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import ContainerPort, Endpoint
+from recommender.netpol.networkpolicy import compile_policies
 
 NS_NAME = "kubernetes.io/metadata.name"
 DNS = (("UDP", 53), ("TCP", 53))
@@ -316,7 +318,7 @@ def brute_force(evaluator, pods, wconns, policies, resolvers, namespaces=None, m
                             "allowed_by": sorted(names),
                         }
                     )
-    external, unbounded = _external_breadth(policies, wconns)
+    external, unbounded = external_breadth(evaluator.policies, wconns)
     per_policy.update(external)
     return count, universe, dict(per_policy), examples, unbounded
 
@@ -331,12 +333,11 @@ def _check(seed: int, *, chunk_bytes: int | None = None, monkeypatch=None) -> No
         namespaces = rng.sample(sorted(set(pods["namespace"])), 1)
     max_examples = rng.choice([0, 3, 10, 1000])
     if chunk_bytes is not None:
-        monkeypatch.setattr(breadth_module, "_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(breadth_count, "_CHUNK_BYTES", chunk_bytes)
     fast = measure_breadth(
         evaluator,
         pods,
         wconns,
-        policies,
         resolvers=resolvers,
         namespaces=namespaces,
         max_examples=max_examples,
@@ -372,7 +373,7 @@ def test_random_cases_are_not_trivial():
         rng = random.Random(seed)
         pods, wconns, resolvers = random_cluster(rng)
         policies = random_policies(rng, pods)
-        b = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=resolvers)
+        b = measure_breadth(Evaluator(policies), pods, wconns, resolvers=resolvers)
         broad += b.in_cluster > 0
         isolated += any(not k.startswith("(") for k in b.per_policy)
         named += "ports" in pods.columns and any(
@@ -456,7 +457,7 @@ def test_named_port_resolves_per_pod_and_only_where_declared():
         ),
     ]
     wconns = _wconns(("shop/client", "shop/web", "TCP", 8080))
-    b = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=[])
+    b = measure_breadth(Evaluator(policies), pods, wconns, resolvers=[])
     # universe: 3 workloads^2 x {TCP 8080, TCP 9090, UDP 5432, DNS x 2}
     assert b.universe == 9 * 5 and b.ports == 5
     # client -> web on 9090 (web-1's "http") is broad; 8080 was observed; db's UDP "http"
@@ -496,7 +497,7 @@ def test_ipblock_matches_pod_ips_only_when_the_option_is_on():
         _np("open-in", "data", podSelector={}, ingress=[{}]),
     ]
     wconns = _wconns(("shop/client", "data/db", "TCP", 80))
-    on = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=[])
+    on = measure_breadth(Evaluator(policies), pods, wconns, resolvers=[])
     assert on.pod_classes == 3  # db-0 and db-1 differ: only db-0 is in the block
     assert on.universe == 2 * 2 * 4  # TCP 80, TCP 5432, DNS x 2
     # client -> db on 5432 (through db-0's IP), and db -> db on every port
@@ -512,7 +513,7 @@ def test_ipblock_matches_pod_ips_only_when_the_option_is_on():
     assert on.per_policy["(egress of data/db not isolated)"] == 4
     assert on.per_policy["shop/out"] == 1 + on.external_addresses
     evaluator = Evaluator(policies, ipblock_matches_pods=False)
-    off = measure_breadth(evaluator, pods, wconns, policies, resolvers=[])
+    off = measure_breadth(evaluator, pods, wconns, resolvers=[])
     assert off.pod_classes == 2
     assert off.in_cluster == 4
     assert off.per_policy["shop/out"] == off.external_addresses
@@ -527,7 +528,7 @@ def test_namespace_restriction_counts_pairs_with_one_side_in_scope():
         ]
     )
     wconns = _wconns(("a/x", "b/y", "TCP", 80))
-    b = measure_breadth(Evaluator([]), pods, wconns, [], resolvers=[], namespaces=["a"])
+    b = measure_breadth(Evaluator([]), pods, wconns, resolvers=[], namespaces=["a"])
     # pairs touching a: 3 x 3 - 2 x 2 = 5, times 3 ports (80, DNS x 2), minus the observed one
     assert b.universe == 5 * 3
     assert b.in_cluster == 5 * 3 - 1
@@ -544,20 +545,23 @@ def test_pods_with_unknown_labels_are_left_out():
             _pod("a", "ghost-0", "ghost", None),  # no known pod: not in the universe
         ]
     )
-    b = measure_breadth(Evaluator([]), pods, _wconns(), [], resolvers=[])
+    b = measure_breadth(Evaluator([]), pods, _wconns(), resolvers=[])
     assert b.workloads == 1 and b.pod_classes == 1
     assert b.universe == 1 * 1 * 2 and b.in_cluster == 2
 
 
-def test_policies_that_differ_from_the_evaluator_are_refused():
+def test_breadth_is_measured_on_the_evaluators_own_compiled_policies():
     pods = pd.DataFrame([_pod("a", "x-0", "x", {"app": "x"})])
     deny = _np("deny", "a", podSelector={})
-    with pytest.raises(ValueError, match="differ from the evaluator"):
-        measure_breadth(Evaluator([deny]), pods, _wconns(), [], resolvers=[])
+    assert measure_breadth(Evaluator([]), pods, _wconns(), resolvers=[]).in_cluster == 2
+    # a default deny of ingress: x -> x is allowed on nothing, from dicts or compiled alike
+    for evaluator in (Evaluator([deny]), Evaluator(compile_policies([deny]))):
+        b = measure_breadth(evaluator, pods, _wconns(), resolvers=[])
+        assert (b.in_cluster, b.per_policy) == (0, {})
 
 
 def test_no_pods_no_breadth():
     pods = pd.DataFrame(columns=["namespace", "pod", "labels", "namespace_labels", "ips"])
     pods["workload"] = []
-    b = measure_breadth(Evaluator([]), pods, _wconns(), [], resolvers=[])
+    b = measure_breadth(Evaluator([]), pods, _wconns(), resolvers=[])
     assert (b.in_cluster, b.universe, b.per_policy, b.examples) == (0, 0, {}, [])
