@@ -237,13 +237,10 @@ def replay(
                 i = judged[np.flatnonzero(missing)[0]]
                 raise KeyError(ends.pod_key(end, i))
         lap("exemptions")
-        judge = _Judge(index, evaluator, pindex, ends, judged, cluster)
-        judge.classify(conns, stats)
-        lap("classes")
-        judge.evaluate()
-        lap("evaluate")
-        judge.broadcast(allowed, reasons)
-        lap("broadcast")
+        # A temporary: its per-row arrays are freed before the output is built.
+        _Judge(index, evaluator, pindex, ends, judged, cluster).run(
+            conns, stats, lap, allowed, reasons
+        )
     out["exempt"] = exempt.tolist()
     out["allowed"] = allowed.tolist()
     out["reasons"] = reasons.tolist()
@@ -360,6 +357,22 @@ class _Judge:
     ) -> None:
         self.index, self.evaluator, self.pindex = index, evaluator, pindex
         self.ends, self.judged, self.cluster = ends, judged, cluster
+
+    def run(
+        self,
+        conns: pd.DataFrame,
+        stats: dict[str, Any],
+        lap: _Laps,
+        allowed: np.ndarray,
+        reasons: np.ndarray,
+    ) -> None:
+        """Fill ``allowed`` and ``reasons`` at the judged rows."""
+        self.classify(conns, stats)
+        lap("classes")
+        self.evaluate()
+        lap("evaluate")
+        self.broadcast(allowed, reasons)
+        lap("broadcast")
 
     def _addresses(self) -> dict[str, np.ndarray]:
         """The addresses (non-pod ends) of the judged rows, both sides together, as
