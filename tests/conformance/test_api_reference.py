@@ -1,4 +1,4 @@
-"""API-reference cases for DESIGN §4 that tests/test_semantics.py does not already pin down.
+"""API-reference cases for DESIGN §4 that tests/netpol/ does not already pin down.
 
 Citations are to the networking.k8s.io/v1 API reference
 (https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/), the

@@ -565,3 +565,32 @@ def test_no_pods_no_breadth():
     pods["workload"] = []
     b = measure_breadth(Evaluator([]), pods, _wconns(), resolvers=[])
     assert (b.in_cluster, b.universe, b.per_policy, b.examples) == (0, 0, {}, [])
+
+
+def test_external_breadth_counts_only_rules_the_policy_enforces():
+    block = {"ipBlock": {"cidr": "192.0.2.0/24", "except": ["192.0.2.0/25"]}}
+    ingress_only = _np(
+        "in",
+        "a",
+        podSelector={},
+        policyTypes=["Ingress"],
+        ingress=[{"from": [block], "ports": [{"port": 80, "endPort": 81}, {"port": "http"}]}],
+        # written, but egress is not isolated: it has no effect, bounded or not
+        egress=[{"to": [block], "ports": [{"port": 443}]}, {}],
+    )
+    open_rule = _np("open", "a", podSelector={}, ingress=[{"ports": [{"port": 22}]}])
+    external = pd.DataFrame(
+        [
+            {"src_type": "external", "src_id": "192.0.2.200", "dst_type": "workload"}
+            | {"dst_id": "a/x", "protocol": "TCP", "port": 80},
+            {"src_type": "external", "src_id": "192.0.2.1", "dst_type": "workload"}
+            | {"dst_id": "a/x", "protocol": "TCP", "port": 80},  # in the except
+        ]
+    )
+    per_policy, unbounded = external_breadth(
+        Evaluator([ingress_only, open_rule]).policies, external
+    )
+    # 128 addresses x ports 80-81, minus the one observed (address, port); the named port
+    # counts one port per address
+    assert per_policy == {"a/in": 128 * 2 - 1 + 128}
+    assert unbounded == ["a/open ingress[0]"]
