@@ -52,9 +52,7 @@ def _ip(rng: random.Random) -> str:
     return rng.choice(IP_POOLS).format(rng.randint(1, 9))
 
 
-def random_cluster(rng: random.Random, *, with_ports: bool | None = None):
-    """(pods table, workload connections, resolvers) of a small random cluster."""
-    namespaces = rng.sample(["a", "b", "c"], rng.randint(1, 3))
+def _random_ns_labels(rng: random.Random, namespaces: list[str]) -> dict[str, dict[str, str]]:
     ns_labels = {}
     for ns in namespaces:
         labels = {}
@@ -65,53 +63,38 @@ def random_cluster(rng: random.Random, *, with_ports: bool | None = None):
         if rng.random() < 0.3:
             labels[NS_NAME] = ns
         ns_labels[ns] = labels
-    with_ports = rng.random() < 0.7 if with_ports is None else with_ports
-    rows = []
-    workloads = []
-    for w in range(rng.randint(1, 5)):
-        ns = rng.choice(namespaces)
-        workload = f"{ns}/w{w}"
-        workloads.append(workload)
-        tier = rng.choice(["web", "db"])
-        for p in range(rng.randint(1, 3)):
-            labels: dict[str, str] | None = {"pod-template-hash": f"h{rng.randint(0, 9)}"}
-            if rng.random() < 0.85:
-                labels["app"] = f"w{w}"
-            if rng.random() < 0.8:
-                labels["tier"] = tier
-            if rng.random() < 0.5:
-                labels["version"] = rng.choice(["v1", "v2"])
-            if rng.random() < 0.3:
-                labels["shared"] = "yes"
-            if rng.random() < 0.08:
-                labels = None
-            nsl = dict(ns_labels[ns])
-            if rng.random() < 0.1:
-                nsl["env"] = "dev"  # a stale record: namespace labels differ between pods
-            ips = tuple(sorted({_ip(rng) for _ in range(rng.choice([0, 1, 1, 1, 2]))}))
-            row = {
-                "namespace": ns,
-                "pod": f"w{w}-{p}",
-                "labels": labels,
-                "namespace_labels": nsl,
-                "ips": ips,
-                "workload": workload,
-            }
-            if with_ports:
-                row["ports"] = (
-                    None
-                    if rng.random() < 0.2
-                    else [
-                        (
-                            rng.choice(PORT_NAMES),
-                            rng.choice(PORT_NUMBERS),
-                            rng.choice(["TCP", "TCP", "UDP", None]),
-                        )
-                        for _ in range(rng.randint(0, 3))
-                    ]
-                )
-            rows.append(row)
-    pods = pd.DataFrame(rows)
+    return ns_labels
+
+
+def _random_pod_labels(rng: random.Random, w: int, tier: str) -> dict[str, str] | None:
+    labels: dict[str, str] | None = {"pod-template-hash": f"h{rng.randint(0, 9)}"}
+    if rng.random() < 0.85:
+        labels["app"] = f"w{w}"
+    if rng.random() < 0.8:
+        labels["tier"] = tier
+    if rng.random() < 0.5:
+        labels["version"] = rng.choice(["v1", "v2"])
+    if rng.random() < 0.3:
+        labels["shared"] = "yes"
+    if rng.random() < 0.08:
+        labels = None
+    return labels
+
+
+def _random_ports(rng: random.Random) -> list | None:
+    if rng.random() < 0.2:
+        return None
+    return [
+        (
+            rng.choice(PORT_NAMES),
+            rng.choice(PORT_NUMBERS),
+            rng.choice(["TCP", "TCP", "UDP", None]),
+        )
+        for _ in range(rng.randint(0, 3))
+    ]
+
+
+def _random_wconns(rng: random.Random, workloads: list[str]) -> pd.DataFrame:
     conns = []
     for _ in range(rng.randint(0, 8)):
         proto, port = rng.choice([("TCP", 80), ("TCP", 8080), ("TCP", 5432), ("UDP", 53)])
@@ -131,13 +114,48 @@ def random_cluster(rng: random.Random, *, with_ports: bool | None = None):
                 "port": port,
             }
         )
-    wconns = pd.DataFrame(
+    return pd.DataFrame(
         conns, columns=["src_type", "src_id", "dst_type", "dst_id", "protocol", "port"]
     )
+
+
+def random_cluster(rng: random.Random, *, with_ports: bool | None = None):
+    """(pods table, workload connections, resolvers) of a small random cluster."""
+    namespaces = rng.sample(["a", "b", "c"], rng.randint(1, 3))
+    ns_labels = _random_ns_labels(rng, namespaces)
+    with_ports = rng.random() < 0.7 if with_ports is None else with_ports
+    rows = []
+    workloads = []
+    for w in range(rng.randint(1, 5)):
+        ns = rng.choice(namespaces)
+        workload = f"{ns}/w{w}"
+        workloads.append(workload)
+        tier = rng.choice(["web", "db"])
+        for p in range(rng.randint(1, 3)):
+            labels = _random_pod_labels(rng, w, tier)
+            nsl = dict(ns_labels[ns])
+            if rng.random() < 0.1:
+                nsl["env"] = "dev"  # a stale record: namespace labels differ between pods
+            ips = tuple(sorted({_ip(rng) for _ in range(rng.choice([0, 1, 1, 1, 2]))}))
+            row = {
+                "namespace": ns,
+                "pod": f"w{w}-{p}",
+                "labels": labels,
+                "namespace_labels": nsl,
+                "ips": ips,
+                "workload": workload,
+            }
+            if with_ports:
+                row["ports"] = _random_ports(rng)
+            rows.append(row)
+    pods = pd.DataFrame(rows)
+    wconns = _random_wconns(rng, workloads)
     resolvers = rng.sample(workloads, rng.choice([0, 0, 1]))
     return pods, wconns, resolvers
 
 
+# --------------------------------------------------------------------------------------------
+# Brute force, straight from the definition
 def _selector(rng: random.Random, pods: pd.DataFrame) -> dict:
     choice = rng.random()
     if choice < 0.25:
@@ -236,8 +254,6 @@ def random_policies(rng: random.Random, pods: pd.DataFrame) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------
-# Brute force, straight from the definition
-# --------------------------------------------------------------------------------------------
 
 
 def _endpoint(row) -> Endpoint:
@@ -255,7 +271,8 @@ def _endpoint(row) -> Endpoint:
     )
 
 
-def brute_force(evaluator, pods, wconns, policies, resolvers, namespaces=None, max_examples=10):
+def _brute_universe(pods, wconns, resolvers):
+    """(known pods by workload, port universe, expected elements), by their definitions."""
     by_workload: dict[str, list[Endpoint]] = {}
     declared = set()
     for row in pods.itertuples(index=False):
@@ -277,6 +294,30 @@ def brute_force(evaluator, pods, wconns, policies, resolvers, namespaces=None, m
             for resolver in resolvers:
                 for proto, port in DNS:
                     expected.add((r.src_id, resolver, proto, port))
+    return by_workload, ports, expected
+
+
+def _brute_element(evaluator, by_workload, src, dst, proto, port):
+    """(allowed from some pod of src to some pod of dst, the per-policy names that allowed)."""
+    names: set[str] = set()
+    allowed = False
+    for s in by_workload[src]:
+        for d in by_workload[dst]:
+            v = evaluator.evaluate(s, d, proto, port)
+            if not v.allowed:
+                continue
+            allowed = True
+            names |= {f"{r.namespace}/{r.policy}" for r in v.egress.allowed_by}
+            names |= {f"{r.namespace}/{r.policy}" for r in v.ingress.allowed_by}
+            if not v.egress.isolated:
+                names.add(f"(egress of {src} not isolated)")
+            if not v.ingress.isolated:
+                names.add(f"(ingress of {dst} not isolated)")
+    return allowed, names
+
+
+def brute_force(evaluator, pods, wconns, resolvers, namespaces=None, max_examples=10):
+    by_workload, ports, expected = _brute_universe(pods, wconns, resolvers)
     count = universe = 0
     per_policy: Counter = Counter()
     examples = []
@@ -290,34 +331,14 @@ def brute_force(evaluator, pods, wconns, policies, resolvers, namespaces=None, m
                 universe += 1
                 if (src, dst, proto, port) in expected:
                     continue
-                names: set[str] = set()
-                allowed = False
-                for s in by_workload[src]:
-                    for d in by_workload[dst]:
-                        v = evaluator.evaluate(s, d, proto, port)
-                        if not v.allowed:
-                            continue
-                        allowed = True
-                        names |= {f"{r.namespace}/{r.policy}" for r in v.egress.allowed_by}
-                        names |= {f"{r.namespace}/{r.policy}" for r in v.ingress.allowed_by}
-                        if not v.egress.isolated:
-                            names.add(f"(egress of {src} not isolated)")
-                        if not v.ingress.isolated:
-                            names.add(f"(ingress of {dst} not isolated)")
+                allowed, names = _brute_element(evaluator, by_workload, src, dst, proto, port)
                 if not allowed:
                     continue
                 count += 1
                 per_policy.update(names)
                 if len(examples) < max_examples:
-                    examples.append(
-                        {
-                            "src": src,
-                            "dst": dst,
-                            "protocol": proto,
-                            "port": port,
-                            "allowed_by": sorted(names),
-                        }
-                    )
+                    element = {"src": src, "dst": dst, "protocol": proto, "port": port}
+                    examples.append({**element, "allowed_by": sorted(names)})
     external, unbounded = external_breadth(evaluator.policies, wconns)
     per_policy.update(external)
     return count, universe, dict(per_policy), examples, unbounded
@@ -343,7 +364,7 @@ def _check(seed: int, *, chunk_bytes: int | None = None, monkeypatch=None) -> No
         max_examples=max_examples,
     )
     count, universe, per_policy, examples, unbounded = brute_force(
-        evaluator, pods, wconns, policies, resolvers, namespaces, max_examples
+        evaluator, pods, wconns, resolvers, namespaces, max_examples
     )
     where = f"seed {seed}: {policies}"
     assert fast.universe == universe, where
