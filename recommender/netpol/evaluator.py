@@ -45,7 +45,7 @@ from .networkpolicy import compile_policies
 __all__ = ["DirectionVerdict", "Evaluator", "RuleRef", "Verdict", "describe"]
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class RuleRef:
     """One rule of one policy: ``spec.<direction>[index]`` of ``namespace/policy``."""
 
@@ -58,7 +58,7 @@ class RuleRef:
         return f"{self.namespace}/{self.policy} {self.direction}[{self.index}]"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DirectionVerdict:
     """The verdict of one side: the source's egress or the destination's ingress."""
 
@@ -88,7 +88,7 @@ class DirectionVerdict:
         return f"{head}: denied: isolated by {isolated}, no rule matches"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The verdict on one connection."""
 
@@ -122,9 +122,10 @@ def _ns_labels(ep: Endpoint) -> Mapping[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """A policy as the evaluator walks it: its rules split by direction once."""
+    """A policy as the evaluator walks it: its key and its rules by direction, once."""
 
     policy: Policy
+    key: str
     rules: Mapping[str, tuple[Rule, ...]]
 
 
@@ -170,7 +171,7 @@ class Evaluator:
                 raise PolicyError(f"{pol.key}: metadata.name: duplicate policy")
             seen.add(pol.key)
             rules = {d: pol.rules_of(d) for d in DIRECTIONS}
-            by_ns.setdefault(pol.namespace, []).append(_Target(pol, rules))  # type: ignore[arg-type]
+            by_ns.setdefault(pol.namespace, []).append(_Target(pol, pol.key, rules))  # type: ignore[arg-type]
         self._by_ns: dict[str, tuple[_Target, ...]] = {
             ns: tuple(sorted(ts, key=lambda t: t.policy.name)) for ns, ts in by_ns.items()
         }
@@ -209,7 +210,7 @@ class Evaluator:
             raise ValueError(f"direction must be 'ingress' or 'egress', got {direction!r}")
         if pod.kind != "pod":
             return []
-        return [t.policy.key for t in self._select(pod)[d]]
+        return [t.key for t in self._select(pod)[d]]
 
     # -- matching ----------------------------------------------------------------------------
 
@@ -264,7 +265,7 @@ class Evaluator:
             True,
             True,
             allowed,
-            tuple(t.policy.key for t in selecting),
+            tuple(t.key for t in selecting),
             tuple(sorted(refs)),
             text,
             direction,

@@ -71,7 +71,7 @@ class PolicyError(ValueError):
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContainerPort:
     """A container port of a pod, for named-port resolution."""
 
@@ -80,7 +80,7 @@ class ContainerPort:
     protocol: str = "TCP"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """One side of a connection."""
 
@@ -155,7 +155,8 @@ class Selector:
             else Requirement(r[0], r[1], tuple(sorted(set(r[2] or ()))))
             for r in requirements
         }
-        return cls(tuple(sorted((match_labels or {}).items())), tuple(sorted(reqs)))
+        labels = tuple(sorted(match_labels.items())) if match_labels else ()
+        return cls(labels, tuple(sorted(reqs)) if reqs else ())
 
     @property
     def matches_all(self) -> bool:
@@ -165,7 +166,8 @@ class Selector:
         for key, value in self.match_labels:
             if labels.get(key, _MISSING) != value:
                 return False
-        return all(r.matches(labels) for r in self.requirements)
+        # most selectors have no requirements: skip building the generator for them
+        return not self.requirements or all(r.matches(labels) for r in self.requirements)
 
     def keys_and_values(self) -> Iterable[tuple[str, tuple[str, ...]]]:
         """(key, values it names) per term: what tells label sets apart for this selector."""

@@ -82,9 +82,9 @@ def _as_list(value: Any, where: str) -> Sequence:
 
 
 def _check_keys(obj: Mapping, allowed: Iterable[str], where: str) -> None:
-    unknown = sorted(str(k) for k in obj if k not in allowed)
+    unknown = [k for k in obj if k not in allowed]
     if unknown:
-        raise _fail(where, f"unknown field(s) {', '.join(unknown)}")
+        raise _fail(where, f"unknown field(s) {', '.join(sorted(str(k) for k in unknown))}")
 
 
 # --------------------------------------------------------------------------------------------
