@@ -28,7 +28,7 @@ import pandas as pd
 from .address_sets import expressible, is_address, set_ranges
 from .netpol.classes import PolicyIndex
 from .netpol.endpoints import pod_endpoint
-from .netpol.evaluator import Evaluator, Verdict
+from .netpol.evaluator import Evaluator, Verdict, describe
 from .netpol.model import Endpoint
 
 __all__ = [
@@ -117,16 +117,6 @@ def address_endpoint(kind: Any, ip: Any, cluster: tuple[str, ...] = ()) -> Endpo
     if isinstance(ip, str) and not is_address(ip):
         return Endpoint(kind=kind, ip=None, name=ip)
     return Endpoint(kind=kind, ip=ip, name=ip)
-
-
-def _describe_pod(ep: Endpoint) -> str:
-    # As the evaluator describes a pod endpoint (netpol.evaluator.describe).
-    return f"{ep.namespace}/{ep.name or ep.ip or '?'}"
-
-
-def _describe_address(kind: Any, ip: Any) -> str:
-    # As the evaluator describes Endpoint(kind=kind, ip=ip, name=ip).
-    return f"{kind} {ip or '?'}"
 
 
 def pod_classes(index: PodIndex, evaluator: Evaluator, policies: PolicyIndex | None) -> np.ndarray:
@@ -455,8 +445,10 @@ class _Judge:
         """Every judged row gets its shape's verdict, explained with its own endpoints."""
         n_pods = len(self.index.endpoints)
         descriptions = np.empty(n_pods + len(self.addresses), dtype=object)
-        descriptions[:n_pods] = [_describe_pod(ep) for ep in self.index.endpoints]
-        descriptions[n_pods:] = [_describe_address(k, ip) for k, ip in self.addresses]
+        descriptions[:n_pods] = [describe(ep) for ep in self.index.endpoints]
+        descriptions[n_pods:] = [
+            describe(Endpoint(kind=k, ip=ip, name=ip)) for k, ip in self.addresses
+        ]
         allowed[self.judged] = self.verdicts[self.codes]
         reasons[self.judged] = [
             t.replace(_SRC, a).replace(_DST, b)

@@ -39,6 +39,7 @@ __all__ = [
     "DIRECTIONS",
     "NETWORK_POLICY_TIER",
     "NS_NAME_LABEL",
+    "OPERATORS",
     "Action",
     "ContainerPort",
     "Endpoint",
