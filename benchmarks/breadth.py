@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recommender.breadth import measure_breadth
-from recommender.semantics import Evaluator
+from recommender.netpol.breadth import measure_breadth
+from recommender.netpol.evaluator import Evaluator
 
 NS_NAME = "kubernetes.io/metadata.name"
 ROLES = [
@@ -48,16 +48,9 @@ class Cluster:
     namespaces: list[str]
 
 
-def synthetic_cluster(
-    *, pods: int = 5000, workloads: int = 1000, namespaces: int = 50, seed: int = 1
-) -> Cluster:
-    rng = np.random.default_rng(seed)
-    ns_names = ["kube-system"] + [f"ns{i:02d}" for i in range(1, namespaces)]
-    ns_labels = {
-        ns: {NS_NAME: ns, "team": TEAMS[i % len(TEAMS)], "env": ENVS[i % len(ENVS)]}
-        for i, ns in enumerate(ns_names)
-    }
-    # Workloads: coredns first, then round-robin over namespaces and roles.
+def _workload_specs(ns_names: list[str], workloads: int) -> list[dict[str, Any]]:
+    """coredns first, then round-robin over namespaces and roles."""
+    namespaces = len(ns_names)
     specs: list[dict[str, Any]] = [
         {"ns": "kube-system", "name": "coredns", "role": None, "tier": "infra"}
     ]
@@ -69,26 +62,32 @@ def synthetic_cluster(
         spread = {"grpc": 9000 + i % 60, "search": 9200 + i % 8, "redis": 6379 + i % 4}
         specs[-1]["served"] = [(pname, spread.get(pname, port)) for pname, port in served]
     specs[0]["served"] = [("dns", 53)]
-    # Replicas: mean pods / workloads, at least one each.
-    counts = np.maximum(1, rng.poisson(pods / workloads - 1, size=workloads) + 1)
-    rows = []
-    starts = np.zeros(workloads, dtype=np.int64)
+    return specs
+
+
+def _base_labels(w: int, spec: dict[str, Any], team: str) -> dict[str, str]:
+    name = spec["name"]
+    base = {"app": name, "app.kubernetes.io/name": name, "tier": spec["tier"], "team": team}
+    if name == "coredns":
+        base["k8s-app"] = "kube-dns"
+    if w % 3 == 0:
+        base["monitoring"] = "enabled"
+    if w % 7 == 0:
+        base["mesh"] = "istio"
+    return base
+
+
+def _pod_rows(
+    specs: list[dict[str, Any]], counts: np.ndarray, ns_names: list[str], ns_labels: dict
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """(pods table rows, first row of each workload)."""
+    rows: list[dict[str, Any]] = []
+    starts = np.zeros(len(specs), dtype=np.int64)
     for w, spec in enumerate(specs):
         starts[w] = len(rows)
         name, ns = spec["name"], spec["ns"]
         ns_idx = ns_names.index(ns)
-        base = {
-            "app": name,
-            "app.kubernetes.io/name": name,
-            "tier": spec["tier"],
-            "team": ns_labels[ns]["team"],
-        }
-        if name == "coredns":
-            base["k8s-app"] = "kube-dns"
-        if w % 3 == 0:
-            base["monitoring"] = "enabled"
-        if w % 7 == 0:
-            base["mesh"] = "istio"
+        base = _base_labels(w, spec, ns_labels[ns]["team"])
         rollout = w % 10 == 0  # mid-rollout: two versions, "http" moves
         for p in range(int(counts[w])):
             new = rollout and p % 2 == 1
@@ -114,9 +113,11 @@ def synthetic_cluster(
                     "ports": ports,
                 }
             )
-    pods_df = pd.DataFrame(rows)
-    names = [f"{s['ns']}/{s['name']}" for s in specs]
-    # Edges: each workload calls ~4 servers, mostly in its namespace, some shared services.
+    return rows, starts
+
+
+def _edges(specs: list[dict[str, Any]], names: list[str], rng: Any) -> pd.DataFrame:
+    """Each workload calls ~4 servers, mostly in its namespace, some shared services."""
     by_ns: dict[str, list[int]] = {}
     for w, s in enumerate(specs):
         by_ns.setdefault(s["ns"], []).append(w)
@@ -135,7 +136,11 @@ def synthetic_cluster(
             edges.append((names[w], names[d], "TCP", port))
         edges.append((names[w], names[0], "UDP", 53))
         edges.append((names[w], names[0], "TCP", 53))
-    edges_df = pd.DataFrame(edges, columns=["src", "dst", "protocol", "port"]).drop_duplicates()
+    return pd.DataFrame(edges, columns=["src", "dst", "protocol", "port"]).drop_duplicates()
+
+
+def _workload_connections(edges_df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """The edges as workload connections, plus 20 external clients of the first workloads."""
     wconns = pd.DataFrame(
         {
             "src_type": "workload",
@@ -156,14 +161,31 @@ def synthetic_cluster(
             "port": 8080,
         }
     )
-    wconns = pd.concat([wconns, ext], ignore_index=True)
+    return pd.concat([wconns, ext], ignore_index=True)
+
+
+def synthetic_cluster(
+    *, pods: int = 5000, workloads: int = 1000, namespaces: int = 50, seed: int = 1
+) -> Cluster:
+    rng = np.random.default_rng(seed)
+    ns_names = ["kube-system"] + [f"ns{i:02d}" for i in range(1, namespaces)]
+    ns_labels = {
+        ns: {NS_NAME: ns, "team": TEAMS[i % len(TEAMS)], "env": ENVS[i % len(ENVS)]}
+        for i, ns in enumerate(ns_names)
+    }
+    specs = _workload_specs(ns_names, workloads)
+    # Replicas: mean pods / workloads, at least one each.
+    counts = np.maximum(1, rng.poisson(pods / workloads - 1, size=workloads) + 1)
+    rows, starts = _pod_rows(specs, counts, ns_names, ns_labels)
+    names = [f"{s['ns']}/{s['name']}" for s in specs]
+    edges_df = _edges(specs, names, rng)
     return Cluster(
-        pods_df,
+        pd.DataFrame(rows),
         names,
         starts,
         counts.astype(np.int64),
         edges_df.reset_index(drop=True),
-        wconns,
+        _workload_connections(edges_df, names),
         [names[0]],
         ns_names,
     )
@@ -186,38 +208,127 @@ def _peer(src: str, dst_ns: str) -> dict:
     return peer
 
 
+def _namespace_policies(ns: str) -> list[dict]:
+    """A default deny and the DNS allowance."""
+    dns_peer = {
+        "namespaceSelector": {"matchLabels": {NS_NAME: "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    }
+    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    return [
+        _np("default-deny", ns, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        _np(
+            "allow-dns",
+            ns,
+            {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [{"to": [dns_peer], "ports": dns_ports}],
+            },
+        ),
+    ]
+
+
+def _workload_policy(w: str, clients: list, servers: list) -> dict:
+    """The allow policy of one workload: its observed clients and servers, ports in mixed
+    styles (named, ranges, plain)."""
+    ns, name = w.split("/", 1)
+    spec: dict = {"podSelector": {"matchLabels": {"app": name}}}
+    ingress = []
+    for s, proto, port in sorted(set(clients)):
+        if port == 53:
+            continue
+        style = zlib.crc32(f"{s}>{w}".encode()) % 4
+        if style == 0:
+            ports = [{"port": "http"}] if port in (8080, 8081) else [{"port": port}]
+        elif style == 1:
+            ports = [{"port": port, "endPort": port + 2}]
+        else:
+            ports = [{"protocol": proto, "port": port}]
+        ingress.append({"from": [_peer(s, ns)], "ports": ports})
+    egress = [
+        {"to": [_peer(d, ns)], "ports": [{"protocol": proto, "port": port}]}
+        for d, proto, port in sorted(set(servers))
+        if port != 53
+    ]
+    if ingress:
+        spec["ingress"] = ingress
+    if egress:
+        spec["egress"] = egress
+    spec["policyTypes"] = ["Ingress", "Egress"]
+    return _np(f"allow-{name}", ns, spec)
+
+
+def _monitoring_spec() -> dict:
+    """Monitoring scrapes every pod that opts in, on a port range."""
+    team_in = {"matchExpressions": [{"key": "team", "operator": "In", "values": TEAMS[:3]}]}
+    return {
+        "podSelector": {"matchExpressions": [{"key": "monitoring", "operator": "Exists"}]},
+        "ingress": [
+            {
+                "from": [
+                    {
+                        "namespaceSelector": team_in,
+                        "podSelector": {"matchLabels": {"tier": "backend"}},
+                    }
+                ],
+                "ports": [{"port": 9100, "endPort": 9102}],
+            }
+        ],
+    }
+
+
+def _mesh_spec() -> dict:
+    """Mesh sidecars talk among themselves on any port."""
+    mesh = {"matchLabels": {"mesh": "istio"}}
+    return {
+        "podSelector": mesh,
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [{"from": [{"podSelector": mesh}]}],
+        "egress": [{"to": [{"namespaceSelector": {}, "podSelector": mesh}]}],
+    }
+
+
+def _extra_spec(i: int, rng: Any) -> dict:
+    """The i-th of six cross-cutting shapes."""
+    shape = i % 6
+    if shape == 0:
+        return _monitoring_spec()
+    if shape == 1:  # egress to the internet on 443, not to the cluster
+        block = {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}
+        return {
+            "podSelector": {"matchLabels": {"tier": "web"}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [block], "ports": [{"port": 443}]}],
+        }
+    if shape == 2:  # a subnet of the pod network by ipBlock
+        block = {"ipBlock": {"cidr": f"10.{int(rng.integers(1, 50))}.0.0/24"}}
+        not_data = {"key": "tier", "operator": "NotIn", "values": ["data"]}
+        return {
+            "podSelector": {"matchExpressions": [not_data]},
+            "ingress": [{"from": [block], "ports": [{"port": 8080}]}],
+        }
+    if shape == 3:  # same-namespace traffic for the new version only
+        return {
+            "podSelector": {"matchLabels": {"version": "v2"}},
+            "ingress": [{"from": [{"podSelector": {}}], "ports": [{"port": "http"}]}],
+        }
+    if shape == 4:  # prod namespaces may reach the data tier
+        peer = {
+            "namespaceSelector": {"matchLabels": {"env": "prod"}},
+            "podSelector": {"matchLabels": {"team": TEAMS[i % 10]}},
+        }
+        return {"podSelector": {"matchLabels": {"tier": "data"}}, "ingress": [{"from": [peer]}]}
+    return _mesh_spec()
+
+
 def synthetic_policies(cluster: Cluster, count: int, *, seed: int = 2) -> list[dict]:
     """``count`` policies of mixed shapes: default-denies, DNS, per-workload allows (pod and
     namespace selectors, named ports, ranges), matchExpressions, ipBlocks, namespace-wide."""
     rng = np.random.default_rng(seed)
     policies: list[dict] = []
     for ns in cluster.namespaces:
-        policies.append(
-            _np("default-deny", ns, {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
-        )
-        dns_peer = {
-            "namespaceSelector": {"matchLabels": {NS_NAME: "kube-system"}},
-            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-        }
-        policies.append(
-            _np(
-                "allow-dns",
-                ns,
-                {
-                    "podSelector": {},
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [dns_peer],
-                            "ports": [
-                                {"protocol": "UDP", "port": 53},
-                                {"protocol": "TCP", "port": 53},
-                            ],
-                        }
-                    ],
-                },
-            )
-        )
+        policies += _namespace_policies(ns)
     clients: dict[str, list] = {}
     servers: dict[str, list] = {}
     for s, d, proto, port in cluster.edges.itertuples(index=False):
@@ -226,113 +337,11 @@ def synthetic_policies(cluster: Cluster, count: int, *, seed: int = 2) -> list[d
     budget = count - len(policies)
     per_workload = min(len(cluster.workloads), budget - budget // 8)
     for w in cluster.workloads[:per_workload]:
-        ns, name = w.split("/", 1)
-        spec: dict = {"podSelector": {"matchLabels": {"app": name}}}
-        ingress = []
-        for s, proto, port in sorted(set(clients.get(w, []))):
-            if port == 53:
-                continue
-            style = zlib.crc32(f"{s}>{w}".encode()) % 4
-            if style == 0:
-                ports = [{"port": "http"}] if port in (8080, 8081) else [{"port": port}]
-            elif style == 1:
-                ports = [{"port": port, "endPort": port + 2}]
-            else:
-                ports = [{"protocol": proto, "port": port}]
-            ingress.append({"from": [_peer(s, ns)], "ports": ports})
-        egress = [
-            {"to": [_peer(d, ns)], "ports": [{"protocol": proto, "port": port}]}
-            for d, proto, port in sorted(set(servers.get(w, [])))
-            if port != 53
-        ]
-        if ingress:
-            spec["ingress"] = ingress
-        if egress:
-            spec["egress"] = egress
-        spec["policyTypes"] = ["Ingress", "Egress"]
-        policies.append(_np(f"allow-{name}", ns, spec))
+        policies.append(_workload_policy(w, clients.get(w, []), servers.get(w, [])))
     i = 0
     while len(policies) < count:
         ns = cluster.namespaces[1 + i % (len(cluster.namespaces) - 1)]
-        shape = i % 6
-        if shape == 0:  # monitoring scrapes every pod that opts in, on a port range
-            spec = {
-                "podSelector": {"matchExpressions": [{"key": "monitoring", "operator": "Exists"}]},
-                "ingress": [
-                    {
-                        "from": [
-                            {
-                                "namespaceSelector": {
-                                    "matchExpressions": [
-                                        {"key": "team", "operator": "In", "values": TEAMS[:3]}
-                                    ]
-                                },
-                                "podSelector": {"matchLabels": {"tier": "backend"}},
-                            }
-                        ],
-                        "ports": [{"port": 9100, "endPort": 9102}],
-                    }
-                ],
-            }
-        elif shape == 1:  # egress to the internet on 443, not to the cluster
-            spec = {
-                "podSelector": {"matchLabels": {"tier": "web"}},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}],
-                        "ports": [{"port": 443}],
-                    }
-                ],
-            }
-        elif shape == 2:  # a subnet of the pod network by ipBlock
-            spec = {
-                "podSelector": {
-                    "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["data"]}]
-                },
-                "ingress": [
-                    {
-                        "from": [{"ipBlock": {"cidr": f"10.{int(rng.integers(1, 50))}.0.0/24"}}],
-                        "ports": [{"port": 8080}],
-                    }
-                ],
-            }
-        elif shape == 3:  # same-namespace traffic for the new version only
-            spec = {
-                "podSelector": {"matchLabels": {"version": "v2"}},
-                "ingress": [{"from": [{"podSelector": {}}], "ports": [{"port": "http"}]}],
-            }
-        elif shape == 4:  # prod namespaces may reach the data tier
-            spec = {
-                "podSelector": {"matchLabels": {"tier": "data"}},
-                "ingress": [
-                    {
-                        "from": [
-                            {
-                                "namespaceSelector": {"matchLabels": {"env": "prod"}},
-                                "podSelector": {"matchLabels": {"team": TEAMS[i % 10]}},
-                            }
-                        ]
-                    }
-                ],
-            }
-        else:  # mesh sidecars talk among themselves on any port
-            spec = {
-                "podSelector": {"matchLabels": {"mesh": "istio"}},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": [{"podSelector": {"matchLabels": {"mesh": "istio"}}}]}],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespaceSelector": {},
-                                "podSelector": {"matchLabels": {"mesh": "istio"}},
-                            }
-                        ]
-                    }
-                ],
-            }
-        policies.append(_np(f"extra-{i}", ns, spec))
+        policies.append(_np(f"extra-{i}", ns, _extra_spec(i, rng)))
         i += 1
     return policies[:count]
 
@@ -359,9 +368,7 @@ def main() -> None:
     evaluator = Evaluator(policies)
     compiled = time.perf_counter() - start
     start = time.perf_counter()
-    breadth = measure_breadth(
-        evaluator, cluster.pods, cluster.wconns, policies, resolvers=cluster.resolvers
-    )
+    breadth = measure_breadth(evaluator, cluster.pods, cluster.wconns, resolvers=cluster.resolvers)
     total = time.perf_counter() - start
     print(
         f"input: {len(cluster.pods)} pods, {len(cluster.workloads)} workloads, "

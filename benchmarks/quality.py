@@ -12,7 +12,7 @@ and :func:`recommender.propose` from the train part only, and judge them on the 
   connection with its real client and server pod), starting at or after the split. Both
   ends are built from the SimCluster's Kubernetes labels (``pod-template-hash``,
   ``job-name``… included, as the API server would match them), and judged pod by pod by
-  :class:`recommender.semantics.Evaluator`. Node sources (kubelet probes, SNATed
+  :class:`recommender.netpol.evaluator.Evaluator`. Node sources (kubelet probes, SNATed
   LoadBalancer traffic) are exempt, as in the pipeline's replay.
 * **held-out recall (seen edges)**: the share of test connections whose edge (source
   workload, destination workload or address, protocol, port) also had a connection in
@@ -55,7 +55,8 @@ import pandas as pd
 
 from recommender import Recommendation, SynthesisOptions, observe, propose
 from recommender.generate.k8s import to_yaml
-from recommender.semantics import ContainerPort, Endpoint, Evaluator
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import ContainerPort, Endpoint
 from recommender.sim import (
     APPS,
     Connection,

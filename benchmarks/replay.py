@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from breadth import peak_rss_mb, synthetic_cluster, synthetic_policies  # noqa: E402
 
-from recommender.semantics import Evaluator  # noqa: E402
+from recommender.netpol.evaluator import Evaluator  # noqa: E402
 from recommender.verify import coverage, replay  # noqa: E402
 
 

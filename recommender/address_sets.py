@@ -7,7 +7,7 @@ connections table such a peer keeps its name where an address would be (``src_ip
 ``dst_ip``): an id that is not an IP address is a name.
 
 ``pub`` and ``pvt`` can be written as ipBlocks, and proven: the evaluator
-(:mod:`recommender.semantics`) judges an endpoint that stands for a set of ranges as allowed
+(:mod:`recommender.netpol.evaluator`) judges an endpoint that stands for a set of ranges as allowed
 only when every address of the set is admitted. Other names (a NetworkSet, a host
 endpoint) cannot be expressed in a NetworkPolicy: their traffic is reported, at risk.
 
@@ -24,6 +24,8 @@ import ipaddress
 from collections.abc import Collection, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from .netpol.ipranges import merge, range_spans
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,18 +88,8 @@ def expressible(name: str) -> bool:
 
 def _intervals(texts: Iterable[str], version: int) -> list[tuple[int, int]]:
     """Merged, sorted [lo, hi] integer ranges of the networks of one family."""
-    spans = []
-    for text in texts:
-        net = ipaddress.ip_network(str(text).strip(), strict=False)
-        if net.version == version:
-            spans.append((int(net.network_address), int(net.broadcast_address)))
-    merged: list[list[int]] = []
-    for lo, hi in sorted(spans):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return [(lo, hi) for lo, hi in merged]
+    spans = range_spans(tuple(str(t) for t in texts))
+    return merge((lo, hi) for v, lo, hi in spans if v == version)
 
 
 def subtract(keep: Iterable[str], remove: Iterable[str]) -> tuple[str, ...]:

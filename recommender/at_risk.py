@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .connections import CONNECTION_KEY, ENDPOINT_KEY, ConnectionSet
-from .semantics import Evaluator
+from .netpol.evaluator import Evaluator
 from .validate import printable
 from .verify import EXEMPT_SOURCE_KINDS, NAMED_REASON, replay
 

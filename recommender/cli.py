@@ -70,7 +70,7 @@ def _duration(text: str):
 
 def _read_errors():
     from .ingest import InputError
-    from .semantics import PolicyError
+    from .netpol.model import PolicyError
 
     return (InputError, PolicyError, OSError)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .semantics import ContainerPort, Endpoint, Evaluator
+from .netpol.evaluator import Evaluator
+from .netpol.model import ContainerPort, Endpoint
 
 
 def endpoints(pods: pd.DataFrame, name: str) -> list[Endpoint]:

@@ -32,12 +32,13 @@ from .generate.k8s import render_policy
 from .generate.synthesis import find_resolvers, synthesize
 from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
+from .netpol.breadth import measure_breadth
+from .netpol.evaluator import Evaluator
 from .options import SynthesisOptions
 from .results import Observation, Recommendation, VerifyRun
 from .selectors import workload_selectors
-from .semantics import Evaluator
 from .stage_times import StageTimes, untimed
-from .verify import coverage, measure_breadth, replay
+from .verify import coverage, replay
 from .workloads import assign_workloads, workload_connections, workload_table
 
 PathLike = str | os.PathLike
@@ -246,7 +247,6 @@ def propose(
             evaluator,
             obs.pods,
             obs.workload_connections,
-            policies,
             resolvers=synthesis.resolvers,
             namespaces=ns if ns is not None else synthesis.namespaces,
         )
@@ -293,7 +293,6 @@ def check(
             evaluator,
             obs.pods,
             obs.workload_connections,
-            policies,
             resolvers=find_resolvers(obs.workload_connections),
         )
     return VerifyRun(

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .semantics import PolicyError
+from .netpol.model import PolicyError
 
 NETWORK_POLICY = ("networking.k8s.io/v1", "NetworkPolicy")
 

@@ -22,10 +22,10 @@ from .generate.ir import PolicyIR
 from .generate.synthesis import Synthesis
 from .ingest.enrich import EnrichStats
 from .ingest.inventory import Inventory
+from .netpol.breadth import Breadth
+from .netpol.evaluator import Evaluator
 from .options import SynthesisOptions
 from .selectors import Selection
-from .semantics import Evaluator
-from .verify import Breadth
 
 
 @dataclass

@@ -33,9 +33,9 @@ observed. An element is one ``(src workload, dst workload, protocol, port)``, pe
 every member m, the ingress elements ``(s, m, proto, port)`` with ``(s, proto, port)`` in the
 union's ingress but not in m's own, plus the egress elements ``(m, d, proto, port)`` likewise,
 leaving out elements that are expected anyway (observed, or the DNS allowance:
-:func:`recommender.breadth.expected_pairs`). A peer is resolved to the workloads its selector
+:func:`recommender.netpol.breadth.expected_pairs`). A peer is resolved to the workloads its selector
 picks (itself, plus the owners of pods it sweeps in when not exact); only workloads with
-known labels count, as in :func:`recommender.breadth.measure_breadth`. This is what the
+known labels count, as in :func:`recommender.netpol.breadth.measure_breadth`. This is what the
 role's policy admits on its own side whatever the other policies do: it equals the
 ``in_cluster`` breadth measure_breadth reports for the role policies rendered Ingress-only
 plus rendered Egress-only (the other direction open), and it is 0 exactly for exact merges.
@@ -88,7 +88,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .breadth import DNS_PORTS, expected_pairs
+from .netpol.breadth import DNS_PORTS, expected_pairs
 from .options import SynthesisOptions
 from .selectors import Expression, Selection, is_churn_key, minimal_selector, selector_text
 

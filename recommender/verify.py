@@ -3,16 +3,17 @@
 Coverage: the share of observed connections that the policies allow; a proposal is
 written only at 100%. Breadth: what the policies allow that was never observed, over the
 known universe (every known workload x every known workload x every observed port, plus
-the external addresses each ipBlock admits); see :mod:`recommender.breadth`. Both are
-measured by the independent evaluator in :mod:`recommender.semantics`, never by the
+the external addresses each ipBlock admits); see :mod:`recommender.netpol.breadth`. Both are
+measured by the independent evaluator in :mod:`recommender.netpol.evaluator`, never by the
 generator's own bookkeeping.
 
 Replay evaluates each distinct (source class, destination class, protocol, port) once and
 broadcasts the verdict to every connection of that shape: a class is a set of endpoints no
 policy tells apart (pods: namespace, labels, namespace labels, container ports and, when
 ipBlocks match pods, the ipBlocks holding the pod's IP; addresses: kind and the ipBlocks
-holding the address). Without ``policies`` the classes cannot see which labels and blocks
-matter and fall back to full labels and the IP itself: exact, only slower.
+holding the address), as the evaluator's compiled policies see them
+(:class:`~recommender.netpol.classes.PolicyIndex`). Without ``policies`` the classes do not
+look at the policies and fall back to full labels and the IP itself: exact, only slower.
 """
 
 from __future__ import annotations
@@ -25,31 +26,20 @@ import numpy as np
 import pandas as pd
 
 from .address_sets import expressible, is_address, set_ranges
-from .breadth import (
-    DNS_PORTS,
-    Breadth,
-    PolicyIndex,
-    _external_breadth,
-    expected_pairs,
-    measure_breadth,
-    pod_endpoint,
-)
-from .semantics import Endpoint, Evaluator, Verdict
+from .netpol.classes import PolicyIndex
+from .netpol.endpoints import pod_endpoint
+from .netpol.evaluator import Evaluator, Verdict, describe
+from .netpol.model import Endpoint
 
 __all__ = [
-    "DNS_PORTS",
     "EXEMPT_SOURCE_KINDS",
     "NAMED_REASON",
     "address_endpoint",
-    "Breadth",
     "PodIndex",
     "coverage",
     "exemption",
     "pod_classes",
-    "expected_pairs",
-    "measure_breadth",
     "replay",
-    "_external_breadth",
 ]
 
 #: Node and host sources: NetworkPolicy cannot select them, and the resident node always
@@ -129,16 +119,6 @@ def address_endpoint(kind: Any, ip: Any, cluster: tuple[str, ...] = ()) -> Endpo
     return Endpoint(kind=kind, ip=ip, name=ip)
 
 
-def _describe_pod(ep: Endpoint) -> str:
-    # As the evaluator describes a pod endpoint (semantics._describe).
-    return f"{ep.namespace}/{ep.name or ep.ip or '?'}"
-
-
-def _describe_address(kind: Any, ip: Any) -> str:
-    # As the evaluator describes Endpoint(kind=kind, ip=ip, name=ip).
-    return f"{kind} {ip or '?'}"
-
-
 def pod_classes(index: PodIndex, evaluator: Evaluator, policies: PolicyIndex | None) -> np.ndarray:
     """Per pod position, the class code of pods no policy tells apart."""
     by_ip = evaluator.ipblock_matches_pods
@@ -215,7 +195,8 @@ def replay(
     """Evaluate every pod-level connection; adds ``exempt``, ``allowed`` and ``reasons``.
 
     ``policies``: the policies ``evaluator`` was built from. Optional; with them, endpoints
-    that differ only in labels or addresses no policy looks at share one evaluation.
+    that differ only in labels or addresses no policy looks at share one evaluation (the
+    classes are read off the evaluator's own compiled policies, so they cannot disagree).
     ``stats``: when given, filled with class and evaluation counts and seconds per phase.
     ``cluster``: the known cluster ranges, which the named sets ``pub``/``pvt`` leave out
     (see :mod:`recommender.address_sets`). ``judge_all``: evaluate every row, exempt ones
@@ -223,15 +204,7 @@ def replay(
     peers known only by a name as matching no ipBlock); ``exempt`` still says which.
     """
     stats = {} if stats is None else stats
-    seconds = stats.setdefault("seconds", {})
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = seconds.get(name, 0.0) + now - clock
-        clock = now
-
+    lap = _Laps(stats.setdefault("seconds", {}))
     index = PodIndex(pods)
     out = conns.copy()
     n = len(conns)
@@ -240,14 +213,46 @@ def replay(
         out["allowed"] = np.zeros(0, dtype=bool)
         out["reasons"] = pd.Series([], dtype=object, index=out.index)
         return out
-    pindex = (
-        PolicyIndex(policies, ipblock_matches_pods=evaluator.ipblock_matches_pods)
-        if policies is not None
-        else None
-    )
+    pindex = PolicyIndex.of(evaluator) if policies is not None else None
     lap("index")
     ends = _Ends(conns, index)
     lap("endpoints")
+    exempt, reasons = _exemptions(ends, index)
+    allowed = np.ones(n, dtype=bool)
+    judged = np.arange(n) if judge_all else np.flatnonzero(~exempt)
+    if len(judged):
+        for end in (ends.src, ends.dst):
+            missing = end.is_pod[judged] & (end.pos[judged] < 0)
+            if missing.any():
+                i = judged[np.flatnonzero(missing)[0]]
+                raise KeyError(ends.pod_key(end, i))
+        lap("exemptions")
+        # A temporary: its per-row arrays are freed before the output is built.
+        _Judge(index, evaluator, pindex, ends, judged, cluster).run(
+            conns, stats, lap, allowed, reasons
+        )
+    out["exempt"] = exempt.tolist()
+    out["allowed"] = allowed.tolist()
+    out["reasons"] = reasons.tolist()
+    lap("output")
+    return out
+
+
+class _Laps:
+    """Seconds per phase, added into ``seconds`` (a phase may run more than once)."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+        self.clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.clock
+        self.clock = now
+
+
+def _exemptions(ends: _Ends, index: PodIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(exempt, reasons): which rows are reported rather than judged, and why."""
     src, dst = ends.src, ends.dst
     node_kind = np.asarray([k in EXEMPT_SOURCE_KINDS for k in ends.kinds] + [False])
     node = node_kind[src.kind]
@@ -258,7 +263,7 @@ def replay(
     src_named = ~src.is_pod & named[src.ip]
     dst_named = ~dst.is_pod & named[dst.ip]
     exempt = node | src_unknown | dst_unknown | src_named | dst_named
-    reasons = np.empty(n, dtype=object)
+    reasons = np.empty(len(exempt), dtype=object)
     for i in np.flatnonzero(exempt):
         if node[i]:
             reasons[i] = _NODE_REASON
@@ -271,20 +276,7 @@ def replay(
         else:
             end = src if src_named[i] else dst
             reasons[i] = _named_reason(ends.kinds[end.kind[i]], ends.ips[end.ip[i]])
-    allowed = np.ones(n, dtype=bool)
-    judged = np.arange(n) if judge_all else np.flatnonzero(~exempt)
-    if len(judged):
-        for end in (src, dst):
-            missing = end.is_pod[judged] & (end.pos[judged] < 0)
-            if missing.any():
-                i = judged[np.flatnonzero(missing)[0]]
-                raise KeyError(ends.pod_key(end, i))
-        _judge(index, evaluator, pindex, ends, judged, allowed, reasons, conns, stats, lap, cluster)
-    out["exempt"] = exempt.tolist()
-    out["allowed"] = allowed.tolist()
-    out["reasons"] = reasons.tolist()
-    lap("output")
-    return out
+    return exempt, reasons
 
 
 @dataclass
@@ -341,106 +333,132 @@ class _Ends:
         return (self.namespaces[ns] if ns >= 0 else None, self.pods[pod] if pod >= 0 else None)
 
 
-def _judge(
-    index: PodIndex,
-    evaluator: Evaluator,
-    pindex: PolicyIndex | None,
-    ends: _Ends,
-    judged: np.ndarray,
-    allowed: np.ndarray,
-    reasons: np.ndarray,
-    conns: pd.DataFrame,
-    stats: dict[str, Any],
-    lap: Any,
-    cluster: tuple[str, ...] = (),
-) -> None:
-    """Evaluate the judged rows once per distinct (class, class, protocol, port)."""
-    lap("exemptions")
-    pod_cls = pod_classes(index, evaluator, pindex)
-    n_pod_cls = int(pod_cls.max()) + 1 if len(pod_cls) else 0
-    n_pods = len(index.endpoints)
-    # Addresses (non-pod ends) of the judged rows, both sides together, as (kind, ip) codes.
-    m = len(ends.ips) + 1
-    addr_rows = {}
-    keys = []
-    for name, end in (("src", ends.src), ("dst", ends.dst)):
-        rows = judged[~end.is_pod[judged]]
-        addr_rows[name] = rows
-        keys.append((end.kind[rows] + 1) * m + end.ip[rows] + 1)
-    addr_codes, addr_uniques = pd.factorize(np.concatenate(keys))
-    addr_id = {"src": addr_codes[: len(keys[0])], "dst": addr_codes[len(keys[0]) :]}
-    addresses = [
-        (
-            ends.kinds[k // m - 1] if k // m else None,
-            ends.ips[k % m - 1] if k % m else None,
-        )
-        for k in addr_uniques
-    ]
-    addr_cls, addr_first = _address_classes(
-        [k for k, _ in addresses], [ip for _, ip in addresses], pindex
-    )
-    # Per judged row and side: class code and endpoint id (pods first, then addresses).
-    cls, eid = {}, {}
-    for name, end in (("src", ends.src), ("dst", ends.dst)):
-        c = np.empty(len(judged), dtype=np.int64)
-        e = np.empty(len(judged), dtype=np.int64)
-        is_pod = end.is_pod[judged]
-        pos = end.pos[judged][is_pod]
-        c[is_pod], e[is_pod] = pod_cls[pos], pos
-        c[~is_pod] = n_pod_cls + addr_cls[addr_id[name]]
-        e[~is_pod] = n_pods + addr_id[name]
-        cls[name], eid[name] = c, e
-    n_cls = n_pod_cls + (int(addr_cls.max()) + 1 if len(addr_cls) else 0)
-    pair_codes, _ = pd.factorize(cls["src"] * n_cls + cls["dst"])
-    proto_codes, protos = pd.factorize(conns["protocol"].iloc[judged])
-    protos = list(protos)
-    ports = conns["port"].to_numpy()[judged].astype(np.int64)
-    shape_key = (pair_codes.astype(np.int64) * (len(protos) + 1) + proto_codes) * 65537 + ports
-    codes, _ = pd.factorize(shape_key)
-    _, first = np.unique(codes, return_index=True)
-    stats["pod_classes"] = n_pod_cls
-    stats["address_classes"] = n_cls - n_pod_cls
-    stats["evaluations"] = len(first)
-    lap("classes")
-    # Representative endpoints: a pod class's first pod, an address class's first address.
-    rep_pod = {}
-    for p, c in enumerate(pod_cls):
-        rep_pod.setdefault(int(c), index.endpoints[p])
+class _Judge:
+    """The judged rows, evaluated once per distinct (class, class, protocol, port)."""
 
-    def representative(name: str, row: int) -> Endpoint:
-        c = int(cls[name][row])
-        if c < n_pod_cls:
+    def __init__(
+        self,
+        index: PodIndex,
+        evaluator: Evaluator,
+        pindex: PolicyIndex | None,
+        ends: _Ends,
+        judged: np.ndarray,
+        cluster: tuple[str, ...],
+    ) -> None:
+        self.index, self.evaluator, self.pindex = index, evaluator, pindex
+        self.ends, self.judged, self.cluster = ends, judged, cluster
+
+    def run(
+        self,
+        conns: pd.DataFrame,
+        stats: dict[str, Any],
+        lap: _Laps,
+        allowed: np.ndarray,
+        reasons: np.ndarray,
+    ) -> None:
+        """Fill ``allowed`` and ``reasons`` at the judged rows."""
+        self.classify(conns, stats)
+        lap("classes")
+        self.evaluate()
+        lap("evaluate")
+        self.broadcast(allowed, reasons)
+        lap("broadcast")
+
+    def _addresses(self) -> dict[str, np.ndarray]:
+        """The addresses (non-pod ends) of the judged rows, both sides together, as
+        distinct (kind, ip); returns per side the address id of each non-pod row."""
+        ends, judged = self.ends, self.judged
+        m = len(ends.ips) + 1
+        keys = []
+        for end in (ends.src, ends.dst):
+            rows = judged[~end.is_pod[judged]]
+            keys.append((end.kind[rows] + 1) * m + end.ip[rows] + 1)
+        codes, uniques = pd.factorize(np.concatenate(keys))
+        self.addresses = [
+            (ends.kinds[k // m - 1] if k // m else None, ends.ips[k % m - 1] if k % m else None)
+            for k in uniques
+        ]
+        return {"src": codes[: len(keys[0])], "dst": codes[len(keys[0]) :]}
+
+    def classify(self, conns: pd.DataFrame, stats: dict[str, Any]) -> None:
+        """Class and endpoint id per judged row and side (pods first, then addresses), and
+        the distinct shapes to evaluate."""
+        self.pod_cls = pod_cls = pod_classes(self.index, self.evaluator, self.pindex)
+        self.n_pod_cls = n_pod_cls = int(pod_cls.max()) + 1 if len(pod_cls) else 0
+        n_pods = len(self.index.endpoints)
+        addr_id = self._addresses()
+        addr_cls, self.addr_first = _address_classes(
+            [k for k, _ in self.addresses], [ip for _, ip in self.addresses], self.pindex
+        )
+        self.cls, self.eid = {}, {}
+        for name, end in (("src", self.ends.src), ("dst", self.ends.dst)):
+            c = np.empty(len(self.judged), dtype=np.int64)
+            e = np.empty(len(self.judged), dtype=np.int64)
+            is_pod = end.is_pod[self.judged]
+            pos = end.pos[self.judged][is_pod]
+            c[is_pod], e[is_pod] = pod_cls[pos], pos
+            c[~is_pod] = n_pod_cls + addr_cls[addr_id[name]]
+            e[~is_pod] = n_pods + addr_id[name]
+            self.cls[name], self.eid[name] = c, e
+        n_cls = n_pod_cls + (int(addr_cls.max()) + 1 if len(addr_cls) else 0)
+        pair_codes, _ = pd.factorize(self.cls["src"] * n_cls + self.cls["dst"])
+        self.proto_codes, protos = pd.factorize(conns["protocol"].iloc[self.judged])
+        self.protos = list(protos)
+        self.ports = conns["port"].to_numpy()[self.judged].astype(np.int64)
+        shape = (pair_codes.astype(np.int64) * (len(self.protos) + 1) + self.proto_codes) * 65537
+        self.codes, _ = pd.factorize(shape + self.ports)
+        _, self.first = np.unique(self.codes, return_index=True)
+        stats["pod_classes"] = n_pod_cls
+        stats["address_classes"] = n_cls - n_pod_cls
+        stats["evaluations"] = len(self.first)
+
+    def _representative(self, name: str, row: int, rep_pod: dict[int, Endpoint]) -> Endpoint:
+        """A pod class's first pod, an address class's first address."""
+        c = int(self.cls[name][row])
+        if c < self.n_pod_cls:
             return rep_pod[c]
-        kind, ip = addresses[int(addr_first[c - n_pod_cls])]
-        return address_endpoint(kind, ip, cluster)
+        kind, ip = self.addresses[int(self.addr_first[c - self.n_pod_cls])]
+        return address_endpoint(kind, ip, self.cluster)
 
-    templates = np.empty(len(first), dtype=object)
-    verdicts = np.empty(len(first), dtype=bool)
-    for code, row in enumerate(first):
-        port = int(ports[row])
-        v = evaluator.evaluate(
-            representative("src", row),
-            representative("dst", row),
-            protos[proto_codes[row]],
-            None if port < 0 else port,  # -1: a port-less record (ICMP, aggregated port)
-        )
-        shown = Verdict(
-            v.allowed, replace(v.egress, subject=_SRC), replace(v.ingress, subject=_DST)
-        )
-        templates[code] = "; ".join(shown.explain())
-        verdicts[code] = v.allowed
-    lap("evaluate")
-    descriptions = np.empty(n_pods + len(addresses), dtype=object)
-    descriptions[:n_pods] = [_describe_pod(ep) for ep in index.endpoints]
-    descriptions[n_pods:] = [_describe_address(k, ip) for k, ip in addresses]
-    allowed[judged] = verdicts[codes]
-    reasons[judged] = [
-        t.replace(_SRC, a).replace(_DST, b)
-        for t, a, b in zip(
-            templates[codes], descriptions[eid["src"]], descriptions[eid["dst"]], strict=True
-        )
-    ]
-    lap("broadcast")
+    def evaluate(self) -> None:
+        """One verdict per shape, its explanation with stand-ins for the endpoints."""
+        rep_pod: dict[int, Endpoint] = {}
+        for p, c in enumerate(self.pod_cls):
+            rep_pod.setdefault(int(c), self.index.endpoints[p])
+        self.templates = np.empty(len(self.first), dtype=object)
+        self.verdicts = np.empty(len(self.first), dtype=bool)
+        for code, row in enumerate(self.first):
+            port = int(self.ports[row])
+            v = self.evaluator.evaluate(
+                self._representative("src", row, rep_pod),
+                self._representative("dst", row, rep_pod),
+                self.protos[self.proto_codes[row]],
+                None if port < 0 else port,  # -1: a port-less record (ICMP, aggregated port)
+            )
+            shown = Verdict(
+                v.allowed, replace(v.egress, subject=_SRC), replace(v.ingress, subject=_DST)
+            )
+            self.templates[code] = "; ".join(shown.explain())
+            self.verdicts[code] = v.allowed
+
+    def broadcast(self, allowed: np.ndarray, reasons: np.ndarray) -> None:
+        """Every judged row gets its shape's verdict, explained with its own endpoints."""
+        n_pods = len(self.index.endpoints)
+        descriptions = np.empty(n_pods + len(self.addresses), dtype=object)
+        descriptions[:n_pods] = [describe(ep) for ep in self.index.endpoints]
+        descriptions[n_pods:] = [
+            describe(Endpoint(kind=k, ip=ip, name=ip)) for k, ip in self.addresses
+        ]
+        allowed[self.judged] = self.verdicts[self.codes]
+        reasons[self.judged] = [
+            t.replace(_SRC, a).replace(_DST, b)
+            for t, a, b in zip(
+                self.templates[self.codes],
+                descriptions[self.eid["src"]],
+                descriptions[self.eid["dst"]],
+                strict=True,
+            )
+        ]
 
 
 def coverage(replayed: pd.DataFrame) -> tuple[float, int, int]:

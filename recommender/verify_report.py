@@ -31,8 +31,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .address_sets import PRIVATE_V4, PRIVATE_V6
-from .breadth import PolicyIndex, pod_endpoint
-from .semantics import NS_NAME_LABEL, Endpoint, Evaluator, policy_types, selector_matches
+from .netpol.classes import PolicyIndex
+from .netpol.endpoints import pod_endpoint
+from .netpol.evaluator import Evaluator
+from .netpol.model import NS_NAME_LABEL, Endpoint
+from .netpol.networkpolicy import policy_types, selector_matches
 from .validate import printable
 from .verify import PodIndex, pod_classes
 
@@ -580,7 +583,7 @@ class _Sides:
         policies: Sequence[Mapping[str, Any]],
     ) -> None:
         self.evaluator = evaluator
-        policy_index = PolicyIndex(policies, ipblock_matches_pods=evaluator.ipblock_matches_pods)
+        policy_index = PolicyIndex.of(evaluator)
         empty = pd.DataFrame(columns=["namespace", "pod", "labels", "namespace_labels"])
         index = PodIndex(pods if pods is not None else empty)
         codes = pod_classes(index, evaluator, policy_index)

@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from recommender.netpol.model import ContainerPort, Endpoint
 from recommender.schema import FLOW_SCHEMA, SCHEMA_VERSION
-from recommender.semantics import ContainerPort, Endpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

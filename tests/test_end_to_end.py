@@ -18,8 +18,9 @@ from conftest import SAMPLE_FLOWS, flow, flows_table, sim_endpoint
 from recommender.cli import main
 from recommender.ingest import read_flows
 from recommender.ingest.parquet import write_parquet
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import Endpoint
 from recommender.pipeline import recommend, recommend_from_flows
-from recommender.semantics import Endpoint, Evaluator
 from recommender.sim import shop_cluster
 from recommender.system_namespaces import is_system_namespace
 

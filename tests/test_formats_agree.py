@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from conftest import sim_endpoint
 
 from recommender.cli import main
-from recommender.semantics import Endpoint, Evaluator
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import Endpoint
 from recommender.sim import (
     GRPC_PORT,
     kubectl_inventory,

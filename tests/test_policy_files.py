@@ -3,8 +3,8 @@
 import pytest
 import yaml
 
+from recommender.netpol.model import PolicyError
 from recommender.policy_files import load_policies
-from recommender.semantics import PolicyError
 
 POLICY = {
     "apiVersion": "networking.k8s.io/v1",

@@ -7,11 +7,11 @@ import random
 import pandas as pd
 import pytest
 
-from recommender.breadth import measure_breadth
+from recommender.netpol.breadth import measure_breadth
+from recommender.netpol.evaluator import Evaluator
 from recommender.options import SynthesisOptions
 from recommender.roles import DEFAULT_DNS, SELF, Role, find_roles, role_index, traffic_profiles
 from recommender.selectors import workload_selectors
-from recommender.semantics import Evaluator
 
 NS_NAME = "kubernetes.io/metadata.name"
 EXACT = SynthesisOptions()
@@ -119,7 +119,7 @@ def render(
 
 def measure(policies, pods, wconns, resolvers, namespaces=None) -> int:
     b = measure_breadth(
-        Evaluator(policies), pods, wconns, policies, resolvers=resolvers, namespaces=namespaces
+        Evaluator(policies), pods, wconns, resolvers=resolvers, namespaces=namespaces
     )
     return b.in_cluster
 

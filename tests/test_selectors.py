@@ -4,13 +4,13 @@ import pandas as pd
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from recommender.netpol.networkpolicy import selector_matches
 from recommender.selectors import (
     MAX_SELECTOR_LABELS,
     is_churn_key,
     minimal_selector,
     workload_selectors,
 )
-from recommender.semantics import selector_matches
 
 
 def test_single_stable_key_is_preferred_over_others():
@@ -75,7 +75,7 @@ def test_identity_key_anchors_the_selector_even_when_another_label_alone_separat
 
 # --------------------------------------------------------------------------------------------
 # matchExpressions when no label set is exact (issue 9, point 6). Every chosen selector is
-# checked with the independent evaluator (recommender.semantics), never with selectors.py.
+# checked with the independent evaluator (recommender.netpol.evaluator), never with selectors.py.
 # --------------------------------------------------------------------------------------------
 
 CATALOG = {"app.kubernetes.io/name": "catalog", "tier": "backend"}

@@ -8,9 +8,11 @@ from conftest import address, flow, flows_table, pod
 
 from recommender.accounting import RecordCounts
 from recommender.connections import build_connections, observed_pods
+from recommender.netpol.breadth import measure_breadth
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import Endpoint
 from recommender.pipeline import recommend_from_flows
-from recommender.semantics import Endpoint, Evaluator
-from recommender.verify import coverage, measure_breadth, replay
+from recommender.verify import coverage, replay
 from recommender.workloads import assign_workloads, workload_connections
 
 WEB = pod("shop", "web-7d4b9c8f6-bcdfg", {"app": "web"}, "10.0.0.1")
@@ -54,7 +56,7 @@ def test_no_policies_allow_everything_and_breadth_counts_the_rest():
     conns, pods, wconns = _setup(ROWS)
     evaluator = Evaluator([])
     assert coverage(replay(conns, evaluator, pods))[0] == 1.0
-    breadth = measure_breadth(evaluator, pods, wconns, [], resolvers=[])
+    breadth = measure_breadth(evaluator, pods, wconns, resolvers=[])
     # 3 workloads squared x 5 ports (8080, 5432, the probed 8081, 53/UDP, 53/TCP) minus the
     # 2 observed pairs (no resolver was seen, so there is no DNS allowance)
     assert breadth.universe == 3 * 3 * 5
@@ -71,10 +73,10 @@ def test_widening_both_sides_costs_breadth_attributed_to_both_policies():
     # widening one side alone adds nothing: the other side is still isolated
     by_name["allow-db"]["spec"]["ingress"][0]["from"] = [{"podSelector": {}}]
     conns, pods, wconns = _setup(rows)
-    breadth = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=[])
+    breadth = measure_breadth(Evaluator(policies), pods, wconns, resolvers=[])
     assert breadth.in_cluster == 0
     by_name["allow-web"]["spec"]["egress"] = [{"to": [{"podSelector": {}}]}]
-    breadth = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=[])
+    breadth = measure_breadth(Evaluator(policies), pods, wconns, resolvers=[])
     # web -> db:5432 is now allowed and was never observed
     assert breadth.in_cluster == 1
     assert breadth.per_policy["shop/allow-db"] == 1
@@ -94,7 +96,7 @@ def test_external_breadth_counts_addresses_beyond_the_observed_ones():
         {"ipBlock": {"cidr": "93.184.216.0/24", "except": ["93.184.216.0/26"]}}
     ]
     conns, pods, wconns = _setup(rows)
-    breadth = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=[])
+    breadth = measure_breadth(Evaluator(policies), pods, wconns, resolvers=[])
     assert breadth.external_addresses == 256 - 64
 
 
@@ -105,7 +107,7 @@ def test_external_breadth_counts_addresses_beyond_the_observed_ones():
 
 def _reference_replay(conns, evaluator, pods):
     """The definition: every row evaluated on its own endpoints."""
-    from test_breadth import _endpoint
+    from netpol.test_breadth import _endpoint
 
     by_key = {(r.namespace, r.pod): r for r in pods.itertuples(index=False)}
     exempt, allowed, reasons = [], [], []
@@ -176,7 +178,7 @@ def _random_conns(rng, pods, n):
 
 
 def test_replay_over_classes_equals_replay_row_by_row():
-    from test_breadth import random_cluster, random_policies
+    from netpol.test_breadth import random_cluster, random_policies
 
     for seed in range(120):
         rng = random.Random(seed)

@@ -1,4 +1,4 @@
-"""API-reference cases for DESIGN §4 that tests/test_semantics.py does not already pin down.
+"""API-reference cases for DESIGN §4 that tests/netpol/ does not already pin down.
 
 Citations are to the networking.k8s.io/v1 API reference
 (https://kubernetes.io/docs/reference/kubernetes-api/policy-resources/network-policy-v1/), the
@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from recommender.semantics import ContainerPort, Endpoint, Evaluator, PolicyError, RuleRef
+from recommender.netpol.evaluator import Evaluator, RuleRef
+from recommender.netpol.model import ContainerPort, Endpoint, PolicyError
 
 from .truth import cluster, match_labels, namespace_labels, policy
 

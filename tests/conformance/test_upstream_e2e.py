@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 
-from recommender.semantics import Evaluator
+from recommender.netpol.evaluator import Evaluator
 
 from .truth import PODS, Comparison, cluster, match_labels, parse_matrix, policy, probe
 

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from recommender.semantics import ContainerPort, Endpoint, Evaluator
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import ContainerPort, Endpoint
 
 NAMESPACES = ("x", "y", "z")
 POD_NAMES = ("a", "b", "c")

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from recommender.address_sets import cluster_ranges
 from recommender.generate.external import ExternalBlock, plan_external
+from recommender.netpol.networkpolicy import ip_in_block
 from recommender.options import SynthesisOptions
-from recommender.semantics import ip_in_block
 
 IN = ("ingress", "TCP", 443)
 OUT = ("egress", "TCP", 443)

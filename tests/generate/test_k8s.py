@@ -6,7 +6,8 @@ import yaml
 
 from recommender.generate.ir import Peer, PolicyIR, PortSpec, Rule
 from recommender.generate.k8s import MANAGED_BY, render_policy, to_yaml
-from recommender.semantics import Endpoint, Evaluator
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import Endpoint
 
 
 def endpoint(namespace: str, labels: dict[str, str], ip: str) -> Endpoint:

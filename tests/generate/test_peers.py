@@ -3,8 +3,9 @@ import pandas as pd
 from recommender.generate.ir import Peer, PolicyIR, PortSpec, Rule
 from recommender.generate.k8s import render_policy
 from recommender.generate.peers import PeerIndex, merge_peers
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import Endpoint
 from recommender.selectors import workload_selectors
-from recommender.semantics import Endpoint, Evaluator
 
 
 def _pods(rows):

@@ -4,8 +4,9 @@ from conftest import address, flow, flows_table, pod
 
 from recommender.accounting import RecordCounts
 from recommender.generate.k8s import to_yaml
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import Endpoint
 from recommender.pipeline import recommend_from_flows
-from recommender.semantics import Endpoint, Evaluator
 
 WEB1 = pod("shop", "web-7d4b9c8f6-bcdfg", {"app": "web"}, "10.0.0.1")
 WEB2 = pod("shop", "web-5f6c7d8b9-q2w4z", {"app": "web"}, "10.0.0.9")

@@ -1,60 +1,20 @@
-"""Truth tables for recommender.semantics, from the NetworkPolicy API reference and DESIGN §4.
+"""Truth tables for recommender.netpol.evaluator, from the NetworkPolicy API reference and
+DESIGN §4.
 
 Every expected value is written out; nothing is derived from the implementation.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from recommender.semantics import (
-    ContainerPort,
-    DirectionVerdict,
-    Endpoint,
-    Evaluator,
-    PolicyError,
-    RuleRef,
-    Verdict,
-    ip_in_block,
-    policy_types,
-    selector_matches,
-)
+from recommender.netpol.evaluator import DirectionVerdict, Evaluator, RuleRef, Verdict
+from recommender.netpol.model import ADMIN_TIER, Action, ContainerPort, Endpoint, PolicyError
+from recommender.netpol.networkpolicy import compile_policies, compile_policy
 
-# --------------------------------------------------------------------------------------------
-# Builders
-# --------------------------------------------------------------------------------------------
-
-NS_LABELS = {
-    "x": {"team": "a", "kubernetes.io/metadata.name": "x"},
-    "y": {"team": "a"},  # lacks kubernetes.io/metadata.name on purpose: implied = "y"
-    "z": {"team": "b", "kubernetes.io/metadata.name": "z"},
-}
-
-
-def pod(ns, name, ip=None, ports=(), **labels):
-    return Endpoint(
-        kind="pod",
-        ip=ip,
-        namespace=ns,
-        labels=labels,
-        namespace_labels=NS_LABELS.get(ns, {}),
-        ports=tuple(ports),
-        name=name,
-    )
-
-
-def ext(ip, kind="external"):
-    return Endpoint(kind=kind, ip=ip, name=ip)
-
-
-def netpol(name, ns="x", **spec):
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }
-
+from .builders import expr, ext, netpol, pod
 
 ALL = {}  # podSelector: {} selects every pod of the namespace
 
@@ -67,45 +27,6 @@ Z_WEB = pod("z", "web", "10.3.0.1", app="web")
 EXTERNAL = ext("203.0.113.7")
 NODE = ext("10.0.0.1", kind="node")
 EXTERNAL6 = ext("2001:db8::7")
-
-
-# --------------------------------------------------------------------------------------------
-# policyTypes defaulting
-# --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("spec", "expected"),
-    [
-        ({"podSelector": {}}, ("Ingress",)),
-        ({"podSelector": {}, "ingress": [{}]}, ("Ingress",)),
-        ({"podSelector": {}, "ingress": []}, ("Ingress",)),
-        # egress: [] without policyTypes is NOT an egress policy
-        ({"podSelector": {}, "egress": []}, ("Ingress",)),
-        ({"podSelector": {}, "egress": None}, ("Ingress",)),
-        # egress-only rules without policyTypes: Ingress AND Egress
-        ({"podSelector": {}, "egress": [{}]}, ("Ingress", "Egress")),
-        ({"podSelector": {}, "ingress": [{}], "egress": [{}]}, ("Ingress", "Egress")),
-        # explicit policyTypes wins
-        ({"podSelector": {}, "policyTypes": ["Egress"], "ingress": [{}]}, ("Egress",)),
-        ({"podSelector": {}, "policyTypes": ["Ingress"], "egress": [{}]}, ("Ingress",)),
-        ({"podSelector": {}, "policyTypes": ["Egress", "Ingress"]}, ("Ingress", "Egress")),
-        # an empty list is defaulted like a missing one
-        ({"podSelector": {}, "policyTypes": []}, ("Ingress",)),
-        ({"podSelector": {}, "policyTypes": [], "egress": [{}]}, ("Ingress", "Egress")),
-    ],
-)
-def test_policy_types_defaulting(spec, expected):
-    assert policy_types(netpol("p", **spec)) == expected
-
-
-def test_policy_types_accepts_bare_spec():
-    assert policy_types({"podSelector": {}, "egress": [{}]}) == ("Ingress", "Egress")
-
-
-def test_policy_types_rejects_unknown_type():
-    with pytest.raises(PolicyError, match="policyTypes"):
-        policy_types(netpol("p", podSelector={}, policyTypes=["Both"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,98 +336,6 @@ def test_policy_in_other_namespace_peer_podselector_means_policy_namespace():
     assert ev.evaluate(X_WEB, y_db, "TCP", 80).allowed is False
 
 
-# --------------------------------------------------------------------------------------------
-# Label selectors
-# --------------------------------------------------------------------------------------------
-
-
-def expr(key, op, *values):
-    e = {"key": key, "operator": op}
-    if values:
-        e["values"] = list(values)
-    return {"matchExpressions": [e]}
-
-
-@pytest.mark.parametrize(
-    ("selector", "labels", "expected"),
-    [
-        ({}, {}, True),
-        ({}, {"a": "1"}, True),
-        ({"matchLabels": {}, "matchExpressions": []}, {"a": "1"}, True),
-        (None, {"a": "1"}, False),
-        ({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}, True),
-        ({"matchLabels": {"a": "1"}}, {"a": "2"}, False),
-        ({"matchLabels": {"a": "1"}}, {}, False),
-        ({"matchLabels": {"a": "1", "b": "2"}}, {"a": "1"}, False),
-        ({"matchLabels": {"a": ""}}, {"a": ""}, True),
-        (expr("a", "In", "1", "2"), {"a": "2"}, True),
-        (expr("a", "In", "1", "2"), {"a": "3"}, False),
-        (expr("a", "In", "1", "2"), {}, False),
-        (expr("a", "NotIn", "1", "2"), {"a": "3"}, True),
-        (expr("a", "NotIn", "1", "2"), {"a": "1"}, False),
-        (expr("a", "NotIn", "1", "2"), {}, True),  # absent key: NotIn matches
-        (expr("a", "NotIn", "1"), {"b": "1"}, True),
-        (expr("a", "Exists"), {"a": ""}, True),
-        (expr("a", "Exists"), {"b": "1"}, False),
-        (expr("a", "DoesNotExist"), {"b": "1"}, True),
-        (expr("a", "DoesNotExist"), {"a": "1"}, False),
-        (
-            {"matchLabels": {"app": "web"}, **expr("tier", "In", "fe")},
-            {"app": "web", "tier": "fe"},
-            True,
-        ),
-        (
-            {"matchLabels": {"app": "web"}, **expr("tier", "In", "fe")},
-            {"app": "web", "tier": "be"},
-            False,
-        ),
-        (
-            {"matchLabels": {"app": "web"}, **expr("tier", "In", "fe")},
-            {"app": "db", "tier": "fe"},
-            False,
-        ),
-        (
-            {
-                "matchExpressions": [
-                    {"key": "a", "operator": "Exists"},
-                    {"key": "b", "operator": "DoesNotExist"},
-                ]
-            },
-            {"a": "1"},
-            True,
-        ),
-        (
-            {
-                "matchExpressions": [
-                    {"key": "a", "operator": "Exists"},
-                    {"key": "b", "operator": "DoesNotExist"},
-                ]
-            },
-            {"a": "1", "b": "2"},
-            False,
-        ),
-    ],
-)
-def test_selector_matches(selector, labels, expected):
-    assert selector_matches(selector, labels) is expected
-
-
-@pytest.mark.parametrize(
-    "selector",
-    [
-        expr("a", "Equals", "1"),
-        expr("a", "in", "1"),
-        expr("a", "In"),  # In needs values
-        expr("a", "Exists", "1"),  # Exists takes none
-        {"matchLabels": {"a": 1}},
-        {"matchLabel": {"a": "1"}},
-    ],
-)
-def test_selector_rejects_malformed(selector):
-    with pytest.raises(PolicyError):
-        selector_matches(selector, {"a": "1"})
-
-
 def test_pod_selector_with_expressions_in_policy():
     ev = Evaluator([netpol("p", podSelector=expr("app", "NotIn", "web"), policyTypes=["Ingress"])])
     # NotIn with absent key selects a pod without the label
@@ -633,39 +462,6 @@ def test_named_port_does_not_resolve_on_source():
 # --------------------------------------------------------------------------------------------
 # ipBlock
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("ip", "block", "expected"),
-    [
-        ("10.0.0.5", {"cidr": "10.0.0.0/24"}, True),
-        ("10.0.0.0", {"cidr": "10.0.0.0/24"}, True),
-        ("10.0.0.255", {"cidr": "10.0.0.0/24"}, True),
-        ("10.0.1.0", {"cidr": "10.0.0.0/24"}, False),
-        ("192.168.242.1", {"cidr": "192.168.242.213/24"}, True),  # host bits: the /24
-        ("192.168.242.213", {"cidr": "192.168.242.213/24"}, True),
-        ("192.168.243.1", {"cidr": "192.168.242.213/24"}, False),
-        ("10.0.0.5", {"cidr": "10.0.0.5/32"}, True),
-        ("10.0.0.6", {"cidr": "10.0.0.5/32"}, False),
-        ("10.0.5.9", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, False),
-        ("10.0.5.0", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, False),
-        ("10.0.5.255", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, False),
-        ("10.0.4.255", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, True),
-        ("10.0.6.0", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24"]}, True),
-        ("10.0.7.1", {"cidr": "10.0.0.0/16", "except": ["10.0.5.0/24", "10.0.7.0/24"]}, False),
-        ("10.0.5.9", {"cidr": "10.0.0.0/16", "except": ["10.0.5.9/24"]}, False),  # host bits
-        ("10.0.0.1", {"cidr": "0.0.0.0/0"}, True),
-        ("2001:db8::1", {"cidr": "0.0.0.0/0"}, False),  # IPv4 block never admits IPv6
-        ("::ffff:10.0.0.1", {"cidr": "10.0.0.0/8"}, False),
-        ("10.0.0.1", {"cidr": "::/0"}, False),  # and vice versa
-        ("2001:db8::1", {"cidr": "2001:db8::/32"}, True),
-        ("2001:db9::1", {"cidr": "2001:db8::/32"}, False),
-        ("2001:db8::5", {"cidr": "2001:db8::/32", "except": ["2001:db8::/64"]}, False),
-        ("2001:db8:0:1::5", {"cidr": "2001:db8::/32", "except": ["2001:db8::/64"]}, True),
-    ],
-)
-def test_ip_in_block(ip, block, expected):
-    assert ip_in_block(ip, block) is expected
 
 
 @pytest.mark.parametrize(
@@ -848,175 +644,10 @@ def test_explain_names_every_isolating_policy():
     assert line == "ingress of x/web: denied: isolated by x/a, x/b, no rule matches"
 
 
-# --------------------------------------------------------------------------------------------
-# PolicyError
-# --------------------------------------------------------------------------------------------
-
-
-def _with_meta(meta, spec=None):
-    return {"kind": "NetworkPolicy", "metadata": meta, "spec": spec or {"podSelector": {}}}
-
-
-@pytest.mark.parametrize(
-    ("policy", "fragment"),
-    [
-        pytest.param(_with_meta({"namespace": "x"}), "metadata.name", id="no-name"),
-        pytest.param({"kind": "NetworkPolicy", "spec": {}}, "metadata.name", id="no-metadata"),
-        pytest.param({**netpol("p"), "kind": "Service"}, "x/p: kind", id="wrong-kind"),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]}]),
-            "x/p: spec.ingress[0].from[0].ipBlock.cidr",
-            id="bad-cidr-prefix",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.1"}}]}]),
-            "ipBlock.cidr",
-            id="cidr-without-prefix",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"from": [{"ipBlock": {"cidr": "banana/8"}}]}]),
-            "ipBlock.cidr",
-            id="cidr-garbage",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, egress=[{"to": [{"ipBlock": {}}]}]),
-            "x/p: spec.egress[0].to[0].ipBlock.cidr",
-            id="ipblock-without-cidr",
-        ),
-        pytest.param(
-            netpol(
-                "p",
-                podSelector={},
-                ingress=[
-                    {"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["2001:db8::/64"]}}]}
-                ],
-            ),
-            "except[0]",
-            id="except-other-family",
-        ),
-        pytest.param(
-            netpol(
-                "p",
-                podSelector={},
-                ingress=[
-                    {"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["11.0.0.0/16"]}}]}
-                ],
-            ),
-            "except[0]",
-            id="except-outside-cidr",
-        ),
-        pytest.param(
-            netpol(
-                "p",
-                podSelector={},
-                ingress=[
-                    {
-                        "from": [
-                            {"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}},
-                        ]
-                    }
-                ],
-            ),
-            "x/p: spec.ingress[0].from[0]",
-            id="ipblock-with-podselector",
-        ),
-        pytest.param(
-            netpol(
-                "p",
-                podSelector={},
-                ingress=[{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "namespaceSelector": {}}]}],
-            ),
-            "ipBlock cannot be combined",
-            id="ipblock-with-nsselector",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"from": [{}]}]),
-            "from[0]",
-            id="empty-peer",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"ports": [{"port": 90, "endPort": 80}]}]),
-            "x/p: spec.ingress[0].ports[0].endPort",
-            id="endport-below-port",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"ports": [{"port": "http", "endPort": 80}]}]),
-            "ports[0].endPort",
-            id="endport-with-named-port",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"ports": [{"endPort": 80}]}]),
-            "ports[0].endPort",
-            id="endport-without-port",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"ports": [{"protocol": "ICMP"}]}]),
-            "ports[0].protocol",
-            id="unknown-protocol",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"ports": [{"protocol": "tcp", "port": 80}]}]),
-            "ports[0].protocol",
-            id="lowercase-protocol",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"ports": [{"port": 70000}]}]),
-            "ports[0].port",
-            id="port-out-of-range",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"ports": [{"port": "80"}]}]),
-            "ports[0].port",
-            id="numeric-string-port-name",
-        ),
-        pytest.param(
-            netpol("p", podSelector=expr("app", "Like", "web")),
-            "x/p: spec.podSelector.matchExpressions[0].operator",
-            id="unknown-operator",
-        ),
-        pytest.param(
-            netpol(
-                "p",
-                podSelector={},
-                ingress=[{"from": [{"namespaceSelector": expr("team", "Near", "a")}]}],
-            ),
-            "from[0].namespaceSelector.matchExpressions[0].operator",
-            id="unknown-operator-in-peer",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, policyTypes=["ingress"]),
-            "policyTypes",
-            id="lowercase-policy-type",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingress=[{"to": [{"podSelector": {}}]}]),
-            "spec.ingress[0]",
-            id="to-in-ingress-rule",
-        ),
-        pytest.param(
-            netpol("p", podSelector={}, ingres=[{}]),
-            "ingres",
-            id="misspelt-spec-field",
-        ),
-    ],
-)
-def test_policy_errors(policy, fragment):
-    with pytest.raises(PolicyError) as info:
-        Evaluator([policy])
-    assert fragment in str(info.value)
-
-
 def test_policy_error_is_value_error_and_duplicates_rejected():
     assert issubclass(PolicyError, ValueError)
     with pytest.raises(PolicyError, match="x/p"):
         Evaluator([netpol("p", podSelector={}), netpol("p", podSelector={})])
-
-
-def test_ip_in_block_rejects_bad_block():
-    with pytest.raises(PolicyError):
-        ip_in_block("10.0.0.1", {"cidr": "10.0.0.0/8", "except": ["10.0.0.0/8"]})
-    with pytest.raises(PolicyError):
-        ip_in_block("10.0.0.1", {"cidr": "nope"})
 
 
 def test_missing_pod_selector_and_null_fields_decode_as_empty():
@@ -1119,3 +750,36 @@ def test_an_address_set_as_destination_is_judged_by_the_source_egress():
     ev = Evaluator([pol])
     assert ev.evaluate(TARGET, address_set("8.0.0.0/7", "11.0.0.0/8"), "TCP", 443).allowed
     assert not ev.evaluate(TARGET, address_set("9.0.0.0/8", "10.0.0.0/8"), "TCP", 443).allowed
+
+
+# --------------------------------------------------------------------------------------------
+# Compiled policies in, and what the evaluator does not evaluate yet
+# --------------------------------------------------------------------------------------------
+
+
+def test_compiled_policies_and_dicts_give_the_same_verdicts():
+    raw = [
+        netpol(
+            "db",
+            podSelector={"matchLabels": {"app": "db"}},
+            ingress=[{"from": [{"podSelector": WEB}]}],
+        ),
+        netpol("deny", podSelector={}),
+    ]
+    from_dicts, compiled = Evaluator(raw), Evaluator(compile_policies(raw))
+    assert compiled.policies == from_dicts.policies
+    for src, dst in ((X_WEB, X_DB), (X_OTHER, X_DB), (EXTERNAL, X_WEB)):
+        assert compiled.evaluate(src, dst, "TCP", 80) == from_dicts.evaluate(src, dst, "TCP", 80)
+
+
+def test_deny_rules_admin_tiers_and_duplicates_are_refused():
+    base = compile_policy(netpol("p", podSelector={}, ingress=[{}]))
+    deny = replace(base, rules=(replace(base.rules[0], action=Action.DENY),))
+    with pytest.raises(ValueError, match="x/p: the evaluator handles allow rules only"):
+        Evaluator([deny])
+    with pytest.raises(ValueError, match="x/p: the evaluator handles namespaced NetworkPolicy"):
+        Evaluator([replace(base, tier=ADMIN_TIER)])
+    with pytest.raises(ValueError, match="p: the evaluator handles namespaced NetworkPolicy"):
+        Evaluator([replace(base, namespace=None)])
+    with pytest.raises(PolicyError, match="x/p: metadata.name: duplicate policy"):
+        Evaluator([base, base])

@@ -9,9 +9,11 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from recommender import breadth as breadth_module
-from recommender.breadth import _external_breadth, measure_breadth
-from recommender.semantics import ContainerPort, Endpoint, Evaluator
+from recommender.netpol import breadth_count
+from recommender.netpol.breadth import external_breadth, measure_breadth
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import ContainerPort, Endpoint
+from recommender.netpol.networkpolicy import compile_policies
 
 NS_NAME = "kubernetes.io/metadata.name"
 DNS = (("UDP", 53), ("TCP", 53))
@@ -50,9 +52,7 @@ def _ip(rng: random.Random) -> str:
     return rng.choice(IP_POOLS).format(rng.randint(1, 9))
 
 
-def random_cluster(rng: random.Random, *, with_ports: bool | None = None):
-    """(pods table, workload connections, resolvers) of a small random cluster."""
-    namespaces = rng.sample(["a", "b", "c"], rng.randint(1, 3))
+def _random_ns_labels(rng: random.Random, namespaces: list[str]) -> dict[str, dict[str, str]]:
     ns_labels = {}
     for ns in namespaces:
         labels = {}
@@ -63,53 +63,38 @@ def random_cluster(rng: random.Random, *, with_ports: bool | None = None):
         if rng.random() < 0.3:
             labels[NS_NAME] = ns
         ns_labels[ns] = labels
-    with_ports = rng.random() < 0.7 if with_ports is None else with_ports
-    rows = []
-    workloads = []
-    for w in range(rng.randint(1, 5)):
-        ns = rng.choice(namespaces)
-        workload = f"{ns}/w{w}"
-        workloads.append(workload)
-        tier = rng.choice(["web", "db"])
-        for p in range(rng.randint(1, 3)):
-            labels: dict[str, str] | None = {"pod-template-hash": f"h{rng.randint(0, 9)}"}
-            if rng.random() < 0.85:
-                labels["app"] = f"w{w}"
-            if rng.random() < 0.8:
-                labels["tier"] = tier
-            if rng.random() < 0.5:
-                labels["version"] = rng.choice(["v1", "v2"])
-            if rng.random() < 0.3:
-                labels["shared"] = "yes"
-            if rng.random() < 0.08:
-                labels = None
-            nsl = dict(ns_labels[ns])
-            if rng.random() < 0.1:
-                nsl["env"] = "dev"  # a stale record: namespace labels differ between pods
-            ips = tuple(sorted({_ip(rng) for _ in range(rng.choice([0, 1, 1, 1, 2]))}))
-            row = {
-                "namespace": ns,
-                "pod": f"w{w}-{p}",
-                "labels": labels,
-                "namespace_labels": nsl,
-                "ips": ips,
-                "workload": workload,
-            }
-            if with_ports:
-                row["ports"] = (
-                    None
-                    if rng.random() < 0.2
-                    else [
-                        (
-                            rng.choice(PORT_NAMES),
-                            rng.choice(PORT_NUMBERS),
-                            rng.choice(["TCP", "TCP", "UDP", None]),
-                        )
-                        for _ in range(rng.randint(0, 3))
-                    ]
-                )
-            rows.append(row)
-    pods = pd.DataFrame(rows)
+    return ns_labels
+
+
+def _random_pod_labels(rng: random.Random, w: int, tier: str) -> dict[str, str] | None:
+    labels: dict[str, str] | None = {"pod-template-hash": f"h{rng.randint(0, 9)}"}
+    if rng.random() < 0.85:
+        labels["app"] = f"w{w}"
+    if rng.random() < 0.8:
+        labels["tier"] = tier
+    if rng.random() < 0.5:
+        labels["version"] = rng.choice(["v1", "v2"])
+    if rng.random() < 0.3:
+        labels["shared"] = "yes"
+    if rng.random() < 0.08:
+        labels = None
+    return labels
+
+
+def _random_ports(rng: random.Random) -> list | None:
+    if rng.random() < 0.2:
+        return None
+    return [
+        (
+            rng.choice(PORT_NAMES),
+            rng.choice(PORT_NUMBERS),
+            rng.choice(["TCP", "TCP", "UDP", None]),
+        )
+        for _ in range(rng.randint(0, 3))
+    ]
+
+
+def _random_wconns(rng: random.Random, workloads: list[str]) -> pd.DataFrame:
     conns = []
     for _ in range(rng.randint(0, 8)):
         proto, port = rng.choice([("TCP", 80), ("TCP", 8080), ("TCP", 5432), ("UDP", 53)])
@@ -129,13 +114,48 @@ def random_cluster(rng: random.Random, *, with_ports: bool | None = None):
                 "port": port,
             }
         )
-    wconns = pd.DataFrame(
+    return pd.DataFrame(
         conns, columns=["src_type", "src_id", "dst_type", "dst_id", "protocol", "port"]
     )
+
+
+def random_cluster(rng: random.Random, *, with_ports: bool | None = None):
+    """(pods table, workload connections, resolvers) of a small random cluster."""
+    namespaces = rng.sample(["a", "b", "c"], rng.randint(1, 3))
+    ns_labels = _random_ns_labels(rng, namespaces)
+    with_ports = rng.random() < 0.7 if with_ports is None else with_ports
+    rows = []
+    workloads = []
+    for w in range(rng.randint(1, 5)):
+        ns = rng.choice(namespaces)
+        workload = f"{ns}/w{w}"
+        workloads.append(workload)
+        tier = rng.choice(["web", "db"])
+        for p in range(rng.randint(1, 3)):
+            labels = _random_pod_labels(rng, w, tier)
+            nsl = dict(ns_labels[ns])
+            if rng.random() < 0.1:
+                nsl["env"] = "dev"  # a stale record: namespace labels differ between pods
+            ips = tuple(sorted({_ip(rng) for _ in range(rng.choice([0, 1, 1, 1, 2]))}))
+            row = {
+                "namespace": ns,
+                "pod": f"w{w}-{p}",
+                "labels": labels,
+                "namespace_labels": nsl,
+                "ips": ips,
+                "workload": workload,
+            }
+            if with_ports:
+                row["ports"] = _random_ports(rng)
+            rows.append(row)
+    pods = pd.DataFrame(rows)
+    wconns = _random_wconns(rng, workloads)
     resolvers = rng.sample(workloads, rng.choice([0, 0, 1]))
     return pods, wconns, resolvers
 
 
+# --------------------------------------------------------------------------------------------
+# Brute force, straight from the definition
 def _selector(rng: random.Random, pods: pd.DataFrame) -> dict:
     choice = rng.random()
     if choice < 0.25:
@@ -234,8 +254,6 @@ def random_policies(rng: random.Random, pods: pd.DataFrame) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------
-# Brute force, straight from the definition
-# --------------------------------------------------------------------------------------------
 
 
 def _endpoint(row) -> Endpoint:
@@ -253,7 +271,8 @@ def _endpoint(row) -> Endpoint:
     )
 
 
-def brute_force(evaluator, pods, wconns, policies, resolvers, namespaces=None, max_examples=10):
+def _brute_universe(pods, wconns, resolvers):
+    """(known pods by workload, port universe, expected elements), by their definitions."""
     by_workload: dict[str, list[Endpoint]] = {}
     declared = set()
     for row in pods.itertuples(index=False):
@@ -275,6 +294,30 @@ def brute_force(evaluator, pods, wconns, policies, resolvers, namespaces=None, m
             for resolver in resolvers:
                 for proto, port in DNS:
                     expected.add((r.src_id, resolver, proto, port))
+    return by_workload, ports, expected
+
+
+def _brute_element(evaluator, by_workload, src, dst, proto, port):
+    """(allowed from some pod of src to some pod of dst, the per-policy names that allowed)."""
+    names: set[str] = set()
+    allowed = False
+    for s in by_workload[src]:
+        for d in by_workload[dst]:
+            v = evaluator.evaluate(s, d, proto, port)
+            if not v.allowed:
+                continue
+            allowed = True
+            names |= {f"{r.namespace}/{r.policy}" for r in v.egress.allowed_by}
+            names |= {f"{r.namespace}/{r.policy}" for r in v.ingress.allowed_by}
+            if not v.egress.isolated:
+                names.add(f"(egress of {src} not isolated)")
+            if not v.ingress.isolated:
+                names.add(f"(ingress of {dst} not isolated)")
+    return allowed, names
+
+
+def brute_force(evaluator, pods, wconns, resolvers, namespaces=None, max_examples=10):
+    by_workload, ports, expected = _brute_universe(pods, wconns, resolvers)
     count = universe = 0
     per_policy: Counter = Counter()
     examples = []
@@ -288,35 +331,15 @@ def brute_force(evaluator, pods, wconns, policies, resolvers, namespaces=None, m
                 universe += 1
                 if (src, dst, proto, port) in expected:
                     continue
-                names: set[str] = set()
-                allowed = False
-                for s in by_workload[src]:
-                    for d in by_workload[dst]:
-                        v = evaluator.evaluate(s, d, proto, port)
-                        if not v.allowed:
-                            continue
-                        allowed = True
-                        names |= {f"{r.namespace}/{r.policy}" for r in v.egress.allowed_by}
-                        names |= {f"{r.namespace}/{r.policy}" for r in v.ingress.allowed_by}
-                        if not v.egress.isolated:
-                            names.add(f"(egress of {src} not isolated)")
-                        if not v.ingress.isolated:
-                            names.add(f"(ingress of {dst} not isolated)")
+                allowed, names = _brute_element(evaluator, by_workload, src, dst, proto, port)
                 if not allowed:
                     continue
                 count += 1
                 per_policy.update(names)
                 if len(examples) < max_examples:
-                    examples.append(
-                        {
-                            "src": src,
-                            "dst": dst,
-                            "protocol": proto,
-                            "port": port,
-                            "allowed_by": sorted(names),
-                        }
-                    )
-    external, unbounded = _external_breadth(policies, wconns)
+                    element = {"src": src, "dst": dst, "protocol": proto, "port": port}
+                    examples.append({**element, "allowed_by": sorted(names)})
+    external, unbounded = external_breadth(evaluator.policies, wconns)
     per_policy.update(external)
     return count, universe, dict(per_policy), examples, unbounded
 
@@ -331,18 +354,17 @@ def _check(seed: int, *, chunk_bytes: int | None = None, monkeypatch=None) -> No
         namespaces = rng.sample(sorted(set(pods["namespace"])), 1)
     max_examples = rng.choice([0, 3, 10, 1000])
     if chunk_bytes is not None:
-        monkeypatch.setattr(breadth_module, "_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(breadth_count, "_CHUNK_BYTES", chunk_bytes)
     fast = measure_breadth(
         evaluator,
         pods,
         wconns,
-        policies,
         resolvers=resolvers,
         namespaces=namespaces,
         max_examples=max_examples,
     )
     count, universe, per_policy, examples, unbounded = brute_force(
-        evaluator, pods, wconns, policies, resolvers, namespaces, max_examples
+        evaluator, pods, wconns, resolvers, namespaces, max_examples
     )
     where = f"seed {seed}: {policies}"
     assert fast.universe == universe, where
@@ -372,7 +394,7 @@ def test_random_cases_are_not_trivial():
         rng = random.Random(seed)
         pods, wconns, resolvers = random_cluster(rng)
         policies = random_policies(rng, pods)
-        b = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=resolvers)
+        b = measure_breadth(Evaluator(policies), pods, wconns, resolvers=resolvers)
         broad += b.in_cluster > 0
         isolated += any(not k.startswith("(") for k in b.per_policy)
         named += "ports" in pods.columns and any(
@@ -456,7 +478,7 @@ def test_named_port_resolves_per_pod_and_only_where_declared():
         ),
     ]
     wconns = _wconns(("shop/client", "shop/web", "TCP", 8080))
-    b = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=[])
+    b = measure_breadth(Evaluator(policies), pods, wconns, resolvers=[])
     # universe: 3 workloads^2 x {TCP 8080, TCP 9090, UDP 5432, DNS x 2}
     assert b.universe == 9 * 5 and b.ports == 5
     # client -> web on 9090 (web-1's "http") is broad; 8080 was observed; db's UDP "http"
@@ -496,7 +518,7 @@ def test_ipblock_matches_pod_ips_only_when_the_option_is_on():
         _np("open-in", "data", podSelector={}, ingress=[{}]),
     ]
     wconns = _wconns(("shop/client", "data/db", "TCP", 80))
-    on = measure_breadth(Evaluator(policies), pods, wconns, policies, resolvers=[])
+    on = measure_breadth(Evaluator(policies), pods, wconns, resolvers=[])
     assert on.pod_classes == 3  # db-0 and db-1 differ: only db-0 is in the block
     assert on.universe == 2 * 2 * 4  # TCP 80, TCP 5432, DNS x 2
     # client -> db on 5432 (through db-0's IP), and db -> db on every port
@@ -512,7 +534,7 @@ def test_ipblock_matches_pod_ips_only_when_the_option_is_on():
     assert on.per_policy["(egress of data/db not isolated)"] == 4
     assert on.per_policy["shop/out"] == 1 + on.external_addresses
     evaluator = Evaluator(policies, ipblock_matches_pods=False)
-    off = measure_breadth(evaluator, pods, wconns, policies, resolvers=[])
+    off = measure_breadth(evaluator, pods, wconns, resolvers=[])
     assert off.pod_classes == 2
     assert off.in_cluster == 4
     assert off.per_policy["shop/out"] == off.external_addresses
@@ -527,7 +549,7 @@ def test_namespace_restriction_counts_pairs_with_one_side_in_scope():
         ]
     )
     wconns = _wconns(("a/x", "b/y", "TCP", 80))
-    b = measure_breadth(Evaluator([]), pods, wconns, [], resolvers=[], namespaces=["a"])
+    b = measure_breadth(Evaluator([]), pods, wconns, resolvers=[], namespaces=["a"])
     # pairs touching a: 3 x 3 - 2 x 2 = 5, times 3 ports (80, DNS x 2), minus the observed one
     assert b.universe == 5 * 3
     assert b.in_cluster == 5 * 3 - 1
@@ -544,20 +566,52 @@ def test_pods_with_unknown_labels_are_left_out():
             _pod("a", "ghost-0", "ghost", None),  # no known pod: not in the universe
         ]
     )
-    b = measure_breadth(Evaluator([]), pods, _wconns(), [], resolvers=[])
+    b = measure_breadth(Evaluator([]), pods, _wconns(), resolvers=[])
     assert b.workloads == 1 and b.pod_classes == 1
     assert b.universe == 1 * 1 * 2 and b.in_cluster == 2
 
 
-def test_policies_that_differ_from_the_evaluator_are_refused():
+def test_breadth_is_measured_on_the_evaluators_own_compiled_policies():
     pods = pd.DataFrame([_pod("a", "x-0", "x", {"app": "x"})])
     deny = _np("deny", "a", podSelector={})
-    with pytest.raises(ValueError, match="differ from the evaluator"):
-        measure_breadth(Evaluator([deny]), pods, _wconns(), [], resolvers=[])
+    assert measure_breadth(Evaluator([]), pods, _wconns(), resolvers=[]).in_cluster == 2
+    # a default deny of ingress: x -> x is allowed on nothing, from dicts or compiled alike
+    for evaluator in (Evaluator([deny]), Evaluator(compile_policies([deny]))):
+        b = measure_breadth(evaluator, pods, _wconns(), resolvers=[])
+        assert (b.in_cluster, b.per_policy) == (0, {})
 
 
 def test_no_pods_no_breadth():
     pods = pd.DataFrame(columns=["namespace", "pod", "labels", "namespace_labels", "ips"])
     pods["workload"] = []
-    b = measure_breadth(Evaluator([]), pods, _wconns(), [], resolvers=[])
+    b = measure_breadth(Evaluator([]), pods, _wconns(), resolvers=[])
     assert (b.in_cluster, b.universe, b.per_policy, b.examples) == (0, 0, {}, [])
+
+
+def test_external_breadth_counts_only_rules_the_policy_enforces():
+    block = {"ipBlock": {"cidr": "192.0.2.0/24", "except": ["192.0.2.0/25"]}}
+    ingress_only = _np(
+        "in",
+        "a",
+        podSelector={},
+        policyTypes=["Ingress"],
+        ingress=[{"from": [block], "ports": [{"port": 80, "endPort": 81}, {"port": "http"}]}],
+        # written, but egress is not isolated: it has no effect, bounded or not
+        egress=[{"to": [block], "ports": [{"port": 443}]}, {}],
+    )
+    open_rule = _np("open", "a", podSelector={}, ingress=[{"ports": [{"port": 22}]}])
+    external = pd.DataFrame(
+        [
+            {"src_type": "external", "src_id": "192.0.2.200", "dst_type": "workload"}
+            | {"dst_id": "a/x", "protocol": "TCP", "port": 80},
+            {"src_type": "external", "src_id": "192.0.2.1", "dst_type": "workload"}
+            | {"dst_id": "a/x", "protocol": "TCP", "port": 80},  # in the except
+        ]
+    )
+    per_policy, unbounded = external_breadth(
+        Evaluator([ingress_only, open_rule]).policies, external
+    )
+    # 128 addresses x ports 80-81, minus the one observed (address, port); the named port
+    # counts one port per address
+    assert per_policy == {"a/in": 128 * 2 - 1 + 128}
+    assert unbounded == ["a/open ingress[0]"]

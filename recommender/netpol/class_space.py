@@ -1,0 +1,164 @@
+"""Compiled policies over pod classes: per policy and direction, the classes it isolates,
+the peer classes its rules admit and the ports it admits to each, as bitmasks over the port
+universe (:mod:`recommender.netpol.bitsets`). Selectors are answered for every class at
+once through an inverted index (:class:`~recommender.netpol.classes.LabelTable`); named ports
+resolve per destination class."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .bitsets import bits, groups
+from .classes import Classes, LabelTable, PolicyIndex
+from .model import DIRECTIONS, Peer, Rule
+
+__all__ = ["ClassSpace", "Side"]
+
+
+@dataclass
+class Side:
+    """One direction of one policy in class space."""
+
+    policy: str
+    #: Sorted classes the policy isolates for this direction.
+    selected: np.ndarray
+    #: Sorted peer classes some rule admits on some port.
+    peers: np.ndarray
+    #: Egress: (len(peers), words), the ports to each peer (destination). Ingress:
+    #: (1 or len(selected), len(peers), words), per selected destination (named ports)
+    #: or one row for all of them.
+    ports: np.ndarray
+    #: Workload runs of ``peers`` and ``selected``: (starts, workload ids).
+    peer_groups: tuple[np.ndarray, np.ndarray] = field(init=False)
+    selected_groups: tuple[np.ndarray, np.ndarray] = field(init=False)
+
+    def with_groups(self, wl: np.ndarray) -> Side:
+        self.peer_groups = groups(wl[self.peers])
+        self.selected_groups = groups(wl[self.selected])
+        return self
+
+
+class ClassSpace:
+    """Policies compiled over the pod classes and the port universe."""
+
+    def __init__(
+        self, classes: Classes, index: PolicyIndex, universe: list[tuple[str, int]]
+    ) -> None:
+        self.classes = classes
+        self.index = index
+        self.n = n = len(classes.reps)
+        self.words = words = max(1, (len(universe) + 63) // 64)
+        self.all = bits(range(len(universe)), words)
+        self.port_index = {p: i for i, p in enumerate(universe)}
+        self.uni_proto = np.asarray([p for p, _ in universe], dtype=object)
+        self.uni_num = np.asarray([n for _, n in universe], dtype=np.int64)
+        self.pod_table = LabelTable(classes.labels)
+        self.ns_table = LabelTable(classes.ns_labels)
+        ns_arr = np.asarray(classes.namespace, dtype=object)
+        self._ns = {ns: ns_arr == ns for ns in set(classes.namespace)}
+        self._none = np.zeros(n, dtype=bool)
+        self._named: dict[tuple[str, str], np.ndarray] = {}
+        self.isolated = {d: np.zeros(n, dtype=bool) for d in DIRECTIONS}
+        self.sides: dict[str, list[Side]] = {d: [] for d in DIRECTIONS}
+        for pol in index.policies:
+            sel = self._ns_vec(pol.namespace) & self.pod_table.match(pol.subject)  # type: ignore[arg-type]
+            for direction in pol.isolates:
+                self.isolated[direction] |= sel
+                rules = pol.rules_of(direction)
+                if sel.any() and rules:
+                    side = self._side(pol.key, direction, rules, pol.namespace, sel)  # type: ignore[arg-type]
+                    if side is not None:
+                        self.sides[direction].append(side.with_groups(classes.wl))
+
+    def _ns_vec(self, namespace: str) -> np.ndarray:
+        return self._ns.get(namespace, self._none)
+
+    def _peer_vec(self, peer: Peer, policy_ns: str) -> np.ndarray:
+        if peer.block is not None:
+            if not self.index.ipblock_matches_pods:
+                return self._none
+            return self.classes.blocks[:, self.index.block_ids[peer.block]]
+        if peer.namespaces is None:
+            v = self._ns_vec(policy_ns)
+        else:
+            v = self.ns_table.match(peer.namespaces)
+        if peer.pods is not None:
+            v = v & self.pod_table.match(peer.pods)
+        return v
+
+    def _rule_peers(self, rule: Rule, policy_ns: str) -> np.ndarray:
+        if rule.peers is None:
+            return np.ones(self.n, dtype=bool)
+        out = np.zeros(self.n, dtype=bool)
+        for peer in rule.peers:
+            out |= self._peer_vec(peer, policy_ns)
+        return out
+
+    def _named_matrix(self, name: str, protocol: str) -> np.ndarray:
+        """(classes, words): the ports ``name``/``protocol`` resolves to on each class."""
+        key = (name, protocol)
+        hit = self._named.get(key)
+        if hit is None:
+            hit = np.zeros((self.n, self.words), dtype=np.uint64)
+            for c, ports in enumerate(self.classes.ports):
+                idx = [
+                    self.port_index[(proto, port)]
+                    for pname, port, proto in ports
+                    if pname == name and proto == protocol and (proto, port) in self.port_index
+                ]
+                if idx:
+                    hit[c] = bits(idx, self.words)
+            self._named[key] = hit
+        return hit
+
+    def _rule_ports(self, rule: Rule) -> tuple[np.ndarray, np.ndarray | None]:
+        """(static port bits, per-class named-port bits or None)."""
+        if rule.ports is None:
+            return self.all, None
+        mask = np.zeros(len(self.uni_num), dtype=bool)
+        named = None
+        for p in rule.ports:
+            if p.name is not None:
+                m = self._named_matrix(p.name, p.protocol)
+                named = m if named is None else named | m
+                continue
+            hit = self.uni_proto == p.protocol
+            if p.start is not None:
+                hit &= (self.uni_num >= p.start) & (self.uni_num <= p.end)
+            mask |= hit
+        return bits(np.flatnonzero(mask), self.words), named
+
+    def _side(
+        self, key: str, direction: str, rules: Sequence[Rule], ns: str, sel: np.ndarray
+    ) -> Side | None:
+        selected = np.flatnonzero(sel)
+        base = np.zeros((self.n, self.words), dtype=np.uint64)
+        named_parts = []
+        for rule in rules:
+            peers = self._rule_peers(rule, ns)
+            if not peers.any():
+                continue
+            static, named = self._rule_ports(rule)
+            base[peers] |= static
+            if named is not None:
+                named_parts.append((peers, named))
+        if direction == "egress" or not named_parts:
+            # The port set depends on the destination: the peer for egress.
+            for peers, named in named_parts:
+                base[peers] |= named[peers]
+            idx = np.flatnonzero(base.any(axis=1))
+            if not len(idx):
+                return None
+            ports = base[idx] if direction == "egress" else base[idx][None]
+            return Side(key, selected, idx, ports)
+        # Ingress with named ports: they resolve on each selected (destination) class.
+        full = np.broadcast_to(base, (len(selected), self.n, self.words)).copy()
+        for peers, named in named_parts:
+            full[:, peers] |= named[selected][:, None, :]
+        idx = np.flatnonzero(full.any(axis=(0, 2)))
+        if not len(idx):
+            return None
+        return Side(key, selected, idx, full[:, idx])
