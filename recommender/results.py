@@ -25,7 +25,9 @@ from .ingest.inventory import Inventory
 from .netpol.breadth import Breadth
 from .netpol.evaluator import Evaluator
 from .options import SynthesisOptions
+from .report import build_report
 from .selectors import Selection
+from .verify_report import report_json
 
 
 @dataclass
@@ -177,8 +179,6 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, Any]:
         """report.json of the proposal (the JSON ``recommend`` writes)."""
-        from .proposal import build_report
-
         return build_report(self)
 
 
@@ -217,6 +217,4 @@ class VerifyRun:
 
     def to_dict(self) -> dict[str, Any]:
         """The document ``verify --json`` prints."""
-        from .verify_report import report_json
-
         return report_json(self)

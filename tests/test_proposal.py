@@ -8,7 +8,9 @@ from recommender.accounting import RecordCounts
 from recommender.generate.ir import PolicyIR
 from recommender.ingest.inventory import read_inventory
 from recommender.pipeline import recommend_from_flows
-from recommender.proposal import _safe_path, md, write_proposal
+from recommender.proposal import write_proposal
+from recommender.report import policy_path
+from recommender.summary import md
 
 WEB = pod("shop", "web-7d4b9c8f6-bcdfg", {"app": "web"}, "10.0.0.1")
 API = pod("shop", "api-7d4b9c8f6-zzzzz", {"app": "api"}, "10.0.0.3")
@@ -37,7 +39,7 @@ def test_markdown_escaping(raw, escaped):
 @pytest.mark.parametrize("namespace, name", [("../../etc", "x"), ("shop", "../x"), ("a/b", "x")])
 def test_hostile_names_never_become_paths(namespace, name):
     with pytest.raises(ValueError, match="unsafe output path"):
-        _safe_path(PolicyIR(namespace, name, "workload"))
+        policy_path(PolicyIR(namespace, name, "workload"))
 
 
 def test_write_proposal_layout_and_report(tmp_path):

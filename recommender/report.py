@@ -1,0 +1,217 @@
+"""report.json of a proposal: the machine-readable twin of SUMMARY.md (DESIGN §2).
+
+Deterministic (sorted everything, no timestamps) so the same flows in any order give the same
+document; :meth:`recommender.results.Recommendation.to_dict` returns it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .generate.ir import PolicyIR, Rule
+from .generate.noise import LeftOut
+from .roles import Role
+from .selector_basis import INVENTORY_FIX, selector_basis
+from .selectors import label_selector
+from .validate import is_dns1123_label, is_dns1123_subdomain
+
+if TYPE_CHECKING:
+    from .results import Recommendation
+
+SCHEMA_NAME = "netpol-recommender/report"
+
+
+REPORT_VERSION = 1
+
+
+def policy_path(policy: PolicyIR) -> Path:
+    """policies/<ns>/<name>.yaml, refusing anything that is not a Kubernetes name."""
+    if not is_dns1123_label(policy.namespace) or not is_dns1123_subdomain(policy.name):
+        raise ValueError(f"refusing unsafe output path for {policy.namespace!r}/{policy.name!r}")
+    return Path("policies") / policy.namespace / f"{policy.name}.yaml"
+
+
+def iso(ts: Any) -> str | None:
+    if ts is None:
+        return None
+    try:
+        return ts.isoformat().replace("+00:00", "Z")
+    except AttributeError:
+        return str(ts)
+
+
+def port_text(p: Any) -> str:
+    number = f"{p.port}-{p.end_port}" if p.end_port else str(p.port)
+    return f"{p.name}={number}/{p.protocol}" if p.name else f"{number}/{p.protocol}"
+
+
+def _rule_report(rule: Rule) -> dict[str, Any]:
+    return {
+        "peers": [
+            {"peer": p.id, "kind": p.kind, **({"stands_for": list(p.members)} if p.members else {})}
+            for p in rule.peers
+        ],
+        "ports": [port_text(p) for p in rule.ports],
+        "why": rule.why,
+        "evidence": [
+            {
+                "peer": e.peer,
+                "port": f"{e.port}/{e.protocol}",
+                "basis": e.basis,
+                "flows": e.flows,
+                "first_seen": iso(e.first_seen),
+                "last_seen": iso(e.last_seen),
+                "hours": e.hours,
+                "days": e.days,
+            }
+            for e in rule.evidence
+        ],
+    }
+
+
+def build_report(rec: Recommendation) -> dict[str, Any]:
+    """The machine-readable twin of SUMMARY.md (DESIGN §2)."""
+    return {
+        "schema": SCHEMA_NAME,
+        "version": REPORT_VERSION,
+        "tool_version": __version__,
+        "inputs": sorted(rec.inputs),
+        "namespaces": rec.namespaces,
+        "at_risk": rec.at_risk.to_dict() if rec.at_risk is not None else None,
+        "unexpressed_peers": rec.synthesis.unexpressed,
+        "coverage": rec.coverage,
+        "covered_connections": rec.covered,
+        "connections": rec.judged,
+        "denied_connections": [
+            {
+                "src": _endpoint_name(r, "src"),
+                "dst": _endpoint_name(r, "dst"),
+                "protocol": r.protocol,
+                "port": int(r.port),
+                "reasons": r.reasons,
+            }
+            for r in rec.denied.itertuples(index=False)
+        ],
+        "breadth": rec.breadth.total,
+        "breadth_detail": rec.breadth.to_dict(),
+        "policies": len(rec.policies),
+        "policy_files": [_policy_report(rec, ir) for ir in rec.ir],
+        "workloads": len(rec.workloads),
+        "records": rec.counts.to_dict(),
+        "excluded_records": dict(sorted(rec.excluded.items())),
+        "node_sources": [
+            {
+                "src": r.src_id,
+                "dst": r.dst_id,
+                "port": f"{int(r.port)}/{r.protocol}",
+                "flows": int(r.flows),
+            }
+            for r in rec.synthesis.node_sources.itertuples(index=False)
+        ],
+        "exempt_connections": _exempt_counts(rec),
+        "inventory": rec.inventory.summary() if rec.inventory is not None else None,
+        "enrichment": rec.enrichment,
+        "resolvers": rec.synthesis.resolvers,
+        "options": {
+            k: (str(v) if v is not None and not isinstance(v, int | str | bool) else v)
+            for k, v in sorted(vars(rec.options).items())
+        },
+        "roles": [_role_report(r) for r in rec.synthesis.roles],
+        "external_ranges": rec.synthesis.external,
+        "left_out": [_left_out_report(x) for x in rec.synthesis.left_out],
+        "notes": rec.synthesis.notes,
+        "unproven_selectors": _unproven_selectors(rec),
+    }
+
+
+def _policy_report(rec: Recommendation, ir: PolicyIR) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "file": policy_path(ir).as_posix(),
+        "namespace": ir.namespace,
+        "name": ir.name,
+        "role": ir.role,
+        "breadth": rec.breadth.per_policy.get(f"{ir.namespace}/{ir.name}", 0),
+    }
+    if ir.role == "workload":
+        entry.update(
+            {
+                "workload": ir.workload,
+                "workload_kind": ir.workload_kind,
+                "selector": ir.match_labels,
+                "selector_expressions": _expressions(ir.match_expressions),
+                "selector_exact": ir.selector_exact,
+                "selector_why": ir.selector_why,
+                "swept_in": list(ir.swept_in),
+                "ingress": [_rule_report(r) for r in ir.ingress],
+                "egress": [_rule_report(r) for r in ir.egress],
+            }
+        )
+    return entry
+
+
+def _role_report(role: Role) -> dict[str, Any]:
+    return {
+        "namespace": role.namespace,
+        "members": list(role.members),
+        "selector": role.match_labels,
+        "selector_expressions": _expressions(role.match_expressions),
+        "cost": role.cost,
+        "breadth": role.breadth,
+        "external": role.external,
+        "examples": [list(e) for e in role.examples],
+        "why": role.why,
+    }
+
+
+def _left_out_report(x: LeftOut) -> dict[str, Any]:
+    return {
+        "src": x.src,
+        "dst": x.dst,
+        "port": f"{x.port}/{x.protocol}",
+        "flows": x.flows,
+        "first_seen": iso(x.first_seen),
+        "last_seen": iso(x.last_seen),
+        "hours": x.hours,
+        "days": x.days,
+        "reason": x.reason,
+    }
+
+
+def _expressions(exprs: Any) -> list[dict[str, Any]]:
+    """matchExpressions as Kubernetes writes them (``[]`` when labels alone are exact)."""
+    return label_selector({}, exprs).get("matchExpressions", [])
+
+
+def _unproven_selectors(rec: Recommendation) -> dict[str, Any] | None:
+    """The selectors exact only among the pods the logs showed: all of them without an
+    inventory, those of namespaces the inventory has no pod of with one (None: none)."""
+    basis = selector_basis(rec.ir, rec.pods, rec.selections)
+    if rec.inventory is None:
+        why = "no --inventory"
+    else:
+        covered = set(rec.inventory.pods["namespace"])
+        basis = [n for n in basis if n["namespace"] not in covered]
+        if not basis:
+            return None
+        why = "the inventory has no pod in these namespaces"
+    return {
+        "why": f"{why}: selectors are exact only among the pods the flow logs showed, with "
+        "the labels the logs carried; pods never seen could be picked too",
+        "fix": INVENTORY_FIX,
+        "namespaces": basis,
+    }
+
+
+def _exempt_counts(rec: Recommendation) -> dict[str, int]:
+    """Connections reported rather than judged, by reason (node sources, unknown labels)."""
+    exempt = rec.replayed[rec.replayed["exempt"]]
+    reasons = exempt["reasons"].str.split(":").str[0]
+    return {str(k): int(v) for k, v in sorted(reasons.value_counts().items())}
+
+
+def _endpoint_name(row: Any, side: str) -> str:
+    if getattr(row, f"{side}_kind") == "pod":
+        return f"{getattr(row, f'{side}_namespace')}/{getattr(row, f'{side}_pod')}"
+    return str(getattr(row, f"{side}_ip"))
