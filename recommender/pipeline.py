@@ -321,36 +321,29 @@ def recommend(
 ) -> Recommendation:
     """Read flow logs and propose policies; nothing is written (see ``proposal.write``).
     ``vpc_fields``: the LogFormat of headerless AWS VPC records (``iter_flow_batches``)."""
-    from .ingest import iter_flow_batches
-    from .ingest.parallel import aggregate_inputs
+    from .ingest import aggregate_inputs
 
     inv = read_inventory(list(inventory)) if inventory else None
     counts = RecordCounts()
-    if inv is None:
-        # No enrichment: aggregate where the records are parsed (only partial aggregates
-        # cross process boundaries).
-        agg = aggregate_inputs(
-            inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
-        )
-        return _recommend_observed(
-            _observed(agg),
-            counts,
-            namespaces=namespaces,
-            inputs=[os.fspath(p) for p in inputs],
-            inventory=None,
-            options=options,
-            stats=None,
-        )
-    batches = iter_flow_batches(
-        inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
+    stats = EnrichStats() if inv is not None else None
+    # With an inventory, each batch is enriched where it is parsed, before it is aggregated.
+    agg = aggregate_inputs(
+        inputs,
+        format=format,
+        counts=counts,
+        inventory=inv,
+        stats=stats,
+        progress=progress,
+        vpc_fields=vpc_fields,
     )
-    return recommend_from_flows(
-        batches,
+    return _recommend_observed(
+        _observed(agg, inv),
         counts,
         namespaces=namespaces,
         inputs=[os.fspath(p) for p in inputs],
         inventory=inv,
         options=options,
+        stats=stats,
     )
 
 
@@ -391,17 +384,14 @@ def verify_policies(
     """Replay every observed connection in ``inputs`` against ``policies`` (``vpc_fields``:
     the LogFormat of headerless AWS VPC records, see ``iter_flow_batches``)."""
     from .generate.synthesis import find_resolvers
-    from .ingest import iter_flow_batches
-    from .ingest.parallel import aggregate_inputs
+    from .ingest import aggregate_inputs
 
     inv = read_inventory(list(inventory)) if inventory else None
     counts = RecordCounts()
-    if inv is None:
-        agg = aggregate_inputs(inputs, format=format, counts=counts, vpc_fields=vpc_fields)
-        conn_set, pods, wconns = _observed(agg)
-    else:
-        batches = iter_flow_batches(inputs, format=format, counts=counts, vpc_fields=vpc_fields)
-        conn_set, pods, wconns = observe(batches, inv, EnrichStats())
+    agg = aggregate_inputs(
+        inputs, format=format, counts=counts, inventory=inv, vpc_fields=vpc_fields
+    )
+    conn_set, pods, wconns = _observed(agg, inv)
     if inv is not None:
         notes = [*notes, *inv.conflicts, *inv.rejected]
     evaluator = Evaluator(policies)

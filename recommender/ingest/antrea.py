@@ -49,15 +49,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from recommender.ingest.common import (
-    INT64,
     RECORD_ERRORS,
     Bad,
     RecordParser,
-    family,
     invalid,
     malformed,
 )
-from recommender.ingest.generic import (
+from recommender.ingest.sources import new_row
+from recommender.ingest.values import (
+    INT64,
+    family,
     ip,
     labels,
     name,
@@ -70,7 +71,6 @@ from recommender.ingest.generic import (
     time_ns,
     uint,
 )
-from recommender.ingest.sources import new_row
 from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
 
 NAME = "antrea"

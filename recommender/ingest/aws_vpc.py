@@ -107,15 +107,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from recommender.ingest.common import INT64, Bad, canonical_address, family, invalid
+from recommender.ingest.common import (
+    Bad,
+    invalid,
+)
+from recommender.ingest.sniff import GZIP_MAGIC
 from recommender.ingest.sources import (
-    GZIP_MAGIC,
     Filtered,
     InputError,
     Rejected,
     TextLine,
     iter_records,
     new_row,
+)
+from recommender.ingest.values import (
+    INT64,
+    canonical_address,
+    family,
 )
 from recommender.validate import truncated_repr
 

@@ -79,11 +79,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import FLOW_SCHEMA
-from ..workloads import _normalize_owner
-from .calico import AUTO_HEP_SUFFIX
-from .inventory import Inventory, _owner
+from ..workloads import normalize_owner
+from .calico_fields import AUTO_HEP_SUFFIX
+from .inventory import Inventory, top_owner
 
-__all__ = ["EnrichStats", "enrich_flows"]
+__all__ = ["EnrichStats", "Enrichment", "enrich_flows"]
 
 #: Endpoint kinds that say "no identity": the inventory may resolve them.
 RESOLVABLE_KINDS = ("unknown", "cluster_unknown", "service")
@@ -126,12 +126,32 @@ class EnrichStats:
         if len(self.examples) < MAX_EXAMPLES and text not in self.examples:
             self.examples.append(text)
 
+    def merge(self, other: EnrichStats) -> None:
+        """Add what ``other`` counted (the outcomes of later batches, e.g. of a worker
+        process): the examples stay the first distinct ones in input order."""
+        self.endpoints.update(other.endpoints)
+        self.orientation.update(other.orientation)
+        for text in other.examples:
+            self.note(text)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "endpoints": dict(sorted(self.endpoints.items())),
             "orientation": dict(sorted(self.orientation.items())),
             "examples": self.examples,
         }
+
+
+@dataclass
+class Enrichment:
+    """An inventory applied to each batch before it is aggregated, its outcomes counted in
+    ``stats`` (see :func:`recommender.ingest.aggregate_inputs`)."""
+
+    inventory: Inventory
+    stats: EnrichStats = field(default_factory=EnrichStats)
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return enrich_flows(batch, self.inventory, stats=self.stats)
 
 
 @dataclass(frozen=True)
@@ -192,8 +212,8 @@ class _Index:
             }
             kind = name = None
             if row.owner_kind:
-                kind, name = _owner(row, inventory)
-                kind, name = _normalize_owner(kind, name)
+                kind, name = top_owner(row, inventory)
+                kind, name = normalize_owner(kind, name)
             pod = _Pod(
                 namespace=namespace,
                 name=row.pod,

@@ -50,15 +50,13 @@ Kubernetes metadata (``ig`` on a host) is ``unknown``. Loopback traffic is filte
 ``flows`` = 1 per event (events carry no counts; duplicates happen and are folded by the
 connections stage).
 
-The registry (``detect.FORMAT_MODULES``) needs one module per format: this file registers two
-module objects, ``recommender.ingest.gadget.legacy`` and ``recommender.ingest.gadget.trace_tcp``,
-each with the usual ``NAME``, ``looks_like`` and ``Parser``.
+Two formats, one module: the registry (``detect.FORMAT_MODULES``) names the two
+:class:`~recommender.ingest.reader.Reader` objects, :data:`LEGACY_READER` and
+:data:`TRACE_TCP_READER`.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,10 +64,12 @@ from recommender.ingest.common import (
     RECORD_ERRORS,
     Bad,
     RecordParser,
-    family,
     malformed,
 )
-from recommender.ingest.generic import (
+from recommender.ingest.reader import Reader
+from recommender.ingest.sources import Filtered, new_row
+from recommender.ingest.values import (
+    family,
     file_mtime_ns,
     ip,
     labels,
@@ -82,7 +82,6 @@ from recommender.ingest.generic import (
     time_ns,
     uint,
 )
-from recommender.ingest.sources import Filtered, new_row
 from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
 
 LEGACY = "ig-legacy"
@@ -507,22 +506,10 @@ class TraceTCPParser(RecordParser):
 
 # =========================================================================== registry
 
-
-def _format_module(short: str, fmt: str, looks_like: Any, parser: type) -> types.ModuleType:
-    """A module object ``recommender.ingest.gadget.<short>`` for the format registry."""
-    full = f"{__name__}.{short}"
-    module = sys.modules.get(full)
-    if module is None:
-        module = types.ModuleType(full, f"Inspektor Gadget format {fmt!r} (see {__name__}).")
-        sys.modules[full] = module
-    module.NAME = fmt
-    module.looks_like = looks_like
-    module.Parser = parser
-    return module
-
-
-legacy = _format_module("legacy", LEGACY, looks_like_legacy, LegacyParser)
-trace_tcp = _format_module("trace_tcp", TRACE_TCP, looks_like_trace_tcp, TraceTCPParser)
+#: The two formats' readers (``detect.FORMAT_MODULES`` names them ``gadget:LEGACY_READER``
+#: and ``gadget:TRACE_TCP_READER``).
+LEGACY_READER = Reader(NAME=LEGACY, looks_like=looks_like_legacy, Parser=LegacyParser)
+TRACE_TCP_READER = Reader(NAME=TRACE_TCP, looks_like=looks_like_trace_tcp, Parser=TraceTCPParser)
 
 
 def looks_like(record: Any) -> bool:

@@ -37,8 +37,8 @@ from ..validate import (
     is_label_value,
     truncated_repr,
 )
-from .hubble import parse_time
 from .sources import InputError
+from .values import parse_time
 
 INVENTORY_COLUMNS = [
     "namespace",
@@ -669,14 +669,14 @@ def enrich_pods(observed: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
             row["ports"] = found.ports
             row["node"], row["host_ip"] = found.node, found.host_ip
             if found.owner_kind and not row.get("workload_name"):
-                row["workload_kind"], row["workload_name"] = _owner(found, inventory)
+                row["workload_kind"], row["workload_name"] = top_owner(found, inventory)
         if row["namespace"] in inventory.namespaces:
             row["namespace_labels"] = dict(inventory.namespaces[row["namespace"]])
         rows.append(row)
     for key, found in sorted(inv_by_key.items()):
         if key in seen:
             continue
-        kind, name = _owner(found, inventory) if found.owner_kind else (None, None)
+        kind, name = top_owner(found, inventory) if found.owner_kind else (None, None)
         rows.append(
             {
                 "namespace": found.namespace,
@@ -698,7 +698,7 @@ def enrich_pods(observed: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _owner(pod: Any, inventory: Inventory) -> tuple[str, str]:
+def top_owner(pod: Any, inventory: Inventory) -> tuple[str, str]:
     """The top-level owner: ReplicaSet -> Deployment, Job -> CronJob, when known."""
     kind, name = pod.owner_kind, pod.owner_name
     parent = inventory.owners.get((pod.namespace, kind, name))

@@ -3,7 +3,8 @@
 * :func:`expand_inputs` turns the user's paths (files and directories, any mix) into a
   sorted list of files; a missing path is an :class:`InputError`. ``-`` is standard input,
   named :data:`STDIN` (``<stdin>``) from then on, in rows and errors alike.
-* :func:`file_kind` tells Parquet (``PAR1``) from record files.
+* :func:`head_bytes` reads the first bytes of any input (of standard input too);
+  :mod:`recommender.ingest.sniff` tells gzip and Parquet from them.
 * :class:`Rejected`, :class:`Filtered` and :func:`new_row` are what a format parser returns
   for one record.
 * :func:`iter_records` yields ``(path, record_number, raw)`` from a record file: JSON
@@ -52,6 +53,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from recommender.ingest import sniff
+from recommender.ingest.sniff import BOM as _BOM
 from recommender.schema import FLOW_COLUMNS
 from recommender.validate import truncated_repr
 
@@ -65,7 +68,7 @@ __all__ = [
     "TEXT_PROBE",
     "TextLine",
     "expand_inputs",
-    "file_kind",
+    "head_bytes",
     "input_size",
     "iter_records",
     "new_row",
@@ -94,9 +97,6 @@ SPOOL_MEMORY = 8 << 20
 #: Bytes looked at, at most, to tell an object stream from JSON lines (see content_mode).
 PROBE_BYTES = 1 << 20
 
-GZIP_MAGIC = b"\x1f\x8b"
-PARQUET_MAGIC = b"PAR1"
-_BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
 
 Progress = Callable[[int], None] | None
@@ -356,14 +356,14 @@ def close_stdin() -> None:
         _STDIN = None
 
 
-def file_kind(path: str) -> str:
-    """``"parquet"`` for a Parquet file (magic ``PAR1``), else ``"records"``."""
-    with _open(path) as f:
-        try:
-            head = f.read(4)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return "parquet" if head == PARQUET_MAGIC else "records"
+def head_bytes(path: str, size: int) -> bytes:
+    """The first ``size`` bytes of an input (of standard input too: they are kept for its
+    reader); InputError when it cannot be read."""
+    try:
+        with _open(path) as f:
+            return f.read(size)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 # --------------------------------------------------------------------------- byte chunks
@@ -411,7 +411,7 @@ def _gunzip(raw: Iterator[bytes]) -> Iterator[bytes]:
                 try:
                     piece = d.decompress(data, CHUNK)
                 except zlib.error as exc:
-                    out.append(_inflate_until_error(saved, data))
+                    out.append(sniff.inflate_until_error(saved, data))
                     rest = b"".join(out)
                     if rest:
                         yield rest
@@ -443,26 +443,12 @@ def _gunzip(raw: Iterator[bytes]) -> Iterator[bytes]:
         raise _CorruptGzip("compressed stream ended before the end-of-stream marker")
 
 
-def _inflate_until_error(d: Any, data: bytes) -> bytes:
-    """What the decompressor ``d`` inflates from ``data`` before the first error, fed one
-    byte at a time (at most about 2 KB of output per input byte, so bounded)."""
-    out = bytearray()
-    try:
-        for i in range(len(data)):
-            out += d.decompress(data[i : i + 1])
-            if d.eof:
-                break
-    except zlib.error:
-        pass
-    return bytes(out)
-
-
 def _content_chunks(path: str, f, progress: Progress) -> Iterator[bytes]:
     raw = _file_chunks(f, progress)
     first = next(raw, b"")
     if not first:
         return
-    if first.startswith(GZIP_MAGIC) or (len(first) == 1 and first == GZIP_MAGIC[:1]):
+    if sniff.starts_gzip(first):
 
         def _again() -> Iterator[bytes]:
             yield first
