@@ -296,7 +296,53 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
 
     start = seconds(doc.get("start_time"), "start_time")
     set_times(row, start, seconds(doc.get("end_time"), "end_time"))
+    reporter, direction = _verdict_and_reporter(doc, row)
 
+    proto, number = protocol(doc.get("proto"), "proto")
+    row["protocol"], row["protocol_number"] = proto, number
+
+    host = dash_null(doc.get("host"))
+    if host is not None:
+        if not is_dns1123_subdomain(host):
+            raise invalid("invalid node name", "host", host)
+        row["observer"] = host
+
+    types = {side: _endpoint(doc, row, side, prefix) for side, prefix in _SIDES}
+    row["ip_family"] = family(row["src_ip"], row["dst_ip"]) or (6 if proto == "ICMPv6" else 4)
+    if types["src"] == "hep" and reporter == "dst" and host is not None:
+        row["src_reserved"] = own_node(row["src_name_aggr"], host)
+
+    sport = port(doc.get("source_port"), "source_port")
+    dport = port(doc.get("dest_port"), "dest_port")
+    if proto in PORT_PROTOCOLS:
+        row["src_port"] = sport
+        if dport == 0:  # a port protocol never targets port 0: not a usable port
+            extra["dest_port"] = "0"
+            dport = None
+        row["dst_port"] = dport
+
+    _service(doc, row, extra)
+    names = dns_names(doc.get("dest_domains"), "dest_domains")
+    if names:
+        row["dst_names"] = names
+    row["policies"] = ee_policies(doc.get("policies"), direction)
+    _counters(doc, row, extra, types, reporter)
+
+    _listed(extra, doc, "nat_outgoing_ports", lambda p: str(port(p, "nat_outgoing_ports")))
+    n_orig = count(doc.get("num_original_source_ips"), "num_original_source_ips")
+    if n_orig:
+        extra["num_original_source_ips"] = str(n_orig)
+    _listed(extra, doc, "original_source_ips", lambda a: ip(a, "original_source_ips") or "-")
+    if extra:
+        row["extra"] = sorted(extra.items())
+    return row
+
+
+_SIDES = (("src", "source"), ("dst", "dest"))
+
+
+def _verdict_and_reporter(doc: dict, row: dict) -> tuple[str, str]:
+    """Fill the verdict and the reporter; returns (reporter, direction)."""
     action = doc.get("action")
     if type(action) is not str:
         raise malformed("action", action)
@@ -312,50 +358,33 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
         raise unknown_enum("reporter", reporter_v)
     reporter, direction = REPORTERS[reporter_v]
     row["reporter"], row["direction"], row["is_reply"] = reporter, direction, False
+    return reporter, direction
 
-    proto, number = protocol(doc.get("proto"), "proto")
-    row["protocol"], row["protocol_number"] = proto, number
 
-    host = dash_null(doc.get("host"))
-    if host is not None:
-        if not is_dns1123_subdomain(host):
-            raise invalid("invalid node name", "host", host)
-        row["observer"] = host
+def _endpoint(doc: dict, row: dict, side: str, prefix: str) -> str:
+    """Fill one end (``prefix``: ``source`` or ``dest``); returns its Calico type."""
+    t = doc.get(f"{prefix}_type")
+    if type(t) is not str:
+        raise malformed(f"{prefix}_type", t)
+    kind = ENDPOINT_TYPES.get(t)
+    if kind is None:
+        raise unknown_enum(f"{prefix}_type", t)
+    ns = namespace(doc.get(f"{prefix}_namespace"), f"{prefix}_namespace")
+    pod, aggr = endpoint_names(
+        kind,
+        doc.get(f"{prefix}_name"),
+        doc.get(f"{prefix}_name_aggr"),
+        f"{prefix}_name",
+        f"{prefix}_name_aggr",
+    )
+    address = ip(doc.get(f"{prefix}_ip"), f"{prefix}_ip")
+    pod_labels = labels(doc.get(f"{prefix}_labels"), f"{prefix}_labels")
+    fill_endpoint(row, side, kind, ns, pod, aggr, address, pod_labels)
+    return t
 
-    types = {}
-    for side, prefix in (("src", "source"), ("dst", "dest")):
-        t = doc.get(f"{prefix}_type")
-        if type(t) is not str:
-            raise malformed(f"{prefix}_type", t)
-        kind = ENDPOINT_TYPES.get(t)
-        if kind is None:
-            raise unknown_enum(f"{prefix}_type", t)
-        types[side] = t
-        ns = namespace(doc.get(f"{prefix}_namespace"), f"{prefix}_namespace")
-        pod, aggr = endpoint_names(
-            kind,
-            doc.get(f"{prefix}_name"),
-            doc.get(f"{prefix}_name_aggr"),
-            f"{prefix}_name",
-            f"{prefix}_name_aggr",
-        )
-        address = ip(doc.get(f"{prefix}_ip"), f"{prefix}_ip")
-        pod_labels = labels(doc.get(f"{prefix}_labels"), f"{prefix}_labels")
-        fill_endpoint(row, side, kind, ns, pod, aggr, address, pod_labels)
 
-    row["ip_family"] = family(row["src_ip"], row["dst_ip"]) or (6 if proto == "ICMPv6" else 4)
-    if types["src"] == "hep" and reporter == "dst" and host is not None:
-        row["src_reserved"] = own_node(row["src_name_aggr"], host)
-
-    sport = port(doc.get("source_port"), "source_port")
-    dport = port(doc.get("dest_port"), "dest_port")
-    if proto in PORT_PROTOCOLS:
-        row["src_port"] = sport
-        if dport == 0:  # a port protocol never targets port 0: not a usable port
-            extra["dest_port"] = "0"
-            dport = None
-        row["dst_port"] = dport
-
+def _service(doc: dict, row: dict, extra: dict[str, str]) -> None:
+    """The Service the client used (``dest_service_*``), placed by ``place_service``."""
     svc_ns = namespace(doc.get("dest_service_namespace"), "dest_service_namespace")
     svc_name = dash_null(doc.get("dest_service_name"))
     if svc_name is not None and not is_dns1123_label(svc_name):
@@ -371,12 +400,11 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
     svc_port = port(doc.get("dest_service_port_num"), "dest_service_port_num")
     place_service(row, extra, svc_ns, svc_name, svc_port_name, svc_port)
 
-    names = dns_names(doc.get("dest_domains"), "dest_domains")
-    if names:
-        row["dst_names"] = names
 
-    row["policies"] = ee_policies(doc.get("policies"), direction)
-
+def _counters(
+    doc: dict, row: dict, extra: dict[str, str], types: dict[str, str], reporter: str
+) -> None:
+    """Flow counts (counted once, see ``count_once``) and packet/byte counters."""
     num_flows = count(doc.get("num_flows"), "num_flows")
     row["flows_started"] = count(doc.get("num_flows_started"), "num_flows_started")
     row["flows_completed"] = count(doc.get("num_flows_completed"), "num_flows_completed")
@@ -390,12 +418,3 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
         count(doc.get("bytes_out"), "bytes_out"),
     )
     row["aggregated"] = is_aggregated(row)
-
-    _listed(extra, doc, "nat_outgoing_ports", lambda p: str(port(p, "nat_outgoing_ports")))
-    n_orig = count(doc.get("num_original_source_ips"), "num_original_source_ips")
-    if n_orig:
-        extra["num_original_source_ips"] = str(n_orig)
-    _listed(extra, doc, "original_source_ips", lambda a: ip(a, "original_source_ips") or "-")
-    if extra:
-        row["extra"] = sorted(extra.items())
-    return row

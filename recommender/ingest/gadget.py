@@ -416,20 +416,9 @@ class TraceTCPParser(RecordParser):
     def _parse(self, rec: Any) -> dict | Filtered:
         if type(rec) is not dict:
             raise Bad("malformed record: not an object", truncated_repr(rec))
-        etype = rec.get("type")
-        if etype is None:
-            raw = rec.get("type_raw")
-            if type(raw) is not int or raw not in TCP_EVENT_TYPES:
-                raise malformed("type", raw)
-            etype = TCP_EVENT_TYPES[raw]
-        elif etype in MESSAGE_TYPES:
-            return Filtered(f"ig: {etype} message")
-        elif etype not in ("connect", "accept", "close"):
-            raise malformed("type", etype)
-        if etype == "close":
-            return Filtered("ig: close event (evidence only)")
-        outgoing = etype == "connect"
-
+        etype = _event_type(rec)
+        if isinstance(etype, Filtered):
+            return etype
         src = _dict(rec.get("src"), "src")
         dst = _dict(rec.get("dst"), "dst")
         if src is None or dst is None:
@@ -442,33 +431,7 @@ class TraceTCPParser(RecordParser):
         # The traced container's pod.
         k8s = _dict(rec.get("k8s"), "k8s") or {}
         node = node_name(k8s.get("node"), "k8s.node")
-        ns = namespace(k8s.get("namespace"), "k8s.namespace")
-        pod = pod_name(k8s.get("podName"), "k8s.podName")
-        container = name(
-            k8s.get("containerName"),
-            "k8s.containerName",
-            is_dns1123_label,
-            "invalid container name",
-        )
-        _pod_identity(ns, pod, "k8s")
-        host_network = _bool(_ci(k8s, "hostnetwork"), "k8s.hostnetwork")
-        resolved_local = _resolved(local_k8s, local_ip, "src.k8s")
-        if host_network:
-            local = _Endpoint("host_network_pod", local_ip, ns, pod)
-        elif pod is not None:
-            lab = None
-            if (
-                resolved_local is not None
-                and resolved_local.kind == "pod"
-                and (resolved_local.namespace, resolved_local.pod) == (ns, pod)
-            ):
-                lab = resolved_local.labels
-            local = _Endpoint("pod", local_ip, ns, pod, lab)
-        elif resolved_local is not None and resolved_local.kind == "pod":
-            local = resolved_local
-        else:
-            local = _Endpoint("unknown", local_ip)
-
+        local, container = _traced(k8s, local_ip, local_k8s)
         remote = _resolved(remote_k8s, remote_ip, "dst.k8s")
         if remote is None:
             # The resolver ran (a k8s object is present) and named nothing: not a pod or a
@@ -486,7 +449,7 @@ class TraceTCPParser(RecordParser):
         row["time_start"] = row["time_end"] = start
         row["observer"] = node
         row["verdict"] = "allowed"  # the handshake completed (connect) or was accepted
-        if outgoing:
+        if etype == "connect":
             _finish(
                 row, local, remote, outgoing=True, server_port=remote_port, client_port=local_port
             )
@@ -502,6 +465,52 @@ class TraceTCPParser(RecordParser):
             extra["netns_id"] = str(netns)
         row["extra"] = sorted(extra.items())
         return row
+
+
+def _event_type(rec: dict) -> str | Filtered:
+    """``connect`` or ``accept``; Filtered for messages and ``close`` events."""
+    etype = rec.get("type")
+    if etype is None:
+        raw = rec.get("type_raw")
+        if type(raw) is not int or raw not in TCP_EVENT_TYPES:
+            raise malformed("type", raw)
+        etype = TCP_EVENT_TYPES[raw]
+    elif etype in MESSAGE_TYPES:
+        return Filtered(f"ig: {etype} message")
+    elif etype not in ("connect", "accept", "close"):
+        raise malformed("type", etype)
+    if etype == "close":
+        return Filtered("ig: close event (evidence only)")
+    return etype
+
+
+def _traced(k8s: dict, local_ip: str, local_k8s: dict | None) -> tuple[_Endpoint, str | None]:
+    """The traced container's end (its pod, host-network pod or unknown) and container."""
+    ns = namespace(k8s.get("namespace"), "k8s.namespace")
+    pod = pod_name(k8s.get("podName"), "k8s.podName")
+    container = name(
+        k8s.get("containerName"),
+        "k8s.containerName",
+        is_dns1123_label,
+        "invalid container name",
+    )
+    _pod_identity(ns, pod, "k8s")
+    host_network = _bool(_ci(k8s, "hostnetwork"), "k8s.hostnetwork")
+    resolved_local = _resolved(local_k8s, local_ip, "src.k8s")
+    if host_network:
+        return _Endpoint("host_network_pod", local_ip, ns, pod), container
+    if pod is not None:
+        lab = None
+        if (
+            resolved_local is not None
+            and resolved_local.kind == "pod"
+            and (resolved_local.namespace, resolved_local.pod) == (ns, pod)
+        ):
+            lab = resolved_local.labels
+        return _Endpoint("pod", local_ip, ns, pod, lab), container
+    if resolved_local is not None and resolved_local.kind == "pod":
+        return resolved_local, container
+    return _Endpoint("unknown", local_ip), container
 
 
 # =========================================================================== registry

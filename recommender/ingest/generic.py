@@ -578,6 +578,65 @@ def _line_breaks(batch: pa.RecordBatch) -> Any:
     return total
 
 
+def _csv_reader(raw: Any, header: list[str], lines: _Lines) -> tuple[_CSVInput, Any]:
+    """The CSV stream of an open file (gunzipped when it is gzip) and its Arrow reader;
+    OSError or ArrowException when the first block cannot be read."""
+    gz = raw.read(2) == sniff.GZIP_MAGIC
+    raw.seek(0)
+    stream = _CSVInput(raw, gz)
+    import pyarrow.csv as pacsv  # on use: Hubble ingest workers never need it
+
+    reader = pacsv.open_csv(
+        stream,
+        # Serial reading: the invalid-row callback runs in file order, before the block's
+        # batch is handed out (what _Lines relies on). The header as parsed here names
+        # the columns, so the mapping always matches.
+        read_options=pacsv.ReadOptions(
+            block_size=BLOCK_SIZE, use_threads=False, column_names=header, skip_rows=1
+        ),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=lines.on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            # Every column (raw bytes): unmapped ones are needed to count line breaks.
+            column_types={n: pa.binary() for n in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return stream, reader
+
+
+def _block_rows(
+    batch: pa.RecordBatch,
+    mapping: dict[str, str],
+    lines: _Lines,
+    batcher: _Batcher,
+    counts: RecordCounts,
+    path: str,
+    default_time: int | None,
+) -> Iterator[pa.RecordBatch]:
+    """Parse the rows of one CSV block, handing out the batcher's full batches."""
+    keys = list(mapping)
+    names = batch.schema.names
+    columns = [batch.column(names.index(mapping[k])).to_pylist() for k in keys]
+    breaks = _line_breaks(batch)
+    for i, values in enumerate(zip(*columns, strict=True)):
+        line = lines.next_row()
+        lines.breaks(int(breaks[i]))
+        if not any(values):
+            continue  # a blank line (or only separators): not a record
+        cells = _decoded(keys, values)
+        if isinstance(cells, Bad):
+            counts.add_rejected(path, line, cells.reason, cells.detail)
+            continue
+        out = _add(batcher, counts, path, line, cells.get, default_time)
+        if out is not None:
+            yield out
+
+
 def _csv_batches(
     path: str,
     counts: RecordCounts,
@@ -586,9 +645,8 @@ def _csv_batches(
 ) -> Iterator[pa.RecordBatch]:
     header = _csv_header(path)
     if header is None:
-        if sniff.is_blank(
-            path, HEADER_BYTES
-        ):  # (``--format generic``): no records, like any format
+        # (``--format generic``): no records, like any format
+        if sniff.is_blank(path, HEADER_BYTES):
             return
         raise InputError(f"{path}: not a generic flow file (no CSV header line)")
     mapping = _column_map(header, path)
@@ -602,31 +660,7 @@ def _csv_batches(
         raise InputError(f"{path}: cannot read: {_one_line(exc)}") from None
     reported = 0
     try:
-        gz = raw.read(2) == sniff.GZIP_MAGIC
-        raw.seek(0)
-        stream = _CSVInput(raw, gz)
-        import pyarrow.csv as pacsv  # on use: Hubble ingest workers never need it
-
-        reader = pacsv.open_csv(
-            stream,
-            # Serial reading: the invalid-row callback runs in file order, before the block's
-            # batch is handed out (what _Lines relies on). The header as parsed here names
-            # the columns, so the mapping always matches.
-            read_options=pacsv.ReadOptions(
-                block_size=BLOCK_SIZE, use_threads=False, column_names=header, skip_rows=1
-            ),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=lines.on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                # Every column (raw bytes): unmapped ones are needed to count line breaks.
-                column_types={n: pa.binary() for n in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        stream, reader = _csv_reader(raw, header, lines)
     except (OSError, pa.ArrowException) as exc:
         # The header was readable, the first block is not (a line over BLOCK_SIZE): one
         # rejected record, like damage further on.
@@ -635,7 +669,6 @@ def _csv_batches(
         return
 
     batcher = _Batcher(path, batch_size)
-    keys = list(mapping)
     try:
         while True:
             try:
@@ -648,21 +681,7 @@ def _csv_batches(
                 counts.add_rejected(path, lines.finish(), "unreadable CSV", _one_line(exc))
                 stream.error = None  # reported
                 break
-            names = batch.schema.names
-            columns = [batch.column(names.index(mapping[k])).to_pylist() for k in keys]
-            breaks = _line_breaks(batch)
-            for i, values in enumerate(zip(*columns, strict=True)):
-                line = lines.next_row()
-                lines.breaks(int(breaks[i]))
-                if not any(values):
-                    continue  # a blank line (or only separators): not a record
-                cells = _decoded(keys, values)
-                if isinstance(cells, Bad):
-                    counts.add_rejected(path, line, cells.reason, cells.detail)
-                    continue
-                out = _add(batcher, counts, path, line, cells.get, default_time)
-                if out is not None:
-                    yield out
+            yield from _block_rows(batch, mapping, lines, batcher, counts, path, default_time)
             if progress is not None:
                 now = min(raw.tell(), size)
                 if now > reported:

@@ -576,6 +576,74 @@ def _spool_dir() -> str:
     return tempfile.mkdtemp(prefix="netpol-ingest-", dir=base)
 
 
+class _Window:
+    """The tasks planned ahead, in input order: which run where, and when (see _drive)."""
+
+    def __init__(
+        self,
+        planned: Iterator[_Task],
+        workers: int,
+        aggregate: bool,
+        settings: _Settings,
+        executor: ProcessPoolExecutor,
+        spool: str,
+    ) -> None:
+        self.planned = planned
+        self.tasks: deque[_Task] = deque()
+        self.aggregate = aggregate
+        self.settings = settings
+        self.executor = executor
+        self.spool = spool
+        self.serial = itertools.count()
+        self.max_submitted = 2 * (workers - 1)
+        # Tasks that wait for their turn hold their batches; aggregating ones hold only a
+        # small partial aggregate, so this process may run further ahead instead of waiting.
+        self.max_window = self.max_submitted + (AGGREGATE_AHEAD if aggregate else workers + 1)
+        self.submitted = 0
+        self.exhausted = False
+
+    def call(self, task: _Task) -> tuple[Callable[..., _Result], tuple]:
+        """The task's call, wrapped in _aggregate_task when tasks aggregate."""
+        assert task.call is not None
+        fn, args = task.call
+        return (_aggregate_task, (fn, *args)) if self.aggregate else (fn, args)
+
+    def run_here(self, task: _Task) -> None:
+        task.call = self.call(task)
+        _run_here(task)
+
+    def refill(self) -> None:
+        # Planning is lazy: a large gzip file is decompressed as its tasks are due.
+        while not self.exhausted and len(self.tasks) < self.max_window:
+            task = next(self.planned, None)
+            if task is None:
+                self.exhausted = True
+            else:
+                self.tasks.append(task)
+        for task in self.tasks:  # the earliest tasks go to the workers
+            if self.submitted >= self.max_submitted:
+                break
+            if task.unstarted:
+                fn, args = self.call(task)
+                path = os.path.join(self.spool, f"{next(self.serial)}.arrow")
+                task.future = self.executor.submit(fn, self.settings, path, *args)
+                self.submitted += 1
+
+    def next_due(self) -> _Task:
+        """The task due next, once it can be handed out; meanwhile this process parses the
+        tasks nobody has started."""
+        while True:
+            task = self.tasks[0]
+            if task.future is not None and not task.future.done():
+                # The batch due next is not ready: parse a task nobody has started.
+                ahead = next((t for t in self.tasks if t.unstarted), None)
+                if ahead is not None:
+                    self.run_here(ahead)
+                    self.refill()
+                    continue
+            return self.tasks.popleft()
+
+
 def _drive(
     files: list[str],
     format: str | None,
@@ -595,47 +663,12 @@ def _drive(
     with ``inventory`` when one is given (each worker receives it once, when it starts)."""
     settings = _Settings.current()
     planned = _plan(files, format, counts, progress, batch_size, settings, aggregate, vpc_fields)
-    window: deque[_Task] = deque()
-    max_submitted = 2 * (workers - 1)
-    # Tasks that wait for their turn hold their batches; aggregating ones hold only a small
-    # partial aggregate, so this process may run further ahead instead of waiting.
-    max_window = max_submitted + (AGGREGATE_AHEAD if aggregate else workers + 1)
-    submitted = 0
-    exhausted = False
     offsets: dict[str, int] = {}
     spool = _spool_dir()
-    serial = itertools.count()
     executor = ProcessPoolExecutor(
         workers - 1, mp_context=_WorkerContext(), initializer=_use_inventory, initargs=(inventory,)
     )
-
-    def run_here(task: _Task) -> None:
-        assert task.call is not None
-        if aggregate:
-            fn, args = task.call
-            task.call = (_aggregate_task, (fn, *args))
-        _run_here(task)
-
-    def refill() -> None:
-        nonlocal exhausted, submitted
-        # Planning is lazy: a large gzip file is decompressed as its tasks are due.
-        while not exhausted and len(window) < max_window:
-            task = next(planned, None)
-            if task is None:
-                exhausted = True
-            else:
-                window.append(task)
-        for task in window:  # the earliest tasks go to the workers
-            if submitted >= max_submitted:
-                break
-            if task.unstarted:
-                assert task.call is not None
-                fn, args = task.call
-                if aggregate:
-                    fn, args = _aggregate_task, (fn, *args)
-                path = os.path.join(spool, f"{next(serial)}.arrow")
-                task.future = executor.submit(fn, settings, path, *args)
-                submitted += 1
+    window = _Window(planned, workers, aggregate, settings, executor, spool)
 
     def hand_out(task: _Task, result: _Result) -> Iterator[tuple[_Result, int]]:
         offset = offsets[task.path]
@@ -649,40 +682,32 @@ def _drive(
 
     done = False
     try:
-        refill()
-        while window:
-            task = window[0]
-            if task.future is not None and not task.future.done():
-                # The batch due next is not ready: parse a task nobody has started.
-                ahead = next((t for t in window if t.unstarted), None)
-                if ahead is not None:
-                    run_here(ahead)
-                    refill()
-                    continue
-            window.popleft()
+        window.refill()
+        while window.tasks:
+            task = window.next_due()
             if task.new_file:
                 counts.files += 1
                 offsets[task.path] = 0
             if task.future is not None:
-                submitted -= 1
+                window.submitted -= 1
                 result = task.future.result()  # raises the task's error, in its turn
-                refill()
+                window.refill()
                 yield from hand_out(task, result)
             elif task.error is not None:
                 raise task.error
             elif task.result is not None:
                 result, task.result = task.result, None
-                refill()
+                window.refill()
                 yield from hand_out(task, result)
             elif task.local is not None:
                 yield from task.local()
             else:  # a call nobody started: run it now
-                run_here(task)
+                window.run_here(task)
                 if task.error is not None:
                     raise task.error
                 assert task.result is not None
                 yield from hand_out(task, task.result)
-            refill()
+            window.refill()
         done = True
     finally:
         # When every task is done, the worker processes exit in their own time (tens of ms
