@@ -402,9 +402,9 @@ def measure(directory: str, workers: int, parse_only: bool, in_workers: bool = F
 
 
 def _has_aggregate_inputs() -> bool:
-    from recommender.ingest import parallel
+    import recommender.ingest as ingest
 
-    return hasattr(parallel, "aggregate_inputs")
+    return hasattr(ingest, "aggregate_inputs")
 
 
 def big(gb: float, workers: int, tmp: Path, repeat: int = 3) -> None:
