@@ -307,7 +307,7 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
             raise invalid("invalid node name", "host", host)
         row["observer"] = host
 
-    types = {side: _endpoint(doc, row, side, prefix) for side, prefix in _SIDES}
+    types = {"src": _endpoint(doc, row, "src", "source"), "dst": _endpoint(doc, row, "dst", "dest")}
     row["ip_family"] = family(row["src_ip"], row["dst_ip"]) or (6 if proto == "ICMPv6" else 4)
     if types["src"] == "hep" and reporter == "dst" and host is not None:
         row["src_reserved"] = own_node(row["src_name_aggr"], host)
@@ -336,9 +336,6 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
     if extra:
         row["extra"] = sorted(extra.items())
     return row
-
-
-_SIDES = (("src", "source"), ("dst", "dest"))
 
 
 def _verdict_and_reporter(doc: dict, row: dict) -> tuple[str, str]:
