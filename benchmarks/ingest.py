@@ -19,7 +19,7 @@ hours=H))``, H from the size) streamed from raw files to connections, in a fresh
 per run, with 1 process and with ``--workers`` processes (this one included): records,
 seconds, records/s, CPU seconds and peak RSS (``getrusage`` of the process and of its
 worker processes, and the peak of their sum sampled from /proc). With ``--workers`` processes
-the connections are also built by ``parallel.aggregate_inputs`` ("aggr. in workers": each
+the connections are also built by ``ingest.aggregate_inputs`` ("aggr. in workers": each
 task is aggregated where it is parsed and the partial aggregates are merged; the path
 ``recommend`` and ``verify`` take without an inventory; Hubble records are folded there,
 see ``fast_hubble._Folder``). Each configuration runs ``--repeat`` times: the table shows
@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 import pandas  # noqa: E402, F401 - the pipeline and CLI load it at start; not timed here
 
 from recommender.accounting import RecordCounts  # noqa: E402
-from recommender.ingest import _batches, iter_flow_batches  # noqa: E402
+from recommender.ingest import iter_flow_batches, local_batches  # noqa: E402
 from recommender.ingest.sources import expand_inputs  # noqa: E402
 
 #: Hubble JSON per simulated hour of ``shop_cluster(seed=7)`` (measured: ~3 MB).
@@ -280,7 +280,7 @@ def per_format(records: int, tmp: Path) -> None:
 
         def reference(files: list[str] = files) -> int:
             counts = RecordCounts()
-            for _ in _batches(files, None, counts, None, 50_000, fast=False):
+            for _ in local_batches(files, None, counts, None, 50_000, fast=False):
                 pass
             return counts.read
 
@@ -371,7 +371,7 @@ def measure(directory: str, workers: int, parse_only: bool, in_workers: bool = F
     start = time.perf_counter()
     cpu0 = time.process_time()
     if in_workers:
-        from recommender.ingest.parallel import aggregate_inputs
+        from recommender.ingest import aggregate_inputs
 
         agg = aggregate_inputs([directory], counts=counts, workers=workers)
         conns_set, _pods = agg.connections(), agg.pods()
@@ -400,9 +400,9 @@ def measure(directory: str, workers: int, parse_only: bool, in_workers: bool = F
 
 
 def _has_aggregate_inputs() -> bool:
-    from recommender.ingest import parallel
+    import recommender.ingest as ingest
 
-    return hasattr(parallel, "aggregate_inputs")
+    return hasattr(ingest, "aggregate_inputs")
 
 
 def big(gb: float, workers: int, tmp: Path, repeat: int = 3) -> None:

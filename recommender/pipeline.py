@@ -30,6 +30,7 @@ from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
 from .generate.k8s import render_policy
 from .generate.synthesis import find_resolvers, synthesize
+from .ingest import aggregate_inputs
 from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
 from .netpol.breadth import measure_breadth
@@ -70,43 +71,19 @@ def observe(
         inv = read_inventory(list(inventory)) if inventory else None
         counts = RecordCounts()
         stats = EnrichStats() if inv is not None else None
-        agg = _read_observed(
+        # One read path: with an inventory each batch is enriched where it is parsed (in the
+        # worker processes too), before it is aggregated.
+        agg = aggregate_inputs(
             inputs,
-            inv,
             format=format,
             counts=counts,
+            inventory=inv,
+            stats=stats,
             progress=progress,
             vpc_fields=vpc_fields,
-            stats=stats,
         )
     with clock("connections"):
         return _observation(agg, counts, [os.fspath(p) for p in inputs], inv, stats)
-
-
-def _read_observed(
-    inputs: Sequence[PathLike],
-    inventory: Inventory | None,
-    *,
-    format: str | None,
-    counts: RecordCounts,
-    progress: Callable[[int], None] | None,
-    vpc_fields: Sequence[str] | str | None,
-    stats: EnrichStats | None,
-) -> StreamingAggregator:
-    """Every record of ``inputs`` folded into one aggregator (``counts`` filled)."""
-    from .ingest import iter_flow_batches
-    from .ingest.parallel import aggregate_inputs
-
-    if inventory is None:
-        # No enrichment: aggregate where the records are parsed (only partial aggregates
-        # cross process boundaries).
-        return aggregate_inputs(
-            inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
-        )
-    batches = iter_flow_batches(
-        inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
-    )
-    return fold_batches(batches, inventory, stats)
 
 
 def fold_batches(

@@ -36,7 +36,7 @@ def workload_from_pod_name(pod: str, labels: dict[str, str] | None = None) -> tu
     if pod.endswith("*"):
         # An aggregated name is a generateName prefix: `<replicaset>-*`, `<daemonset>-*`.
         base = pod.rstrip("*").rstrip("-")
-        kind, name = _normalize_owner("ReplicaSet", base)
+        kind, name = normalize_owner("ReplicaSet", base)
         if kind == "Deployment":
             return kind, name
         m = _CRONJOB_JOB.match(base)
@@ -62,7 +62,7 @@ def workload_from_pod_name(pod: str, labels: dict[str, str] | None = None) -> tu
     return "Pod", pod
 
 
-def _normalize_owner(kind: str, name: str) -> tuple[str, str]:
+def normalize_owner(kind: str, name: str) -> tuple[str, str]:
     """Map intermediate owners to the top-level controller (ReplicaSet -> Deployment)."""
     if kind == "ReplicaSet":
         m = re.match(rf"^(?P<name>.+)-[{_SAFE}]{{6,10}}$", name)
@@ -85,7 +85,7 @@ def assign_workloads(pods: pd.DataFrame) -> pd.DataFrame:
     for row in out.itertuples(index=False):
         kind, name = row.workload_kind, row.workload_name
         if isinstance(kind, str) and isinstance(name, str) and kind and name:
-            kind, name = _normalize_owner(kind, name)
+            kind, name = normalize_owner(kind, name)
             source = "flow log"
         else:
             kind, name = workload_from_pod_name(row.pod, row.labels or {})

@@ -28,36 +28,41 @@ Typical use::
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
-from recommender.ingest import detect, fast_hubble, generic, parquet, sources
+from recommender.ingest import detect, sources
 from recommender.ingest.parquet import write_parquet
+from recommender.ingest.plan import RECORDS, plan_file, plan_inputs, read_whole
+from recommender.ingest.reader import RecordParser, expander, new_parser
 from recommender.ingest.sources import (
     STDIN,
     Filtered,
     InputError,
     Rejected,
-    expand_inputs,
-    file_kind,
     input_size,
     iter_records,
     new_row,
 )
 from recommender.schema import FLOW_SCHEMA, SCHEMA_VERSION
 
+if TYPE_CHECKING:
+    from recommender.connections import StreamingAggregator
+    from recommender.ingest.enrich import EnrichStats
+    from recommender.ingest.inventory import Inventory
+
 __all__ = [
     "FORMATS",
     "FlowSet",
     "InputError",
+    "aggregate_inputs",
     "iter_flow_batches",
     "input_size",
     "read_flows",
@@ -115,12 +120,6 @@ def _aligned(row: dict[str, Any]) -> dict[str, Any]:
     return aligned
 
 
-def _check_format(format: str | None) -> None:
-    if format is not None and format not in detect.FORMAT_MODULES:
-        known = ", ".join(detect.FORMAT_MODULES)
-        raise InputError(f"unknown format {format!r} (known: {known})")
-
-
 def iter_flow_batches(
     inputs: Sequence[str | os.PathLike] | str | os.PathLike,
     *,
@@ -147,42 +146,80 @@ def iter_flow_batches(
     ``${field}`` string, see :func:`recommender.ingest.aws_vpc.parse_log_format`
     (ValueError when it is not one).
     """
-    _check_format(format)
-    if vpc_fields is not None:
-        from recommender.ingest.aws_vpc import parse_log_format
+    plan = plan_inputs(
+        inputs, format=format, workers=workers, batch_size=batch_size, vpc_fields=vpc_fields
+    )
+    if plan.workers > 1:
+        from recommender.ingest import parallel
 
-        vpc_fields = parse_log_format(vpc_fields)
-    if batch_size < 1:
-        raise ValueError("batch_size must be positive")
-    if workers is not None and workers < 1:
-        raise ValueError("workers must be positive")
-    files = expand_inputs(inputs)
-    from recommender.ingest import parallel
-
-    if workers is None:
-        total = 0
-        for path in files:
-            with contextlib.suppress(OSError):  # reported when the file is read
-                total += os.path.getsize(path)
-        workers = parallel.auto_workers(total)
-    if all(path == STDIN for path in files):
-        workers = 1  # standard input is read in this process, as it arrives
-    if workers > 1:
         return parallel.iter_batches(
-            files, format, counts, progress, batch_size, workers, vpc_fields=vpc_fields
+            plan.files,
+            format,
+            counts,
+            progress,
+            batch_size,
+            plan.workers,
+            vpc_fields=plan.vpc_fields,
         )
-    return _batches(files, format, counts, progress, batch_size, vpc_fields=vpc_fields)
+    return local_batches(
+        plan.files, format, counts, progress, batch_size, vpc_fields=plan.vpc_fields
+    )
 
 
-def _parser(fmt: str, path: str, lookahead: list[Any], vpc_fields: Sequence[str] | None) -> Any:
-    """The parser of one file; ``vpc_fields`` goes to the AWS VPC one."""
-    module = detect.load(fmt)
-    if vpc_fields is not None and fmt == "aws-vpc":
-        return module.Parser(path, lookahead, fields=vpc_fields)
-    return module.Parser(path, lookahead)
+def aggregate_inputs(
+    inputs: Sequence[str | os.PathLike] | str | os.PathLike,
+    *,
+    format: str | None = None,
+    counts: RecordCounts,
+    inventory: Inventory | None = None,
+    stats: EnrichStats | None = None,
+    workers: int | None = None,
+    progress: Progress = None,
+    batch_size: int = 50_000,
+    vpc_fields: Sequence[str] | str | None = None,
+) -> StreamingAggregator:
+    """Raw inputs -> a :class:`StreamingAggregator` holding their connections and pods: the
+    one read path of ``recommend`` and ``verify``, with or without an inventory.
+
+    The same aggregator (connections, pods, ``excluded``, ``records_used``) and the same
+    ``counts`` as streaming :func:`iter_flow_batches` into one, but with several processes
+    each task's batches are aggregated where they are parsed and only the partial
+    aggregates travel between processes. With an ``inventory``, each batch is enriched
+    (:func:`recommender.ingest.enrich.enrich_flows`, outcomes counted in ``stats``) before
+    it is aggregated, in the process that parsed it. ``workers`` and ``vpc_fields`` as for
+    :func:`iter_flow_batches`.
+    """
+    from recommender.connections import StreamingAggregator
+
+    plan = plan_inputs(
+        inputs, format=format, workers=workers, batch_size=batch_size, vpc_fields=vpc_fields
+    )
+    enrich = None
+    if inventory is not None:
+        from recommender.ingest.enrich import Enrichment, EnrichStats
+
+        enrich = Enrichment(inventory, stats if stats is not None else EnrichStats())
+    if plan.workers > 1:
+        from recommender.ingest import parallel
+
+        return parallel.aggregate(plan, format, counts, progress, batch_size, enrich)
+    agg = StreamingAggregator()
+    # Enriched batches are FLOW_SCHEMA rows: Hubble records are folded only without one.
+    batches = local_batches(
+        plan.files,
+        format,
+        counts,
+        progress,
+        batch_size,
+        fold=enrich is None,
+        vpc_fields=plan.vpc_fields,
+    )
+    for batch in batches:
+        agg.add(batch if enrich is None else enrich(batch))
+    return agg
 
 
-def _batches(
+def local_batches(
     files: list[str],
     format: str | None,
     counts: RecordCounts,
@@ -195,7 +232,8 @@ def _batches(
 ) -> Iterator[pa.RecordBatch]:
     """Batches of ``files`` read in this process. ``fold``: Hubble files read fast give
     folded batches, which only the connections aggregator reads (see
-    :meth:`fast_hubble.FastParser.run`); other files give FLOW_SCHEMA batches."""
+    :meth:`fast_hubble.FastParser.run`); other files give FLOW_SCHEMA batches. Rows of
+    consecutive record files share batches."""
     cols = _Rows()
     # Parsing makes millions of small acyclic objects (rows, tuples) that refcounting frees;
     # the cyclic GC would rescan the growing batch over and over (a third of the run time).
@@ -212,76 +250,17 @@ def _batches(
     try:
         for path in files:
             counts.files += 1
-            stdin = path == STDIN
-            if stdin:
-                _check_stdin(format)
-            elif format == "generic" or (format is None and generic.claims(path)):
+            plan = plan_file(path, format, lookahead=LOOKAHEAD, fast=fast)
+            if plan.kind == RECORDS:
+                batches = _record_batches(
+                    path, format, counts, progress, cols, batch_size, vpc_fields
+                )
+            else:
                 if cols:
                     yield from hand_out(cols.flush())
-                for batch in generic.iter_batches(
-                    path, counts, batch_size=batch_size, progress=progress
-                ):
-                    yield from hand_out(batch)
-                continue
-            if file_kind(path) == "parquet" or format == "parquet":
-                if cols:
-                    yield from hand_out(cols.flush())
-                for batch in parquet.iter_batches(
-                    path, counts, batch_size=batch_size, progress=progress
-                ):
-                    yield from hand_out(batch)
-                continue
-            # Hubble JSON lines: the fast parser (same rows and accounting, ~5x faster).
-            plan = fast_hubble.probe(path, format, LOOKAHEAD) if fast else None
-            if plan is not None:
-                if stdin:
-                    sources.stop_keeping_stdin()
-                if cols:
-                    yield from hand_out(cols.flush())
-                for batch in fast_hubble.iter_batches(
-                    plan, counts, progress=progress, batch_size=batch_size, fold=fold
-                ):
-                    yield from hand_out(batch)
-                continue
-            records = iter_records(path, progress)
-            lookahead = list(islice(records, LOOKAHEAD))
-            fmt = format or detect.detect_file(path, lookahead)
-            parser = _parser(fmt, path, [r for _, _, r in lookahead], vpc_fields) if fmt else None
-            if stdin and parser is not None:
-                sources.stop_keeping_stdin()  # the parser made any pre-pass over the input
-            # Container records (an Elasticsearch search response, a Whisker page) hold many
-            # flows: each inner flow is parsed and counted as a record of its own.
-            expand = getattr(detect.load(fmt), "expand", None) if fmt else None
-            add_rejected = counts.add_rejected
-            for _, number, raw in chain(lookahead, records):
-                if isinstance(raw, Rejected):
-                    add_rejected(path, number, raw.reason, raw.detail)
-                    continue
-                if parser is None:
-                    # Nothing in the lookahead could be read (e.g. only over-long lines):
-                    # detect from the first record that can.
-                    fmt = detect.detect_file(path, [(path, number, raw)])
-                    parser = _parser(fmt, path, [raw], vpc_fields)
-                    expand = getattr(detect.load(fmt), "expand", None)
-                    if stdin:
-                        sources.stop_keeping_stdin()
-                inner = expand(raw) if expand is not None else None
-                for item in (raw,) if inner is None else inner:
-                    out = parser.parse(item)
-                    if isinstance(out, dict):
-                        out["schema_version"] = SCHEMA_VERSION
-                        out["source_format"] = fmt
-                        out["source_file"] = path
-                        out["source_record"] = number
-                        cols.append(out)
-                        counts.normalized += 1
-                        counts.read += 1
-                        if len(cols) >= batch_size:
-                            yield from hand_out(cols.flush())
-                    elif isinstance(out, Filtered):
-                        counts.add_filtered(out.reason)
-                    else:
-                        add_rejected(path, number, out.reason, out.detail)
+                batches = read_whole(plan, counts, progress, batch_size, fold)
+            for batch in batches:
+                yield from hand_out(batch)
         if cols:
             yield from hand_out(cols.flush())
     finally:
@@ -291,28 +270,73 @@ def _batches(
             sources.close_stdin()
 
 
-def _check_stdin(format: str | None) -> None:
-    """Standard input must hold records: Parquet and CSV (whole-file formats, which seek or
-    read their file twice) are refused with one line."""
-    if format in detect.FILE_FORMATS:
-        raise InputError(
-            f"{STDIN}: --format {format} reads files only; save the input to a file and "
-            "pass its path"
-        )
-    try:
-        with sources._open(STDIN) as f:
-            head = f.read(generic.HEADER_BYTES)
-    except OSError as exc:
-        raise InputError(f"{STDIN}: cannot read: {exc.strerror or exc}") from None
-    if head.startswith(sources.PARQUET_MAGIC):  # (read as Parquet whatever --format says)
-        what = "Parquet"
-    elif format is None and generic.claims_head(head):
-        what = "generic CSV"
-    else:
-        return
-    raise InputError(
-        f"{STDIN}: {what} cannot be read from standard input; save it to a file and pass its path"
-    )
+class _FileParser:
+    """The parser of one record file, made once its format is known (from the lookahead,
+    else from the first record that can be read)."""
+
+    def __init__(self, path: str, vpc_fields: Sequence[str] | None) -> None:
+        self.path = path
+        self.vpc_fields = vpc_fields
+        self.fmt: str | None = None
+        self.parser: RecordParser | None = None
+        self.expand: Callable[[Any], Any] | None = None
+
+    def start(self, fmt: str | None, lookahead: list[Any]) -> None:
+        """Make the parser of format ``fmt``."""
+        reader = detect.load(fmt)
+        aws = self.vpc_fields is not None and fmt == "aws-vpc"
+        options = {"fields": self.vpc_fields} if aws else {}
+        self.fmt = fmt
+        self.parser = new_parser(reader, self.path, lookahead, **options)
+        # Container records (an Elasticsearch search response, a Whisker page) hold many
+        # flows: each inner flow is parsed and counted as a record of its own.
+        self.expand = expander(reader)
+        if self.path == STDIN:
+            sources.stop_keeping_stdin()  # the parser made any pre-pass over the input
+
+
+def _record_batches(
+    path: str,
+    format: str | None,
+    counts: RecordCounts,
+    progress: Progress,
+    cols: _Rows,
+    batch_size: int,
+    vpc_fields: Sequence[str] | None,
+) -> Iterator[pa.RecordBatch]:
+    """Parse a record file into ``cols``, handing out a batch whenever it is full."""
+    records = iter_records(path, progress)
+    lookahead = list(islice(records, LOOKAHEAD))
+    file = _FileParser(path, vpc_fields)
+    fmt = format or detect.detect_file(path, lookahead)
+    if fmt:
+        file.start(fmt, [r for _, _, r in lookahead])
+    add_rejected = counts.add_rejected
+    for _, number, raw in chain(lookahead, records):
+        if isinstance(raw, Rejected):
+            add_rejected(path, number, raw.reason, raw.detail)
+            continue
+        if file.parser is None:
+            # Nothing in the lookahead could be read (e.g. only over-long lines): detect
+            # from the first record that can.
+            file.start(detect.detect_file(path, [(path, number, raw)]), [raw])
+        inner = file.expand(raw) if file.expand is not None else None
+        for item in (raw,) if inner is None else inner:
+            out = file.parser.parse(item)
+            if isinstance(out, dict):
+                out["schema_version"] = SCHEMA_VERSION
+                out["source_format"] = file.fmt
+                out["source_file"] = path
+                out["source_record"] = number
+                cols.append(out)
+                counts.normalized += 1
+                counts.read += 1
+                if len(cols) >= batch_size:
+                    yield cols.flush()
+            elif isinstance(out, Filtered):
+                counts.add_filtered(out.reason)
+            else:
+                add_rejected(path, number, out.reason, out.detail)
 
 
 def read_flows(

@@ -49,15 +49,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from recommender.ingest.common import (
-    INT64,
     RECORD_ERRORS,
     Bad,
     RecordParser,
-    family,
     invalid,
     malformed,
 )
-from recommender.ingest.generic import (
+from recommender.ingest.sources import new_row
+from recommender.ingest.values import (
+    INT64,
+    family,
     ip,
     labels,
     name,
@@ -70,7 +71,6 @@ from recommender.ingest.generic import (
     time_ns,
     uint,
 )
-from recommender.ingest.sources import new_row
 from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
 
 NAME = "antrea"
@@ -277,40 +277,9 @@ class Parser(RecordParser):
         if not looks_like(rec):
             raise Bad("malformed record: not an Antrea flow record", truncated_repr(rec))
         row = new_row()
-
-        src_ip = _first_ip(rec, _SRC_IP_KEYS)
-        dst_ip = _first_ip(rec, _DST_IP_KEYS)
-        if src_ip is None or dst_ip is None:
-            missing = "source" if src_ip is None else "destination"
-            raise Bad("missing IP", f"no {missing} address")
-        service_ip = _first_ip(rec, _SERVICE_IP_KEYS, unspecified_is_none=True)
-        row["ip_family"] = family(src_ip, dst_ip)
-        if service_ip is not None and family(service_ip) != row["ip_family"]:
-            raise Bad("invalid IP", f"service address {service_ip} of another family")
-        row["src_ip"] = src_ip
-        row["dst_ip"] = dst_ip
-
-        proto, number = protocol(rec.get("protocolIdentifier"), "protocolIdentifier")
-        row["protocol"] = proto
-        row["protocol_number"] = number
-        sport = port(rec.get("sourceTransportPort"), "sourceTransportPort")
-        dport = port(rec.get("destinationTransportPort"), "destinationTransportPort")
-        if proto in _POLICY_PROTOCOLS:
-            row["src_port"] = sport
-            row["dst_port"] = dport
-
-        start = _time(rec, "flowStartSeconds")
-        end = _time(rec, "flowEndSeconds")
-        if start is None:
-            start = end
-        if start is None:
-            raise Bad("missing time", "neither flowStartSeconds nor flowEndSeconds is set")
-        if end is None:
-            end = start
-        elif end < start:
-            raise Bad("invalid time", "flowEndSeconds is before flowStartSeconds")
-        row["time_start"] = start
-        row["time_end"] = end
+        service_ip = _addresses(rec, row)
+        _ports(rec, row)
+        _times(rec, row)
 
         flow_type = uint(rec.get("flowType"), "flowType", 256)
         if flow_type is not None and flow_type not in FLOW_TYPES:
@@ -319,85 +288,148 @@ class Parser(RecordParser):
         dst_pod = _side(rec, "destination", "dst", flow_type, row)
         src_node = node_name(rec.get("sourceNodeName"), "sourceNodeName")
         dst_node = node_name(rec.get("destinationNodeName"), "destinationNodeName")
-
-        # Pre-DNAT front end (the Service); dst_port stays the backend pod's port.
-        service_port = port(rec.get("destinationServicePort"), "destinationServicePort")
-        _service_port_name(rec.get("destinationServicePortName"), row)
-        if service_ip is not None:
-            row["dst_ip_original"] = service_ip
-        if service_port is not None:
-            row["dst_service_port"] = service_port
-            if service_ip is not None:
-                row["dst_port_original"] = service_port
-
-        # Policies and verdict.
-        hits = []
-        actions = []
-        for direction in ("ingress", "egress"):
-            hit, action, word = _policy(rec, direction)
-            if hit is not None:
-                hits.append(hit)
-            actions.append((action, word))
-        if hits:
-            row["policies"] = hits
-        denying = [w for a, w in actions if a in (2, 3)]
-        if denying:
-            row["verdict"] = "denied"
-            row["verdict_raw"] = denying[0]
-        else:
-            row["verdict"] = "allowed"
-            if any(a == 1 for a, _ in actions):
-                row["verdict_raw"] = "Allow"
-
-        # Who reported it.
-        if flow_type == 1 or (src_pod and dst_pod):
-            reporter = "both"
-        elif flow_type == 3:
-            reporter = "src"
-        elif flow_type == 4:
-            reporter = "dst"
-        elif src_pod != dst_pod:
-            reporter = "src" if src_pod else "dst"
-        else:
-            reporter = "unknown"
-        row["reporter"] = reporter
-        row["direction"] = {"src": "egress", "dst": "ingress"}.get(reporter, "unknown")
-        row["observer"] = dst_node if reporter == "dst" else (src_node or dst_node)
-        row["is_reply"] = False
+        _service(rec, row, service_ip)
+        _verdict(rec, row)
+        _reporter(row, flow_type, src_pod, dst_pod, src_node, dst_node)
 
         cluster = _token(rec, "clusterUUID", _CLUSTER_RE)
         if cluster is not None:
             row["cluster"] = cluster
-
         for key, col in _COUNTERS:
             row[col] = uint(rec.get(key), key, INT64)
         row["flows"] = 1
         row["aggregated"] = False
-
-        extra: dict[str, str] = {}
-        if flow_type is not None:
-            extra["flowType"] = str(flow_type)
-        reason = uint(rec.get("flowEndReason"), "flowEndReason", 256)
-        if reason is not None:
-            extra["flowEndReason"] = str(reason)
-        for key in ("tcpState", "appProtocolName"):
-            value = _token(rec, key)
-            if value is not None:
-                extra[key] = value
-        if src_node is not None:
-            extra["sourceNodeName"] = src_node
-        if dst_node is not None:
-            extra["destinationNodeName"] = dst_node
-        for key in ("egressName", "egressNodeName"):
-            value = name(rec.get(key), key, is_dns1123_subdomain, f"invalid {key}")
-            if value is not None:
-                extra[key] = value
-        egress_ip = ip(rec.get("egressIP"), "egressIP")
-        if egress_ip is not None:
-            extra["egressIP"] = egress_ip
-        trusted = uint(rec.get("trusted"), "trusted", 256)
-        if trusted is not None:
-            extra["trusted"] = str(trusted)
+        extra = _extra(rec, flow_type, src_node, dst_node)
         if extra:
             row["extra"] = sorted(extra.items())
         return row
+
+
+def _addresses(rec: dict, row: dict) -> str | None:
+    """Fill the addresses and family; returns the Service (pre-DNAT) address, if any."""
+    src_ip = _first_ip(rec, _SRC_IP_KEYS)
+    dst_ip = _first_ip(rec, _DST_IP_KEYS)
+    if src_ip is None or dst_ip is None:
+        missing = "source" if src_ip is None else "destination"
+        raise Bad("missing IP", f"no {missing} address")
+    service_ip = _first_ip(rec, _SERVICE_IP_KEYS, unspecified_is_none=True)
+    row["ip_family"] = family(src_ip, dst_ip)
+    if service_ip is not None and family(service_ip) != row["ip_family"]:
+        raise Bad("invalid IP", f"service address {service_ip} of another family")
+    row["src_ip"] = src_ip
+    row["dst_ip"] = dst_ip
+    return service_ip
+
+
+def _ports(rec: dict, row: dict) -> None:
+    proto, number = protocol(rec.get("protocolIdentifier"), "protocolIdentifier")
+    row["protocol"] = proto
+    row["protocol_number"] = number
+    sport = port(rec.get("sourceTransportPort"), "sourceTransportPort")
+    dport = port(rec.get("destinationTransportPort"), "destinationTransportPort")
+    if proto in _POLICY_PROTOCOLS:
+        row["src_port"] = sport
+        row["dst_port"] = dport
+
+
+def _times(rec: dict, row: dict) -> None:
+    start = _time(rec, "flowStartSeconds")
+    end = _time(rec, "flowEndSeconds")
+    if start is None:
+        start = end
+    if start is None:
+        raise Bad("missing time", "neither flowStartSeconds nor flowEndSeconds is set")
+    if end is None:
+        end = start
+    elif end < start:
+        raise Bad("invalid time", "flowEndSeconds is before flowStartSeconds")
+    row["time_start"] = start
+    row["time_end"] = end
+
+
+def _service(rec: dict, row: dict, service_ip: str | None) -> None:
+    """The pre-DNAT front end (the Service); dst_port stays the backend pod's port."""
+    service_port = port(rec.get("destinationServicePort"), "destinationServicePort")
+    _service_port_name(rec.get("destinationServicePortName"), row)
+    if service_ip is not None:
+        row["dst_ip_original"] = service_ip
+    if service_port is not None:
+        row["dst_service_port"] = service_port
+        if service_ip is not None:
+            row["dst_port_original"] = service_port
+
+
+def _verdict(rec: dict, row: dict) -> None:
+    """Policies and verdict."""
+    hits = []
+    actions = []
+    for direction in ("ingress", "egress"):
+        hit, action, word = _policy(rec, direction)
+        if hit is not None:
+            hits.append(hit)
+        actions.append((action, word))
+    if hits:
+        row["policies"] = hits
+    denying = [w for a, w in actions if a in (2, 3)]
+    if denying:
+        row["verdict"] = "denied"
+        row["verdict_raw"] = denying[0]
+    else:
+        row["verdict"] = "allowed"
+        if any(a == 1 for a, _ in actions):
+            row["verdict_raw"] = "Allow"
+
+
+def _reporter(
+    row: dict,
+    flow_type: int | None,
+    src_pod: bool,
+    dst_pod: bool,
+    src_node: str | None,
+    dst_node: str | None,
+) -> None:
+    """Who reported the record (the flow type, else the end that is a local pod)."""
+    if flow_type == 1 or (src_pod and dst_pod):
+        reporter = "both"
+    elif flow_type == 3:
+        reporter = "src"
+    elif flow_type == 4:
+        reporter = "dst"
+    elif src_pod != dst_pod:
+        reporter = "src" if src_pod else "dst"
+    else:
+        reporter = "unknown"
+    row["reporter"] = reporter
+    row["direction"] = {"src": "egress", "dst": "ingress"}.get(reporter, "unknown")
+    row["observer"] = dst_node if reporter == "dst" else (src_node or dst_node)
+    row["is_reply"] = False
+
+
+def _extra(
+    rec: dict, flow_type: int | None, src_node: str | None, dst_node: str | None
+) -> dict[str, str]:
+    extra: dict[str, str] = {}
+    if flow_type is not None:
+        extra["flowType"] = str(flow_type)
+    reason = uint(rec.get("flowEndReason"), "flowEndReason", 256)
+    if reason is not None:
+        extra["flowEndReason"] = str(reason)
+    for key in ("tcpState", "appProtocolName"):
+        value = _token(rec, key)
+        if value is not None:
+            extra[key] = value
+    if src_node is not None:
+        extra["sourceNodeName"] = src_node
+    if dst_node is not None:
+        extra["destinationNodeName"] = dst_node
+    for key in ("egressName", "egressNodeName"):
+        value = name(rec.get(key), key, is_dns1123_subdomain, f"invalid {key}")
+        if value is not None:
+            extra[key] = value
+    egress_ip = ip(rec.get("egressIP"), "egressIP")
+    if egress_ip is not None:
+        extra["egressIP"] = egress_ip
+    trusted = uint(rec.get("trusted"), "trusted", 256)
+    if trusted is not None:
+        extra["trusted"] = str(trusted)
+    return extra

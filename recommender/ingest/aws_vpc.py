@@ -107,15 +107,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from recommender.ingest.common import INT64, Bad, canonical_address, family, invalid
+from recommender.ingest.common import (
+    Bad,
+    invalid,
+)
+from recommender.ingest.sniff import GZIP_MAGIC
 from recommender.ingest.sources import (
-    GZIP_MAGIC,
     Filtered,
     InputError,
     Rejected,
     TextLine,
     iter_records,
     new_row,
+)
+from recommender.ingest.values import (
+    INT64,
+    canonical_address,
+    family,
 )
 from recommender.validate import truncated_repr
 
@@ -713,6 +721,131 @@ def _ephemeral(port: int) -> bool:
 # --------------------------------------------------------------------------- parser
 
 
+def _addresses(
+    layout: _Layout, tokens: Sequence[str], row: dict, extra: dict[str, str]
+) -> tuple[str, str]:
+    """The packet's own addresses (pkt-*) first; the interface's, when they differ, go to
+    ``extra``."""
+    get = layout.get
+    addr = {}
+    for field in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"):
+        addr[field] = _ip(get(tokens, field), field)
+    src = addr["pkt-srcaddr"] or addr["srcaddr"]
+    dst = addr["pkt-dstaddr"] or addr["dstaddr"]
+    if src is None or dst is None:
+        raise Bad("missing IP", f"no source or destination address in {layout.label}")
+    row["ip_family"] = family(src, dst)
+    for field, used in (("srcaddr", src), ("dstaddr", dst)):
+        if addr[field] is not None and addr[field] != used:
+            extra[field] = addr[field]
+    row["src_ip"], row["dst_ip"] = src, dst
+    row["src_kind"] = row["dst_kind"] = "unknown"
+    return src, dst
+
+
+def _protocol_ports(
+    layout: _Layout, tokens: Sequence[str], row: dict
+) -> tuple[int, int | None, int | None]:
+    """Protocol and ports: a rule needs them (port-less protocols need none)."""
+    get = layout.get
+    number = _int(get(tokens, "protocol"), "protocol", 255)
+    sport = _int(get(tokens, "srcport"), "srcport", 65535)
+    dport = _int(get(tokens, "dstport"), "dstport", 65535)
+    if number is None:
+        raise Bad(
+            "missing protocol",
+            f"no protocol in the record ({layout.label}): it can never become a rule",
+        )
+    row["protocol"] = PROTOCOLS.get(number, "OTHER")
+    row["protocol_number"] = number
+    if number in _PORTED:
+        if sport is None or dport is None:
+            missing = " and ".join(
+                f for f, v in (("srcport", sport), ("dstport", dport)) if v is None
+            )
+            raise Bad(
+                "missing port",
+                f"{PROTOCOLS[number]} record without {missing} ({layout.label})",
+            )
+        row["src_port"], row["dst_port"] = sport, dport
+    return number, sport, dport
+
+
+def _times(layout: _Layout, tokens: Sequence[str], row: dict, extra: dict[str, str]) -> None:
+    start = _int(layout.get(tokens, "start"), "start", _SECONDS_MAX)
+    end = _int(layout.get(tokens, "end"), "end", _SECONDS_MAX)
+    if start is None and end is None:
+        row["time_start"] = row["time_end"] = TIME_UNKNOWN
+        extra["time"] = "unknown"
+    else:
+        start = end if start is None else start
+        end = start if end is None else end
+        if end < start:
+            raise Bad("invalid time", f"end {end} before start {start}")
+        row["time_start"], row["time_end"] = start * _NS, end * _NS
+
+
+def _verdict(layout: _Layout, tokens: Sequence[str], row: dict) -> None:
+    action = layout.get(tokens, "action")
+    if action is None:
+        row["verdict"] = "unknown"
+    elif action in ACTIONS:
+        row["verdict"] = ACTIONS[action]
+        row["verdict_raw"] = action
+    else:
+        raise _invalid("action", action)
+    reason = layout.get(tokens, "reject-reason")
+    if reason is not None:
+        if _TOKEN_RE.fullmatch(reason) is None:
+            raise _invalid("reject-reason", reason)
+        row["drop_reason"] = reason
+
+
+def _observer(layout: _Layout, tokens: Sequence[str], row: dict) -> None:
+    """Observer (the interface), direction and reporter."""
+    eni = layout.get(tokens, "interface-id")
+    if eni is not None:
+        if _TOKEN_RE.fullmatch(eni) is None:
+            raise _invalid("interface-id", eni)
+        row["observer"] = eni
+    fd = layout.get(tokens, "flow-direction")
+    if fd is not None and fd not in DIRECTIONS:
+        raise _invalid("flow-direction", fd)
+    row["direction"] = DIRECTIONS[fd] if fd is not None else "unknown"
+    row["reporter"] = {"egress": "src", "ingress": "dst"}.get(row["direction"], "unknown")
+
+
+def _counters(layout: _Layout, tokens: Sequence[str], row: dict, number: int) -> int | None:
+    """Counters and TCP flags; returns the flags."""
+    get = layout.get
+    packets = _int(get(tokens, "packets"), "packets", INT64 - 1)
+    nbytes = _int(get(tokens, "bytes"), "bytes", INT64 - 1)
+    if packets is not None:
+        row["packets_fwd"] = packets
+    if nbytes is not None:
+        row["bytes_fwd"] = nbytes
+    flags = _int(get(tokens, "tcp-flags"), "tcp-flags", 511)
+    if flags is not None and number == 6:
+        row["tcp_flags"] = flags
+    row["flows"] = 1
+    row["aggregated"] = False
+    return flags
+
+
+def _extra_fields(layout: _Layout, tokens: Sequence[str], extra: dict[str, str]) -> None:
+    for i, field, key in layout.extra:
+        tok = tokens[i]
+        if tok == "-":
+            continue
+        if _TOKEN_RE.fullmatch(tok) is None:
+            raise _invalid(field, tok)
+        extra[key] = tok
+    if "type" in extra and extra["type"] not in TYPES:
+        raise _invalid("type", extra["type"])
+    if "traffic_path" in extra:
+        _int(extra["traffic_path"], "traffic-path", 255)
+
+
 class Parser:
     """Parses the records of one file (text lines, CloudWatch envelopes, Kinesis/Firehose
     payloads).
@@ -894,108 +1027,13 @@ class Parser:
 
         row = new_row()
         extra: dict[str, str] = {}
-        # Addresses: the packet's own (pkt-*) first.
-        addr = {}
-        for field in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"):
-            addr[field] = _ip(get(tokens, field), field)
-        src = addr["pkt-srcaddr"] or addr["srcaddr"]
-        dst = addr["pkt-dstaddr"] or addr["dstaddr"]
-        if src is None or dst is None:
-            raise Bad("missing IP", f"no source or destination address in {layout.label}")
-        row["ip_family"] = family(src, dst)
-        for field, used in (("srcaddr", src), ("dstaddr", dst)):
-            if addr[field] is not None and addr[field] != used:
-                extra[field] = addr[field]
-        row["src_ip"], row["dst_ip"] = src, dst
-        row["src_kind"] = row["dst_kind"] = "unknown"
-
-        # Protocol and ports: a rule needs them (port-less protocols need none).
-        number = _int(get(tokens, "protocol"), "protocol", 255)
-        sport = _int(get(tokens, "srcport"), "srcport", 65535)
-        dport = _int(get(tokens, "dstport"), "dstport", 65535)
-        if number is None:
-            raise Bad(
-                "missing protocol",
-                f"no protocol in the record ({layout.label}): it can never become a rule",
-            )
-        row["protocol"] = PROTOCOLS.get(number, "OTHER")
-        row["protocol_number"] = number
-        if number in _PORTED:
-            if sport is None or dport is None:
-                missing = " and ".join(
-                    f for f, v in (("srcport", sport), ("dstport", dport)) if v is None
-                )
-                raise Bad(
-                    "missing port",
-                    f"{PROTOCOLS[number]} record without {missing} ({layout.label})",
-                )
-            row["src_port"], row["dst_port"] = sport, dport
-
-        # Time.
-        start = _int(get(tokens, "start"), "start", _SECONDS_MAX)
-        end = _int(get(tokens, "end"), "end", _SECONDS_MAX)
-        if start is None and end is None:
-            row["time_start"] = row["time_end"] = TIME_UNKNOWN
-            extra["time"] = "unknown"
-        else:
-            start = end if start is None else start
-            end = start if end is None else end
-            if end < start:
-                raise Bad("invalid time", f"end {end} before start {start}")
-            row["time_start"], row["time_end"] = start * _NS, end * _NS
-
-        # Verdict.
-        action = get(tokens, "action")
-        if action is None:
-            row["verdict"] = "unknown"
-        elif action in ACTIONS:
-            row["verdict"] = ACTIONS[action]
-            row["verdict_raw"] = action
-        else:
-            raise _invalid("action", action)
-        reason = get(tokens, "reject-reason")
-        if reason is not None:
-            if _TOKEN_RE.fullmatch(reason) is None:
-                raise _invalid("reject-reason", reason)
-            row["drop_reason"] = reason
-
-        # Observer, direction, reporter.
-        eni = get(tokens, "interface-id")
-        if eni is not None:
-            if _TOKEN_RE.fullmatch(eni) is None:
-                raise _invalid("interface-id", eni)
-            row["observer"] = eni
-        fd = get(tokens, "flow-direction")
-        if fd is not None and fd not in DIRECTIONS:
-            raise _invalid("flow-direction", fd)
-        row["direction"] = DIRECTIONS[fd] if fd is not None else "unknown"
-        row["reporter"] = {"egress": "src", "ingress": "dst"}.get(row["direction"], "unknown")
-
-        # Counters and flags.
-        packets = _int(get(tokens, "packets"), "packets", INT64 - 1)
-        nbytes = _int(get(tokens, "bytes"), "bytes", INT64 - 1)
-        if packets is not None:
-            row["packets_fwd"] = packets
-        if nbytes is not None:
-            row["bytes_fwd"] = nbytes
-        flags = _int(get(tokens, "tcp-flags"), "tcp-flags", 511)
-        if flags is not None and number == 6:
-            row["tcp_flags"] = flags
-        row["flows"] = 1
-        row["aggregated"] = False
-
-        # Extra.
-        for i, field, key in layout.extra:
-            tok = tokens[i]
-            if tok == "-":
-                continue
-            if _TOKEN_RE.fullmatch(tok) is None:
-                raise _invalid(field, tok)
-            extra[key] = tok
-        if "type" in extra and extra["type"] not in TYPES:
-            raise _invalid("type", extra["type"])
-        if "traffic_path" in extra:
-            _int(extra["traffic_path"], "traffic-path", 255)
+        src, dst = _addresses(layout, tokens, row, extra)
+        number, sport, dport = _protocol_ports(layout, tokens, row)
+        _times(layout, tokens, row, extra)
+        _verdict(layout, tokens, row)
+        _observer(layout, tokens, row)
+        flags = _counters(layout, tokens, row, number)
+        _extra_fields(layout, tokens, extra)
 
         # Orientation.
         is_reply, how = self._orient(number, src, sport, dst, dport, flags)

@@ -74,49 +74,54 @@ Mapping choices:
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Sequence
-from functools import lru_cache
+from collections.abc import Callable
 from typing import Any
 
+from recommender.ingest.calico_fields import (
+    ENDPOINT_TYPES,
+    PORT_NAME_RE,
+    PORT_PROTOCOLS,
+    REPORTERS,
+    count,
+    count_once,
+    dns_names,
+    endpoint_names,
+    fill_endpoint,
+    ip,
+    is_aggregated,
+    labels,
+    namespace,
+    own_node,
+    place_service,
+    port,
+    protocol,
+    seconds,
+    set_times,
+    translate_counters,
+)
 from recommender.ingest.common import (
-    INT64,
     RECORD_ERRORS,
     Bad,
     RecordParser,
-    canonical_address,
-    family,
-    int_below,
     invalid,
     malformed,
-    put_label,
 )
 from recommender.ingest.sources import new_row
+from recommender.ingest.values import (
+    dash_null,
+    family,
+    unknown_enum,
+)
 from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
 
 NAME = "calico-ee"
 
-#: Calico endpoint type -> normalized kind.
-ENDPOINT_TYPES = {"wep": "pod", "hep": "node", "ns": "networkset", "net": "external"}
 ACTIONS = {"allow": "allowed", "deny": "denied"}
-#: reporter -> (reporter, direction of the reporting endpoint).
-REPORTERS = {"src": ("src", "egress"), "dst": ("dst", "ingress")}
-#: Felix protocol names (``felix/collector/utils/utils.go`` ``protoNames``) -> (protocol, number).
-PROTOCOL_NAMES = {
-    "tcp": ("TCP", 6),
-    "udp": ("UDP", 17),
-    "sctp": ("SCTP", 132),
-    "icmp": ("ICMP", 1),
-    "icmp6": ("ICMPv6", 58),
-    "esp": ("OTHER", 50),
-    "ipip": ("OTHER", 4),
-}
-_BY_NUMBER = {number: (proto, number) for proto, number in PROTOCOL_NAMES.values()}
-_BY_NUMBER[50] = ("OTHER", 50)
-_BY_NUMBER[4] = ("OTHER", 4)
-PORT_PROTOCOLS = frozenset({"TCP", "UDP", "SCTP"})
 POLICY_ACTIONS = frozenset({"allow", "deny", "pass"})
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_.:-]{1,253}", re.ASCII)
+_RULE_RE = re.compile(r"-?[0-9]{1,9}", re.ASCII)
+
 #: Keys that only a Calico Enterprise flow-log document has (with ``reporter``).
 _DOC_KEYS = (
     "source_name_aggr",
@@ -126,334 +131,6 @@ _DOC_KEYS = (
     "num_flows",
     "num_flows_started",
 )
-
-# A generateName prefix with its ``*``, a bare pod name, a NetworkSet / host endpoint name,
-# ``pub`` or ``pvt``: DNS-1123 subdomain characters, optionally ending in ``*``.
-_AGGR_RE = re.compile(r"[a-z0-9](?:[-a-z0-9.]{0,252})\*?|\*", re.ASCII)
-_DNS_NAME_RE = re.compile(r"[A-Za-z0-9_*.-]{1,255}", re.ASCII)
-PORT_NAME_RE = re.compile(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_.:-]{1,253}", re.ASCII)
-_RULE_RE = re.compile(r"-?[0-9]{1,9}", re.ASCII)
-# pod-template-hash: rand.SafeEncodeString today, a decimal hash before Kubernetes 1.11.
-_RS_HASH_RE = re.compile(r"[a-z0-9]{1,10}", re.ASCII)
-_JOB_LABELS = ("batch.kubernetes.io/job-name", "job-name")
-_STS_LABELS = ("statefulset.kubernetes.io/pod-name", "apps.kubernetes.io/pod-index")
-_DS_LABELS = ("pod-template-generation",)
-# timestamp('ns') is an int64.
-_MAX_SECONDS = (INT64 - 1) // 1_000_000_000
-
-
-def unknown_enum(field: str, value: Any) -> Bad:
-    return Bad(f"unknown enum value: {field}", f"{field}={truncated_repr(value)}")
-
-
-# --------------------------------------------------------------------------- scalars
-
-
-def dash_null(v: Any) -> Any:
-    """Calico's ``-`` (and empty strings) mean null."""
-    return None if v is None or v == "-" or v == "" else v
-
-
-def seconds(v: Any, field: str) -> int | None:
-    """UNIX seconds (int, or an integral float) -> nanoseconds; None when absent."""
-    if v is None:
-        return None
-    if type(v) is float and math.isfinite(v) and v.is_integer():
-        v = int(v)
-    if type(v) is not int:
-        raise malformed(field, v)
-    if not 0 <= v <= _MAX_SECONDS:
-        raise invalid("invalid time", field, v)
-    return v * 1_000_000_000
-
-
-def count(v: Any, field: str) -> int | None:
-    """A non-negative int64 counter; None when absent."""
-    return int_below(v, field, INT64)
-
-
-def port(v: Any, field: str) -> int | None:
-    """A port 0..65535 (an int); None when absent."""
-    return int_below(v, field, 65536)
-
-
-def ip(v: Any, field: str) -> str | None:
-    return canonical_address(dash_null(v), field)
-
-
-def protocol(v: Any, field: str) -> tuple[str, int | None]:
-    """Felix proto names (``tcp``...) or a protocol number as a string -> (protocol, number)."""
-    if type(v) is not str:
-        if v is None:
-            raise Bad(f"malformed record: {field}", f"{field} is missing")
-        raise malformed(field, v)
-    known = PROTOCOL_NAMES.get(v)
-    if known is not None:
-        return known
-    if v.isascii() and v.isdigit() and len(v) <= 3 and int(v) <= 255:
-        n = int(v)
-        return _BY_NUMBER.get(n, ("OTHER", n))
-    raise unknown_enum(field, v)
-
-
-def namespace(v: Any, field: str) -> str | None:
-    v = dash_null(v)
-    if v is None:
-        return None
-    if not is_dns1123_label(v):
-        if type(v) is not str:
-            raise malformed(field, v)
-        raise invalid("invalid namespace", field, v)
-    return v
-
-
-def aggr_name(v: Any, field: str) -> str | None:
-    """An aggregated name as given (prefix with ``*``, pod/set/endpoint name, pub/pvt)."""
-    v = dash_null(v)
-    if v is None:
-        return None
-    if type(v) is not str:
-        raise malformed(field, v)
-    if len(v) > 254 or _AGGR_RE.fullmatch(v) is None:
-        raise invalid("invalid name", field, v)
-    return v
-
-
-def labels(v: Any, field: str) -> tuple[tuple[str, str], ...] | None:
-    """``{"labels": ["k=v", ...]}`` (or a bare list) -> sorted (k, v) pairs.
-
-    None (unknown) for null, ``-`` ("a hyphen indicates aggregation") and
-    ``{"labels": null}``; ``()`` for an empty list (known: none in common).
-    """
-    if v is None or v == "-":
-        return None
-    if type(v) is dict:
-        if set(v) != {"labels"}:
-            raise malformed(field, v)
-        v = v["labels"]
-        if v is None:
-            return None
-    if type(v) is not list:
-        raise malformed(field, v)
-    return label_items(v, field)
-
-
-def label_items(items: Sequence[Any], field: str) -> tuple[tuple[str, str], ...]:
-    """``["k=v", ...]`` -> sorted, validated (k, v) pairs (a file has few distinct sets:
-    each is checked once)."""
-    for item in items:
-        if type(item) is not str:
-            raise malformed(field, item)
-    out = _label_items(field, tuple(items))
-    if isinstance(out, Bad):
-        raise Bad(out.reason, out.detail)  # a fresh exception, not the cached one
-    return out
-
-
-@lru_cache(maxsize=8192)
-def _label_items(field: str, items: tuple[str, ...]) -> tuple[tuple[str, str], ...] | Bad:
-    out: dict[str, str] = {}
-    try:
-        for item in items:
-            key, eq, value = item.partition("=")
-            if not eq:
-                return invalid("invalid label", field, item)
-            if not put_label(out, key, value, field):
-                return invalid("conflicting labels", field, item)
-    except Bad as bad:
-        return bad.with_traceback(None)  # cached: keep no frames alive
-    return tuple(sorted(out.items()))
-
-
-def dns_names(v: Any, field: str) -> list[str] | None:
-    v = dash_null(v)
-    if v is None:
-        return None
-    if type(v) is not list:
-        raise malformed(field, v)
-    out = []
-    for item in v:
-        item = dash_null(item)
-        if item is None:
-            continue
-        if type(item) is not str:
-            raise malformed(field, item)
-        if _DNS_NAME_RE.fullmatch(item) is None:
-            raise invalid("invalid DNS name", field, item)
-        out.append(item)
-    return out or None
-
-
-# --------------------------------------------------------------------------- endpoints
-
-
-@lru_cache(maxsize=8192)
-def workload_of(aggr: str | None, pod_labels: tuple[tuple[str, str], ...] | None) -> tuple:
-    """(kind, name) of a WEP's owner when its labels prove it (see the module doc), else
-    (None, None)."""
-    if aggr is None or aggr in ("pub", "pvt"):
-        return None, None
-    if not aggr.endswith("*"):
-        return ("Pod", aggr) if is_dns1123_subdomain(aggr) else (None, None)
-    if not aggr.endswith("-*") or not pod_labels:
-        return None, None
-    owner = aggr[:-2]
-    found = dict(pod_labels)
-    h = found.get("pod-template-hash")
-    if h and _RS_HASH_RE.fullmatch(h) and owner.endswith("-" + h):
-        name = owner[: -len(h) - 1]
-        if is_dns1123_subdomain(name):
-            return "Deployment", name
-    for key in _JOB_LABELS:
-        if found.get(key) == owner and is_dns1123_subdomain(owner):
-            return "Job", owner
-    if is_dns1123_subdomain(owner):
-        if any(k in found for k in _STS_LABELS):
-            return "StatefulSet", owner
-        if any(k in found for k in _DS_LABELS):
-            return "DaemonSet", owner
-    return None, None
-
-
-def endpoint_names(
-    kind: str, name: Any, aggr: Any, name_field: str, aggr_field: str
-) -> tuple[str | None, str | None]:
-    """(pod, name_aggr) from a Calico name and aggregated name (``-`` = null)."""
-    aggr_v = aggr_name(aggr, aggr_field)
-    name_v = dash_null(name)
-    pod = None
-    if kind == "pod":
-        if name_v is not None:
-            if not is_dns1123_subdomain(name_v):
-                if type(name_v) is not str:
-                    raise malformed(name_field, name_v)
-                raise invalid("invalid pod name", name_field, name_v)
-            pod = name_v
-        elif aggr_v is not None and not aggr_v.endswith("*") and aggr_v not in ("pub", "pvt"):
-            # A bare pod (no generateName) is never aggregated with others.
-            if not is_dns1123_subdomain(aggr_v):
-                raise invalid("invalid pod name", aggr_field, aggr_v)
-            pod = aggr_v
-    elif name_v is not None:
-        name_v = aggr_name(name_v, name_field)
-        if aggr_v is None:
-            aggr_v = name_v
-    return pod, aggr_v
-
-
-def fill_endpoint(
-    row: dict,
-    side: str,
-    kind: str,
-    ns: str | None,
-    pod: str | None,
-    aggr: str | None,
-    address: str | None,
-    pod_labels: tuple[tuple[str, str], ...] | None,
-) -> None:
-    row[f"{side}_kind"] = kind
-    if ns is not None:
-        row[f"{side}_namespace"] = ns
-    if pod is not None:
-        row[f"{side}_pod"] = pod
-    if aggr is not None:
-        row[f"{side}_name_aggr"] = aggr
-    if address is not None:
-        row[f"{side}_ip"] = address
-    if pod_labels is not None:
-        row[f"{side}_labels"] = pod_labels
-    if kind == "pod":
-        wkind, wname = workload_of(aggr, pod_labels)
-        if wkind is not None:
-            row[f"{side}_workload_kind"] = wkind
-            row[f"{side}_workload_name"] = wname
-
-
-#: How Calico names automatic host endpoints: ``<node name>-auto-hep``.
-AUTO_HEP_SUFFIX = "-auto-hep"
-
-
-def own_node(hep: str | None, host: str) -> str | None:
-    """A host endpoint source seen by the destination's node (``reporter: dst``, ``host``):
-    ``host`` when it is that node's automatic host endpoint (kubelet probes: always
-    allowed), ``remote-node`` when it is another node's (SNATed LoadBalancer traffic),
-    None when the name does not say (the reserved identities of Cilium, by meaning)."""
-    if hep is None or not hep.endswith(AUTO_HEP_SUFFIX):
-        return None
-    return "host" if hep[: -len(AUTO_HEP_SUFFIX)] == host else "remote-node"
-
-
-def counting_reporter(src_type: str, dst_type: str) -> str:
-    """Which reporter's record carries the count of a connection (see the module doc)."""
-    if src_type == "wep" or dst_type not in ("wep", "hep"):
-        return "src"
-    return "dst"
-
-
-def is_aggregated(row: dict) -> bool:
-    for side in ("src", "dst"):
-        if row[f"{side}_ip"] is None:
-            return True
-        if row[f"{side}_kind"] == "pod" and row[f"{side}_pod"] is None:
-            return True
-    no_port = row["src_port"] is None or row["dst_port"] is None
-    return row["protocol"] in PORT_PROTOCOLS and no_port
-
-
-def translate_counters(row: dict, reporter: str, p_in, p_out, b_in, b_out) -> None:
-    """Reporter-relative in/out -> fwd (client -> server) / rev."""
-    if reporter == "src":
-        row["packets_fwd"], row["packets_rev"] = p_out, p_in
-        row["bytes_fwd"], row["bytes_rev"] = b_out, b_in
-    else:
-        row["packets_fwd"], row["packets_rev"] = p_in, p_out
-        row["bytes_fwd"], row["bytes_rev"] = b_in, b_out
-
-
-def set_times(row: dict, start: int | None, end: int | None) -> None:
-    """``time_start``/``time_end`` from ``start_time``/``end_time`` (ns; end defaults to
-    start)."""
-    if start is None:
-        raise Bad("missing time", "start_time is missing")
-    end = start if end is None else end
-    if end < start:
-        raise Bad("invalid time", f"end_time before start_time ({end} < {start})")
-    row["time_start"], row["time_end"] = start, end
-
-
-def place_service(
-    row: dict,
-    extra: dict[str, str],
-    ns: str | None,
-    name: str | None,
-    port_name: str | None,
-    port_num: int | None,
-) -> None:
-    """The service the client used: ``dst_service_*`` for a pod or node destination, else
-    ``extra`` (see the module doc: on a non-pod destination it would read as pre-DNAT)."""
-    if row["dst_kind"] in ("pod", "node"):
-        row["dst_service_namespace"], row["dst_service_name"] = ns, name
-        if port_name == "*":
-            extra["dest_service_port"] = "*"  # several port names match
-        else:
-            row["dst_service_port_name"] = port_name
-        row["dst_service_port"] = port_num
-    elif name is not None:
-        extra["dest_service"] = f"{ns or '-'}/{name}"
-        if port_num is not None:
-            extra["dest_service_port_num"] = str(port_num)
-
-
-def count_once(row: dict, extra: dict[str, str], types: dict[str, str], flows: int) -> None:
-    """``flows`` on the counting reporter's record only (see the module doc); the other
-    record keeps the figure in ``extra``. ``types``: side -> Calico endpoint type."""
-    owner = counting_reporter(types["src"], types["dst"])
-    if row["reporter"] != owner:
-        extra["num_flows"] = str(flows)
-        extra["counted_by"] = owner
-        flows = 0
-    row["flows"] = flows
 
 
 def _listed(extra: dict[str, str], doc: dict, field: str, each: Callable[[Any], str]) -> None:
@@ -619,7 +296,50 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
 
     start = seconds(doc.get("start_time"), "start_time")
     set_times(row, start, seconds(doc.get("end_time"), "end_time"))
+    reporter, direction = _verdict_and_reporter(doc, row)
 
+    proto, number = protocol(doc.get("proto"), "proto")
+    row["protocol"], row["protocol_number"] = proto, number
+
+    host = dash_null(doc.get("host"))
+    if host is not None:
+        if not is_dns1123_subdomain(host):
+            raise invalid("invalid node name", "host", host)
+        row["observer"] = host
+
+    types = {"src": _endpoint(doc, row, "src", "source"), "dst": _endpoint(doc, row, "dst", "dest")}
+    row["ip_family"] = family(row["src_ip"], row["dst_ip"]) or (6 if proto == "ICMPv6" else 4)
+    if types["src"] == "hep" and reporter == "dst" and host is not None:
+        row["src_reserved"] = own_node(row["src_name_aggr"], host)
+
+    sport = port(doc.get("source_port"), "source_port")
+    dport = port(doc.get("dest_port"), "dest_port")
+    if proto in PORT_PROTOCOLS:
+        row["src_port"] = sport
+        if dport == 0:  # a port protocol never targets port 0: not a usable port
+            extra["dest_port"] = "0"
+            dport = None
+        row["dst_port"] = dport
+
+    _service(doc, row, extra)
+    names = dns_names(doc.get("dest_domains"), "dest_domains")
+    if names:
+        row["dst_names"] = names
+    row["policies"] = ee_policies(doc.get("policies"), direction)
+    _counters(doc, row, extra, types, reporter)
+
+    _listed(extra, doc, "nat_outgoing_ports", lambda p: str(port(p, "nat_outgoing_ports")))
+    n_orig = count(doc.get("num_original_source_ips"), "num_original_source_ips")
+    if n_orig:
+        extra["num_original_source_ips"] = str(n_orig)
+    _listed(extra, doc, "original_source_ips", lambda a: ip(a, "original_source_ips") or "-")
+    if extra:
+        row["extra"] = sorted(extra.items())
+    return row
+
+
+def _verdict_and_reporter(doc: dict, row: dict) -> tuple[str, str]:
+    """Fill the verdict and the reporter; returns (reporter, direction)."""
     action = doc.get("action")
     if type(action) is not str:
         raise malformed("action", action)
@@ -635,50 +355,33 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
         raise unknown_enum("reporter", reporter_v)
     reporter, direction = REPORTERS[reporter_v]
     row["reporter"], row["direction"], row["is_reply"] = reporter, direction, False
+    return reporter, direction
 
-    proto, number = protocol(doc.get("proto"), "proto")
-    row["protocol"], row["protocol_number"] = proto, number
 
-    host = dash_null(doc.get("host"))
-    if host is not None:
-        if not is_dns1123_subdomain(host):
-            raise invalid("invalid node name", "host", host)
-        row["observer"] = host
+def _endpoint(doc: dict, row: dict, side: str, prefix: str) -> str:
+    """Fill one end (``prefix``: ``source`` or ``dest``); returns its Calico type."""
+    t = doc.get(f"{prefix}_type")
+    if type(t) is not str:
+        raise malformed(f"{prefix}_type", t)
+    kind = ENDPOINT_TYPES.get(t)
+    if kind is None:
+        raise unknown_enum(f"{prefix}_type", t)
+    ns = namespace(doc.get(f"{prefix}_namespace"), f"{prefix}_namespace")
+    pod, aggr = endpoint_names(
+        kind,
+        doc.get(f"{prefix}_name"),
+        doc.get(f"{prefix}_name_aggr"),
+        f"{prefix}_name",
+        f"{prefix}_name_aggr",
+    )
+    address = ip(doc.get(f"{prefix}_ip"), f"{prefix}_ip")
+    pod_labels = labels(doc.get(f"{prefix}_labels"), f"{prefix}_labels")
+    fill_endpoint(row, side, kind, ns, pod, aggr, address, pod_labels)
+    return t
 
-    types = {}
-    for side, prefix in (("src", "source"), ("dst", "dest")):
-        t = doc.get(f"{prefix}_type")
-        if type(t) is not str:
-            raise malformed(f"{prefix}_type", t)
-        kind = ENDPOINT_TYPES.get(t)
-        if kind is None:
-            raise unknown_enum(f"{prefix}_type", t)
-        types[side] = t
-        ns = namespace(doc.get(f"{prefix}_namespace"), f"{prefix}_namespace")
-        pod, aggr = endpoint_names(
-            kind,
-            doc.get(f"{prefix}_name"),
-            doc.get(f"{prefix}_name_aggr"),
-            f"{prefix}_name",
-            f"{prefix}_name_aggr",
-        )
-        address = ip(doc.get(f"{prefix}_ip"), f"{prefix}_ip")
-        pod_labels = labels(doc.get(f"{prefix}_labels"), f"{prefix}_labels")
-        fill_endpoint(row, side, kind, ns, pod, aggr, address, pod_labels)
 
-    row["ip_family"] = family(row["src_ip"], row["dst_ip"]) or (6 if proto == "ICMPv6" else 4)
-    if types["src"] == "hep" and reporter == "dst" and host is not None:
-        row["src_reserved"] = own_node(row["src_name_aggr"], host)
-
-    sport = port(doc.get("source_port"), "source_port")
-    dport = port(doc.get("dest_port"), "dest_port")
-    if proto in PORT_PROTOCOLS:
-        row["src_port"] = sport
-        if dport == 0:  # a port protocol never targets port 0: not a usable port
-            extra["dest_port"] = "0"
-            dport = None
-        row["dst_port"] = dport
-
+def _service(doc: dict, row: dict, extra: dict[str, str]) -> None:
+    """The Service the client used (``dest_service_*``), placed by ``place_service``."""
     svc_ns = namespace(doc.get("dest_service_namespace"), "dest_service_namespace")
     svc_name = dash_null(doc.get("dest_service_name"))
     if svc_name is not None and not is_dns1123_label(svc_name):
@@ -694,12 +397,11 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
     svc_port = port(doc.get("dest_service_port_num"), "dest_service_port_num")
     place_service(row, extra, svc_ns, svc_name, svc_port_name, svc_port)
 
-    names = dns_names(doc.get("dest_domains"), "dest_domains")
-    if names:
-        row["dst_names"] = names
 
-    row["policies"] = ee_policies(doc.get("policies"), direction)
-
+def _counters(
+    doc: dict, row: dict, extra: dict[str, str], types: dict[str, str], reporter: str
+) -> None:
+    """Flow counts (counted once, see ``count_once``) and packet/byte counters."""
     num_flows = count(doc.get("num_flows"), "num_flows")
     row["flows_started"] = count(doc.get("num_flows_started"), "num_flows_started")
     row["flows_completed"] = count(doc.get("num_flows_completed"), "num_flows_completed")
@@ -713,12 +415,3 @@ def parse_document(doc: dict, extra: dict[str, str]) -> dict:
         count(doc.get("bytes_out"), "bytes_out"),
     )
     row["aggregated"] = is_aggregated(row)
-
-    _listed(extra, doc, "nat_outgoing_ports", lambda p: str(port(p, "nat_outgoing_ports")))
-    n_orig = count(doc.get("num_original_source_ips"), "num_original_source_ips")
-    if n_orig:
-        extra["num_original_source_ips"] = str(n_orig)
-    _listed(extra, doc, "original_source_ips", lambda a: ip(a, "original_source_ips") or "-")
-    if extra:
-        row["extra"] = sorted(extra.items())
-    return row

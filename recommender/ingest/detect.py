@@ -1,17 +1,15 @@
 """Which format is this file? The format registry and per-file detection.
 
-:data:`FORMAT_MODULES` maps each format name to the module that reads it. Record formats
-(everything except ``parquet``) are modules with:
-
-* ``looks_like(record) -> bool``: does this (first) record belong to the format?
-* ``Parser(path, lookahead)``: ``parse(record)`` -> row dict | Filtered | Rejected, where
-  ``lookahead`` is the file's first records (some formats need a file-level look, e.g. Hubble's
-  legacy ``reply`` rule).
+:data:`FORMAT_MODULES` maps each format name to what reads it: a module path, or
+``module:attribute`` for a :class:`~recommender.ingest.reader.Reader` object (two formats in
+one module). Record formats (all but :data:`FILE_FORMATS`) follow the reader protocol of
+:mod:`recommender.ingest.reader` (``NAME``, ``looks_like``, ``Parser``, optional ``TEXT``,
+``expand``, ``describe``); whole-file formats have ``iter_batches``.
 
 Detection looks at the first record of a file that parses as JSON (garbage lines before it
 are still counted as rejected by the reader). New formats register here, in detection order.
 
-Text formats: a module that sets ``TEXT = True`` also reads text lines. When a file's first
+Text formats: a reader that sets ``TEXT = True`` also reads text lines. When a file's first
 records are not JSON, the reader hands out :class:`~recommender.ingest.sources.TextLine`
 records; detection offers them (up to :data:`TEXT_DETECT_LINES` non-empty ones, so a cut or
 garbage first line does not hide the format) to the text formats' ``looks_like`` only, and
@@ -25,10 +23,12 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+from recommender.ingest.reader import RecordFormat, reads_text
 from recommender.ingest.sources import InputError, Rejected, TextLine
 from recommender.validate import truncated_repr
 
-#: format name -> module (import path). Order matters: record formats are tried in it.
+#: format name -> module path or ``module:attribute`` (a Reader object). Order matters:
+#: record formats are tried in it.
 FORMAT_MODULES: dict[str, str] = {
     # Calico before Hubble: Hubble's looks_like takes any object with a "flow" key, which a
     # Goldmane FlowResult has; the Calico checks never accept a Hubble record.
@@ -37,9 +37,9 @@ FORMAT_MODULES: dict[str, str] = {
     "hubble": "recommender.ingest.hubble",
     "aws-vpc": "recommender.ingest.aws_vpc",
     "antrea": "recommender.ingest.antrea",
-    # Two formats in one file: gadget.py registers these module objects when imported.
-    "ig-legacy": "recommender.ingest.gadget.legacy",
-    "ig-trace-tcp": "recommender.ingest.gadget.trace_tcp",
+    # Two formats in one module: its two Reader objects.
+    "ig-legacy": "recommender.ingest.gadget:LEGACY_READER",
+    "ig-trace-tcp": "recommender.ingest.gadget:TRACE_TCP_READER",
     "parquet": "recommender.ingest.parquet",
     "generic": "recommender.ingest.generic",
 }
@@ -53,7 +53,7 @@ TEXT_DETECT_LINES = 20
 
 
 def register_format(name: str, module: str, *, file_format: bool = False) -> None:
-    """Add (or replace) a format: ``module`` is an import path."""
+    """Add (or replace) a format: ``module`` is an import path, or ``module:attribute``."""
     FORMAT_MODULES[name] = module
     if file_format:
         global FILE_FORMATS
@@ -64,14 +64,16 @@ def formats() -> tuple[str, ...]:
     return tuple(FORMAT_MODULES)
 
 
-def load(name: str) -> ModuleType:
-    """The module for a format name; InputError for an unknown name."""
+def load(name: str) -> ModuleType | RecordFormat:
+    """The module or Reader for a format name; InputError for an unknown name."""
     try:
-        module = FORMAT_MODULES[name]
+        path = FORMAT_MODULES[name]
     except KeyError:
         known = ", ".join(FORMAT_MODULES)
         raise InputError(f"unknown format {name!r} (known: {known})") from None
-    return importlib.import_module(module)
+    module, _, attribute = path.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded
 
 
 def record_formats() -> list[str]:
@@ -79,8 +81,8 @@ def record_formats() -> list[str]:
 
 
 def text_formats() -> list[str]:
-    """Record formats whose module reads text lines (``TEXT = True``)."""
-    return [n for n in record_formats() if getattr(load(n), "TEXT", False)]
+    """Record formats that read text lines (``TEXT = True``)."""
+    return [n for n in record_formats() if reads_text(load(n))]
 
 
 def detect_record(record: Any) -> str | None:

@@ -79,11 +79,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..schema import FLOW_SCHEMA
-from ..workloads import _normalize_owner
-from .calico import AUTO_HEP_SUFFIX
-from .inventory import Inventory, _owner
+from ..workloads import normalize_owner
+from .calico_fields import AUTO_HEP_SUFFIX
+from .inventory import Inventory, top_owner
 
-__all__ = ["EnrichStats", "enrich_flows"]
+__all__ = ["EnrichStats", "Enrichment", "enrich_flows"]
 
 #: Endpoint kinds that say "no identity": the inventory may resolve them.
 RESOLVABLE_KINDS = ("unknown", "cluster_unknown", "service")
@@ -126,12 +126,32 @@ class EnrichStats:
         if len(self.examples) < MAX_EXAMPLES and text not in self.examples:
             self.examples.append(text)
 
+    def merge(self, other: EnrichStats) -> None:
+        """Add what ``other`` counted (the outcomes of later batches, e.g. of a worker
+        process): the examples stay the first distinct ones in input order."""
+        self.endpoints.update(other.endpoints)
+        self.orientation.update(other.orientation)
+        for text in other.examples:
+            self.note(text)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "endpoints": dict(sorted(self.endpoints.items())),
             "orientation": dict(sorted(self.orientation.items())),
             "examples": self.examples,
         }
+
+
+@dataclass
+class Enrichment:
+    """An inventory applied to each batch before it is aggregated, its outcomes counted in
+    ``stats`` (see :func:`recommender.ingest.aggregate_inputs`)."""
+
+    inventory: Inventory
+    stats: EnrichStats = field(default_factory=EnrichStats)
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return enrich_flows(batch, self.inventory, stats=self.stats)
 
 
 @dataclass(frozen=True)
@@ -192,8 +212,8 @@ class _Index:
             }
             kind = name = None
             if row.owner_kind:
-                kind, name = _owner(row, inventory)
-                kind, name = _normalize_owner(kind, name)
+                kind, name = top_owner(row, inventory)
+                kind, name = normalize_owner(kind, name)
             pod = _Pod(
                 namespace=namespace,
                 name=row.pod,
@@ -521,67 +541,9 @@ def _enrich_side(
             ip = uniques[codes[group[0]]]
             _resolve(ip, group, kind, index, times, ident, code, st)
 
-    # Pods named by the log: fill what is missing by name.
-    is_pod = (kind == "pod") & (code < 0)
-    if is_pod.any():
-        missing = np.zeros(n, dtype=bool)
-        for col in ("labels", "namespace_labels", "workload_name", "service_account"):
-            missing |= _is_null(t.column(f"{side}_{col}"))
-        todo = np.nonzero(is_pod & missing)[0]
-        if len(todo):
-            ns_codes, ns_names = pd.factorize(_strings(t.column(f"{side}_namespace"))[todo])
-            pod_codes, pod_names = pd.factorize(_strings(t.column(f"{side}_pod"))[todo])
-            pair = ns_codes.astype(np.int64) * (len(pod_names) + 1) + pod_codes
-            pairs, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
-            found = np.full(len(pairs), -1, dtype=np.int64)
-            for k, row in enumerate(first):
-                if ns_codes[row] < 0 or pod_codes[row] < 0:
-                    continue
-                i = index.by_name.get((ns_names[ns_codes[row]], pod_names[pod_codes[row]]))
-                if i is not None:
-                    found[k] = ident.code("pod", index.pods[i])
-            hit = found[inverse] >= 0
-            code[todo[hit]] = found[inverse][hit]
-            if hit.any():
-                st.endpoints["pod (named by the log): metadata filled"] += int(hit.sum())
-
-    # The log wins: an address resolved into another namespace or pod than it states.
-    stated_any = ~_is_null(t.column(f"{side}_namespace")) | ~_is_null(t.column(f"{side}_pod"))
-    chosen = np.nonzero(resolvable & (code >= 0) & stated_any)[0]
-    if len(chosen):
-        clash = np.zeros(len(chosen), dtype=bool)
-        for pos, col in ((1, "namespace"), (2, "pod")):
-            stated = _strings(t.column(f"{side}_{col}"))[chosen]
-            found = [ident.rows[c][pos] for c in code[chosen]]
-            bad = np.array(
-                [
-                    a is not None and b is not None and a != b
-                    for a, b in zip(stated, found, strict=True)
-                ],
-                dtype=bool,
-            )
-            clash |= bad
-        if clash.any():
-            st.endpoints["pod"] -= int(clash.sum())  # counted by _resolve; undone here
-            st.endpoints["kept: the log names another namespace or pod"] += int(clash.sum())
-            code[chosen[clash]] = -1
-
-    # Write the columns.
-    changed = np.nonzero(code >= 0)[0]
-    if len(changed):
-        row_codes = code[changed]
-        for pos, col in enumerate(_IDENTITY_COLUMNS):
-            name = f"{side}_{col}"
-            out = _patch(
-                t.column(name),
-                FLOW_SCHEMA.field(name),
-                changed,
-                [r[pos] for r in ident.rows],
-                row_codes,
-                fill_only=col != "kind",
-            )
-            if out is not None:
-                updates[name] = out
+    _named_pods(t, side, kind, index, ident, code, st)
+    _log_wins(t, side, resolvable, ident, code, st)
+    _write_side(t, side, ident, code, updates)
     if len(svc_rows):
         seq = np.arange(len(svc_rows), dtype=np.int64)
         for name, values in svc_values.items():
@@ -595,6 +557,96 @@ def _enrich_side(
             )
             if out is not None:
                 updates[name] = out
+
+
+def _named_pods(
+    t: pa.Table,
+    side: str,
+    kind: np.ndarray,
+    index: _Index,
+    ident: _Identities,
+    code: np.ndarray,
+    st: EnrichStats,
+) -> None:
+    """Pods named by the log: fill what is missing by name (sets ``code``)."""
+    is_pod = (kind == "pod") & (code < 0)
+    if not is_pod.any():
+        return
+    missing = np.zeros(t.num_rows, dtype=bool)
+    for col in ("labels", "namespace_labels", "workload_name", "service_account"):
+        missing |= _is_null(t.column(f"{side}_{col}"))
+    todo = np.nonzero(is_pod & missing)[0]
+    if not len(todo):
+        return
+    ns_codes, ns_names = pd.factorize(_strings(t.column(f"{side}_namespace"))[todo])
+    pod_codes, pod_names = pd.factorize(_strings(t.column(f"{side}_pod"))[todo])
+    pair = ns_codes.astype(np.int64) * (len(pod_names) + 1) + pod_codes
+    pairs, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    found = np.full(len(pairs), -1, dtype=np.int64)
+    for k, row in enumerate(first):
+        if ns_codes[row] < 0 or pod_codes[row] < 0:
+            continue
+        i = index.by_name.get((ns_names[ns_codes[row]], pod_names[pod_codes[row]]))
+        if i is not None:
+            found[k] = ident.code("pod", index.pods[i])
+    hit = found[inverse] >= 0
+    code[todo[hit]] = found[inverse][hit]
+    if hit.any():
+        st.endpoints["pod (named by the log): metadata filled"] += int(hit.sum())
+
+
+def _log_wins(
+    t: pa.Table,
+    side: str,
+    resolvable: np.ndarray,
+    ident: _Identities,
+    code: np.ndarray,
+    st: EnrichStats,
+) -> None:
+    """The log wins: an address resolved into another namespace or pod than it states is
+    left alone (its ``code`` reset), and counted."""
+    stated_any = ~_is_null(t.column(f"{side}_namespace")) | ~_is_null(t.column(f"{side}_pod"))
+    chosen = np.nonzero(resolvable & (code >= 0) & stated_any)[0]
+    if not len(chosen):
+        return
+    clash = np.zeros(len(chosen), dtype=bool)
+    for pos, col in ((1, "namespace"), (2, "pod")):
+        stated = _strings(t.column(f"{side}_{col}"))[chosen]
+        found = [ident.rows[c][pos] for c in code[chosen]]
+        bad = np.array(
+            [
+                a is not None and b is not None and a != b
+                for a, b in zip(stated, found, strict=True)
+            ],
+            dtype=bool,
+        )
+        clash |= bad
+    if clash.any():
+        st.endpoints["pod"] -= int(clash.sum())  # counted by _resolve; undone here
+        st.endpoints["kept: the log names another namespace or pod"] += int(clash.sum())
+        code[chosen[clash]] = -1
+
+
+def _write_side(
+    t: pa.Table, side: str, ident: _Identities, code: np.ndarray, updates: dict[str, pa.Array]
+) -> None:
+    """The identity columns of the rows resolved (``code``), into ``updates``."""
+    changed = np.nonzero(code >= 0)[0]
+    if not len(changed):
+        return
+    row_codes = code[changed]
+    for pos, col in enumerate(_IDENTITY_COLUMNS):
+        name = f"{side}_{col}"
+        out = _patch(
+            t.column(name),
+            FLOW_SCHEMA.field(name),
+            changed,
+            [r[pos] for r in ident.rows],
+            row_codes,
+            fill_only=col != "kind",
+        )
+        if out is not None:
+            updates[name] = out
 
 
 def _resolve(

@@ -50,15 +50,13 @@ Kubernetes metadata (``ig`` on a host) is ``unknown``. Loopback traffic is filte
 ``flows`` = 1 per event (events carry no counts; duplicates happen and are folded by the
 connections stage).
 
-The registry (``detect.FORMAT_MODULES``) needs one module per format: this file registers two
-module objects, ``recommender.ingest.gadget.legacy`` and ``recommender.ingest.gadget.trace_tcp``,
-each with the usual ``NAME``, ``looks_like`` and ``Parser``.
+Two formats, one module: the registry (``detect.FORMAT_MODULES``) names the two
+:class:`~recommender.ingest.reader.Reader` objects, :data:`LEGACY_READER` and
+:data:`TRACE_TCP_READER`.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,10 +64,12 @@ from recommender.ingest.common import (
     RECORD_ERRORS,
     Bad,
     RecordParser,
-    family,
     malformed,
 )
-from recommender.ingest.generic import (
+from recommender.ingest.reader import Reader
+from recommender.ingest.sources import Filtered, new_row
+from recommender.ingest.values import (
+    family,
     file_mtime_ns,
     ip,
     labels,
@@ -82,7 +82,6 @@ from recommender.ingest.generic import (
     time_ns,
     uint,
 )
-from recommender.ingest.sources import Filtered, new_row
 from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
 
 LEGACY = "ig-legacy"
@@ -417,20 +416,9 @@ class TraceTCPParser(RecordParser):
     def _parse(self, rec: Any) -> dict | Filtered:
         if type(rec) is not dict:
             raise Bad("malformed record: not an object", truncated_repr(rec))
-        etype = rec.get("type")
-        if etype is None:
-            raw = rec.get("type_raw")
-            if type(raw) is not int or raw not in TCP_EVENT_TYPES:
-                raise malformed("type", raw)
-            etype = TCP_EVENT_TYPES[raw]
-        elif etype in MESSAGE_TYPES:
-            return Filtered(f"ig: {etype} message")
-        elif etype not in ("connect", "accept", "close"):
-            raise malformed("type", etype)
-        if etype == "close":
-            return Filtered("ig: close event (evidence only)")
-        outgoing = etype == "connect"
-
+        etype = _event_type(rec)
+        if isinstance(etype, Filtered):
+            return etype
         src = _dict(rec.get("src"), "src")
         dst = _dict(rec.get("dst"), "dst")
         if src is None or dst is None:
@@ -443,33 +431,7 @@ class TraceTCPParser(RecordParser):
         # The traced container's pod.
         k8s = _dict(rec.get("k8s"), "k8s") or {}
         node = node_name(k8s.get("node"), "k8s.node")
-        ns = namespace(k8s.get("namespace"), "k8s.namespace")
-        pod = pod_name(k8s.get("podName"), "k8s.podName")
-        container = name(
-            k8s.get("containerName"),
-            "k8s.containerName",
-            is_dns1123_label,
-            "invalid container name",
-        )
-        _pod_identity(ns, pod, "k8s")
-        host_network = _bool(_ci(k8s, "hostnetwork"), "k8s.hostnetwork")
-        resolved_local = _resolved(local_k8s, local_ip, "src.k8s")
-        if host_network:
-            local = _Endpoint("host_network_pod", local_ip, ns, pod)
-        elif pod is not None:
-            lab = None
-            if (
-                resolved_local is not None
-                and resolved_local.kind == "pod"
-                and (resolved_local.namespace, resolved_local.pod) == (ns, pod)
-            ):
-                lab = resolved_local.labels
-            local = _Endpoint("pod", local_ip, ns, pod, lab)
-        elif resolved_local is not None and resolved_local.kind == "pod":
-            local = resolved_local
-        else:
-            local = _Endpoint("unknown", local_ip)
-
+        local, container = _traced(k8s, local_ip, local_k8s)
         remote = _resolved(remote_k8s, remote_ip, "dst.k8s")
         if remote is None:
             # The resolver ran (a k8s object is present) and named nothing: not a pod or a
@@ -487,7 +449,7 @@ class TraceTCPParser(RecordParser):
         row["time_start"] = row["time_end"] = start
         row["observer"] = node
         row["verdict"] = "allowed"  # the handshake completed (connect) or was accepted
-        if outgoing:
+        if etype == "connect":
             _finish(
                 row, local, remote, outgoing=True, server_port=remote_port, client_port=local_port
             )
@@ -505,24 +467,58 @@ class TraceTCPParser(RecordParser):
         return row
 
 
+def _event_type(rec: dict) -> str | Filtered:
+    """``connect`` or ``accept``; Filtered for messages and ``close`` events."""
+    etype = rec.get("type")
+    if etype is None:
+        raw = rec.get("type_raw")
+        if type(raw) is not int or raw not in TCP_EVENT_TYPES:
+            raise malformed("type", raw)
+        etype = TCP_EVENT_TYPES[raw]
+    elif etype in MESSAGE_TYPES:
+        return Filtered(f"ig: {etype} message")
+    elif etype not in ("connect", "accept", "close"):
+        raise malformed("type", etype)
+    if etype == "close":
+        return Filtered("ig: close event (evidence only)")
+    return etype
+
+
+def _traced(k8s: dict, local_ip: str, local_k8s: dict | None) -> tuple[_Endpoint, str | None]:
+    """The traced container's end (its pod, host-network pod or unknown) and container."""
+    ns = namespace(k8s.get("namespace"), "k8s.namespace")
+    pod = pod_name(k8s.get("podName"), "k8s.podName")
+    container = name(
+        k8s.get("containerName"),
+        "k8s.containerName",
+        is_dns1123_label,
+        "invalid container name",
+    )
+    _pod_identity(ns, pod, "k8s")
+    host_network = _bool(_ci(k8s, "hostnetwork"), "k8s.hostnetwork")
+    resolved_local = _resolved(local_k8s, local_ip, "src.k8s")
+    if host_network:
+        return _Endpoint("host_network_pod", local_ip, ns, pod), container
+    if pod is not None:
+        lab = None
+        if (
+            resolved_local is not None
+            and resolved_local.kind == "pod"
+            and (resolved_local.namespace, resolved_local.pod) == (ns, pod)
+        ):
+            lab = resolved_local.labels
+        return _Endpoint("pod", local_ip, ns, pod, lab), container
+    if resolved_local is not None and resolved_local.kind == "pod":
+        return resolved_local, container
+    return _Endpoint("unknown", local_ip), container
+
+
 # =========================================================================== registry
 
-
-def _format_module(short: str, fmt: str, looks_like: Any, parser: type) -> types.ModuleType:
-    """A module object ``recommender.ingest.gadget.<short>`` for the format registry."""
-    full = f"{__name__}.{short}"
-    module = sys.modules.get(full)
-    if module is None:
-        module = types.ModuleType(full, f"Inspektor Gadget format {fmt!r} (see {__name__}).")
-        sys.modules[full] = module
-    module.NAME = fmt
-    module.looks_like = looks_like
-    module.Parser = parser
-    return module
-
-
-legacy = _format_module("legacy", LEGACY, looks_like_legacy, LegacyParser)
-trace_tcp = _format_module("trace_tcp", TRACE_TCP, looks_like_trace_tcp, TraceTCPParser)
+#: The two formats' readers (``detect.FORMAT_MODULES`` names them ``gadget:LEGACY_READER``
+#: and ``gadget:TRACE_TCP_READER``).
+LEGACY_READER = Reader(NAME=LEGACY, looks_like=looks_like_legacy, Parser=LegacyParser)
+TRACE_TCP_READER = Reader(NAME=TRACE_TCP, looks_like=looks_like_trace_tcp, Parser=TraceTCPParser)
 
 
 def looks_like(record: Any) -> bool:

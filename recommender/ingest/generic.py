@@ -29,14 +29,9 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 import os
-import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from heapq import heappop, heappush
 from typing import Any
 
@@ -44,20 +39,31 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recommender.accounting import RecordCounts
+from recommender.ingest import sniff
 from recommender.ingest.common import (
     RECORD_ERRORS,
     Bad,
     RecordParser,
-    canonical_address,
-    family,
     invalid,
     malformed,
-    put_label,
 )
-from recommender.ingest.hubble import parse_time as parse_rfc3339
 from recommender.ingest.sources import InputError, new_row
+from recommender.ingest.values import (
+    family,
+    file_mtime_ns,
+    ip,
+    labels,
+    namespace,
+    node_name,
+    pod_name,
+    port,
+    protocol,
+    text,
+    time_ns,
+    uint,
+)
 from recommender.schema import ENDPOINT_KINDS, FLOW_SCHEMA, SCHEMA_VERSION
-from recommender.validate import is_dns1123_label, is_dns1123_subdomain, truncated_repr
+from recommender.validate import truncated_repr
 
 NAME = "generic"
 
@@ -87,275 +93,10 @@ COLUMNS = (
 BLOCK_SIZE = 1 << 20
 #: Bytes of a file inspected to find a CSV header.
 HEADER_BYTES = 64 * 1024
-_PARQUET_MAGIC = b"PAR1"
-_GZIP_MAGIC = b"\x1f\x8b"
 #: Compressed bytes per zlib call when a CSV is gunzipped here (see :class:`_CSVInput`).
 _GZIP_PIECE = 16 * 1024
 #: U+FFFD in UTF-8: what _CSVInput puts in place of bytes that are not UTF-8.
 _REPLACEMENT = "\ufffd".encode()
-
-# timestamp('ns') is an int64: 1677-09-21 .. 2262-04-11.
-_NS_MIN = -(2**63)
-_NS_MAX = 2**63 - 1
-_INT64_MAX = 2**63 - 1
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
-
-
-# =========================================================================== value parsers
-
-
-def text(v: Any, field: str, limit: int = 4096) -> str | None:
-    """A string (bytes are decoded as UTF-8), stripped; None for null or empty."""
-    if v is None:
-        return None
-    if type(v) is bytes:
-        try:
-            v = v.decode("utf-8")
-        except UnicodeDecodeError:
-            raise invalid("invalid UTF-8", field, v) from None
-    if type(v) is not str or len(v) > limit:
-        raise malformed(field, v)
-    v = v.strip()
-    return v or None
-
-
-def name(v: Any, field: str, check: Callable[[object], bool], reason: str) -> str | None:
-    """A Kubernetes name checked by ``check`` (e.g. ``is_dns1123_label``); None when empty."""
-    s = text(v, field)
-    if s is None:
-        return None
-    if not check(s):
-        raise invalid(reason, field, s)
-    return s
-
-
-def namespace(v: Any, field: str) -> str | None:
-    return name(v, field, is_dns1123_label, "invalid namespace")
-
-
-def pod_name(v: Any, field: str) -> str | None:
-    return name(v, field, is_dns1123_subdomain, "invalid pod name")
-
-
-def node_name(v: Any, field: str) -> str | None:
-    return name(v, field, is_dns1123_subdomain, "invalid node name")
-
-
-def ip(v: Any, field: str, *, unspecified_is_none: bool = False) -> str | None:
-    """Canonical IP text; None for null/empty (and ``0.0.0.0``/``::`` when asked)."""
-    out = canonical_address(text(v, field, 64), field)
-    if unspecified_is_none and out in ("0.0.0.0", "::"):
-        return None
-    return out
-
-
-_DIGITS = re.compile(r"[0-9]{1,20}", re.ASCII)
-
-
-def uint(v: Any, field: str, limit: int = _INT64_MAX + 1) -> int | None:
-    """A non-negative integer below ``limit``: an int, an integral float, or decimal digits
-    in a string (ClickHouse quotes 64-bit integers). None for null or empty."""
-    if v is None:
-        return None
-    t = type(v)
-    if t is int:
-        n = v
-    elif t is float and v.is_integer():
-        n = int(v)
-    elif t is str or t is bytes:
-        s = text(v, field, 64)
-        if s is None:
-            return None
-        if _DIGITS.fullmatch(s) is None:
-            raise malformed(field, v)
-        n = int(s)
-    else:
-        raise malformed(field, v)
-    if not 0 <= n < limit:
-        raise malformed(field, v)
-    return n
-
-
-def port(v: Any, field: str) -> int | None:
-    """A port 1..65535; None for null, empty or 0 (IPFIX writes 0 for "none")."""
-    n = uint(v, field, 65536)
-    return n or None
-
-
-_PROTOCOL_NAMES = {
-    "TCP": ("TCP", 6),
-    "UDP": ("UDP", 17),
-    "SCTP": ("SCTP", 132),
-    "ICMP": ("ICMP", 1),
-    "ICMPV4": ("ICMP", 1),
-    "ICMPV6": ("ICMPv6", 58),
-    "ICMP6": ("ICMPv6", 58),
-    "IPV6-ICMP": ("ICMPv6", 58),
-}
-_PROTOCOL_NUMBERS = {number: (proto, number) for proto, number in _PROTOCOL_NAMES.values()}
-
-
-def protocol(v: Any, field: str) -> tuple[str, int | None]:
-    """(Kubernetes spelling, IANA number) from a name (any case) or an IANA number."""
-    if type(v) is str or type(v) is bytes:
-        s = text(v, field, 32)
-        if s is None:
-            raise Bad("missing protocol", f"{field} is empty")
-        if _DIGITS.fullmatch(s) is None:
-            found = _PROTOCOL_NAMES.get(s.upper())
-            if found is None:
-                raise invalid("invalid protocol", field, s)
-            return found
-        v = int(s)
-    n = uint(v, field, 256)
-    if n is None:
-        raise Bad("missing protocol", f"{field} is not set")
-    return _PROTOCOL_NUMBERS.get(n, ("OTHER", n))
-
-
-# ------------------------------------------------------------------- labels
-
-
-@lru_cache(maxsize=8192)
-def _labels_from_text(s: str, field: str, kv: bool) -> tuple | Bad:
-    """Parse a label string (JSON object, or ``k=v,k=v`` when ``kv``); cached, returns a Bad
-    instead of raising so the cache never holds an exception with a traceback."""
-    if s[0] == "{":
-        try:
-            d = json.loads(s)
-        except (ValueError, RecursionError):
-            return malformed(field, s)
-        if type(d) is not dict:
-            return malformed(field, s)
-        items: Iterable = d.items()
-    elif kv:
-        pairs = []
-        for part in s.split(","):
-            key, eq, value = part.partition("=")
-            if not eq:
-                return invalid("invalid labels", field, part)
-            # Spaces around items are allowed ("a=b, c=d"); other whitespace (a line break,
-            # a tab) is part of the key or value, which then fails the syntax check.
-            pairs.append((key.strip(" "), value.strip(" ")))
-        items = pairs
-    else:
-        return malformed(field, s)
-    try:
-        return _checked_labels(items, field)
-    except Bad as bad:
-        return bad
-
-
-def _checked_labels(items: Iterable, field: str) -> tuple:
-    out: dict[str, str] = {}
-    for item in items:
-        if type(item) not in (tuple, list) or len(item) != 2:
-            raise malformed(field, item)
-        key, value = item
-        if not put_label(out, key, value, field):
-            raise invalid("conflicting labels", field, key)
-    return tuple(sorted(out.items()))
-
-
-def labels(v: Any, field: str, *, kv: bool = True, pairs: bool = False) -> tuple | None:
-    """Pod labels as sorted (key, value) tuples, every key and value checked.
-
-    Accepts a mapping, a JSON object string, (when ``kv``) a ``k=v,k=v`` string and (when
-    ``pairs``) a list of (key, value) pairs, which is how a Parquet map reads. Null or an empty
-    string = unknown (None); ``{}`` = known to have none (an empty tuple).
-    """
-    if v is None:
-        return None
-    if type(v) is dict:
-        return _checked_labels(v.items(), field)
-    if type(v) is list and pairs:
-        return _checked_labels(v, field)
-    s = text(v, field, 65536)
-    if s is None:
-        return None
-    out = _labels_from_text(s, field, kv)
-    if isinstance(out, Bad):
-        raise Bad(out.reason, out.detail)  # a fresh exception, not the cached object
-    return out
-
-
-# ------------------------------------------------------------------- time
-
-_NAIVE_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9})\d*)?", re.ASCII
-)
-_NUMBER = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,9})?", re.ASCII)
-_UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
-def _from_number(n: Decimal | int, field: str, value: Any, unit: str | None) -> int:
-    if unit is None:  # by magnitude: seconds until year 5138, then ms, us, ns
-        a = abs(n)
-        unit = "s" if a < 10**11 else "ms" if a < 10**14 else "us" if a < 10**17 else "ns"
-    ns = int(n * _UNITS[unit])
-    if not _NS_MIN <= ns <= _NS_MAX:
-        raise invalid("invalid time", field, value)
-    return ns
-
-
-def time_ns(v: Any, field: str, *, unit: str | None = None) -> int | None:
-    """Nanoseconds since the epoch (UTC), or None for null/empty.
-
-    Accepts RFC 3339 with ``Z`` or an offset, ``YYYY-MM-DD hh:mm:ss[.fff]`` without a zone
-    (taken as UTC, as ClickHouse prints ``DateTime`` on a UTC server), epoch numbers (``unit``
-    ``s``/``ms``/``us``/``ns``, or guessed from the magnitude when None) as int, float or
-    digits, and ``datetime`` objects (naive = UTC).
-    """
-    if v is None:
-        return None
-    t = type(v)
-    if t is bool:
-        raise malformed(field, v)
-    if t is int:
-        return _from_number(v, field, v, unit)
-    if t is float:
-        if v != v or v in (float("inf"), float("-inf")):
-            raise invalid("invalid time", field, v)
-        return _from_number(Decimal(repr(v)), field, v, unit)
-    if isinstance(v, datetime):
-        if v.tzinfo is None:
-            v = v.replace(tzinfo=UTC)
-        micros = (v - _EPOCH) // _MICROSECOND
-        return _from_number(micros * 1000 + getattr(v, "nanosecond", 0), field, v, "ns")
-    s = text(v, field, 64)
-    if s is None:
-        return None
-    if _NUMBER.fullmatch(s):
-        try:
-            return _from_number(Decimal(s), field, v, unit)
-        except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-            raise invalid("invalid time", field, v) from None
-    ns = parse_rfc3339(s)
-    if ns is not None:
-        return ns
-    m = _NAIVE_TIME.fullmatch(s)
-    if m is not None:
-        y, mo, d, h, mi, sec, frac = m.groups()
-        try:
-            days = date(int(y), int(mo), int(d)).toordinal() - _EPOCH_ORDINAL
-        except ValueError:
-            raise invalid("invalid time", field, v) from None
-        if int(h) > 23 or int(mi) > 59 or int(sec) > 60:
-            raise invalid("invalid time", field, v)
-        secs = days * 86400 + int(h) * 3600 + int(mi) * 60 + int(sec)
-        return _from_number(secs * 10**9 + (int(frac.ljust(9, "0")) if frac else 0), field, v, "ns")
-    raise invalid("invalid time", field, v)
-
-
-def file_mtime_ns(path: str) -> int | None:
-    """The file's modification time (ns), the fallback for sources without timestamps."""
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-
 
 # =========================================================================== the mapping
 
@@ -540,53 +281,10 @@ def parse_row(
 # =========================================================================== files
 
 
-def _head(path: str, size: int = HEADER_BYTES) -> bytes:
-    """The first ``size`` bytes of the content (gunzipped when gzip), as far as readable
-    (damage further on, even a bad CRC of a small file, never hides the header)."""
-    with open(path, "rb") as f:
-        return _content_head(f.read(size), size)
-
-
-def _content_head(head: bytes, size: int = HEADER_BYTES) -> bytes:
-    """The content of the first bytes of a file, gunzipped when they are gzip (see _head)."""
-    if head[:2] != _GZIP_MAGIC:
-        return head
-    d = zlib.decompressobj(wbits=31)
-    saved = d.copy()
-    try:
-        return d.decompress(head, size)
-    except zlib.error:
-        # zlib drops the output of a call that fails: what came before the damage.
-        return _inflate_until_error(saved, head, size)
-
-
-def _is_empty(path: str) -> bool:
-    """Is the content nothing but whitespace (or a BOM), also once gunzipped? Never raises."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(HEADER_BYTES)
-    except OSError:
-        return False
-    if len(data) >= HEADER_BYTES:
-        return False
-    if data[:2] == _GZIP_MAGIC:
-        d = zlib.decompressobj(wbits=31)
-        try:
-            content = d.decompress(data, HEADER_BYTES)
-        except zlib.error:
-            return False
-        if not d.eof or d.unused_data or d.unconsumed_tail:
-            return False
-        data = content
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return not data.strip()
-
-
 def _csv_header(path: str) -> list[str] | None:
     """The header of a CSV file (None when the first line is not one)."""
     try:
-        head = _head(path)
+        head = sniff.file_head(path, HEADER_BYTES)
     except OSError:
         return None
     return _header_of(head)
@@ -607,17 +305,9 @@ def _header_of(head: bytes) -> list[str] | None:
         return None
 
 
-def _is_parquet(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == _PARQUET_MAGIC
-    except OSError:
-        return False
-
-
 def claims(path: str) -> bool:
     """Is this a generic flow file (see the module docstring)? Never raises."""
-    if _is_parquet(path):
+    if sniff.is_parquet(path):
         try:
             import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
 
@@ -634,7 +324,7 @@ def claims(path: str) -> bool:
 def claims_head(head: bytes) -> bool:
     """Would :func:`claims` take a CSV file that starts with these bytes (plain or gzip)?
     For input that cannot be opened twice (standard input)."""
-    header = _header_of(_content_head(head))
+    header = _header_of(sniff.content_head(head, HEADER_BYTES))
     return header is not None and has_required(header)
 
 
@@ -860,7 +550,7 @@ class _CSVInput:
                 # by byte, up to the damage (a bad CRC fails only after the last byte).
                 self.done = True
                 self.error = f"corrupt gzip: {exc}"
-                return _inflate_until_error(saved, data)
+                return sniff.inflate_until_error(saved, data, 16 * BLOCK_SIZE)
             if d.eof:  # end of one member; what follows may be another member
                 self.feed, self.pos = d.unused_data + self.feed[self.pos :], 0
                 self.inflate = d = zlib.decompressobj(wbits=31)
@@ -879,20 +569,6 @@ class _CSVInput:
             return b""
 
 
-def _inflate_until_error(d: Any, data: bytes, limit: int = 16 * BLOCK_SIZE) -> bytes:
-    """What ``d`` inflates from ``data`` before the first error (fed one byte at a time),
-    at most ``limit`` bytes."""
-    out = bytearray()
-    try:
-        for i in range(len(data)):
-            out += d.decompress(data[i : i + 1])
-            if len(out) >= limit or d.eof:
-                break
-    except zlib.error:
-        pass
-    return bytes(out[:limit])
-
-
 def _line_breaks(batch: pa.RecordBatch) -> Any:
     """Per row, the line breaks inside its values (all columns), as a NumPy array."""
     total = None
@@ -900,6 +576,65 @@ def _line_breaks(batch: pa.RecordBatch) -> Any:
         n = pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
         total = n if total is None else total + n
     return total
+
+
+def _csv_reader(raw: Any, header: list[str], lines: _Lines) -> tuple[_CSVInput, Any]:
+    """The CSV stream of an open file (gunzipped when it is gzip) and its Arrow reader;
+    OSError or ArrowException when the first block cannot be read."""
+    gz = raw.read(2) == sniff.GZIP_MAGIC
+    raw.seek(0)
+    stream = _CSVInput(raw, gz)
+    import pyarrow.csv as pacsv  # on use: Hubble ingest workers never need it
+
+    reader = pacsv.open_csv(
+        stream,
+        # Serial reading: the invalid-row callback runs in file order, before the block's
+        # batch is handed out (what _Lines relies on). The header as parsed here names
+        # the columns, so the mapping always matches.
+        read_options=pacsv.ReadOptions(
+            block_size=BLOCK_SIZE, use_threads=False, column_names=header, skip_rows=1
+        ),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=lines.on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            # Every column (raw bytes): unmapped ones are needed to count line breaks.
+            column_types={n: pa.binary() for n in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return stream, reader
+
+
+def _block_rows(
+    batch: pa.RecordBatch,
+    mapping: dict[str, str],
+    lines: _Lines,
+    batcher: _Batcher,
+    counts: RecordCounts,
+    path: str,
+    default_time: int | None,
+) -> Iterator[pa.RecordBatch]:
+    """Parse the rows of one CSV block, handing out the batcher's full batches."""
+    keys = list(mapping)
+    names = batch.schema.names
+    columns = [batch.column(names.index(mapping[k])).to_pylist() for k in keys]
+    breaks = _line_breaks(batch)
+    for i, values in enumerate(zip(*columns, strict=True)):
+        line = lines.next_row()
+        lines.breaks(int(breaks[i]))
+        if not any(values):
+            continue  # a blank line (or only separators): not a record
+        cells = _decoded(keys, values)
+        if isinstance(cells, Bad):
+            counts.add_rejected(path, line, cells.reason, cells.detail)
+            continue
+        out = _add(batcher, counts, path, line, cells.get, default_time)
+        if out is not None:
+            yield out
 
 
 def _csv_batches(
@@ -910,7 +645,8 @@ def _csv_batches(
 ) -> Iterator[pa.RecordBatch]:
     header = _csv_header(path)
     if header is None:
-        if _is_empty(path):  # (``--format generic``): no records, like any format
+        # (``--format generic``): no records, like any format
+        if sniff.is_blank(path, HEADER_BYTES):
             return
         raise InputError(f"{path}: not a generic flow file (no CSV header line)")
     mapping = _column_map(header, path)
@@ -924,31 +660,7 @@ def _csv_batches(
         raise InputError(f"{path}: cannot read: {_one_line(exc)}") from None
     reported = 0
     try:
-        gz = raw.read(2) == _GZIP_MAGIC
-        raw.seek(0)
-        stream = _CSVInput(raw, gz)
-        import pyarrow.csv as pacsv  # on use: Hubble ingest workers never need it
-
-        reader = pacsv.open_csv(
-            stream,
-            # Serial reading: the invalid-row callback runs in file order, before the block's
-            # batch is handed out (what _Lines relies on). The header as parsed here names
-            # the columns, so the mapping always matches.
-            read_options=pacsv.ReadOptions(
-                block_size=BLOCK_SIZE, use_threads=False, column_names=header, skip_rows=1
-            ),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=lines.on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                # Every column (raw bytes): unmapped ones are needed to count line breaks.
-                column_types={n: pa.binary() for n in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
+        stream, reader = _csv_reader(raw, header, lines)
     except (OSError, pa.ArrowException) as exc:
         # The header was readable, the first block is not (a line over BLOCK_SIZE): one
         # rejected record, like damage further on.
@@ -957,7 +669,6 @@ def _csv_batches(
         return
 
     batcher = _Batcher(path, batch_size)
-    keys = list(mapping)
     try:
         while True:
             try:
@@ -970,21 +681,7 @@ def _csv_batches(
                 counts.add_rejected(path, lines.finish(), "unreadable CSV", _one_line(exc))
                 stream.error = None  # reported
                 break
-            names = batch.schema.names
-            columns = [batch.column(names.index(mapping[k])).to_pylist() for k in keys]
-            breaks = _line_breaks(batch)
-            for i, values in enumerate(zip(*columns, strict=True)):
-                line = lines.next_row()
-                lines.breaks(int(breaks[i]))
-                if not any(values):
-                    continue  # a blank line (or only separators): not a record
-                cells = _decoded(keys, values)
-                if isinstance(cells, Bad):
-                    counts.add_rejected(path, line, cells.reason, cells.detail)
-                    continue
-                out = _add(batcher, counts, path, line, cells.get, default_time)
-                if out is not None:
-                    yield out
+            yield from _block_rows(batch, mapping, lines, batcher, counts, path, default_time)
             if progress is not None:
                 now = min(raw.tell(), size)
                 if now > reported:
@@ -1079,7 +776,7 @@ def iter_batches(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
-    if _is_parquet(path):
+    if sniff.is_parquet(path):
         return _parquet_batches(path, counts, batch_size, progress)
     return _csv_batches(path, counts, batch_size, progress)
 

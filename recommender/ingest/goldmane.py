@@ -47,18 +47,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from recommender.ingest import calico as ee
-from recommender.ingest.calico import dash_null, unknown_enum
+from recommender.ingest import calico_fields
 from recommender.ingest.common import (
-    INT64,
     RECORD_ERRORS,
     Bad,
     RecordParser,
     invalid,
     malformed,
 )
-from recommender.ingest.hubble import parse_time
 from recommender.ingest.sources import new_row
+from recommender.ingest.values import (
+    INT64,
+    dash_null,
+    parse_time,
+    unknown_enum,
+)
 from recommender.validate import is_dns1123_label, truncated_repr
 
 NAME = "calico-goldmane"
@@ -219,7 +222,7 @@ def _labels_list(v: Any, field: str, kind: str) -> tuple | None:
         return () if kind == "pod" else None  # omitempty: no common label
     if type(v) is not list:
         raise malformed(field, v)
-    return ee.label_items(v, field)
+    return calico_fields.label_items(v, field)
 
 
 def _labels_whisker(v: Any, field: str, kind: str) -> tuple | None:
@@ -229,13 +232,13 @@ def _labels_whisker(v: Any, field: str, kind: str) -> tuple | None:
         raise malformed(field, v)
     if v == "":
         return () if kind == "pod" else None
-    return ee.label_items(v.split(" | "), field)
+    return calico_fields.label_items(v.split(" | "), field)
 
 
 def _namespace(v: Any, field: str) -> str | None:
     if v is None or (type(v) is str and v in _NO_NAMESPACE):  # a list is not hashable
         return None
-    return ee.namespace(v, field)
+    return calico_fields.namespace(v, field)
 
 
 def _policy_hits(v: Any, field: str, direction: str, whisker: bool) -> list[dict] | None:
@@ -297,14 +300,14 @@ def _service(row: dict, key: dict, extra: dict[str, str]) -> None:
     port_name = dash_null(_get(key, "dest_service_port_name"))
     if port_name is not None and (
         type(port_name) is not str
-        or (port_name != "*" and not ee.PORT_NAME_RE.fullmatch(port_name))
+        or (port_name != "*" and not calico_fields.PORT_NAME_RE.fullmatch(port_name))
     ):
         raise invalid("invalid port name", "Key.dest_service_port_name", port_name)
     svc_port = _int64(_get(key, "dest_service_port"), "Key.dest_service_port")
     if svc_port is not None and svc_port > 65535:
         raise malformed("Key.dest_service_port", svc_port)
     if svc_name is not None:
-        ee.place_service(row, extra, svc_ns, svc_name, port_name, svc_port or None)
+        calico_fields.place_service(row, extra, svc_ns, svc_name, port_name, svc_port or None)
 
 
 # --------------------------------------------------------------------------- records
@@ -344,9 +347,9 @@ class Parser(RecordParser):
 
 def _common(row: dict, action: str, reporter_name: str, proto_v: Any, proto_field: str) -> str:
     row["verdict"], row["verdict_raw"] = VERDICTS[action], action
-    reporter, direction = ee.REPORTERS[reporter_name.lower()]
+    reporter, direction = calico_fields.REPORTERS[reporter_name.lower()]
     row["reporter"], row["direction"], row["is_reply"] = reporter, direction, False
-    proto, number = ee.protocol(proto_v, proto_field)
+    proto, number = calico_fields.protocol(proto_v, proto_field)
     row["protocol"], row["protocol_number"] = proto, number
     row["ip_family"] = 6 if proto == "ICMPv6" else 4
     return direction
@@ -356,13 +359,13 @@ def _dest_port(row: dict, v: Any, field: str, strings: bool = True) -> None:
     p = _int64(v, field, strings=strings)
     if p is not None and p > 65535:
         raise malformed(field, p)
-    if row["protocol"] in ee.PORT_PROTOCOLS:
+    if row["protocol"] in calico_fields.PORT_PROTOCOLS:
         row["dst_port"] = p or None  # omitempty: absent means 0, never a usable port
 
 
 def _finish(row: dict, extra: dict, types: dict, flows: int, counters: tuple) -> dict:
-    ee.count_once(row, extra, types, flows)
-    ee.translate_counters(row, row["reporter"], *counters)
+    calico_fields.count_once(row, extra, types, flows)
+    calico_fields.translate_counters(row, row["reporter"], *counters)
     row["aggregated"] = True  # no IPs, no source ports: always more than one 5-tuple
     if extra:
         row["extra"] = sorted(extra.items())
@@ -373,9 +376,9 @@ def _parse_flow(flow: dict, extra: dict[str, str]) -> dict:
     key = _flow_key(flow)
     assert key is not None
     row = new_row()
-    start = ee.seconds(_int64(_get(flow, "start_time"), "start_time"), "start_time")
-    end = ee.seconds(_int64(_get(flow, "end_time"), "end_time"), "end_time")
-    ee.set_times(row, start, end)
+    start = calico_fields.seconds(_int64(_get(flow, "start_time"), "start_time"), "start_time")
+    end = calico_fields.seconds(_int64(_get(flow, "end_time"), "end_time"), "end_time")
+    calico_fields.set_times(row, start, end)
 
     action = _enum(_get(key, "action"), ACTIONS, "Key.action")
     reporter = _enum(_get(key, "reporter"), REPORTERS, "Key.reporter")
@@ -387,11 +390,11 @@ def _parse_flow(flow: dict, extra: dict[str, str]) -> dict:
         kind, short = _KINDS[etype]
         types[side] = short
         ns = _namespace(_get(key, f"{prefix}_namespace"), f"Key.{prefix}_namespace")
-        pod, aggr = ee.endpoint_names(
+        pod, aggr = calico_fields.endpoint_names(
             kind, None, _get(key, f"{prefix}_name"), "", f"Key.{prefix}_name"
         )
         pod_labels = _labels_list(_get(flow, f"{prefix}_labels"), f"{prefix}_labels", kind)
-        ee.fill_endpoint(row, side, kind, ns, pod, aggr, None, pod_labels)
+        calico_fields.fill_endpoint(row, side, kind, ns, pod, aggr, None, pod_labels)
 
     _dest_port(row, _get(key, "dest_port"), "Key.dest_port")
     _service(row, key, extra)
@@ -426,7 +429,7 @@ def _parse_whisker(rec: dict, extra: dict[str, str]) -> dict:
                 raise malformed(f, v)
             raise invalid("invalid time", f, v)
         times.append(ns)
-    ee.set_times(row, *times)
+    calico_fields.set_times(row, *times)
 
     action = _enum(rec.get("action"), ACTIONS, "action")
     reporter = _enum(rec.get("reporter"), REPORTERS, "reporter")
@@ -445,9 +448,9 @@ def _parse_whisker(rec: dict, extra: dict[str, str]) -> dict:
         else:
             kind = "unknown"
         types[side] = _WHISKER_TYPES[kind]
-        pod, aggr = ee.endpoint_names(kind, None, name, "", f"{prefix}_name")
+        pod, aggr = calico_fields.endpoint_names(kind, None, name, "", f"{prefix}_name")
         pod_labels = _labels_whisker(rec.get(f"{prefix}_labels"), f"{prefix}_labels", kind)
-        ee.fill_endpoint(row, side, kind, ns, pod, aggr, None, pod_labels)
+        calico_fields.fill_endpoint(row, side, kind, ns, pod, aggr, None, pod_labels)
     extra["kind"] = "inferred"
 
     _dest_port(row, rec.get("dest_port"), "dest_port", strings=False)

@@ -27,6 +27,7 @@ from recommender.ingest.common import Bad as _Bad
 from recommender.ingest.common import invalid as _invalid
 from recommender.ingest.common import malformed as _malformed
 from recommender.ingest.sources import Filtered, Rejected, new_row
+from recommender.ingest.values import parse_time
 from recommender.schema import TCP_FLAG_BITS
 from recommender.validate import (
     canonical_ip,
@@ -176,27 +177,6 @@ def _epoch_seconds(y: str, mo: str, d: str, h: str, mi: str, s: str, tz: str) ->
             return None
         offset = (oh * 3600 + om * 60) * (1 if tz[0] == "+" else -1)
     return days * 86400 + hour * 3600 + minute * 60 + sec - offset
-
-
-def parse_time(value: Any) -> int | None:
-    """Nanoseconds since the epoch (UTC) for an RFC 3339 string, else None.
-
-    Lenient: 0 to 9 fraction digits (more are truncated), ``T``/``t``/space, ``Z`` or an
-    offset. The result fits ``timestamp('ns')``.
-    """
-    if type(value) is not str or len(value) > 64:
-        return None
-    m = _TIME_RE.fullmatch(value)
-    if m is None:
-        return None
-    y, mo, d, h, mi, s, frac, tz = m.groups()
-    secs = _epoch_seconds(y, mo, d, h, mi, s, tz)
-    if secs is None:
-        return None
-    ns = secs * 1_000_000_000 + (int(frac.ljust(9, "0")) if frac else 0)
-    if not _NS_MIN <= ns <= _NS_MAX:
-        return None
-    return ns
 
 
 def _token(f: dict, key: str, field: str, pattern: re.Pattern = _TOKEN_RE) -> str | None:

@@ -37,8 +37,8 @@ from ..validate import (
     is_label_value,
     truncated_repr,
 )
-from .hubble import parse_time
 from .sources import InputError
+from .values import parse_time
 
 INVENTORY_COLUMNS = [
     "namespace",
@@ -477,99 +477,132 @@ def _check_kubectl(doc: Any, path: Path) -> None:
         raise InputError(f"{path}: not kubectl output: {what}; {_KUBECTL_HINT}")
 
 
+@dataclass
+class _Collected:
+    """What the inventory files hold, collected object by object."""
+
+    pods: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    nodes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    owners: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    objects: Counter = field(default_factory=Counter)
+    rejected: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    services: dict[tuple[str, str], Service] = field(default_factory=dict)
+    slices: dict[tuple[str, str], EndpointSlice] = field(default_factory=dict)
+    pod_cidrs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def add(self, kind: str | None, obj: dict, where: str) -> None:
+        """One object; _Skip (or a shape error) when it cannot be used."""
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        if kind == "Pod":
+            self.add_pod(_pod(obj, where))
+        elif kind == "Namespace":
+            name = meta.get("name")
+            if not is_dns1123_label(name):
+                raise _Skip(f"{where}: invalid namespace name {truncated_repr(name)}")
+            labels = _labels(meta, where)
+            labels.setdefault("kubernetes.io/metadata.name", name)
+            self.namespaces[name] = labels
+        elif kind == "Node":
+            self.add_node(obj, meta, where)
+        elif kind == "Service":
+            svc = _service(obj, where)
+            self.services[(svc.namespace, svc.name)] = svc
+        elif kind == "EndpointSlice":
+            es = _endpoint_slice(obj, where)
+            self.slices[(es.namespace, es.name)] = es
+        elif kind in ("ReplicaSet", "Job"):
+            owner = _controller(meta)
+            ns, name = meta.get("namespace") or "default", meta.get("name")
+            if owner[0] and is_dns1123_label(ns) and is_dns1123_subdomain(name):
+                self.owners[(ns, kind, name)] = owner  # type: ignore[assignment]
+
+    def add_pod(self, pod: dict[str, Any]) -> None:
+        key = (pod["namespace"], pod["pod"])
+        if key in self.pods:
+            old = self.pods[key]
+            if old["ips"] != pod["ips"] and old["ips"] and pod["ips"]:
+                self.conflicts.append(f"pod {key[0]}/{key[1]} appears twice with other IPs")
+            pod = _merge(old, pod)
+        self.pods[key] = pod
+
+    def add_node(self, obj: dict, meta: dict, where: str) -> None:
+        name = meta.get("name")
+        if not is_dns1123_subdomain(name):
+            raise _Skip(f"{where}: invalid node name {truncated_repr(name)}")
+        status = obj.get("status")
+        addresses = status.get("addresses") if isinstance(status, dict) else None
+        ips = {
+            canonical_ip(a.get("address"))
+            for a in _list(addresses, where, "addresses")
+            if isinstance(a, dict) and a.get("type") in ("InternalIP", "ExternalIP")
+        }
+        self.nodes[name] = tuple(sorted(ip for ip in ips if ip))
+        cidrs = _node_cidrs(obj.get("spec"), where)
+        if cidrs:
+            self.pod_cidrs[name] = cidrs
+
+    def node_conflicts(self) -> None:
+        """Nodes that share an address (a dirty node list)."""
+        by_ip: dict[str, list[str]] = {}
+        for name, ips in sorted(self.nodes.items()):
+            for ip in ips:
+                by_ip.setdefault(ip, []).append(name)
+        for ip, names in sorted(by_ip.items()):
+            if len(names) > 1:
+                self.conflicts.append(f"nodes {', '.join(names)} share the address {ip}")
+
+
+def _load(path: Path) -> Any:
+    """One inventory file's JSON; InputError when it is missing, too large or not JSON."""
+    try:
+        if path.stat().st_size > MAX_INVENTORY_BYTES:
+            raise InputError(f"{path}: inventory larger than {MAX_INVENTORY_BYTES} bytes")
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such inventory file") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # JSONDecodeError too
+        raise InputError(f"{path}: not kubectl JSON ({str(exc)[:200]})") from None
+
+
+def _kind_of(obj: Any, doc: Any) -> str | None:
+    """An object's kind, else the kind its typed list (``PodList``) names."""
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if not (isinstance(kind, str) and _KIND_RE.fullmatch(kind)):
+        kind = None
+    if kind is None and isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
+        kind = str(doc["kind"])[: -len("List")]
+    return kind
+
+
 def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
     """Read kubectl JSON (one `List`, typed lists like `PodList`, or single objects).
 
     A file that is not kubectl output (no Kubernetes object in it) raises
     :class:`InputError`: an inventory of nothing would silently change nothing.
     """
-    pods: dict[tuple[str, str], dict[str, Any]] = {}
-    namespaces: dict[str, dict[str, str]] = {}
-    nodes: dict[str, tuple[str, ...]] = {}
-    owners: dict[tuple[str, str, str], tuple[str, str]] = {}
-    objects: Counter = Counter()
-    rejected: list[str] = []
-    conflicts: list[str] = []
-    services: dict[tuple[str, str], Service] = {}
-    slices: dict[tuple[str, str], EndpointSlice] = {}
-    pod_cidrs: dict[str, tuple[str, ...]] = {}
+    found = _Collected()
     for path in paths:
         path = Path(path)
-        try:
-            if path.stat().st_size > MAX_INVENTORY_BYTES:
-                raise InputError(f"{path}: inventory larger than {MAX_INVENTORY_BYTES} bytes")
-            doc = json.loads(path.read_bytes())
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such inventory file") from None
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # JSONDecodeError too
-            raise InputError(f"{path}: not kubectl JSON ({str(exc)[:200]})") from None
+        doc = _load(path)
         _check_kubectl(doc, path)
         for index, obj in enumerate(_items(doc)):
             where = f"{path}:item {index}"
-            kind = obj.get("kind") if isinstance(obj, dict) else None
-            if not (isinstance(kind, str) and _KIND_RE.fullmatch(kind)):
-                kind = None
-            if kind is None and isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
-                kind = str(doc["kind"])[: -len("List")]
-            objects[kind or "unknown"] += 1
+            kind = _kind_of(obj, doc)
+            found.objects[kind or "unknown"] += 1
             try:
                 if not isinstance(obj, dict):
                     raise _Skip(f"{where}: not an object")
-                meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-                if kind == "Pod":
-                    pod = _pod(obj, where)
-                    key = (pod["namespace"], pod["pod"])
-                    if key in pods:
-                        if pods[key]["ips"] != pod["ips"] and pods[key]["ips"] and pod["ips"]:
-                            conflicts.append(f"pod {key[0]}/{key[1]} appears twice with other IPs")
-                        pod = _merge(pods[key], pod)
-                    pods[key] = pod
-                elif kind == "Namespace":
-                    name = meta.get("name")
-                    if not is_dns1123_label(name):
-                        raise _Skip(f"{where}: invalid namespace name {truncated_repr(name)}")
-                    labels = _labels(meta, where)
-                    labels.setdefault("kubernetes.io/metadata.name", name)
-                    namespaces[name] = labels
-                elif kind == "Node":
-                    name = meta.get("name")
-                    if not is_dns1123_subdomain(name):
-                        raise _Skip(f"{where}: invalid node name {truncated_repr(name)}")
-                    status = obj.get("status")
-                    addresses = status.get("addresses") if isinstance(status, dict) else None
-                    ips = {
-                        canonical_ip(a.get("address"))
-                        for a in _list(addresses, where, "addresses")
-                        if isinstance(a, dict) and a.get("type") in ("InternalIP", "ExternalIP")
-                    }
-                    nodes[name] = tuple(sorted(ip for ip in ips if ip))
-                    cidrs = _node_cidrs(obj.get("spec"), where)
-                    if cidrs:
-                        pod_cidrs[name] = cidrs
-                elif kind == "Service":
-                    svc = _service(obj, where)
-                    services[(svc.namespace, svc.name)] = svc
-                elif kind == "EndpointSlice":
-                    es = _endpoint_slice(obj, where)
-                    slices[(es.namespace, es.name)] = es
-                elif kind in ("ReplicaSet", "Job"):
-                    owner = _controller(meta)
-                    ns, name = meta.get("namespace") or "default", meta.get("name")
-                    if owner[0] and is_dns1123_label(ns) and is_dns1123_subdomain(name):
-                        owners[(ns, kind, name)] = owner  # type: ignore[assignment]
+                found.add(kind, obj, where)
             except _Skip as exc:
-                rejected.append(str(exc))
+                found.rejected.append(str(exc))
             except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as exc:
                 # A shape no check above expected: the object is skipped, never the run.
-                rejected.append(f"{where}: malformed object ({type(exc).__name__})")
-    by_ip: dict[str, list[str]] = {}
-    for name, ips in sorted(nodes.items()):
-        for ip in ips:
-            by_ip.setdefault(ip, []).append(name)
-    for ip, names in sorted(by_ip.items()):
-        if len(names) > 1:
-            conflicts.append(f"nodes {', '.join(names)} share the address {ip}")
-    conflicts.extend(_address_conflicts(pods, nodes))
+                found.rejected.append(f"{where}: malformed object ({type(exc).__name__})")
+    found.node_conflicts()
+    pods = found.pods
+    found.conflicts.extend(_address_conflicts(pods, found.nodes))
     frame = pd.DataFrame([pods[k] for k in sorted(pods)], columns=INVENTORY_COLUMNS).reset_index(
         drop=True
     )
@@ -580,15 +613,15 @@ def read_inventory(paths: list[str | os.PathLike]) -> Inventory:
         frame[col] = pd.Series([pods[k][col] for k in sorted(pods)], dtype=object)
     return Inventory(
         frame,
-        namespaces,
-        nodes,
-        owners,
-        objects,
-        rejected,
-        conflicts,
-        services=dict(sorted(services.items())),
-        endpoint_slices=[slices[k] for k in sorted(slices)],
-        pod_cidrs=dict(sorted(pod_cidrs.items())),
+        found.namespaces,
+        found.nodes,
+        found.owners,
+        found.objects,
+        found.rejected,
+        found.conflicts,
+        services=dict(sorted(found.services.items())),
+        endpoint_slices=[found.slices[k] for k in sorted(found.slices)],
+        pod_cidrs=dict(sorted(found.pod_cidrs.items())),
     )
 
 
@@ -669,14 +702,14 @@ def enrich_pods(observed: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
             row["ports"] = found.ports
             row["node"], row["host_ip"] = found.node, found.host_ip
             if found.owner_kind and not row.get("workload_name"):
-                row["workload_kind"], row["workload_name"] = _owner(found, inventory)
+                row["workload_kind"], row["workload_name"] = top_owner(found, inventory)
         if row["namespace"] in inventory.namespaces:
             row["namespace_labels"] = dict(inventory.namespaces[row["namespace"]])
         rows.append(row)
     for key, found in sorted(inv_by_key.items()):
         if key in seen:
             continue
-        kind, name = _owner(found, inventory) if found.owner_kind else (None, None)
+        kind, name = top_owner(found, inventory) if found.owner_kind else (None, None)
         rows.append(
             {
                 "namespace": found.namespace,
@@ -698,7 +731,7 @@ def enrich_pods(observed: pd.DataFrame, inventory: Inventory) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _owner(pod: Any, inventory: Inventory) -> tuple[str, str]:
+def top_owner(pod: Any, inventory: Inventory) -> tuple[str, str]:
     """The top-level owner: ReplicaSet -> Deployment, Job -> CronJob, when known."""
     kind, name = pod.owner_kind, pod.owner_name
     parent = inventory.owners.get((pod.namespace, kind, name))

@@ -32,7 +32,6 @@ of a process that may run Arrow threads) and do not re-run the caller's ``__main
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import itertools
 import os
@@ -40,19 +39,25 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import context as mp_context
 from multiprocessing import spawn
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
 from recommender.connections import StreamingAggregator
-from recommender.ingest import fast_hubble, generic, sources
-from recommender.ingest.sources import STDIN, InputError, file_kind
+from recommender.ingest import fast_hubble, sniff, sources
+from recommender.ingest.plan import GENERIC, PARQUET, InputPlan, plan_file
+from recommender.ingest.sources import STDIN, InputError
 from recommender.schema import FLOW_SCHEMA
+
+if TYPE_CHECKING:
+    from recommender.ingest.enrich import Enrichment, EnrichStats
+    from recommender.ingest.inventory import Inventory
 
 #: Bytes of a plain file per task (a line-aligned byte range).
 RANGE_BYTES = 16 << 20
@@ -164,6 +169,8 @@ class _Result:
     spool: str | None = None  # an Arrow IPC stream file written by a worker
     #: An aggregating task's aggregator (its partial rows in ``spool`` when that is set).
     aggregator: StreamingAggregator | None = None
+    #: What an aggregating task's enrichment counted (with an inventory).
+    enrich_stats: EnrichStats | None = None
 
     def read(self) -> list[pa.RecordBatch]:
         """The batches; a spool file is read whole and removed."""
@@ -179,6 +186,23 @@ class _Result:
 _PARSERS: dict[tuple[str, bool], fast_hubble.FastParser] = {}
 #: The aggregator of the aggregating task running in this process (see _aggregate_task).
 _FOLD: StreamingAggregator | None = None
+#: The inventory that aggregating tasks enrich their batches with (in a worker: set once
+#: when it starts, see _use_inventory).
+_INVENTORY: Inventory | None = None
+#: The enrichment of the aggregating task running in this process (see _aggregate_task).
+_ENRICH: Enrichment | None = None
+
+
+def _use_inventory(inventory: Inventory | None) -> None:
+    """Set the inventory aggregating tasks enrich with (a worker's initializer)."""
+    global _INVENTORY
+    _INVENTORY = inventory
+
+
+def _folding() -> bool:
+    """Do this task's Hubble records fold? Only when aggregated without enrichment (the
+    inventory resolves each record at its own time)."""
+    return _FOLD is not None and _ENRICH is None
 
 
 def _parser(path: str, legacy: bool) -> fast_hubble.FastParser:
@@ -200,11 +224,11 @@ def _collect(batches: Iterator[pa.RecordBatch], counts: RecordCounts, spool: str
     every 64 KB, and that process is busy parsing too.
     """
     gc_was_enabled = gc.isenabled()
-    gc.disable()  # parsing makes only acyclic objects (see recommender.ingest._batches)
+    gc.disable()  # parsing makes only acyclic objects (see recommender.ingest.local_batches)
     try:
         if _FOLD is not None:  # an aggregating task (see _aggregate_task)
             for batch in batches:
-                _FOLD.add(batch)
+                _FOLD.add(batch if _ENRICH is None else _ENRICH(batch))
             return _Result([], counts)
         if spool is None:
             return _Result(list(batches), counts)
@@ -257,7 +281,7 @@ def _range_task(
                 sources._iter_line_blocks(fast_hubble.range_chunks(f, start, end))
             )
             rows = _parser(path, legacy).run(
-                iter(blocks), counts, batch_size, bom=start == 0, fold=_FOLD is not None
+                iter(blocks), counts, batch_size, bom=start == 0, fold=_folding()
             )
             result = _collect(rows, counts, spool)
         except OSError as exc:
@@ -279,9 +303,7 @@ def _lines_task(
     if settings is not None:
         settings.apply()
     counts = RecordCounts()
-    rows = _parser(path, legacy).run(
-        iter([block]), counts, batch_size, bom=first, fold=_FOLD is not None
-    )
+    rows = _parser(path, legacy).run(iter([block]), counts, batch_size, bom=first, fold=_folding())
     result = _collect(rows, counts, spool)
     result.lines = len(block)
     return result
@@ -305,14 +327,16 @@ def _file_task(
             try:
                 _, chunks = sources.content_mode(path, f)
                 rows = _parser(path, plan.legacy).run(
-                    sources._iter_line_blocks(chunks), counts, batch_size, fold=_FOLD is not None
+                    sources._iter_line_blocks(chunks), counts, batch_size, fold=_folding()
                 )
                 return _collect(rows, counts, spool)
             except OSError as exc:
                 raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    from recommender.ingest import _batches
+    from recommender.ingest import local_batches
 
-    rows = _batches([path], format, counts, None, batch_size, fast=False, vpc_fields=vpc_fields)
+    rows = local_batches(
+        [path], format, counts, None, batch_size, fast=False, vpc_fields=vpc_fields
+    )
     result = _collect(rows, counts, spool)
     counts.files = 0  # counted where the batches are handed out
     return result
@@ -382,11 +406,6 @@ def _ranges(path: str, size: int, tail: int = 0, step: int | None = None) -> lis
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-def _is_gzip(path: str) -> bool:
-    with sources._open(path) as f:
-        return f.read(2) == sources.GZIP_MAGIC
-
-
 def _plan(
     files: list[str],
     format: str | None,
@@ -434,12 +453,12 @@ def _file_tasks(
     vpc_fields: tuple[str, ...] | None = None,
 ) -> Iterator[_Task]:
     """The tasks of one file; ``tail`` and ``step``: how to cut it (see _ranges)."""
-    from recommender.ingest import _batches
+    from recommender.ingest import local_batches
 
     def local(fast: bool = False) -> Iterator[pa.RecordBatch]:
         sub = RecordCounts()
         try:
-            yield from _batches(
+            yield from local_batches(
                 [path], format, sub, progress, batch_size, fast=fast, vpc_fields=vpc_fields
             )
         finally:
@@ -449,16 +468,14 @@ def _file_tasks(
     if path == STDIN:  # read here, once, as it arrives: no byte ranges, no second look
         yield _Task(path, True, local=lambda: local(fast=True))
         return
-    if format == "generic" or (format is None and generic.claims(path)):
-        yield _Task(path, True, local=local)
-        return
-    if file_kind(path) == "parquet" or format == "parquet":
+    file = plan_file(path, format, lookahead=settings.lookahead)
+    if file.kind in (GENERIC, PARQUET):
         yield _Task(path, True, local=local)
         return
     size = os.path.getsize(path)
-    plan = fast_hubble.probe(path, format, settings.lookahead)
+    plan = file.hubble
     if plan is None:
-        if size <= (WHOLE_GZIP_BYTES if _is_gzip(path) else WHOLE_FILE_BYTES):
+        if size <= (WHOLE_GZIP_BYTES if sniff.is_gzip(path) else WHOLE_FILE_BYTES):
             call = (_file_task, (path, format, None, batch_size, vpc_fields))
             yield _Task(path, True, call=call, progress_bytes=size)
         else:
@@ -507,14 +524,20 @@ def _gzip_tasks(
 def _aggregate_task(settings: _Settings | None, spool: str | None, fn, *args) -> _Result:
     """Run ``fn`` (a task) folding its batches into an aggregator (``_Result.aggregator``);
     in a worker (``spool`` set) the aggregator's partial rows go to that file."""
-    global _FOLD
+    global _FOLD, _ENRICH
     agg = StreamingAggregator()
-    _FOLD = agg
+    enrich = None
+    if _INVENTORY is not None:
+        from recommender.ingest.enrich import Enrichment, EnrichStats
+
+        enrich = Enrichment(_INVENTORY, EnrichStats())
+    _FOLD, _ENRICH = agg, enrich
     try:
         result = fn(settings, None, *args)
     finally:
-        _FOLD = None
+        _FOLD, _ENRICH = None, None
     result.aggregator = agg
+    result.enrich_stats = enrich.stats if enrich is not None else None
     table = agg.partial_table()
     if spool is not None and table is not None:
         with pa.OSFile(spool, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
@@ -553,6 +576,74 @@ def _spool_dir() -> str:
     return tempfile.mkdtemp(prefix="netpol-ingest-", dir=base)
 
 
+class _Window:
+    """The tasks planned ahead, in input order: which run where, and when (see _drive)."""
+
+    def __init__(
+        self,
+        planned: Iterator[_Task],
+        workers: int,
+        aggregate: bool,
+        settings: _Settings,
+        executor: ProcessPoolExecutor,
+        spool: str,
+    ) -> None:
+        self.planned = planned
+        self.tasks: deque[_Task] = deque()
+        self.aggregate = aggregate
+        self.settings = settings
+        self.executor = executor
+        self.spool = spool
+        self.serial = itertools.count()
+        self.max_submitted = 2 * (workers - 1)
+        # Tasks that wait for their turn hold their batches; aggregating ones hold only a
+        # small partial aggregate, so this process may run further ahead instead of waiting.
+        self.max_window = self.max_submitted + (AGGREGATE_AHEAD if aggregate else workers + 1)
+        self.submitted = 0
+        self.exhausted = False
+
+    def call(self, task: _Task) -> tuple[Callable[..., _Result], tuple]:
+        """The task's call, wrapped in _aggregate_task when tasks aggregate."""
+        assert task.call is not None
+        fn, args = task.call
+        return (_aggregate_task, (fn, *args)) if self.aggregate else (fn, args)
+
+    def run_here(self, task: _Task) -> None:
+        task.call = self.call(task)
+        _run_here(task)
+
+    def refill(self) -> None:
+        # Planning is lazy: a large gzip file is decompressed as its tasks are due.
+        while not self.exhausted and len(self.tasks) < self.max_window:
+            task = next(self.planned, None)
+            if task is None:
+                self.exhausted = True
+            else:
+                self.tasks.append(task)
+        for task in self.tasks:  # the earliest tasks go to the workers
+            if self.submitted >= self.max_submitted:
+                break
+            if task.unstarted:
+                fn, args = self.call(task)
+                path = os.path.join(self.spool, f"{next(self.serial)}.arrow")
+                task.future = self.executor.submit(fn, self.settings, path, *args)
+                self.submitted += 1
+
+    def next_due(self) -> _Task:
+        """The task due next, once it can be handed out; meanwhile this process parses the
+        tasks nobody has started."""
+        while True:
+            task = self.tasks[0]
+            if task.future is not None and not task.future.done():
+                # The batch due next is not ready: parse a task nobody has started.
+                ahead = next((t for t in self.tasks if t.unstarted), None)
+                if ahead is not None:
+                    self.run_here(ahead)
+                    self.refill()
+                    continue
+            return self.tasks.popleft()
+
+
 def _drive(
     files: list[str],
     format: str | None,
@@ -562,52 +653,22 @@ def _drive(
     workers: int,
     aggregate: bool,
     vpc_fields: tuple[str, ...] | None = None,
+    *,
+    inventory: Inventory | None = None,
 ) -> Iterator[tuple[_Result, int] | pa.RecordBatch]:
     """Run the tasks of ``files`` and hand out, in input order, each task's result with the
     line offset of its first line in its file (its accounting already merged into
     ``counts``), or the batches of a file read here. ``aggregate``: tasks fold their
-    batches into a :class:`StreamingAggregator` (``_Result.aggregator``) instead."""
+    batches into a :class:`StreamingAggregator` (``_Result.aggregator``) instead, enriched
+    with ``inventory`` when one is given (each worker receives it once, when it starts)."""
     settings = _Settings.current()
     planned = _plan(files, format, counts, progress, batch_size, settings, aggregate, vpc_fields)
-    window: deque[_Task] = deque()
-    max_submitted = 2 * (workers - 1)
-    # Tasks that wait for their turn hold their batches; aggregating ones hold only a small
-    # partial aggregate, so this process may run further ahead instead of waiting.
-    max_window = max_submitted + (AGGREGATE_AHEAD if aggregate else workers + 1)
-    submitted = 0
-    exhausted = False
     offsets: dict[str, int] = {}
     spool = _spool_dir()
-    serial = itertools.count()
-    executor = ProcessPoolExecutor(workers - 1, mp_context=_WorkerContext())
-
-    def run_here(task: _Task) -> None:
-        assert task.call is not None
-        if aggregate:
-            fn, args = task.call
-            task.call = (_aggregate_task, (fn, *args))
-        _run_here(task)
-
-    def refill() -> None:
-        nonlocal exhausted, submitted
-        # Planning is lazy: a large gzip file is decompressed as its tasks are due.
-        while not exhausted and len(window) < max_window:
-            task = next(planned, None)
-            if task is None:
-                exhausted = True
-            else:
-                window.append(task)
-        for task in window:  # the earliest tasks go to the workers
-            if submitted >= max_submitted:
-                break
-            if task.unstarted:
-                assert task.call is not None
-                fn, args = task.call
-                if aggregate:
-                    fn, args = _aggregate_task, (fn, *args)
-                path = os.path.join(spool, f"{next(serial)}.arrow")
-                task.future = executor.submit(fn, settings, path, *args)
-                submitted += 1
+    executor = ProcessPoolExecutor(
+        workers - 1, mp_context=_WorkerContext(), initializer=_use_inventory, initargs=(inventory,)
+    )
+    window = _Window(planned, workers, aggregate, settings, executor, spool)
 
     def hand_out(task: _Task, result: _Result) -> Iterator[tuple[_Result, int]]:
         offset = offsets[task.path]
@@ -621,40 +682,32 @@ def _drive(
 
     done = False
     try:
-        refill()
-        while window:
-            task = window[0]
-            if task.future is not None and not task.future.done():
-                # The batch due next is not ready: parse a task nobody has started.
-                ahead = next((t for t in window if t.unstarted), None)
-                if ahead is not None:
-                    run_here(ahead)
-                    refill()
-                    continue
-            window.popleft()
+        window.refill()
+        while window.tasks:
+            task = window.next_due()
             if task.new_file:
                 counts.files += 1
                 offsets[task.path] = 0
             if task.future is not None:
-                submitted -= 1
+                window.submitted -= 1
                 result = task.future.result()  # raises the task's error, in its turn
-                refill()
+                window.refill()
                 yield from hand_out(task, result)
             elif task.error is not None:
                 raise task.error
             elif task.result is not None:
                 result, task.result = task.result, None
-                refill()
+                window.refill()
                 yield from hand_out(task, result)
             elif task.local is not None:
                 yield from task.local()
             else:  # a call nobody started: run it now
-                run_here(task)
+                window.run_here(task)
                 if task.error is not None:
                     raise task.error
                 assert task.result is not None
                 yield from hand_out(task, task.result)
-            refill()
+            window.refill()
         done = True
     finally:
         # When every task is done, the worker processes exit in their own time (tens of ms
@@ -689,56 +742,40 @@ def iter_batches(
             yield _renumber(batch, offset)
 
 
-def aggregate_inputs(
-    inputs: Sequence[str | os.PathLike] | str | os.PathLike,
-    *,
-    format: str | None = None,
+def aggregate(
+    plan: InputPlan,
+    format: str | None,
     counts: RecordCounts,
-    workers: int | None = None,
-    progress: Progress = None,
-    batch_size: int = 50_000,
-    vpc_fields: Sequence[str] | str | None = None,
+    progress: Progress,
+    batch_size: int,
+    enrich: Enrichment | None = None,
 ) -> StreamingAggregator:
-    """Raw inputs -> a :class:`StreamingAggregator` holding their connections and pods.
-
-    The same aggregator (connections, pods, ``excluded``, ``records_used``) and the same
-    ``counts`` as streaming :func:`recommender.ingest.iter_flow_batches` into one, but each
-    task's batches are aggregated where they are parsed and only the partial aggregates
-    travel between processes. ``workers`` and ``vpc_fields`` as for ``iter_flow_batches``.
-    """
-    from recommender.ingest import _batches, _check_format, expand_inputs
-    from recommender.ingest.aws_vpc import parse_log_format
-
-    _check_format(format)
-    fields = parse_log_format(vpc_fields) if vpc_fields is not None else None
-    if batch_size < 1:
-        raise ValueError("batch_size must be positive")
-    if workers is not None and workers < 1:
-        raise ValueError("workers must be positive")
-    files = expand_inputs(inputs)
-    if workers is None:
-        total = 0
-        for path in files:
-            with contextlib.suppress(OSError):  # reported when the file is read
-                total += os.path.getsize(path)
-        workers = auto_workers(total)
-    if all(path == STDIN for path in files):
-        workers = 1  # standard input is read in this process, as it arrives
+    """The files of ``plan`` -> a :class:`StreamingAggregator`, each task's batches
+    aggregated (and enriched, with ``enrich``) where they are parsed: what
+    :func:`recommender.ingest.aggregate_inputs` does with several processes. The partial
+    aggregates and enrichment outcomes are merged in input order."""
     agg = StreamingAggregator()
-    if workers < 2:
-        for batch in _batches(
-            files, format, counts, progress, batch_size, fold=True, vpc_fields=fields
-        ):
-            agg.add(batch)
-        return agg
+    inventory = enrich.inventory if enrich is not None else None
     # The parsers' caches hold many small acyclic objects that refcounting frees: the
-    # cyclic GC would rescan them after every task (see recommender.ingest._batches).
+    # cyclic GC would rescan them after every task (see recommender.ingest.local_batches).
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    _use_inventory(inventory)  # for the tasks this process runs
     try:
-        for item in _drive(files, format, counts, progress, batch_size, workers, True, fields):
-            if isinstance(item, pa.RecordBatch):
-                agg.add(item)
+        drive = _drive(
+            plan.files,
+            format,
+            counts,
+            progress,
+            batch_size,
+            plan.workers,
+            True,
+            plan.vpc_fields,
+            inventory=inventory,
+        )
+        for item in drive:
+            if isinstance(item, pa.RecordBatch):  # a file read here, in its turn
+                agg.add(item if enrich is None else enrich(item))
                 continue
             result, offset = item
             part = result.aggregator
@@ -748,7 +785,10 @@ def aggregate_inputs(
                 part.set_partial_table(pa.Table.from_batches(batches) if batches else None)
             part.shift_lines(offset)  # the task's lines are numbered from its range's start
             agg.merge(part)
+            if enrich is not None and result.enrich_stats is not None:
+                enrich.stats.merge(result.enrich_stats)
     finally:
+        _use_inventory(None)
         if gc_was_enabled:
             gc.enable()
     return agg

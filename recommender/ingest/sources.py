@@ -3,7 +3,8 @@
 * :func:`expand_inputs` turns the user's paths (files and directories, any mix) into a
   sorted list of files; a missing path is an :class:`InputError`. ``-`` is standard input,
   named :data:`STDIN` (``<stdin>``) from then on, in rows and errors alike.
-* :func:`file_kind` tells Parquet (``PAR1``) from record files.
+* :func:`head_bytes` reads the first bytes of any input (of standard input too);
+  :mod:`recommender.ingest.sniff` tells gzip and Parquet from them.
 * :class:`Rejected`, :class:`Filtered` and :func:`new_row` are what a format parser returns
   for one record.
 * :func:`iter_records` yields ``(path, record_number, raw)`` from a record file: JSON
@@ -52,6 +53,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from recommender.ingest import sniff
+from recommender.ingest.sniff import BOM as _BOM
 from recommender.schema import FLOW_COLUMNS
 from recommender.validate import truncated_repr
 
@@ -65,7 +68,7 @@ __all__ = [
     "TEXT_PROBE",
     "TextLine",
     "expand_inputs",
-    "file_kind",
+    "head_bytes",
     "input_size",
     "iter_records",
     "new_row",
@@ -94,9 +97,6 @@ SPOOL_MEMORY = 8 << 20
 #: Bytes looked at, at most, to tell an object stream from JSON lines (see content_mode).
 PROBE_BYTES = 1 << 20
 
-GZIP_MAGIC = b"\x1f\x8b"
-PARQUET_MAGIC = b"PAR1"
-_BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
 
 Progress = Callable[[int], None] | None
@@ -356,14 +356,14 @@ def close_stdin() -> None:
         _STDIN = None
 
 
-def file_kind(path: str) -> str:
-    """``"parquet"`` for a Parquet file (magic ``PAR1``), else ``"records"``."""
-    with _open(path) as f:
-        try:
-            head = f.read(4)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return "parquet" if head == PARQUET_MAGIC else "records"
+def head_bytes(path: str, size: int) -> bytes:
+    """The first ``size`` bytes of an input (of standard input too: they are kept for its
+    reader); InputError when it cannot be read."""
+    try:
+        with _open(path) as f:
+            return f.read(size)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 # --------------------------------------------------------------------------- byte chunks
@@ -411,7 +411,7 @@ def _gunzip(raw: Iterator[bytes]) -> Iterator[bytes]:
                 try:
                     piece = d.decompress(data, CHUNK)
                 except zlib.error as exc:
-                    out.append(_inflate_until_error(saved, data))
+                    out.append(sniff.inflate_until_error(saved, data))
                     rest = b"".join(out)
                     if rest:
                         yield rest
@@ -434,27 +434,19 @@ def _gunzip(raw: Iterator[bytes]) -> Iterator[bytes]:
     if out:
         yield b"".join(out)
     if started:
-        try:
-            tail = d.flush()
-        except zlib.error:
-            tail = b""
-        if tail:
-            yield tail
-        raise _CorruptGzip("compressed stream ended before the end-of-stream marker")
+        yield from _unfinished_member(d)
 
 
-def _inflate_until_error(d: Any, data: bytes) -> bytes:
-    """What the decompressor ``d`` inflates from ``data`` before the first error, fed one
-    byte at a time (at most about 2 KB of output per input byte, so bounded)."""
-    out = bytearray()
+def _unfinished_member(d: Any) -> Iterator[bytes]:
+    """What a decompressor still holds of a member the input ended inside; then
+    _CorruptGzip."""
     try:
-        for i in range(len(data)):
-            out += d.decompress(data[i : i + 1])
-            if d.eof:
-                break
+        tail = d.flush()
     except zlib.error:
-        pass
-    return bytes(out)
+        tail = b""
+    if tail:
+        yield tail
+    raise _CorruptGzip("compressed stream ended before the end-of-stream marker")
 
 
 def _content_chunks(path: str, f, progress: Progress) -> Iterator[bytes]:
@@ -462,7 +454,7 @@ def _content_chunks(path: str, f, progress: Progress) -> Iterator[bytes]:
     first = next(raw, b"")
     if not first:
         return
-    if first.startswith(GZIP_MAGIC) or (len(first) == 1 and first == GZIP_MAGIC[:1]):
+    if sniff.starts_gzip(first):
 
         def _again() -> Iterator[bytes]:
             yield first
@@ -480,6 +472,21 @@ def _content_chunks(path: str, f, progress: Progress) -> Iterator[bytes]:
 def _too_long(size: int | None = None) -> Rejected:
     what = f"over {MAX_LINE} bytes" if size is None else f"{size} bytes"
     return Rejected("line too long", f"{what} (limit {MAX_LINE}); not parsed")
+
+
+def _capped(lines: list, limit: int) -> list[bytes | Rejected]:
+    """The lines, those over ``limit`` bytes rejected."""
+    return [line if len(line) <= limit else _too_long(len(line)) for line in lines]
+
+
+def _carried(tail: bytes, limit: int) -> tuple[list[bytes], int, bool]:
+    """The unfinished last line of a chunk, carried to the next: (its pieces, their
+    length, whether it is already over ``limit`` and is being skipped)."""
+    if not tail:
+        return [], 0, False
+    if len(tail) > limit:
+        return [], 0, True
+    return [tail], len(tail), False
 
 
 def _iter_line_blocks(chunks: Iterator[bytes]) -> Iterator[list[bytes | Rejected]]:
@@ -527,16 +534,9 @@ def _iter_line_blocks(chunks: Iterator[bytes]) -> Iterator[list[bytes | Rejected
                 pending, pending_len = [], 0
             tail = lines.pop()
             if size > limit:  # only then can a line in it be too long
-                lines = [
-                    line if len(line) <= limit else _too_long(len(line))  # type: ignore[arg-type]
-                    for line in lines
-                ]
+                lines = _capped(lines, limit)
             yield head + lines if head else lines
-            if tail:
-                if len(tail) > limit:
-                    skipping = True
-                else:
-                    pending, pending_len = [tail], len(tail)
+            pending, pending_len, skipping = _carried(tail, limit)
     except _CorruptGzip as exc:
         # The unfinished line (if any) is lost with the stream: it is the rejected record.
         yield [Rejected("corrupt gzip", str(exc))]
@@ -822,6 +822,51 @@ class _Text:
 # --------------------------------------------------------------------------- JSON array
 
 
+class _ArrayBroken(Exception):
+    """The array ends here with one rejection: ``reason`` and ``detail``, or (reason None)
+    the damage of the stream itself (``_Text.corrupt``)."""
+
+    def __init__(self, reason: str | None = None, detail: str = "") -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _array_element(s: _Text, raw_decode: Callable) -> tuple[Any, int]:
+    """Decode the element at ``s.pos``, reading on while it is incomplete: (value, end),
+    end -1 for an element too long to decode. _ArrayBroken when it cannot be read."""
+    while True:
+        try:
+            value, end = raw_decode(s.text, s.pos)
+        except RecursionError:
+            raise _ArrayBroken("invalid JSON", "nested too deeply") from None
+        except ValueError as exc:
+            if _incomplete(exc, len(s.text)):
+                if len(s.text) - s.pos > MAX_LINE:
+                    return None, -1
+                if s.more():
+                    continue
+            if s.corrupt is not None:
+                raise _ArrayBroken() from None
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise _ArrayBroken(
+                "invalid JSON", f"{msg[:80]}: {s.text[s.pos : s.pos + 60]!r}"
+            ) from None
+        if end == len(s.text) and s.more():
+            continue  # a number could continue in the next chunk: decode again
+        return value, end
+
+
+def _step_over(s: _Text, end: int) -> Rejected | None:
+    """An array element over MAX_LINE, like an over-long line: rejected and stepped over
+    (unparsed when it did not fit, ``end`` -1). None when the input ends inside it."""
+    if end < 0 and not s.skip_value():
+        return None
+    if end >= 0:
+        s.pos = end
+    return Rejected("line too long", f"array element over {MAX_LINE} bytes")
+
+
 def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
     """Stream the elements of one top-level JSON array, one at a time.
 
@@ -833,14 +878,13 @@ def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
     raw_decode = _DECODER.raw_decode
     index = 0
 
-    def fail(reason: str, detail: str) -> tuple[str, int, Rejected]:
+    def fail(reason: str | None = None, detail: str = "") -> tuple[str, int, Rejected]:
+        if reason is None:  # the stream's own damage, else a truncated array
+            if s.corrupt is not None:
+                reason, _, detail = s.corrupt.partition(": ")
+            else:
+                reason, detail = "invalid JSON", "JSON array ends before its closing ']'"
         return path, index + 1, Rejected(reason, detail)
-
-    def broken() -> tuple[str, int, Rejected]:
-        if s.corrupt is not None:
-            reason, _, detail = s.corrupt.partition(": ")
-            return fail(reason, detail)
-        return fail("invalid JSON", "JSON array ends before its closing ']'")
 
     if s.skip_ws() != "[":
         yield fail("invalid JSON", "expected a JSON array")
@@ -851,7 +895,7 @@ def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
     while True:
         c = s.skip_ws()
         if c == "":
-            yield broken()
+            yield fail()
             return
         if c == "]" and (first or not expect_value):
             s.pos += 1
@@ -863,40 +907,18 @@ def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
             s.pos += 1
             expect_value = True
             continue
-        # Decode one element, reading on while it is incomplete.
-        value: Any = None
-        end = -1  # stays -1 for an element too long to decode
-        while True:
-            try:
-                value, end = raw_decode(s.text, s.pos)
-            except RecursionError:
-                yield fail("invalid JSON", "nested too deeply")
-                return
-            except ValueError as exc:
-                if _incomplete(exc, len(s.text)):
-                    if len(s.text) - s.pos > MAX_LINE:
-                        end = -1
-                        break
-                    if s.more():
-                        continue
-                if s.corrupt is not None:
-                    yield broken()
-                else:
-                    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                    yield fail("invalid JSON", f"{msg[:80]}: {s.text[s.pos : s.pos + 60]!r}")
-                return
-            if end == len(s.text) and s.more():
-                continue  # a number could continue in the next chunk: decode again
-            break
+        try:
+            value, end = _array_element(s, raw_decode)
+        except _ArrayBroken as exc:
+            yield fail(exc.reason, exc.detail)
+            return
         index += 1
         if end < 0 or end - s.pos > MAX_LINE:
-            # Like an over-long line: rejected, stepped over (unparsed when it did not fit).
-            if end < 0 and not s.skip_value():
+            rejected = _step_over(s, end)
+            if rejected is None:
                 yield path, index, _too_long()
                 return
-            if end >= 0:
-                s.pos = end
-            yield path, index, Rejected("line too long", f"array element over {MAX_LINE} bytes")
+            yield path, index, rejected
         else:
             s.pos = end
             yield path, index, value
@@ -907,7 +929,7 @@ def _json_array(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
     if c:
         yield fail("invalid JSON", f"data after the JSON array: {s.text[s.pos : s.pos + 60]!r}")
     elif s.corrupt is not None:
-        yield broken()
+        yield fail()
 
 
 # --------------------------------------------------------------------------- object stream
@@ -923,6 +945,42 @@ def _cut_short(exc: ValueError, text: str) -> bool:
     if not isinstance(exc, json.JSONDecodeError):
         return False
     return exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip(_JSON_WS))
+
+
+def _between_objects(s: _Text, start: int) -> Rejected:
+    """What is between two objects (up to the next line that starts with ``{``), rejected
+    and stepped over."""
+    got = _line_start(s.text, start, 60)
+    bad = s.escaped_in(start, start + len(got))
+    s.resync(start)
+    if bad:
+        return Rejected("invalid UTF-8", f"between JSON objects: {got!r}")
+    return Rejected("invalid JSON", f"expected a JSON object: {got!r}")
+
+
+def _cut_short_object(s: _Text, start: int) -> Rejected:
+    """The input ends inside the object at ``start``."""
+    if s.corrupt is not None:
+        reason, _, detail = s.corrupt.partition(": ")
+    elif s.escaped_in(start, len(s.text)):
+        reason, detail = "invalid UTF-8", "in a JSON object cut short"
+    else:
+        reason, detail = "invalid JSON", "the input ends inside this JSON object"
+    return Rejected(reason, detail)
+
+
+def _bad_object(s: _Text, exc: ValueError, start: int) -> Rejected:
+    """The object at ``start`` is not valid JSON: the rejection, reading resumed at the
+    next line that starts with ``{``."""
+    at = exc.pos if isinstance(exc, json.JSONDecodeError) else start
+    if s.escaped_in(start, at + 1):
+        reason, detail = "invalid UTF-8", f"in the JSON object (line {s.line_of(at)})"
+    else:
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        where = f"line {s.line_of(at)}: {_line_start(s.text, at, 40)!r}"
+        reason, detail = "invalid JSON", f"{msg[:80]} at {where}"
+    s.resync(start)
+    return Rejected(reason, detail)
 
 
 def _json_objects(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, Any]]:
@@ -948,13 +1006,7 @@ def _json_objects(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int
         start = s.pos
         number = s.line(start)
         if c != "{":
-            got = _line_start(s.text, start, 60)
-            bad = s.escaped_in(start, start + len(got))
-            s.resync(start)
-            if bad:
-                yield path, number, Rejected("invalid UTF-8", f"between JSON objects: {got!r}")
-            else:
-                yield path, number, Rejected("invalid JSON", f"expected a JSON object: {got!r}")
+            yield path, number, _between_objects(s, start)
             continue
         while True:  # decode the object, reading on while it is incomplete
             try:
@@ -977,23 +1029,9 @@ def _json_objects(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int
                         start = s.pos
                         continue
                 if s.eof and _cut_short(exc, s.text):
-                    if s.corrupt is not None:
-                        reason, _, detail = s.corrupt.partition(": ")
-                    elif s.escaped_in(start, len(s.text)):
-                        reason, detail = "invalid UTF-8", "in a JSON object cut short"
-                    else:
-                        reason, detail = "invalid JSON", "the input ends inside this JSON object"
-                    yield path, number, Rejected(reason, detail)
+                    yield path, number, _cut_short_object(s, start)
                     return
-                at = exc.pos if isinstance(exc, json.JSONDecodeError) else start
-                if s.escaped_in(start, at + 1):
-                    reason, detail = "invalid UTF-8", f"in the JSON object (line {s.line_of(at)})"
-                else:
-                    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                    where = f"line {s.line_of(at)}: {_line_start(s.text, at, 40)!r}"
-                    reason, detail = "invalid JSON", f"{msg[:80]} at {where}"
-                s.resync(start)
-                yield path, number, Rejected(reason, detail)
+                yield path, number, _bad_object(s, exc, start)
                 break
             if end - start > MAX_LINE:
                 yield path, number, Rejected("line too long", f"JSON object over {MAX_LINE} bytes")

@@ -16,7 +16,7 @@ from conftest import REAL_FLOWS
 
 from recommender.accounting import RecordCounts
 from recommender.connections import build_connections
-from recommender.ingest import iter_flow_batches, parallel, read_flows
+from recommender.ingest import aggregate_inputs, iter_flow_batches, read_flows
 from recommender.ingest.aws_vpc import (
     DEFAULT_FIELDS,
     MAX_PAYLOAD,
@@ -408,7 +408,7 @@ def test_vpc_fields_reach_the_worker_processes(tmp_path, monkeypatch):
     # The aggregating reader (recommend and verify without an inventory) too.
     for workers in (1, 2):
         agg_counts = RecordCounts()
-        parallel.aggregate_inputs([d], counts=agg_counts, workers=workers, vpc_fields=CUSTOM)
+        aggregate_inputs([d], counts=agg_counts, workers=workers, vpc_fields=CUSTOM)
         assert (agg_counts.read, agg_counts.normalized) == (6, 6)
 
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recommender.connections import build_connections
-from recommender.ingest import FORMATS, _Rows, detect, goldmane, hubble, read_flows
+from recommender.ingest import FORMATS, _Rows, calico_fields, detect, goldmane, hubble, read_flows
 from recommender.ingest import calico as ee
 from recommender.ingest.sources import Rejected
 from recommender.schema import FLOW_SCHEMA
@@ -485,7 +485,7 @@ def test_level1_reporter_pair_is_not_double_counted():
     ],
 )
 def test_counting_reporter(src_type, dst_type, counting):
-    assert ee.counting_reporter(src_type, dst_type) == counting
+    assert calico_fields.counting_reporter(src_type, dst_type) == counting
 
 
 def test_deny_is_normalized_as_denied():

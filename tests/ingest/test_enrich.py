@@ -7,10 +7,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from conftest import REAL_FLOWS, address, flow, flows_table, pod
 
+from recommender.accounting import RecordCounts
 from recommender.connections import build_connections
 from recommender.ingest import read_flows
 from recommender.ingest.aws_vpc import DEFAULT_FIELDS
@@ -578,3 +580,59 @@ def test_set_key_keeps_maps_sorted_and_the_rest_untouched():
                 *[e for e in rest if e[0] > "orientation"],
             ]
         assert got.to_pylist() == want
+
+
+# --------------------------------------------------------------------------- one read path
+
+
+def _aggregated(agg) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return agg.connections().table, agg.pods()
+
+
+def test_enrichment_in_worker_processes_is_enrichment_here(tmp_path, monkeypatch):
+    """``aggregate_inputs`` with an inventory: each batch is enriched where it is parsed,
+    several tasks per file in two processes give what one process gives, which is what
+    enriching every FLOW_SCHEMA batch before aggregating it gives (the path ``recommend
+    --inventory`` used to take), connections, pods, accounting and outcomes alike."""
+    from recommender.connections import StreamingAggregator
+    from recommender.ingest import aggregate_inputs, iter_flow_batches, parallel
+    from recommender.sim import kubectl_inventory, shop_cluster, write_aws_vpc, write_hubble
+
+    cluster = shop_cluster(seed=7, hours=2.0)
+    write_hubble(cluster, tmp_path / "hubble", gzip=False)
+    write_aws_vpc(cluster, tmp_path / "vpc", gzip=False)
+    (tmp_path / "inv.json").write_text(json.dumps(kubectl_inventory(cluster)))
+    inv = read_inventory([tmp_path / "inv.json"])
+    inputs = [tmp_path / "hubble", tmp_path / "vpc"]
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 20_000)  # several tasks per Hubble file
+
+    want_counts, want_stats, agg = RecordCounts(), EnrichStats(), StreamingAggregator()
+    for batch in iter_flow_batches(inputs, counts=want_counts, workers=1):
+        agg.add(enrich_flows(batch, inv, stats=want_stats))
+    want_conns, want_pods = _aggregated(agg)
+    assert want_stats.endpoints and want_stats.orientation
+
+    for workers in (1, 2):
+        counts, stats = RecordCounts(), EnrichStats()
+        got = aggregate_inputs(inputs, counts=counts, inventory=inv, stats=stats, workers=workers)
+        conns, pods = _aggregated(got)
+        assert counts == want_counts, workers
+        assert stats.to_dict() == want_stats.to_dict(), workers
+        pd.testing.assert_frame_equal(conns, want_conns)
+        pd.testing.assert_frame_equal(pods, want_pods)
+
+
+def test_stats_merge_keeps_the_first_examples_in_order():
+    first, second = EnrichStats(), EnrichStats()
+    first.endpoints["pod"] = 2
+    first.note("a")
+    second.endpoints.update({"pod": 1, "node": 1})
+    second.orientation["x"] = 3
+    second.note("a")
+    second.note("b")
+    first.merge(second)
+    assert first.to_dict() == {
+        "endpoints": {"node": 1, "pod": 3},
+        "orientation": {"x": 3},
+        "examples": ["a", "b"],
+    }

@@ -167,7 +167,7 @@ def write(path: Path, records, *, newline_last: bool = True) -> Path:
 def reference(paths, **kw) -> tuple[list[dict], RecordCounts]:
     counts = RecordCounts()
     files = sources.expand_inputs(paths)
-    batches = list(ingest._batches(files, kw.get("format"), counts, None, 50_000, fast=False))
+    batches = list(ingest.local_batches(files, kw.get("format"), counts, None, 50_000, fast=False))
     return pa.Table.from_batches(batches, schema=FLOW_SCHEMA).to_pylist(), counts
 
 
@@ -426,7 +426,7 @@ def assert_same_aggregate(paths, **kw) -> None:
         ref.add(batch)
     counts = RecordCounts()
     seen: list[int] = []
-    got = parallel.aggregate_inputs(paths, counts=counts, workers=2, progress=seen.append, **kw)
+    got = ingest.aggregate_inputs(paths, counts=counts, workers=2, progress=seen.append, **kw)
     assert counts == ref_counts
     assert sum(seen) == input_size(paths)
     want_conns, want_pods, want_excluded, want_used = _aggregated(ref)
@@ -518,7 +518,7 @@ def assert_fold_same(paths) -> StreamingAggregator:
         assert fast_hubble.FOLDED_COLUMNS[0] not in batch.schema.names
         ref.add(batch)
     counts = RecordCounts()
-    got = parallel.aggregate_inputs(paths, counts=counts, workers=1)
+    got = ingest.aggregate_inputs(paths, counts=counts, workers=1)
     assert counts == ref_counts
     want_conns, want_pods, want_excluded, want_used = _aggregated(ref)
     conns, pods, excluded, used = _aggregated(got)
@@ -691,10 +691,10 @@ def test_aggregate_in_workers_reads_standard_input_here(tmp_path, monkeypatch, s
     from .stdin import pipe_stdin
 
     first, second = sorted(simulated.iterdir())[:2]
-    want = parallel.aggregate_inputs([second, first], counts=RecordCounts(), workers=1)
+    want = ingest.aggregate_inputs([second, first], counts=RecordCounts(), workers=1)
     pipe_stdin(monkeypatch, first.read_bytes())
     counts = RecordCounts()
-    got = parallel.aggregate_inputs([second, "-"], counts=counts, workers=2)
+    got = ingest.aggregate_inputs([second, "-"], counts=counts, workers=2)
     want_conns, want_pods, want_excluded, want_used = _aggregated(want)
     conns, pods, excluded, used = _aggregated(got)
     # (which file gives a connection seen in both its example depends on their names)

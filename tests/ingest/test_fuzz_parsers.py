@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from recommender.ingest import detect, generic, read_flows
+from recommender.ingest import detect, generic, read_flows, values
 from recommender.ingest.aws_vpc import DEFAULT_FIELDS
 from recommender.ingest.sources import Filtered, InputError, Rejected, TextLine, new_row
 from recommender.schema import (
@@ -868,10 +868,10 @@ def test_regression_trace_tcp_type_raw_of_another_type_does_not_break_detection(
 def test_regression_kv_labels_keep_line_breaks_in_keys():
     """``k=v`` label strings (trace_tcp, generic CSV) stripped all whitespace around keys, so
     a key ``app\\n`` became the valid ``app``; only spaces are trimmed now."""
-    assert generic.labels("app=web, tier=front", "l") == (("app", "web"), ("tier", "front"))
+    assert values.labels("app=web, tier=front", "l") == (("app", "web"), ("tier", "front"))
     for hostile in ("app\n=web", "app=web\t,b=c", "\tapp=web,x=y"):
         with pytest.raises(generic.Bad, match="invalid label"):
-            generic.labels("x=y," + hostile, "l")
+            values.labels("x=y," + hostile, "l")
 
 
 def test_regression_inventory_pods_without_owner_keep_none(tmp_path):

@@ -19,9 +19,9 @@ Records come from upstream inspektor-gadget/inspektor-gadget:
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -631,7 +631,9 @@ def test_registry_modules_and_detection(tmp_path):
     assert {"ig-legacy", "ig-trace-tcp"} <= set(detect.formats())
     assert detect.load("ig-legacy").Parser is LegacyParser
     assert detect.load("ig-trace-tcp").Parser is TraceTCPParser
-    assert importlib.import_module("recommender.ingest.gadget.legacy").NAME == "ig-legacy"
+    assert detect.load("ig-legacy").NAME == "ig-legacy"
+    assert detect.load("ig-trace-tcp").NAME == "ig-trace-tcp"
+    assert "recommender.ingest.gadget.legacy" not in sys.modules  # no fake modules
     cases = {
         "ig-legacy": [legacy_client(), legacy_server(), legacy_nested()]
         + [json.loads(line) for line in CONNECT_TO_SVC.splitlines()],

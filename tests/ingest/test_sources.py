@@ -19,7 +19,6 @@ from recommender.ingest.sources import (
     InputError,
     Rejected,
     expand_inputs,
-    file_kind,
     input_size,
     iter_records,
 )
@@ -94,15 +93,6 @@ def test_input_size_sums_file_sizes(tmp_path):
     (tmp_path / "b.json").write_bytes(b"y" * 5)
     assert input_size([tmp_path]) == 15
     assert input_size([tmp_path / "a.json", tmp_path]) == 25
-
-
-def test_file_kind(tmp_path):
-    (tmp_path / "p").write_bytes(b"PAR1....PAR1")
-    (tmp_path / "j").write_bytes(b"{}")
-    (tmp_path / "e").write_bytes(b"")
-    assert file_kind(str(tmp_path / "p")) == "parquet"
-    assert file_kind(str(tmp_path / "j")) == "records"
-    assert file_kind(str(tmp_path / "e")) == "records"
 
 
 # --------------------------------------------------------------------------- JSON lines
