@@ -41,12 +41,12 @@ def test_recommend_and_verify_aggregate_in_workers_like_one_process(monkeypatch)
 
     import pandas as pd
 
-    from recommender.ingest import iter_flow_batches, parallel
+    from recommender.ingest import iter_flow_batches, plan
     from recommender.pipeline import recommend, verify_policies
 
     samples = Path(__file__).resolve().parents[1] / "sample_flows"
-    monkeypatch.setattr(parallel, "available_cpus", lambda: 2)
-    monkeypatch.setattr(parallel, "AUTO_MIN_BYTES", 0)  # workers=2 for these small files
+    monkeypatch.setattr(plan, "available_cpus", lambda: 2)
+    monkeypatch.setattr(plan, "AUTO_MIN_BYTES", 0)  # workers=2 for these small files
     got = recommend([samples])
     counts = RecordCounts()
     want = recommend_from_flows(

@@ -138,7 +138,7 @@ def iter_flow_batches(
 
     ``workers``: processes that parse, this one included (see
     :mod:`recommender.ingest.parallel`); 1 reads in this process only; None picks one per
-    CPU for inputs of at least ``parallel.AUTO_MIN_BYTES``, else 1. The rows, their order
+    CPU for inputs of at least ``plan.AUTO_MIN_BYTES``, else 1. The rows, their order
     and the accounting are the same whatever the number; only batch boundaries differ.
 
     ``vpc_fields``: the LogFormat of AWS VPC flow log records that no header line names

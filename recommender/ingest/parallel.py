@@ -73,32 +73,12 @@ GZIP_BLOCK_BYTES = 8 << 20
 WHOLE_GZIP_BYTES = 4 << 20
 #: A plain file of a format without a fast path up to this size is one task.
 WHOLE_FILE_BYTES = 32 << 20
-#: Inputs at least this large are read in parallel when ``workers`` is left to choose
-#: (starting the workers costs about half a second).
-AUTO_MIN_BYTES = 256 << 20
-#: At most this many processes parse when ``workers`` is left to choose.
-AUTO_MAX_WORKERS = 8
 #: Tasks this process may run ahead of their turn when tasks aggregate (their results are
 #: small partial aggregates, not batches).
 AGGREGATE_AHEAD = 16
 
 Progress = Callable[[int], None] | None
 _RECORD = FLOW_SCHEMA.get_field_index("source_record")
-
-
-def available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def auto_workers(total_bytes: int) -> int:
-    """Processes to parse ``total_bytes`` of input: 1 (this one) below AUTO_MIN_BYTES."""
-    cpus = available_cpus()
-    if cpus < 2 or total_bytes < AUTO_MIN_BYTES:
-        return 1
-    return min(cpus, AUTO_MAX_WORKERS)
 
 
 # --------------------------------------------------------------------------- processes

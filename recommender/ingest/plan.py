@@ -35,6 +35,27 @@ RECORDS = "records"
 
 Progress = Callable[[int], None] | None
 
+#: Inputs at least this large are read in parallel when ``workers`` is left to choose
+#: (starting the workers costs about half a second).
+AUTO_MIN_BYTES = 256 << 20
+#: At most this many processes parse when ``workers`` is left to choose.
+AUTO_MAX_WORKERS = 8
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def auto_workers(total_bytes: int) -> int:
+    """Processes to parse ``total_bytes`` of input: 1 (this one) below AUTO_MIN_BYTES."""
+    cpus = available_cpus()
+    if cpus < 2 or total_bytes < AUTO_MIN_BYTES:
+        return 1
+    return min(cpus, AUTO_MAX_WORKERS)
+
 
 @dataclass(frozen=True)
 class InputPlan:
@@ -73,7 +94,7 @@ def plan_inputs(
 ) -> InputPlan:
     """Check the reading options and expand the inputs (a missing path raises InputError
     at once). ``workers`` None picks one per CPU for inputs of at least
-    ``parallel.AUTO_MIN_BYTES``, else 1; standard input alone is read by this process."""
+    ``AUTO_MIN_BYTES``, else 1; standard input alone is read by this process."""
     check_format(format)
     fields = None
     if vpc_fields is not None:
@@ -86,13 +107,11 @@ def plan_inputs(
         raise ValueError("workers must be positive")
     files = expand_inputs(inputs)
     if workers is None:
-        from recommender.ingest import parallel
-
         total = 0
         for path in files:
             with contextlib.suppress(OSError):  # reported when the file is read
                 total += os.path.getsize(path)
-        workers = parallel.auto_workers(total)
+        workers = auto_workers(total)
     if all(path == STDIN for path in files):
         workers = 1  # standard input is read in this process, as it arrives
     return InputPlan(files, workers, fields)

@@ -30,6 +30,7 @@ from recommender.ingest import (
     input_size,
     iter_flow_batches,
     parallel,
+    plan,
     sources,
     write_parquet,
 )
@@ -452,8 +453,8 @@ def test_aggregate_in_workers_equals_one_process(tmp_path, monkeypatch, simulate
 
 
 def test_auto_workers_and_bad_values(tmp_path):
-    assert parallel.auto_workers(0) == 1
-    assert parallel.auto_workers(parallel.AUTO_MIN_BYTES) in (1, *range(2, 9))
+    assert plan.auto_workers(0) == 1
+    assert plan.auto_workers(plan.AUTO_MIN_BYTES) in (1, *range(2, 9))
     with pytest.raises(ValueError):
         iter_flow_batches([tmp_path], counts=RecordCounts(), workers=0)
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from recommender.accounting import RecordCounts
-from recommender.ingest import parallel, plan, read_flows, write_parquet
+from recommender.ingest import plan, read_flows, write_parquet
 from recommender.ingest.sources import STDIN, InputError
 
 from .stdin import pipe_stdin
@@ -45,8 +45,8 @@ def test_plan_inputs_checks_options_and_expands(tmp_path):
 
 
 def test_plan_inputs_picks_workers_by_size(monkeypatch):
-    monkeypatch.setattr(parallel, "available_cpus", lambda: 2)
-    monkeypatch.setattr(parallel, "AUTO_MIN_BYTES", 0)
+    monkeypatch.setattr(plan, "available_cpus", lambda: 2)
+    monkeypatch.setattr(plan, "AUTO_MIN_BYTES", 0)
     got = plan.plan_inputs([SAMPLES], format=None, workers=None, batch_size=10, vpc_fields=None)
     assert got.workers == 2
 
