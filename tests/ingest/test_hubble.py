@@ -1,8 +1,8 @@
 """Hubble ingest: the real samples, field mapping, orientation, input handling, hostile input.
 
-The expected figures for the real samples in ``/work/shared/real-flows/hubble`` were computed
-once with an independent throwaway script (plain ``json``, the rules of the brief) and are
-written here as numbers.
+The expected figures for the real samples in ``../shared/real-flows/hubble`` (relative to
+the project root) were computed once with an independent throwaway script (plain ``json``,
+the rules of the brief) and are written here as numbers.
 """
 
 from __future__ import annotations
