@@ -340,9 +340,11 @@ _GUARDED = (Bad, *RECORD_ERRORS, RecursionError)
 
 
 def _endpoint(raw: bytes | None) -> tuple[tuple, bool, Any]:
-    """(column values in _EP_COLS order, has a local ID, cluster) of an endpoint."""
+    """(column values in _EP_COLS order, has a local ID, cluster) of an endpoint; the
+    cluster only when local, as ``hubble_rules.record_cluster`` reads no other (so remote
+    endpoints' clusters do not multiply the meta keys)."""
     values, local = rules.endpoint(None if raw is None else _loads(raw), "source")
-    return values, local, values[rules.ENDPOINT_CLUSTER]
+    return values, local, values[rules.ENDPOINT_CLUSTER] if local else None
 
 
 def _names(raw: bytes, key: str) -> tuple[str, ...] | None:
@@ -672,7 +674,7 @@ class FastParser:
         if folder.groups:
             yield folder.emit(records)
 
-    def _rows(
+    def _rows(  # noqa: C901 - the measured hot loop, kept whole (see the docstring)
         self,
         blocks: Iterator[list[bytes | Rejected]],
         counts: RecordCounts,
@@ -690,7 +692,13 @@ class FastParser:
         ``meta_values`` until the next :meth:`_flush`. The common record is read inline
         here: this is the hot loop, and everything it uses is bound once. Whatever it does
         not fully understand raises (_Bail, a decode error, anything) and the line goes to
-        the reference parser (:meth:`_slow`).
+        the reference parser (:meth:`_slow`). It decides nothing itself: values are
+        decided by :mod:`.hubble_rules`, once per distinct value, through the caches.
+
+        Kept whole on purpose (over 80 lines, C901): moving just the per-record decode into
+        a function called per record cost 2.2% more instructions folded and 1.7% unfolded
+        (callgrind, 10,000 simulated records, Python 3.11); the time, L4 and fold parts
+        would each add a call per record more.
         """
         rows: list[tuple] = []
         append = rows.append
