@@ -762,7 +762,7 @@ class FastParser:
                             # goes to the miss function, which raises for the latter.
                             src_ip, family = ips.get(ip.source) or ip_miss(ip.source)
                             dst_ip, dst_family = ips.get(ip.destination) or ip_miss(ip.destination)
-                            if family != dst_family:
+                            if family != dst_family:  # mixed families: rejected
                                 raise bail
                             t = f.time or rec.time
                             # _TimeParser.__call__, its common case inlined
@@ -786,6 +786,8 @@ class FastParser:
                             node = f.node_name or rec.node_name
 
                             sport = dport = icmp_type = icmp_code = tcp_flags = l4key = None
+                            # The members in hubble_rules.L4_PROTOCOLS order: the first
+                            # present wins (TRICKY has records with two).
                             l4 = f.l4
                             if l4 is not None:
                                 m = l4.TCP
