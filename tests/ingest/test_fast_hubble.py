@@ -34,7 +34,7 @@ from recommender.ingest import (
     sources,
     write_parquet,
 )
-from recommender.ingest.hubble import parse_time
+from recommender.ingest.values import parse_time
 from recommender.schema import FLOW_SCHEMA
 from recommender.sim import shop_cluster, write_hubble
 
@@ -92,6 +92,8 @@ TRICKY: list = [
     rec(l4={"ICMPv6": {}}),
     rec(l4={"IGMP": {}}, is_reply=True),
     rec(l4={"VRRP": 5}),
+    rec(l4={"UDP": {"destination_port": 53}, "TCP": {"destination_port": 80}}),  # TCP wins
+    rec(l4={"ICMPv6": {"type": 128}, "SCTP": {"destination_port": 9}}),  # SCTP wins
     rec(l4={"Other": {}}),
     rec(l4=[]),
     rec(source=None),

@@ -1,8 +1,8 @@
 """Hubble ingest: the real samples, field mapping, orientation, input handling, hostile input.
 
-The expected figures for the real samples in ``/work/shared/real-flows/hubble`` were computed
-once with an independent throwaway script (plain ``json``, the rules of the brief) and are
-written here as numbers.
+The expected figures for the real samples in ``../shared/real-flows/hubble`` (relative to
+the project root) were computed once with an independent throwaway script (plain ``json``,
+the rules of the brief) and are written here as numbers.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ from recommender.ingest import (
     read_flows,
     write_parquet,
 )
-from recommender.ingest.hubble import Parser, parse_time
+from recommender.ingest.hubble import Parser
 from recommender.ingest.sources import Filtered, Rejected
+from recommender.ingest.values import parse_time
 from recommender.schema import FLOW_SCHEMA
 from recommender.validate import (
     is_dns1123_label,
