@@ -61,18 +61,18 @@ from recommender.connections import (
 from recommender.ingest import hubble_rules as rules
 from recommender.ingest.common import RECORD_ERRORS, Bad
 from recommender.ingest.hubble import NAME, Parser
+from recommender.ingest.sniff import BOM
 from recommender.ingest.sources import (
-    _BOM,
-    _WS,
     STDIN,
+    WHITESPACE,
     Filtered,
     InputError,
     Rejected,
-    _iter_line_blocks,
-    _open,
-    _parse_line,
-    _record_lines,
     content_mode,
+    iter_line_blocks,
+    open_input,
+    parse_line,
+    record_lines,
 )
 from recommender.ingest.values import parse_time
 from recommender.schema import FLOW_SCHEMA, SCHEMA_VERSION, TCP_FLAG_BITS
@@ -480,7 +480,7 @@ class FastParser:
     """Parses the lines of one Hubble JSON-lines file (or of a line-aligned part of it).
 
     ``legacy`` is the file's legacy ``reply`` rule (see :func:`probe`). Feed it blocks of
-    lines (``sources._iter_line_blocks``) with :meth:`run`; rows come out as FLOW_SCHEMA
+    lines (``sources.iter_line_blocks``) with :meth:`run`; rows come out as FLOW_SCHEMA
     batches, the accounting goes to ``counts``.
     """
 
@@ -962,9 +962,9 @@ class FastParser:
         if line.__class__ is not bytes:
             counts.add_rejected(self.path, number, line.reason, line.detail)
             return None
-        if not line.startswith(b"{") and not line.strip(_WS):
+        if not line.startswith(b"{") and not line.strip(WHITESPACE):
             return None  # blank lines are not records
-        raw = _parse_line(line)
+        raw = parse_line(line)
         if isinstance(raw, Rejected):
             counts.add_rejected(self.path, number, raw.reason, raw.detail)
             return None
@@ -1132,7 +1132,7 @@ def _drop_bom(blocks: Iterator[list[bytes | Rejected]]) -> Iterator[list[bytes |
             empty.append(head)
             continue
         first = head[0]
-        if first.__class__ is bytes and first.startswith(_BOM):
+        if first.__class__ is bytes and first.startswith(BOM):
             head = [first[3:], *head[1:]]
         return chain(empty, (head,), blocks)
     return iter(empty)
@@ -1174,7 +1174,7 @@ def probe(path: str, format: str | None, lookahead: int) -> Plan | None:
     if not (AVAILABLE and SCHEMA_KNOWN) or format not in (None, NAME):
         return None
     window = min(lookahead, rules.LOOKAHEAD)
-    with _open(path) as f:
+    with open_input(path) as f:
         try:
             head = f.read(2)
             f.seek(0)
@@ -1185,7 +1185,7 @@ def probe(path: str, format: str | None, lookahead: int) -> Plan | None:
             seen_json = False
             legacy = True
             count = 0
-            for _number, line in _record_lines(chunks):
+            for _number, line in record_lines(chunks):
                 if count >= window:
                     break
                 count += 1
@@ -1193,7 +1193,7 @@ def probe(path: str, format: str | None, lookahead: int) -> Plan | None:
                     continue
                 if seen_json and b"is_reply" not in line and b"\\u" not in line:
                     continue  # no is_reply key can be in this record
-                raw = _parse_line(line)
+                raw = parse_line(line)
                 if isinstance(raw, Rejected):
                     continue
                 if not seen_json:
@@ -1228,11 +1228,11 @@ def iter_batches(
     batches for the connections aggregator instead (see :meth:`FastParser.run`).
     """
     parser = FastParser(plan.path, plan.legacy)
-    with _open(plan.path) as f:
+    with open_input(plan.path) as f:
         try:
             _, chunks = content_mode(plan.path, f, progress)
             rows = min(batch_size, MAX_BATCH_ROWS)
-            yield from parser.run(_iter_line_blocks(chunks), counts, rows, fold=fold)
+            yield from parser.run(iter_line_blocks(chunks), counts, rows, fold=fold)
         except OSError as exc:
             raise InputError(f"{plan.path}: cannot read: {exc.strerror or exc}") from None
 

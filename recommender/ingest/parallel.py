@@ -255,10 +255,10 @@ def _range_task(
     if settings is not None:
         settings.apply()
     counts = RecordCounts()
-    with sources._open(path) as f:
+    with sources.open_input(path) as f:
         try:
             blocks = _CountedBlocks(
-                sources._iter_line_blocks(fast_hubble.range_chunks(f, start, end))
+                sources.iter_line_blocks(fast_hubble.range_chunks(f, start, end))
             )
             rows = _parser(path, legacy).run(
                 iter(blocks), counts, batch_size, bom=start == 0, fold=_folding()
@@ -303,11 +303,11 @@ def _file_task(
         settings.apply()
     counts = RecordCounts()
     if plan is not None:
-        with sources._open(path) as f:
+        with sources.open_input(path) as f:
             try:
                 _, chunks = sources.content_mode(path, f)
                 rows = _parser(path, plan.legacy).run(
-                    sources._iter_line_blocks(chunks), counts, batch_size, fold=_folding()
+                    sources.iter_line_blocks(chunks), counts, batch_size, fold=_folding()
                 )
                 return _collect(rows, counts, spool)
             except OSError as exc:
@@ -372,7 +372,7 @@ def _ranges(path: str, size: int, tail: int = 0, step: int | None = None) -> lis
     step = step or RANGE_BYTES
     bounds = [0]
     small = size - tail
-    with sources._open(path) as f:
+    with sources.open_input(path) as f:
         target = step if small >= step else max(step // 4, 1)
         while target < size:
             b = _line_aligned(f, target, size)
@@ -479,12 +479,12 @@ def _gzip_tasks(
     """Decompress here, in line blocks of about GZIP_BLOCK_BYTES, parsed as tasks."""
     path = plan.path
     first = True
-    with sources._open(path) as f:
+    with sources.open_input(path) as f:
         try:
             _, chunks = sources.content_mode(path, f, progress)
             block: list = []
             size = 0
-            for lines in sources._iter_line_blocks(chunks):
+            for lines in sources.iter_line_blocks(chunks):
                 block.extend(lines)
                 size += sum(len(x) for x in lines if x.__class__ is bytes)
                 if size >= GZIP_BLOCK_BYTES:

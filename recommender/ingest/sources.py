@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from recommender.ingest import sniff
-from recommender.ingest.sniff import BOM as _BOM
+from recommender.ingest.sniff import BOM
 from recommender.schema import FLOW_COLUMNS
 from recommender.validate import truncated_repr
 
@@ -97,7 +97,7 @@ SPOOL_MEMORY = 8 << 20
 #: Bytes looked at, at most, to tell an object stream from JSON lines (see content_mode).
 PROBE_BYTES = 1 << 20
 
-_WS = b" \t\r\n"
+WHITESPACE = b" \t\r\n"
 
 Progress = Callable[[int], None] | None
 _ESCAPE_BREAKS = {10: "\\n", 13: "\\r", 0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"}
@@ -212,7 +212,7 @@ def input_size(inputs: Iterable[str | os.PathLike]) -> int:
     return total
 
 
-def _open(path: str):
+def open_input(path: str):
     """The file opened in binary mode; for :data:`STDIN`, a replaying reader of it."""
     if path == STDIN:
         return _stdin().reader()
@@ -360,7 +360,7 @@ def head_bytes(path: str, size: int) -> bytes:
     """The first ``size`` bytes of an input (of standard input too: they are kept for its
     reader); InputError when it cannot be read."""
     try:
-        with _open(path) as f:
+        with open_input(path) as f:
             return f.read(size)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -489,7 +489,7 @@ def _carried(tail: bytes, limit: int) -> tuple[list[bytes], int, bool]:
     return [tail], len(tail), False
 
 
-def _iter_line_blocks(chunks: Iterator[bytes]) -> Iterator[list[bytes | Rejected]]:
+def iter_line_blocks(chunks: Iterator[bytes]) -> Iterator[list[bytes | Rejected]]:
     """Split chunks into lines, one list per chunk read (possibly empty chunks skipped).
 
     Lines are numbered consecutively from 1 across the blocks: every item is one line
@@ -550,7 +550,7 @@ def _iter_line_blocks(chunks: Iterator[bytes]) -> Iterator[list[bytes | Rejected
 def _iter_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes | Rejected]]:
     """Split chunks into lines (1-based numbers). Over-long lines are streamed past."""
     lineno = 0
-    for block in _iter_line_blocks(chunks):
+    for block in iter_line_blocks(chunks):
         for line in block:
             lineno += 1
             yield lineno, line
@@ -560,7 +560,7 @@ def _snippet(line: bytes) -> str:
     return truncated_repr(line[:80])
 
 
-def _parse_line(line: bytes) -> Any:
+def parse_line(line: bytes) -> Any:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -574,15 +574,15 @@ def _parse_line(line: bytes) -> Any:
         return Rejected("invalid JSON", f"{msg}: {_snippet(line)}")
 
 
-def _record_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes | Rejected]]:
+def record_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes | Rejected]]:
     """Non-blank lines (BOM removed from line 1), or the reader's rejections."""
     for number, line in _iter_lines(chunks):
         if isinstance(line, Rejected):
             yield number, line
             continue
-        if number == 1 and line.startswith(_BOM):
+        if number == 1 and line.startswith(BOM):
             line = line[3:]
-        if not line.strip(_WS):
+        if not line.strip(WHITESPACE):
             continue  # blank lines are not records
         yield number, line
 
@@ -609,11 +609,11 @@ def _json_lines(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
     records anyway). A file read as JSON lines gives every held line its JSON value, as
     before; a file with no object but some text reads all its lines as text.
     """
-    lines = _record_lines(chunks)
+    lines = record_lines(chunks)
     held: list[tuple[int, bytes | Rejected, Any]] = []
     text = False
     for number, line in lines:
-        parsed = line if isinstance(line, Rejected) else _parse_line(line)
+        parsed = line if isinstance(line, Rejected) else parse_line(line)
         if type(parsed) is dict:
             break  # JSON: held lines keep their JSON values (or rejections)
         held.append((number, line, parsed))
@@ -637,7 +637,7 @@ def _json_lines(path: str, chunks: Iterator[bytes]) -> Iterator[tuple[str, int, 
     if not text:
         yield path, number, parsed
     for n, line in lines:
-        yield path, n, line if isinstance(line, Rejected) else _parse_line(line)
+        yield path, n, line if isinstance(line, Rejected) else parse_line(line)
 
 
 # --------------------------------------------------------------------------- JSON text
@@ -1055,9 +1055,9 @@ def _array_line_first(head: list[bytes], chunks: Iterator[bytes]) -> bool:
     line ends exactly at its end); a first line longer than that stays an array file.
     """
     data = b"".join(head)
-    if data.startswith(_BOM):
+    if data.startswith(BOM):
         data = data[3:]
-    data = data.lstrip(_WS)
+    data = data.lstrip(WHITESPACE)
     end = data.find(b"\n")
     if end < 0 or b"{" in data[:end]:
         return False  # no complete first line, or maybe an object in it: an array file
@@ -1067,12 +1067,12 @@ def _array_line_first(head: list[bytes], chunks: Iterator[bytes]) -> bool:
         return False  # e.g. "[" alone: the start of a pretty-printed array
     if type(value) is not list:
         return False
-    if data[end + 1 :].strip(_WS):
+    if data[end + 1 :].strip(WHITESPACE):
         return True
     more = next(chunks, b"")
     if more:
         head.append(more)
-    return bool(more.strip(_WS))
+    return bool(more.strip(WHITESPACE))
 
 
 def _object_stream(head: list[bytes], chunks: Iterator[bytes]) -> tuple[bool, Any]:
@@ -1089,8 +1089,8 @@ def _object_stream(head: list[bytes], chunks: Iterator[bytes]) -> tuple[bool, An
     """
     corrupt = None
     buf = bytearray().join(head)
-    begin = 3 if buf.startswith(_BOM) else 0
-    while begin < len(buf) and buf[begin] in _WS:
+    begin = 3 if buf.startswith(BOM) else 0
+    while begin < len(buf) and buf[begin] in WHITESPACE:
         begin += 1
     newline = -1  # end of the first line
     after = -1  # first non-blank byte after it
@@ -1100,7 +1100,7 @@ def _object_stream(head: list[bytes], chunks: Iterator[bytes]) -> tuple[bool, An
             newline = buf.find(b"\n", scanned)
             scanned = len(buf) if newline < 0 else newline + 1
         if newline >= 0:
-            while scanned < len(buf) and buf[scanned] in _WS:
+            while scanned < len(buf) and buf[scanned] in WHITESPACE:
                 scanned += 1
             if scanned < len(buf):
                 after = scanned
@@ -1150,12 +1150,12 @@ def content_mode(path: str, f, progress: Progress = None) -> tuple[str, Iterator
             head.append(chunk)
             if len(start) < 3:
                 start = (start + chunk)[:3]
-                if len(start) < 3 and _BOM.startswith(start):
+                if len(start) < 3 and BOM.startswith(start):
                     continue
             data = chunk
-            if start == _BOM and len(head) <= 3:
+            if start == BOM and len(head) <= 3:
                 data = b"".join(head)[3:]
-            stripped = data.lstrip(_WS)
+            stripped = data.lstrip(WHITESPACE)
             if stripped:
                 lead = stripped[:1]
                 mode = "array" if lead == b"[" else "lines"
@@ -1184,7 +1184,7 @@ def iter_records(path: str, progress: Progress = None) -> Iterator[tuple[str, in
     ``progress(n)`` is called with the number of bytes read from disk since the last call.
     Raises InputError only when the file cannot be opened or read at the OS level.
     """
-    with _open(path) as f:
+    with open_input(path) as f:
         try:
             mode, chunks = content_mode(path, f, progress)
             if mode == "array":

@@ -527,18 +527,18 @@ def test_standard_input_replay_until_the_reader_reads_on(monkeypatch):
     monkeypatch.setattr(sources, "SPOOL_MEMORY", 100)  # the spool soon moves to disk
     data = JSONL[:5000]
     pipe_stdin(monkeypatch, data)
-    with sources._open(sources.STDIN) as probe:
+    with sources.open_input(sources.STDIN) as probe:
         assert probe.read(4) == data[:4]
-    with sources._open(sources.STDIN) as prepass:
+    with sources.open_input(sources.STDIN) as prepass:
         assert prepass.read() == data
-    reader = sources._open(sources.STDIN)
+    reader = sources.open_input(sources.STDIN)
     assert reader.read(10) == data[:10]
     sources.stop_keeping_stdin()
     assert reader.read() == data[10:]
     with pytest.raises(InputError, match="standard input cannot be read twice"):
-        sources._open(sources.STDIN).read(1)
+        sources.open_input(sources.STDIN).read(1)
     sources.close_stdin()
-    assert sources._open(sources.STDIN).read() == b""  # the pipe is at its end
+    assert sources.open_input(sources.STDIN).read() == b""  # the pipe is at its end
 
 
 def test_standard_input_that_cannot_be_read_is_an_input_error(monkeypatch):
