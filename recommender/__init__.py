@@ -20,12 +20,14 @@ __version__ = "0.1.0"
 
 #: public name -> the module that defines it
 _EXPORTS = {
+    "normalize": "pipeline",
     "observe": "pipeline",
     "observe_flows": "pipeline",
     "propose": "pipeline",
     "check": "pipeline",
     "recommend": "pipeline",
     "verify_policies": "pipeline",
+    "Normalized": "results",
     "Observation": "results",
     "Recommendation": "results",
     "VerifyRun": "results",
@@ -36,6 +38,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Normalized",
     "Observation",
     "Recommendation",
     "StageTimes",
@@ -44,6 +47,7 @@ __all__ = [
     "__version__",
     "check",
     "load_policies",
+    "normalize",
     "observe",
     "observe_flows",
     "propose",
@@ -54,10 +58,18 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .options import SynthesisOptions
-    from .pipeline import check, observe, observe_flows, propose, recommend, verify_policies
+    from .pipeline import (
+        check,
+        normalize,
+        observe,
+        observe_flows,
+        propose,
+        recommend,
+        verify_policies,
+    )
     from .policy_files import load_policies
     from .proposal import write_proposal
-    from .results import Observation, Recommendation, VerifyRun
+    from .results import Normalized, Observation, Recommendation, VerifyRun
     from .stage_times import StageTimes
 
 

@@ -216,32 +216,28 @@ def ingest(
 
     Prints how many records were read, normalized, rejected and filtered, by reason.
     """
-    from .accounting import RecordCounts
-    from .ingest import iter_flow_batches, write_parquet
-    from .ingest.enrich import EnrichStats, enrich_flows
-    from .ingest.inventory import read_inventory
+    from .pipeline import normalize
 
-    counts = RecordCounts()
-    stats = EnrichStats()
     fields = _vpc_fields(vpc_fields)
     try:
-        inv = read_inventory(list(inventory)) if inventory else None
         with _progress(inputs, "ingest", progress) as update:
-            batches = iter_flow_batches(
-                inputs, format=fmt, counts=counts, progress=update, vpc_fields=fields
+            run = normalize(
+                inputs,
+                output,
+                format=fmt,
+                inventory=inventory,
+                vpc_fields=fields,
+                progress=update,
             )
-            if inv is not None:
-                batches = (enrich_flows(b, inv, stats=stats) for b in batches)
-            rows = write_parquet(batches, output)
     except _read_errors() as exc:
         _fail(str(exc))
-    _print_counts(counts)
-    if inventory:
-        for outcome, n in sorted(stats.to_dict()["endpoints"].items()):
+    _print_counts(run.counts)
+    if run.enrichment is not None:
+        for outcome, n in sorted(run.enrichment.to_dict()["endpoints"].items()):
             click.echo(f"  inventory {n:>8}  {outcome}", err=True)
-        for outcome, n in sorted(stats.orientation.items()):
+        for outcome, n in sorted(run.enrichment.orientation.items()):
             click.echo(f"  oriented  {n:>8}  {outcome}", err=True)
-    click.echo(f"wrote {rows} flow records to {output}")
+    click.echo(f"wrote {run.rows} flow records to {output}")
 
 
 ingest.help = _with_input_help(ingest.help)

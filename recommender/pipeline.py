@@ -30,13 +30,13 @@ from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
 from .generate.k8s import render_policy
 from .generate.synthesis import find_resolvers, synthesize
-from .ingest import aggregate_inputs
+from .ingest import aggregate_inputs, iter_flow_batches, write_parquet
 from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
 from .netpol.breadth import measure_breadth
 from .netpol.evaluator import Evaluator
 from .options import SynthesisOptions
-from .results import Observation, Recommendation, VerifyRun
+from .results import Normalized, Observation, Recommendation, VerifyRun
 from .selectors import workload_selectors
 from .stage_times import StageTimes, untimed
 from .verify import coverage, replay
@@ -349,6 +349,29 @@ def _exempt_left_out(replayed: pd.DataFrame, left_out: list) -> None:
 # --------------------------------------------------------------------------------------------
 # the two commands in one call each
 # --------------------------------------------------------------------------------------------
+
+
+def normalize(
+    inputs: Sequence[PathLike],
+    output: PathLike,
+    *,
+    format: str | None = None,
+    inventory: Sequence[PathLike] = (),
+    vpc_fields: Sequence[str] | str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Normalized:
+    """Raw logs -> one normalized Parquet table at ``output`` (written atomically), each
+    batch enriched with the ``inventory`` first; every later stage reads it back as input."""
+    inv = read_inventory(list(inventory)) if inventory else None
+    counts = RecordCounts()
+    stats = EnrichStats() if inv is not None else None
+    batches = iter_flow_batches(
+        inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
+    )
+    if inv is not None:
+        batches = (enrich_flows(b, inv, stats=stats) for b in batches)
+    rows = write_parquet(batches, output)
+    return Normalized(output=os.fspath(output), rows=rows, counts=counts, enrichment=stats)
 
 
 def recommend(

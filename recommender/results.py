@@ -4,6 +4,7 @@ whose tables are pandas DataFrames, each with ``to_dict()`` for JSON.
 - :class:`Observation` (``observe``): the connections, pods and record counts of the logs.
 - :class:`Recommendation` (``propose``): the proposed policies, proven against them.
 - :class:`VerifyRun` (``check``): existing policies replayed against them.
+- :class:`Normalized` (``normalize``): logs written as one normalized Parquet table.
 """
 
 from __future__ import annotations
@@ -180,6 +181,25 @@ class Recommendation:
     def to_dict(self) -> dict[str, Any]:
         """report.json of the proposal (the JSON ``recommend`` writes)."""
         return build_report(self)
+
+
+@dataclass
+class Normalized:
+    """Raw logs written as one normalized Parquet table (``netpol-recommender ingest``)."""
+
+    output: str
+    rows: int
+    counts: RecordCounts
+    #: What the inventory resolved, when one was given.
+    enrichment: EnrichStats | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "rows": self.rows,
+            "records": self.counts.to_dict(),
+            "enrichment": self.enrichment.to_dict() if self.enrichment is not None else None,
+        }
 
 
 @dataclass

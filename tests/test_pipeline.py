@@ -171,3 +171,24 @@ def test_observe_flows_with_an_inventory_keeps_what_it_resolved():
     obs = observe_flows(flows_table(rows), inventory=inv, inputs=["memory"])
     assert obs.inputs == ["memory"] and obs.to_dict()["enrichment"] is not None
     assert obs.counts.read == 0  # counts are the caller's: none were given
+
+
+def test_normalize_writes_what_observe_reads_and_accounts_for_every_record(observed, tmp_path):
+    """``normalize`` (the ``ingest`` command) writes the logs as one Parquet table: reading
+    that table back gives the same observation as reading the raw logs."""
+    from conftest import SAMPLE_FLOWS
+
+    import recommender
+
+    out = tmp_path / "flows.parquet"
+    run = recommender.normalize([SAMPLE_FLOWS], out)
+    assert out.is_file() and run.output == str(out) and run.enrichment is None
+    assert run.rows == run.counts.normalized == observed.counts.normalized
+    assert run.counts.read == run.counts.normalized + run.counts.rejected_total + (
+        run.counts.filtered_total
+    )
+    assert run.to_dict()["records"] == observed.counts.to_dict()
+    again = recommender.observe([out])
+    assert again.counts.read == run.rows
+    assert again.to_dict()["connections"] == observed.to_dict()["connections"]
+    assert recommender.propose(again).policies == recommender.propose(observed).policies
