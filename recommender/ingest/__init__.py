@@ -49,7 +49,6 @@ from recommender.ingest.sources import (
     Rejected,
     input_size,
     iter_records,
-    new_row,
 )
 from recommender.schema import FLOW_SCHEMA, SCHEMA_VERSION
 
@@ -83,41 +82,6 @@ class FlowSet:
 
     table: pa.Table
     counts: RecordCounts
-
-
-class _Rows:
-    """Rows accumulated as dicts (from ``new_row``: every column, schema order), turned
-    into FLOW_SCHEMA record batches by transposing them at C speed."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.width = len(FLOW_SCHEMA)
-
-    def append(self, row: dict[str, Any]) -> None:
-        if len(row) != self.width:
-            row = _aligned(row)
-        self.rows.append(row)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def flush(self) -> pa.RecordBatch:
-        columns = list(zip(*map(tuple, map(dict.values, self.rows)), strict=True))
-        self.rows = []
-        arrays = [
-            pa.array(values, type=field.type)
-            for field, values in zip(FLOW_SCHEMA, columns, strict=True)
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=FLOW_SCHEMA)
-
-
-def _aligned(row: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(row) - set(FLOW_SCHEMA.names)
-    if unknown:  # a parser bug, not bad input
-        raise ValueError(f"row has columns not in FLOW_SCHEMA: {sorted(unknown)}")
-    aligned = new_row()
-    aligned.update(row)
-    return aligned
 
 
 def iter_flow_batches(
@@ -234,7 +198,7 @@ def local_batches(
     folded batches, which only the connections aggregator reads (see
     :meth:`fast_hubble.FastParser.run`); other files give FLOW_SCHEMA batches. Rows of
     consecutive record files share batches."""
-    cols = _Rows()
+    cols = sources.Rows()
     # Parsing makes millions of small acyclic objects (rows, tuples) that refcounting frees;
     # the cyclic GC would rescan the growing batch over and over (a third of the run time).
     # It is paused while this generator works and restored whenever it hands out a batch.
@@ -300,7 +264,7 @@ def _record_batches(
     format: str | None,
     counts: RecordCounts,
     progress: Progress,
-    cols: _Rows,
+    cols: sources.Rows,
     batch_size: int,
     vpc_fields: Sequence[str] | None,
 ) -> Iterator[pa.RecordBatch]:

@@ -47,7 +47,7 @@ from recommender.ingest.common import (
     invalid,
     malformed,
 )
-from recommender.ingest.sources import InputError, new_row
+from recommender.ingest.sources import InputError, Rows, new_row
 from recommender.ingest.values import (
     family,
     file_mtime_ns,
@@ -329,12 +329,13 @@ def claims_head(head: bytes) -> bool:
 
 
 class _Batcher:
-    """Rows (dicts from ``new_row``, schema order) -> FLOW_SCHEMA record batches."""
+    """Rows (dicts from ``new_row``, schema order) -> FLOW_SCHEMA record batches of
+    ``batch_size`` rows, each row naming its file and record."""
 
     def __init__(self, path: str, batch_size: int) -> None:
         self.path = path
         self.batch_size = batch_size
-        self.rows: list[dict[str, Any]] = []
+        self.rows = Rows()
 
     def add(self, row: dict[str, Any], number: int) -> pa.RecordBatch | None:
         row["source_file"] = self.path
@@ -345,13 +346,7 @@ class _Batcher:
         return None
 
     def flush(self) -> pa.RecordBatch:
-        columns = list(zip(*map(tuple, map(dict.values, self.rows)), strict=True))
-        self.rows = []
-        arrays = [
-            pa.array(values, type=field.type)
-            for field, values in zip(FLOW_SCHEMA, columns, strict=True)
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=FLOW_SCHEMA)
+        return self.rows.flush()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -53,9 +53,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from recommender.ingest import sniff
 from recommender.ingest.sniff import BOM
-from recommender.schema import FLOW_COLUMNS
+from recommender.schema import FLOW_COLUMNS, FLOW_SCHEMA
 from recommender.validate import truncated_repr
 
 __all__ = [
@@ -145,6 +147,42 @@ ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(FLOW_COLUMNS)
 def new_row() -> dict[str, Any]:
     """A fresh row dict (all columns null, schema order) for a format parser to fill."""
     return ROW_TEMPLATE.copy()
+
+
+def aligned(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every FLOW_SCHEMA column, in schema order (missing ones null)."""
+    unknown = set(row) - set(FLOW_SCHEMA.names)
+    if unknown:  # a parser bug, not bad input
+        raise ValueError(f"row has columns not in FLOW_SCHEMA: {sorted(unknown)}")
+    aligned = new_row()
+    aligned.update(row)
+    return aligned
+
+
+class Rows:
+    """Rows accumulated as dicts (from ``new_row``: every column, schema order), turned
+    into FLOW_SCHEMA record batches by transposing them at C speed."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.width = len(FLOW_SCHEMA)
+
+    def append(self, row: dict[str, Any]) -> None:
+        if len(row) != self.width:
+            row = aligned(row)
+        self.rows.append(row)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def flush(self) -> pa.RecordBatch:
+        columns = list(zip(*map(tuple, map(dict.values, self.rows)), strict=True))
+        self.rows = []
+        arrays = [
+            pa.array(values, type=field.type)
+            for field, values in zip(FLOW_SCHEMA, columns, strict=True)
+        ]
+        return pa.RecordBatch.from_arrays(arrays, schema=FLOW_SCHEMA)
 
 
 class _CorruptGzip(Exception):

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recommender.connections import build_connections
-from recommender.ingest import FORMATS, _Rows, calico_fields, detect, goldmane, hubble, read_flows
+from recommender.ingest import FORMATS, calico_fields, detect, goldmane, hubble, read_flows
 from recommender.ingest import calico as ee
-from recommender.ingest.sources import Rejected
+from recommender.ingest.sources import Rejected, Rows
 from recommender.schema import FLOW_SCHEMA
 from recommender.validate import is_dns1123_label, is_dns1123_subdomain, is_label_key
 
@@ -121,7 +121,7 @@ def one(record) -> dict | Rejected:
     """Parse one record; a row must convert to Arrow exactly as the reader does it."""
     out = ee.Parser("mem.json").parse(record)
     if isinstance(out, dict):
-        r = _Rows()
+        r = Rows()
         full = dict(out)
         full.update(schema_version=1, source_format="calico-ee", source_file="m", source_record=1)
         r.append(full)
@@ -385,7 +385,7 @@ def test_services_are_kept_where_the_connections_stage_reads_them_right():
 
 def read_rows(records: list[dict]):
     """Normalized rows -> a FLOW_SCHEMA table (through the reader's own transposition)."""
-    r = _Rows()
+    r = Rows()
     for i, row in enumerate(records, 1):
         full = dict(row)
         full.update(schema_version=1, source_format="calico-ee", source_file="m", source_record=i)

@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recommender.ingest import _Rows, detect, hubble, read_flows
 from recommender.ingest import calico as ee
+from recommender.ingest import detect, hubble, read_flows
 from recommender.ingest import goldmane as gm
-from recommender.ingest.sources import Rejected
+from recommender.ingest.sources import Rejected, Rows
 from recommender.schema import FLOW_SCHEMA
 from recommender.validate import is_dns1123_label, is_dns1123_subdomain
 
@@ -175,7 +175,7 @@ def whisker(**updates) -> dict:
 def one(record) -> dict | Rejected:
     out = gm.Parser("mem.json").parse(record)
     if isinstance(out, dict):
-        r = _Rows()
+        r = Rows()
         full = dict(out)
         full.update(
             schema_version=1, source_format="calico-goldmane", source_file="m", source_record=1

@@ -161,9 +161,9 @@ def one(record: dict, *, lookahead=None) -> dict | Filtered | Rejected:
     out = parser.parse(record)
     if isinstance(out, dict):
         # Every row converts to Arrow (the same path as the reader).
-        from recommender.ingest import _Rows
+        from recommender.ingest.sources import Rows
 
-        r = _Rows()
+        r = Rows()
         full = dict(out)
         full.update(schema_version=1, source_format="hubble", source_file="m", source_record=1)
         r.append(full)
