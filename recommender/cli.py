@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from .version import __version__
 
 #: Inputs larger than this get a progress bar on stderr.
 PROGRESS_THRESHOLD = 16 * 1024 * 1024

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
 from .generate.ir import PolicyIR, Rule
 from .generate.noise import LeftOut
 from .roles import Role
 from .selector_basis import INVENTORY_FIX, selector_basis
 from .selectors import label_selector
 from .validate import is_dns1123_label, is_dns1123_subdomain
+from .version import __version__
 
 if TYPE_CHECKING:
     from .results import Recommendation

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
 from .at_risk import HINTS, REASONS
 from .generate.ir import PolicyIR
 from .report import iso, port_text
 from .selector_basis import INVENTORY_COMMAND
 from .selectors import selector_text
+from .version import __version__
 
 if TYPE_CHECKING:
     from .results import Recommendation
