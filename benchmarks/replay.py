@@ -1,11 +1,11 @@
 """Replay 1 million connections against 1,000 policies (synthetic, seeded).
 
-    python benchmarks/replay.py [--connections 1000000] [--policies 1000] [--without-policies]
+    python benchmarks/replay.py [--connections 1000000] [--policies 1000] [--without-classes]
 
 Prints sizes, seconds per phase, connections/s, distinct evaluations and peak RSS. Figures,
 not assertions. The cluster (5,000 pods in 1,000 workloads over 50 namespaces) and the policy
-mix come from ``benchmarks/breadth.py``. ``--without-policies`` replays without telling
-``replay`` the policies (classes then keep full labels and pod IPs: exact, slower).
+mix come from ``benchmarks/breadth.py``. ``--without-classes`` replays with
+``share_classes=False`` (classes then keep full labels and pod IPs: exact, slower).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--policies", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=5000)
     parser.add_argument("--workloads", type=int, default=1000)
-    parser.add_argument("--without-policies", action="store_true")
+    parser.add_argument("--without-classes", action="store_true")
     args = parser.parse_args()
     start = time.perf_counter()
     cluster = synthetic_cluster(pods=args.pods, workloads=args.workloads)
@@ -107,7 +107,7 @@ def main() -> None:
         conns,
         evaluator,
         cluster.pods,
-        policies=None if args.without_policies else policies,
+        share_classes=not args.without_classes,
         stats=stats,
     )
     total = time.perf_counter() - start

@@ -187,7 +187,6 @@ def find_at_risk(
     replayed: pd.DataFrame,
     evaluator: Evaluator,
     pods: pd.DataFrame,
-    policies: list[dict[str, Any]],
     *,
     cluster: tuple[str, ...] = (),
     node_addresses: dict[str, tuple[str, ...]] | None = None,
@@ -235,7 +234,6 @@ def find_at_risk(
             sub[[*CONNECTION_KEY, "flows"]],
             evaluator,
             pods,
-            policies=policies,
             cluster=cluster,
             judge_all=True,
         )

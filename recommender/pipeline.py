@@ -209,11 +209,11 @@ def propose(
         policies = [render_policy(p) for p in synthesis.policies]
     evaluator = Evaluator(policies)
     with clock("replay"):
-        replayed = _replay(obs, evaluator, policies)
+        replayed = _replay(obs, evaluator)
         if synthesis.left_out:
             _exempt_left_out(replayed, synthesis.left_out)
     with clock("at risk"):
-        at_risk = _at_risk(obs, replayed, evaluator, policies)
+        at_risk = _at_risk(obs, replayed, evaluator)
     if ns is not None:
         # Connections with neither end in scope are not this proposal's to cover.
         in_scope = replayed["src_namespace"].isin(ns) | replayed["dst_namespace"].isin(ns)
@@ -261,9 +261,9 @@ def check(
         notes = [*notes, *obs.inventory.conflicts, *obs.inventory.rejected]
     evaluator = Evaluator(policies)
     with clock("replay"):
-        replayed = _replay(obs, evaluator, policies)
+        replayed = _replay(obs, evaluator)
     with clock("at risk"):
-        at_risk = _at_risk(obs, replayed, evaluator, policies)
+        at_risk = _at_risk(obs, replayed, evaluator)
     share, ok, total = coverage(replayed)
     with clock("breadth"):
         breadth = measure_breadth(
@@ -288,9 +288,9 @@ def check(
     )
 
 
-def _replay(obs: Observation, evaluator: Evaluator, policies: list[dict[str, Any]]) -> pd.DataFrame:
+def _replay(obs: Observation, evaluator: Evaluator) -> pd.DataFrame:
     """Every observed connection with its verdict and its ends' workloads."""
-    replayed = replay(obs.connections, evaluator, obs.pods, policies=policies, cluster=obs.cluster)
+    replayed = replay(obs.connections, evaluator, obs.pods, cluster=obs.cluster)
     return _with_workloads(replayed, obs.pods)
 
 
@@ -298,14 +298,12 @@ def _at_risk(
     obs: Observation,
     replayed: pd.DataFrame,
     evaluator: Evaluator,
-    policies: list[dict[str, Any]],
 ) -> AtRisk:
     return find_at_risk(
         obs.connection_set,
         replayed,
         evaluator,
         obs.pods,
-        policies,
         cluster=obs.cluster,
         node_addresses=obs.node_addresses,
     )

@@ -12,7 +12,7 @@ broadcasts the verdict to every connection of that shape: a class is a set of en
 policy tells apart (pods: namespace, labels, namespace labels, container ports and, when
 ipBlocks match pods, the ipBlocks holding the pod's IP; addresses: kind and the ipBlocks
 holding the address), as the evaluator's compiled policies see them
-(:class:`~recommender.netpol.classes.PolicyIndex`). Without ``policies`` the classes do not
+(:class:`~recommender.netpol.classes.PolicyIndex`). Without ``share_classes`` the classes do not
 look at the policies and fall back to full labels and the IP itself: exact, only slower.
 """
 
@@ -187,16 +187,16 @@ def replay(
     evaluator: Evaluator,
     pods: pd.DataFrame,
     *,
-    policies: list[dict[str, Any]] | None = None,
+    share_classes: bool = True,
     stats: dict[str, Any] | None = None,
     cluster: tuple[str, ...] = (),
     judge_all: bool = False,
 ) -> pd.DataFrame:
     """Evaluate every pod-level connection; adds ``exempt``, ``allowed`` and ``reasons``.
 
-    ``policies``: the policies ``evaluator`` was built from. Optional; with them, endpoints
-    that differ only in labels or addresses no policy looks at share one evaluation (the
-    classes are read off the evaluator's own compiled policies, so they cannot disagree).
+    ``share_classes``: endpoints that differ only in labels or addresses no policy looks at
+    share one evaluation (the classes are read off the evaluator's own compiled policies,
+    so they cannot disagree); off, each distinct endpoint is evaluated: exact, only slower.
     ``stats``: when given, filled with class and evaluation counts and seconds per phase.
     ``cluster``: the known cluster ranges, which the named sets ``pub``/``pvt`` leave out
     (see :mod:`recommender.address_sets`). ``judge_all``: evaluate every row, exempt ones
@@ -213,7 +213,7 @@ def replay(
         out["allowed"] = np.zeros(0, dtype=bool)
         out["reasons"] = pd.Series([], dtype=object, index=out.index)
         return out
-    pindex = PolicyIndex.of(evaluator) if policies is not None else None
+    pindex = PolicyIndex.of(evaluator) if share_classes else None
     lap("index")
     ends = _Ends(conns, index)
     lap("endpoints")

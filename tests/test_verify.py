@@ -187,8 +187,8 @@ def test_replay_over_classes_equals_replay_row_by_row():
         evaluator = Evaluator(policies, ipblock_matches_pods=rng.random() < 0.6)
         conns = _random_conns(rng, pods, rng.randint(1, 40))
         expected = _reference_replay(conns, evaluator, pods)
-        for given in (None, policies):
-            got = replay(conns, evaluator, pods, policies=given)
+        for share in (False, True):
+            got = replay(conns, evaluator, pods, share_classes=share)
             pd.testing.assert_frame_equal(got, expected, obj=f"seed {seed}")
 
 
