@@ -207,11 +207,13 @@ def test_cli_prints_where_the_proposal_went_and_exits_zero(tmp_path):
     assert (tmp_path / "policies" / "shop" / "allow-cart.yaml").is_file()
 
 
-def test_inventory_makes_a_canary_carrying_every_label_plus_one_exact(tmp_path):
+@pytest.fixture
+def canary_case(tmp_path):
     """The log keeps only the name label (as Hubble's label filter does): catalog and its
-    canary look alike. The inventory shows `track: canary` on the canary; the proposal then
-    selects catalog with `!track`, proven by the evaluator with the API server's labels, and
-    `verify` accepts the policies."""
+    canary look alike. The inventory shows `track: canary` on the canary.
+
+    Returns (flows parquet, inventory json, the pods as the log names them, the labels the
+    API server gives each pod by name)."""
     catalog = {"app.kubernetes.io/name": "catalog"}
     front = conftest.pod(
         "shop", "frontend-6b7c8d9f5-xwzrt", {"app.kubernetes.io/name": "frontend"}, "10.0.0.5"
@@ -247,30 +249,48 @@ def test_inventory_makes_a_canary_carrying_every_label_plus_one_exact(tmp_path):
     ]
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({"kind": "List", "items": items}))
+    pods = {"front": front, "cat": cat, "canary": canary, "db": db}
+    return flows, inventory, pods, real
 
-    blind = CliRunner().invoke(main, ["recommend", str(flows), "-o", str(tmp_path / "blind")])
-    assert blind.exit_code == 0, blind.output
-    report = json.loads((tmp_path / "blind" / "report.json").read_text())
-    entry = next(p for p in report["policy_files"] if p.get("workload") == "shop/catalog")
-    assert not entry["selector_exact"] and entry["swept_in"] == [canary["pod"]]
 
-    args = ["recommend", str(flows), "--inventory", str(inventory), "-o", str(tmp_path / "out")]
-    result = CliRunner().invoke(main, args)
+def _recommend_catalog(out, *args):
+    """`recommend` into out with args; (report.json, its policy_files entry for catalog)."""
+    result = CliRunner().invoke(main, ["recommend", *args, "-o", str(out)])
     assert result.exit_code == 0, result.output
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    report = json.loads((out / "report.json").read_text())
     entry = next(p for p in report["policy_files"] if p.get("workload") == "shop/catalog")
+    return report, entry
+
+
+def test_without_the_inventory_the_canary_is_swept_in(tmp_path, canary_case):
+    flows, _, pods, _ = canary_case
+    _, entry = _recommend_catalog(tmp_path / "blind", str(flows))
+    assert not entry["selector_exact"] and entry["swept_in"] == [pods["canary"]["pod"]]
+
+
+def test_inventory_makes_a_canary_carrying_every_label_plus_one_exact(tmp_path, canary_case):
+    """With the inventory the proposal selects catalog with `!track`."""
+    flows, inventory, _, _ = canary_case
+    report, entry = _recommend_catalog(tmp_path / "out", str(flows), "--inventory", str(inventory))
     assert entry["selector_exact"] and entry["swept_in"] == []
     assert entry["selector_expressions"] == [{"key": "track", "operator": "DoesNotExist"}]
     assert report["coverage"] == 1.0 and report["breadth_detail"]["in_cluster"] == 0
     # only the assumed resolver's namespace, which neither the log nor the inventory shows
     unproven = report["unproven_selectors"]["namespaces"]
     assert [n["namespace"] for n in unproven] == ["kube-system"]
+
+
+def test_the_evaluator_proves_the_canary_exact_selectors_on_real_labels(tmp_path, canary_case):
+    """Each of catalog and its canary is selected by its own policy alone, as the evaluator
+    sees them with the API server's labels."""
+    flows, inventory, pods, real = canary_case
+    _recommend_catalog(tmp_path / "out", str(flows), "--inventory", str(inventory))
     policies = [
         yaml.safe_load(p.read_text())
         for p in sorted((tmp_path / "out" / "policies").rglob("*.yaml"))
     ]
     evaluator = Evaluator(policies)
-    for p in (cat, canary):
+    for p in (pods["cat"], pods["canary"]):
         ep = Endpoint(
             kind="pod",
             ip=p["ip"],
@@ -281,6 +301,11 @@ def test_inventory_makes_a_canary_carrying_every_label_plus_one_exact(tmp_path):
         )
         mine = set(evaluator.policies_selecting(ep, "ingress")) - {"shop/default-deny"}
         assert mine == {"shop/allow-" + p["pod"].rsplit("-", 2)[0]}
+
+
+def test_verify_accepts_the_canary_exact_policies(tmp_path, canary_case):
+    flows, inventory, _, _ = canary_case
+    _recommend_catalog(tmp_path / "out", str(flows), "--inventory", str(inventory))
     check = [
         "verify",
         "--policies",

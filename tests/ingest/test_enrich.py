@@ -245,8 +245,8 @@ def service(name, ip, port, target, selector=None, ns="shop", port_name="http") 
     return {"kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": spec}
 
 
-def test_cluster_ip_to_backend(tmp_path):
-    items = [
+def _service_items() -> list[dict]:
+    return [
         NODE,
         kpod(
             "web-7d4b9c8f6-bbbbb",
@@ -296,7 +296,13 @@ def test_cluster_ip_to_backend(tmp_path):
         ),
         service("cat", "10.96.0.22", 80, 8080, {"app": "cat"}),
     ]
-    inv = read_inventory([inventory(tmp_path, items)])
+
+
+@pytest.fixture
+def via_services(tmp_path) -> tuple[pa.Table, EnrichStats]:
+    """Flows from one client to three Service ClusterIPs (and a port none of them has),
+    enriched through the inventory of _service_items: (enriched table, stats)."""
+    inv = read_inventory([inventory(tmp_path, _service_items())])
     assert inv.rejected == [] and len(inv.services) == 3
     client = "10.1.0.99"
     flows = aws_flows(
@@ -309,7 +315,11 @@ def test_cluster_ip_to_backend(tmp_path):
         ],
     )
     stats = EnrichStats()
-    out = enrich_flows(flows, inv, stats=stats)
+    return enrich_flows(flows, inv, stats=stats), stats
+
+
+def test_cluster_ip_to_backend(via_services):
+    out, _ = via_services
     got = out.select(
         [
             "dst_kind",
@@ -343,12 +353,20 @@ def test_cluster_ip_to_backend(tmp_path):
         ("service", None, "10.96.0.20", 81, "10.96.0.20", 81, "shop", "web", None, 81),
     ]
     assert side(out, "dst")[0][3:] == ("Deployment", "web")
+
+
+def test_cluster_ip_stats_count_each_outcome(via_services):
+    _, stats = via_services
     assert stats.endpoints == {
         "pod (service backend)": 2,
         "service: backends in several workloads": 1,
         "service: no such service port": 1,
         "cluster_unknown: in a pod range, no pod known": 4,
     }
+
+
+def test_unmapped_service_addresses_are_set_aside_as_pre_dnat(via_services):
+    out, _ = via_services
     # Taken as requests, the unmapped ones are set aside as pre-DNAT.
     conns = build_connections(as_requests(out))
     assert conns.excluded == {
@@ -444,8 +462,8 @@ def test_pods_without_usable_addresses_are_ignored(tmp_path, bad):
 # --------------------------------------------------------------------------- orientation
 
 
-def test_declared_ports_orient_what_the_log_could_not(tmp_path):
-    items = [
+def _listener_items() -> list[dict]:
+    return [
         NODE,
         kpod("api-0", "10.1.0.5", ports=[("grpc", 50051)]),  # gRPC in the ephemeral range
         kpod("web-0", "10.1.0.6"),  # declares nothing
@@ -455,7 +473,10 @@ def test_declared_ports_orient_what_the_log_could_not(tmp_path):
         kpod("peer-1", "10.1.0.9", ports=[("p", 7000)]),
         kpod("odd-0", "10.1.0.10", ports=[("p", 40000)]),
     ]
-    inv = read_inventory([inventory(tmp_path, items)])
+
+
+def _unoriented_flows(tmp_path: Path) -> pa.Table:
+    """Ten records to and from the pods of _listener_items, numbered in the comments."""
     web = "10.1.0.6"
     flows = aws_flows(
         tmp_path,
@@ -477,9 +498,23 @@ def test_declared_ports_orient_what_the_log_could_not(tmp_path):
         "srcaddr dstaddr srcport dstport protocol tcp-flags start\n"
         f"10.1.0.5 {web} 50051 45010 6 2 {epoch(T0)}\n"
     )
-    flows = pa.concat_tables([flows, read_flows([flagged]).table])
-    before = [(r["is_reply"], dict(r["extra"]).get("orientation")) for r in flows.to_pylist()]
-    assert before == [
+    return pa.concat_tables([flows, read_flows([flagged]).table])
+
+
+def _orientations(table: pa.Table) -> list[tuple]:
+    return [(r["is_reply"], dict(r["extra"]).get("orientation")) for r in table.to_pylist()]
+
+
+@pytest.fixture
+def oriented(tmp_path):
+    """(inventory, enriched table, stats) for _unoriented_flows through _listener_items."""
+    inv = read_inventory([inventory(tmp_path, _listener_items())])
+    stats = EnrichStats()
+    return inv, enrich_flows(_unoriented_flows(tmp_path), inv, stats=stats), stats
+
+
+def test_the_log_alone_orients_only_paired_ports_and_syns(tmp_path):
+    assert _orientations(_unoriented_flows(tmp_path)) == [
         (None, None),
         (None, None),
         (False, "paired ports"),
@@ -491,11 +526,12 @@ def test_declared_ports_orient_what_the_log_could_not(tmp_path):
         (False, "paired ports"),
         (False, "tcp-flags"),
     ]
-    stats = EnrichStats()
-    out = enrich_flows(flows, inv, stats=stats)
+
+
+def test_declared_ports_orient_what_the_log_could_not(oriented):
+    _, out, _ = oriented
     assert out.schema == FLOW_SCHEMA
-    got = [(r["is_reply"], dict(r["extra"]).get("orientation")) for r in out.to_pylist()]
-    assert got == [
+    assert _orientations(out) == [
         (False, "inventory containerPort"),
         (True, "inventory containerPort"),
         (False, "inventory service targetPort"),
@@ -507,6 +543,10 @@ def test_declared_ports_orient_what_the_log_could_not(tmp_path):
         (True, "inventory containerPort"),
         (False, "tcp-flags"),
     ]
+
+
+def test_orientation_stats_count_each_outcome_sorted(oriented):
+    _, _, stats = oriented
     assert stats.orientation == {
         "inventory containerPort: oriented (was unknown)": 2,
         "inventory service targetPort: confirmed paired ports": 2,
@@ -514,7 +554,10 @@ def test_declared_ports_orient_what_the_log_could_not(tmp_path):
         "inventory containerPort: reversed paired ports": 2,
     }
     assert list(stats.to_dict()["orientation"]) == sorted(stats.orientation)
-    # extra keeps its other keys, sorted.
+
+
+def test_orientation_keeps_the_other_extra_keys_sorted(oriented):
+    _, out, _ = oriented
     extra = out.column("extra").to_pylist()
     assert extra[0] == [
         ("account_id", "123456789010"),
@@ -522,6 +565,10 @@ def test_declared_ports_orient_what_the_log_could_not(tmp_path):
         ("version", "2"),
     ]
     assert all(x == sorted(x) for x in extra)
+
+
+def test_oriented_connections_are_the_requests_to_the_listening_ports(oriented):
+    inv, out, _ = oriented
     # Idempotent; the connections are the requests, towards the listening ports (and
     # where the SYN says so).
     assert enrich_flows(out, inv).equals(out)
