@@ -143,21 +143,32 @@ class Selector:
 
     match_labels: tuple[tuple[str, str], ...] = ()
     requirements: tuple[Requirement, ...] = ()
+    #: The label keys in the order the source wrote them, for text that quotes the policy
+    #: (equal selectors may be written in different orders); not part of equality.
+    written_keys: tuple[str, ...] = field(default=(), compare=False)
+    #: The requirements as the source wrote them: in its order, duplicates and values as
+    #: written (values not sorted or made distinct); not part of equality.
+    written_requirements: tuple[Requirement, ...] = field(default=(), compare=False)
 
     @classmethod
     def of(
         cls, match_labels: Mapping[str, str] | None = None, requirements: Iterable = ()
     ) -> Selector:
         """The canonical selector; ``requirements``: :class:`Requirement` s or
-        ``(key, operator, values)`` triples."""
-        reqs = {
-            r
-            if isinstance(r, Requirement)
-            else Requirement(r[0], r[1], tuple(sorted(set(r[2] or ()))))
+        ``(key, operator, values)`` triples. The order they come in is kept for text
+        (``written_keys``, ``written_requirements``)."""
+        written = tuple(
+            r if isinstance(r, Requirement) else Requirement(r[0], r[1], tuple(r[2] or ()))
             for r in requirements
-        }
+        )
+        reqs = {Requirement(r.key, r.operator, tuple(sorted(set(r.values)))) for r in written}
         labels = tuple(sorted(match_labels.items())) if match_labels else ()
-        return cls(labels, tuple(sorted(reqs)) if reqs else ())
+        return cls(
+            labels,
+            tuple(sorted(reqs)) if reqs else (),
+            tuple(match_labels) if match_labels else (),
+            written,
+        )
 
     @property
     def matches_all(self) -> bool:
@@ -189,6 +200,19 @@ class IPBlock:
 
     network: Network
     excepts: tuple[Network, ...] = ()
+    #: The CIDR and the excepts as the source spelled them (host bits, blanks), for text
+    #: that quotes the policy; empty: the networks' own text. Not part of equality.
+    written: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def cidr_text(self) -> str:
+        """The CIDR as written."""
+        return self.written[0] if self.written else str(self.network)
+
+    @property
+    def except_texts(self) -> tuple[str, ...]:
+        """The excepts as written, in the source's order."""
+        return self.written[1:] if self.written else tuple(map(str, self.excepts))
 
     def contains(self, addr: Address) -> bool:
         if addr.version != self.network.version or addr not in self.network:
@@ -227,6 +251,9 @@ class PortMatch:
     start: int | None = None
     end: int | None = None
     name: str | None = None
+    #: The source wrote a range (NetworkPolicy ``endPort``), even one of a single port; for
+    #: text only, not part of equality.
+    written_as_range: bool = field(default=False, compare=False)
 
     def matches(self, protocol: str, port: int, dst: Endpoint) -> bool:
         if protocol != self.protocol:
@@ -291,7 +318,7 @@ class Policy:
     applies to (in ``namespace`` for a namespaced policy); ``isolates``: the directions it
     applies to (NetworkPolicy's effective ``policyTypes``, as "ingress"/"egress"), and
     ``rules`` only the rules of those directions (rules written for another direction have
-    no effect and are not compiled in).
+    no effect and are not compiled in: ``ignored`` names those directions, for a warning).
     """
 
     name: str
@@ -301,6 +328,9 @@ class Policy:
     rules: tuple[Rule, ...] = ()
     tier: Tier = NETWORK_POLICY_TIER
     priority: int = 0
+    #: Directions with rules written that ``isolates`` does not list: they have no effect,
+    #: so they are not part of equality.
+    ignored: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def key(self) -> str:

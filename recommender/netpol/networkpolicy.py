@@ -38,7 +38,9 @@ from .model import (
 )
 
 __all__ = [
+    "PEER_FIELD",
     "POLICY_PROTOCOLS",
+    "POLICY_TYPE_OF",
     "compile_policies",
     "compile_policy",
     "compile_selector",
@@ -51,8 +53,10 @@ __all__ = [
 POLICY_PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 _API_VERSION = "networking.k8s.io/v1"
-_TYPE_OF = {"ingress": "Ingress", "egress": "Egress"}
-_PEER_KEY = {"ingress": "from", "egress": "to"}
+#: The ``policyTypes`` entry of each direction.
+POLICY_TYPE_OF = {"ingress": "Ingress", "egress": "Egress"}
+#: The field of a rule that lists its peers, per direction.
+PEER_FIELD = {"ingress": "from", "egress": "to"}
 # IANA_SVC_NAME, as Kubernetes validates container port names and named NetworkPolicy ports.
 _SVC_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
@@ -111,7 +115,7 @@ def _requirement(raw: Any, where: str) -> Requirement:
         raise _fail(f"{where}.values", f"must be non-empty for operator {op}")
     if op in ("Exists", "DoesNotExist") and values:
         raise _fail(f"{where}.values", f"must be empty for operator {op}")
-    return Requirement(key, op, tuple(sorted(set(values))))
+    return Requirement(key, op, tuple(values))  # as written: Selector.of makes it canonical
 
 
 def compile_selector(sel: Any, where: str = "selector") -> Selector:
@@ -162,7 +166,8 @@ def _compile_ipblock(raw: Any, where: str) -> IPBlock:
         if not ex.subnet_of(network) or ex.prefixlen <= network.prefixlen:  # type: ignore[arg-type]
             raise _fail(ewhere, f"{text!r} must be a strict subset of cidr {block['cidr']!r}")
         excepts.append(ex)
-    return IPBlock(network, tuple(excepts))
+    written = (block["cidr"], *_as_list(block.get("except"), f"{where}.except"))
+    return IPBlock(network, tuple(excepts), written)
 
 
 def _compile_peer(raw: Any, where: str) -> Peer:
@@ -228,12 +233,12 @@ def _compile_port(raw: Any, where: str) -> PortMatch:
         hi = _port_number(end, f"{where}.endPort")
         if hi < lo:
             raise _fail(f"{where}.endPort", f"{hi} is less than port {lo}")
-    return PortMatch(protocol, lo, hi)
+    return PortMatch(protocol, lo, hi, written_as_range=end is not None)
 
 
 def _compile_rule(raw: Any, direction: str, index: int, where: str) -> Rule:
     rule = _as_mapping(raw if raw is not None else {}, where)
-    peer_key = _PEER_KEY[direction]
+    peer_key = PEER_FIELD[direction]
     _check_keys(rule, (peer_key, "ports"), where)
     raw_peers = _as_list(rule.get(peer_key), f"{where}.{peer_key}")
     raw_ports = _as_list(rule.get("ports"), f"{where}.ports")
@@ -325,6 +330,7 @@ def compile_policy(raw: Any, position: int = 0) -> Policy:
     subject = compile_selector({} if raw_sel is None else raw_sel, f"{where}.podSelector")
     types = _policy_types(spec, where)
     rules: list[Rule] = []
+    ignored: list[str] = []
     for direction in DIRECTIONS:
         raw_rules = _as_list(spec.get(direction), f"{where}.{direction}")
         compiled = [
@@ -332,10 +338,12 @@ def compile_policy(raw: Any, position: int = 0) -> Policy:
             for i, r in enumerate(raw_rules)
         ]
         # A direction not in policyTypes is ignored, even when rules are written for it.
-        if _TYPE_OF[direction] in types:
+        if POLICY_TYPE_OF[direction] in types:
             rules += compiled
-    isolates = tuple(d for d in DIRECTIONS if _TYPE_OF[d] in types)
-    return Policy(name, namespace, subject, isolates, tuple(rules))
+        elif compiled:
+            ignored.append(direction)
+    isolates = tuple(d for d in DIRECTIONS if POLICY_TYPE_OF[d] in types)
+    return Policy(name, namespace, subject, isolates, tuple(rules), ignored=tuple(ignored))
 
 
 def compile_policies(policies: Iterable[Any]) -> list[Policy]:
