@@ -1,0 +1,303 @@
+"""Denied traffic grouped and explained: which side denies each group, which policies
+isolate it and what they do admit."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..netpol.classes import PolicyIndex
+from ..netpol.evaluator import Evaluator
+from ..netpol.model import Endpoint, Policy
+from ..netpol.text import rule_text
+from ..verify import PodIndex, pod_classes
+from .addresses import AddressSummary, summarize_addresses
+from .words import plural
+
+if TYPE_CHECKING:
+    from ..results import VerifyRun
+
+__all__ = ["MAX_RULES", "Denial", "DeniedGroup", "denied_groups", "port_number"]
+
+#: Rules described per denying side; the rest are counted.
+MAX_RULES = 6
+
+
+@dataclass(frozen=True)
+class Denial:
+    """One denying side: ``subject`` is isolated for ``direction`` by ``isolated_by``, whose
+    rules admit only ``admits`` (empty: nothing at all)."""
+
+    direction: str
+    subject: str
+    isolated_by: tuple[str, ...]
+    admits: tuple[str, ...]
+
+    def describe(self) -> str:
+        pols = ", ".join(self.isolated_by)
+        they = "it admits" if len(self.isolated_by) == 1 else "they admit"
+        head = f"{self.subject} is isolated for {self.direction} by {pols}; "
+        if not self.admits:
+            return head + f"{they} no {self.direction} at all"
+        shown = "; ".join(self.admits[:MAX_RULES])
+        more = len(self.admits) - MAX_RULES
+        return head + f"{they} only {shown}" + (f"; and {more} more rules" if more > 0 else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "subject": self.subject,
+            "isolated_by": list(self.isolated_by),
+            "admits": list(self.admits),
+            "text": self.describe(),
+        }
+
+
+def _denial(
+    direction: str, subject: str, isolated_by: Sequence[str], by_key: Mapping[str, Policy]
+) -> Denial:
+    admits: list[str] = []
+    for key in isolated_by:
+        policy = by_key.get(key)
+        if policy is None:
+            continue
+        for rule in policy.rules_of(direction):
+            text = rule_text(rule, policy.namespace)  # type: ignore[arg-type]
+            if text not in admits:
+                admits.append(text)
+    return Denial(direction, subject, tuple(isolated_by), tuple(admits))
+
+
+@dataclass(frozen=True)
+class DeniedGroup:
+    """Denied connections of one (source, destination, protocol, port); a non-pod side is
+    every address of its kind (``source_addresses`` / ``destination_addresses``)."""
+
+    source: str
+    source_kind: str
+    destination: str
+    destination_kind: str
+    protocol: str
+    port: int | None
+    connections: int
+    #: distinct (source end, destination end) pairs: pods by name, addresses by address
+    pairs: int
+    flows: int
+    denials: tuple[Denial, ...]
+    source_addresses: AddressSummary | None = None
+    destination_addresses: AddressSummary | None = None
+
+    @property
+    def port_text(self) -> str:
+        return self.protocol if self.port is None else f"{self.port}/{self.protocol}"
+
+    def lines(self) -> list[str]:
+        """Text lines (not yet escaped: see :func:`recommender.verify_report.report_lines`)."""
+        pair = "pod pair" if self.source_kind == self.destination_kind == "pod" else "pair"
+        out = [
+            f"  {self.source} -> {self.destination} [{self.port_text}]: "
+            f"{plural(self.pairs, pair)}, {plural(self.flows, 'flow')}"
+        ]
+        if self.source_addresses is not None:
+            out.append(f"      sources: {self.source_addresses.describe()}")
+        if self.destination_addresses is not None:
+            out.append(f"      destinations: {self.destination_addresses.describe()}")
+        out += [f"      why: {d.describe()}" for d in self.denials]
+        if not self.denials:
+            out.append("      why: no policy side could be named (neither end is a known pod)")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "source_kind": self.source_kind,
+            "destination": self.destination,
+            "destination_kind": self.destination_kind,
+            "protocol": self.protocol,
+            "port": self.port,
+            "connections": self.connections,
+            "pairs": self.pairs,
+            "flows": self.flows,
+            "source_addresses": self.source_addresses.to_dict() if self.source_addresses else None,
+            "destination_addresses": self.destination_addresses.to_dict()
+            if self.destination_addresses
+            else None,
+            "why": [d.to_dict() for d in self.denials],
+        }
+
+
+def _side_label(workload: str | None, addresses: AddressSummary | None) -> str:
+    """A pod side is its workload; an address side says how many ends of which kind."""
+    if workload is not None or addresses is None:
+        return str(workload)
+    n = addresses.count + len(addresses.other)
+    return f"{n} {addresses.kind} {'address' if n == 1 else 'addresses'}"
+
+
+@dataclass
+class _Acc:
+    connections: int = 0
+    flows: int = 0
+    pairs: set = field(default_factory=set)
+    src_ips: list = field(default_factory=list)
+    dst_ips: list = field(default_factory=list)
+    sides: dict = field(default_factory=dict)
+
+
+def port_number(value: Any) -> int | None:
+    """A port cell of the replayed table as an int; None when there is none (ICMP)."""
+    return None if value is None or pd.isna(value) else int(value)
+
+
+_ROW_COLUMNS = (
+    "src_kind",
+    "src_namespace",
+    "src_pod",
+    "src_ip",
+    "src_workload",
+    "dst_kind",
+    "dst_namespace",
+    "dst_pod",
+    "dst_ip",
+    "dst_workload",
+    "protocol",
+    "port",
+    "flows",
+)
+
+
+def _accumulate(denied: pd.DataFrame, sides: _Sides) -> dict[tuple, _Acc]:
+    """The denied rows by (source workload or None, source kind, destination workload or
+    None, destination kind, protocol, port): counts, ends and the denying sides."""
+    accs: dict[tuple, _Acc] = defaultdict(_Acc)
+    columns = [denied[c].tolist() for c in _ROW_COLUMNS]
+    for (
+        s_kind,
+        s_ns,
+        s_name,
+        s_ip,
+        s_wl,
+        d_kind,
+        d_ns,
+        d_name,
+        d_ip,
+        d_wl,
+        proto,
+        port,
+        flows,
+    ) in zip(*columns, strict=True):
+        s_pod, d_pod = s_kind == "pod", d_kind == "pod"
+        port = port_number(port)
+        acc = accs[(s_wl if s_pod else None, s_kind, d_wl if d_pod else None, d_kind, proto, port)]
+        acc.connections += 1
+        acc.flows += 0 if flows is None or pd.isna(flows) else int(flows)
+        s_end = (s_ns, s_name) if s_pod else s_ip
+        d_end = (d_ns, d_name) if d_pod else d_ip
+        acc.pairs.add((s_end, d_end))
+        if not s_pod:
+            acc.src_ips.append(s_ip)
+        if not d_pod:
+            acc.dst_ips.append(d_ip)
+        for side, policies in sides.denying(
+            s_end if s_pod else None, d_end if d_pod else None, proto, port
+        ):
+            acc.sides.setdefault((side, s_wl if side == "egress" else d_wl, policies), None)
+    return accs
+
+
+def _group(key: tuple, acc: _Acc, by_key: Mapping[str, Policy]) -> DeniedGroup:
+    src, s_kind, dst, d_kind, protocol, port = key
+    src_sum = summarize_addresses(s_kind, acc.src_ips) if src is None else None
+    dst_sum = summarize_addresses(d_kind, acc.dst_ips) if dst is None else None
+    denials = tuple(
+        _denial(side, subject, isolated, by_key) for side, subject, isolated in sorted(acc.sides)
+    )
+    return DeniedGroup(
+        source=_side_label(src, src_sum),
+        source_kind="pod" if src is not None else s_kind,
+        destination=_side_label(dst, dst_sum),
+        destination_kind="pod" if dst is not None else d_kind,
+        protocol=protocol,
+        port=port,
+        connections=acc.connections,
+        pairs=len(acc.pairs),
+        flows=acc.flows,
+        denials=denials,
+        source_addresses=src_sum,
+        destination_addresses=dst_sum,
+    )
+
+
+def denied_groups(run: VerifyRun, evaluator: Evaluator | None = None) -> list[DeniedGroup]:
+    """The judged connections ``run`` denies, grouped and explained (pod sources first, then
+    by source, destination, protocol, port)."""
+    replayed = run.replayed
+    denied = replayed[~replayed["allowed"] & ~replayed["exempt"]]
+    if not len(denied):
+        return []
+    evaluator = evaluator or Evaluator(run.policies)
+    by_key = {p.key: p for p in evaluator.policies}
+    accs = _accumulate(denied, _Sides(evaluator, run.pods))
+    groups = [_group(key, acc, by_key) for key, acc in accs.items()]
+    groups.sort(
+        key=lambda g: (g.source_kind != "pod", g.source, g.destination, g.protocol, g.port or 0)
+    )
+    return groups
+
+
+class _Sides:
+    """Which side of a denied connection denies it, and the policies isolating that side;
+    evaluated once per pair of pod classes (pods no policy tells apart, as
+    :func:`recommender.verify.replay` groups them: namespace, the labels and named ports
+    policies mention, and the ipBlocks holding the pod's address)."""
+
+    def __init__(self, evaluator: Evaluator, pods: pd.DataFrame | None) -> None:
+        self.evaluator = evaluator
+        policy_index = PolicyIndex.of(evaluator)
+        empty = pd.DataFrame(columns=["namespace", "pod", "labels", "namespace_labels"])
+        index = PodIndex(pods if pods is not None else empty)
+        codes = pod_classes(index, evaluator, policy_index)
+        self.pods: dict[tuple[str, str], tuple[Endpoint, int]] = {
+            key: (index.endpoints[pos], int(codes[pos]))
+            for key, pos in index.positions.items()
+            if key not in index.unknown  # labels unknown: no selector can be checked
+        }
+        self.cache: dict[tuple, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+
+    def denying(
+        self, src: tuple[str, str] | None, dst: tuple[str, str] | None, protocol: str, port: Any
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(direction, isolating policies) of each denying side; only a pod's side can deny
+        (a non-pod end is never restricted)."""
+        s = self.pods.get(src) if src is not None else None
+        d = self.pods.get(dst) if dst is not None else None
+        key = (s[1] if s else -1, d[1] if d else -1, protocol, port)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self.cache[key] = self._denying(
+                s[0] if s else None, d[0] if d else None, protocol, port
+            )
+        return hit
+
+    def _denying(
+        self, src: Endpoint | None, dst: Endpoint | None, protocol: str, port: Any
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        ev = self.evaluator
+        egress = tuple(ev.policies_selecting(src, "egress")) if src is not None else ()
+        ingress = tuple(ev.policies_selecting(dst, "ingress")) if dst is not None else ()
+        if egress and ingress:  # both sides isolated: which one denies takes an evaluation
+            verdict = ev.evaluate(src, dst, protocol, port)  # type: ignore[arg-type]
+            return tuple(
+                (v.direction, v.isolated_by)
+                for v in (verdict.egress, verdict.ingress)
+                if not v.allowed
+            )
+        if egress:
+            return (("egress", egress),)
+        if ingress:
+            return (("ingress", ingress),)
+        return ()

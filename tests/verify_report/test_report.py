@@ -1,0 +1,82 @@
+"""The verify report: headline, text lines, JSON and exemptions."""
+
+import json
+
+from recommender.netpol.networkpolicy import compile_policies
+from recommender.pipeline import verify_policies
+from recommender.validate import printable
+from recommender.verify_report import headline_lines, report_json, report_lines
+from recommender.verify_report.denials import denied_groups
+from recommender.verify_report.exemptions import exemptions, node_source_exemptions
+from recommender.verify_report.findings import unbounded_rules
+
+from .policies import policy, without
+
+
+def test_printable_escapes_every_control_character():
+    hostile = "a\nb\r\x1b[31mc\x07\u202ed\u2028e"
+    out = printable(hostile)
+    assert out == "a\\x0ab\\x0d\\x1b[31mc\\x07\\u202ed\\u2028e"
+    assert out.isprintable()
+    assert printable("data/redis é") == "data/redis é"
+
+
+def test_node_sources_exempted_are_counted(shop):
+    flows, policies = shop
+    run = verify_policies(policies, [flows])
+    rows = run.replayed[
+        run.replayed["exempt"] & run.replayed["reasons"].str.startswith("node source")
+    ]
+    node = node_source_exemptions(run)
+    assert node.connections == len(rows) > 0
+    assert node.flows == int(rows["flows"].sum())
+    assert sum(e.connections for e in exemptions(run).values()) == int(run.replayed["exempt"].sum())
+    summary = report_lines(run)[-1]
+    assert summary.startswith("coverage 100.00%")
+    assert f"exempted {node.connections} connections from node/kubelet sources" in summary
+
+
+def test_no_policies_say_so_and_deny_nothing(shop):
+    flows, _ = shop
+    run = verify_policies([], [flows])
+    assert headline_lines(run) == [
+        "0 policies: nothing is isolated, every observed connection is allowed"
+    ]
+    assert denied_groups(run) == []
+    doc = report_json(run)
+    assert doc["policies"] == 0 and doc["groups"] == [] and doc["not_isolated"] == []
+
+
+def test_json_keeps_the_old_keys_and_adds_the_report(shop):
+    flows, policies = shop
+    run = verify_policies(without(policies, "allow-redis"), [flows])
+    doc = json.loads(json.dumps(report_json(run)))
+    for key in ("coverage", "covered", "judged", "breadth", "records", "notes", "connections"):
+        assert key in doc
+    assert doc["groups"] and all(g["why"] for g in doc["groups"])
+    assert {(g["destination"], g["port"]) for g in doc["groups"]} == {
+        (c["dst"], c["port"]) for c in doc["connections"] if not c["allowed"]
+    }
+    assert doc["exempt"]["node_sources"]["connections"] == node_source_exemptions(run).connections
+    assert [u["kind"] for u in doc["unbounded"]] == [
+        f.kind for f in unbounded_rules(compile_policies(run.policies))
+    ]
+    assert doc["warnings"] == []
+
+
+def test_hostile_names_never_reach_the_terminal_raw(shop):
+    flows, policies = shop
+    evil = "deny\n\x1b]0;owned\x07"
+    hostile = policy(
+        "data",
+        evil,
+        {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis"}},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "x\u202e"}}}]}],
+        },
+    )
+    run = verify_policies([*without(policies, "allow-redis"), hostile], [flows])
+    lines = report_lines(run)
+    assert all(line.isprintable() for line in lines)
+    assert any("data/deny\\x0a\\x1b]0;owned\\x07" in line for line in lines)
+    assert any("app=x\\u202e" in line for line in lines)
