@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..address_sets import PRIVATE, PRIVATE_V4, PRIVATE_V6, PUB, PVT
+from ..netpol.ipranges import merge
 from ..options import SynthesisOptions
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -84,12 +85,7 @@ class _Intervals:
     """Sorted, disjoint, non-adjacent integer ranges ``[lo, hi]`` of one family."""
 
     def __init__(self, ranges: Iterable[tuple[int, int]]) -> None:
-        merged: list[list[int]] = []
-        for lo, hi in sorted(ranges):
-            if merged and lo <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
+        merged = merge(ranges)
         self.starts = [lo for lo, _ in merged]
         self.ends = [hi for _, hi in merged]
 
