@@ -7,7 +7,8 @@
   workloads, generates policies, and replays every observed connection through them.
 - :func:`check`: existing policies + an observation -> :class:`~recommender.results.VerifyRun`.
 
-:func:`recommend` and :func:`verify_policies` chain them as ``recommend`` and ``verify`` do.
+:func:`recommend` and :func:`verify_policies` chain them as ``recommend`` and ``verify`` do;
+:func:`normalize` is ``ingest``: raw logs -> one normalized Parquet table that every stage reads.
 
 >>> import recommender
 >>> obs = recommender.observe(["sample_flows/"])             # doctest: +SKIP
