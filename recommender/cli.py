@@ -342,6 +342,15 @@ def _print_counts(counts) -> None:
     "proposal outside the coverage figure: replies, unknown orientation, ICMP, peers "
     "NetworkPolicy cannot state, other nodes, ...).",
 )
+@click.option(
+    "--output-kind",
+    type=click.Choice(["networkpolicy", "calico-staged"]),
+    default="networkpolicy",
+    show_default=True,
+    help="What the policy files are: NetworkPolicies, or Calico StagedKubernetesNetworkPolicies "
+    "(projectcalico.org/v3, stagedAction: Set) to watch Calico's staged verdicts before "
+    "enforcing; SUMMARY.md gives the one-line promote step. The proof is the same.",
+)
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
 @_vpc_fields_option
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
@@ -358,6 +367,7 @@ def recommend(
     min_age: str | None,
     allow_node_sources: bool,
     strict: bool,
+    output_kind: str,
     fmt: str | None,
     vpc_fields: str | None,
     progress: bool | None,
@@ -403,7 +413,7 @@ def recommend(
         _fail(str(exc))
     _print_recommendation(rec, with_inventory=bool(inventory))
     _refuse_unless_proven(rec, strict)
-    write_proposal(rec, output)
+    write_proposal(rec, output, output_kind=output_kind)
     out = Path(output)
     click.echo(
         f"proposal written to {out / 'policies'} "
@@ -472,7 +482,8 @@ recommend.help = _with_input_help(recommend.help)
     required=True,
     type=click.Path(exists=True, file_okay=False),
     help="Directory of NetworkPolicy YAML (searched recursively; multi-document "
-    "files and List objects are read, other kinds ignored with a note).",
+    "files and List objects are read; Calico StagedKubernetesNetworkPolicies are judged "
+    "as if promoted; other kinds ignored with a note).",
 )
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")

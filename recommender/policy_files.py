@@ -1,7 +1,9 @@
 """Read NetworkPolicy YAML from a directory, the way a policy repo holds it.
 
 Multi-document files and ``List`` objects are unpacked; other kinds are skipped with a
-note (a repo mixes Deployments and policies), never silently.
+note (a repo mixes Deployments and policies), never silently. Calico
+``StagedKubernetesNetworkPolicy`` objects are kept: the reader judges them as if promoted,
+and a staged policy that enforces nothing when promoted (``stagedAction: Delete``) gets a note.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from .netpol.calico_staged import STAGED_KIND, is_staged, staged_action
 from .netpol.model import PolicyError
 
 NETWORK_POLICY = ("networking.k8s.io/v1", "NetworkPolicy")
@@ -27,8 +30,22 @@ def _objects(doc: Any) -> list[Any]:
     return [doc]
 
 
+def _staged_note(obj: dict[str, Any], where: str) -> str | None:
+    """What a reader of the verdicts must know about a staged policy, if anything."""
+    action = staged_action(obj)
+    if action == "Set":
+        return None
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name = f"{meta.get('namespace') or 'default'}/{meta.get('name') or '<unnamed>'}"
+    return (
+        f"{where}: {STAGED_KIND} {name} has stagedAction {action}: "
+        "judged as removed, it enforces nothing"
+    )
+
+
 def load_policies(directory: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str]]:
-    """All NetworkPolicy objects under ``directory`` (sorted by path), and notes on the rest."""
+    """All NetworkPolicy and Calico StagedKubernetesNetworkPolicy objects under ``directory``
+    (sorted by path), and notes on the rest."""
     policies: list[dict[str, Any]] = []
     notes: list[str] = []
     root = Path(directory)
@@ -48,6 +65,11 @@ def load_policies(directory: str | os.PathLike) -> tuple[list[dict[str, Any]], l
                 kind = (obj.get("apiVersion"), obj.get("kind"))
                 if kind == NETWORK_POLICY:
                     policies.append(obj)
+                elif is_staged(obj):
+                    policies.append(obj)
+                    note = _staged_note(obj, f"{path} document {i + 1}")
+                    if note:
+                        notes.append(note)
                 else:
                     notes.append(f"{path} document {i + 1}: {kind[1] or 'no kind'} ignored")
     return policies, notes

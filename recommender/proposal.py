@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .generate.calico_staged import render_as
 from .generate.k8s import to_yaml
 from .report import build_report, policy_path
 from .summary import render_summary
@@ -34,14 +35,20 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_proposal(rec: Recommendation, out: str | os.PathLike) -> dict[str, Any]:
-    """Write policies, SUMMARY.md and report.json under ``out``; returns the report."""
+def write_proposal(
+    rec: Recommendation, out: str | os.PathLike, *, output_kind: str = "networkpolicy"
+) -> dict[str, Any]:
+    """Write policies, SUMMARY.md and report.json under ``out``; returns the report.
+
+    ``output_kind`` "calico-staged" writes each policy as a Calico
+    StagedKubernetesNetworkPolicy (:mod:`recommender.generate.calico_staged`), to watch
+    before promoting; the proof is the same, the spec being the same."""
     root = Path(out)
-    report = build_report(rec)
+    report = build_report(rec, output_kind=output_kind)
     written: set[Path] = set()
     for ir, obj in zip(rec.ir, rec.policies, strict=True):
         rel = policy_path(ir)
-        write_atomic(root / rel, to_yaml(obj))
+        write_atomic(root / rel, to_yaml(render_as(obj, output_kind)))
         written.add(rel)
     policies_dir = root / "policies"
     if policies_dir.is_dir():

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .generate.calico_staged import OUTPUT_KINDS, PROMOTE_COMMAND
 from .generate.ir import PolicyIR, Rule
 from .generate.noise import LeftOut
 from .roles import Role
@@ -71,9 +72,15 @@ def _rule_report(rule: Rule) -> dict[str, Any]:
     }
 
 
-def build_report(rec: Recommendation) -> dict[str, Any]:
-    """The machine-readable twin of SUMMARY.md (DESIGN §2)."""
+def build_report(rec: Recommendation, *, output_kind: str = "networkpolicy") -> dict[str, Any]:
+    """The machine-readable twin of SUMMARY.md (DESIGN §2). A kind other than the default
+    adds ``output_kind`` and ``promote`` (the one-line promote step); the default adds
+    nothing, so a NetworkPolicy proposal's report is unchanged."""
+    if output_kind not in OUTPUT_KINDS:
+        raise ValueError(f"output_kind must be one of {', '.join(OUTPUT_KINDS)}")
+    staged = {"output_kind": output_kind, "promote": PROMOTE_COMMAND}
     return {
+        **(staged if output_kind != OUTPUT_KINDS[0] else {}),
         "schema": SCHEMA_NAME,
         "version": REPORT_VERSION,
         "tool_version": __version__,

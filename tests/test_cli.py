@@ -494,3 +494,38 @@ def test_the_inventory_hint_names_the_help_s_kubectl_command(tmp_path):
     result = CliRunner().invoke(main, ["recommend", str(path), "-o", str(tmp_path / "out")])
     hint = [line for line in result.output.splitlines() if line.startswith("hint:")]
     assert hint and f"--inventory ({INVENTORY_KUBECTL})" in hint[0]
+
+
+def test_a_staged_proposal_verifies_as_the_networkpolicy_proposal_it_stages(proposal, tmp_path):
+    staged = tmp_path / "staged"
+    result = CliRunner().invoke(
+        main,
+        ["recommend", str(SAMPLE_FLOWS), "-o", str(staged), "--output-kind", "calico-staged"],
+    )
+    assert result.exit_code == 0, result.output
+    first = yaml.safe_load(next((staged / "policies").rglob("*.yaml")).read_text())
+    assert first["kind"] == "StagedKubernetesNetworkPolicy"
+    as_staged = _verify(staged / "policies", "--json")
+    as_enforced = _verify(proposal / "policies", "--json")
+    assert as_staged.exit_code == as_enforced.exit_code == 0
+    staged_run, enforced_run = json.loads(as_staged.stdout), json.loads(as_enforced.stdout)
+    assert staged_run["policies"] == enforced_run["policies"] > 0
+    for key in ("coverage", "covered", "judged"):
+        assert staged_run[key] == enforced_run[key], key
+    # At-risk figures and breadth alike; their examples name the policies, as the replay does.
+    figures = {k: v for k, v in staged_run["at_risk"].items() if k != "examples"}
+    assert figures == {k: v for k, v in enforced_run["at_risk"].items() if k != "examples"}
+    assert staged_run["breadth"]["total"] == enforced_run["breadth"]["total"]
+    # Everything else too, once the staged policies' names lose their prefix.
+    assert json.loads(as_staged.stdout.replace("staged:", "")) == enforced_run
+    assert "staged:" in as_staged.stdout
+
+
+def test_recommend_help_names_the_output_kinds(tmp_path):
+    result = CliRunner().invoke(main, ["recommend", "--help"])
+    assert "--output-kind [networkpolicy|calico-staged]" in result.output
+    bad = CliRunner().invoke(
+        main, ["recommend", str(SAMPLE_FLOWS), "-o", str(tmp_path), "--output-kind", "cilium"]
+    )
+    assert bad.exit_code == 2 and "Invalid value for '--output-kind'" in bad.output
+    assert not any(tmp_path.iterdir())

@@ -1,7 +1,9 @@
-"""Reading a policy directory: NetworkPolicies in, everything else noted, nothing is an error."""
+"""Reading a policy directory: NetworkPolicies and Calico staged ones in, everything else noted,
+nothing is an error."""
 
 import pytest
 import yaml
+from conftest import SHARED
 
 from recommender.netpol.model import PolicyError
 from recommender.policy_files import load_policies
@@ -61,3 +63,41 @@ def test_another_api_version_of_the_kind_is_noted_not_read(tmp_path):
         f"{tmp_path / 'old.yaml'} document 1: NetworkPolicy ignored",
         f"{tmp_path / 'old.yaml'} document 2: no kind ignored",
     ]
+
+
+CALICO_DOCS = SHARED / "real-policies/calico/docs-v3.32"
+
+
+def test_calico_staged_policies_are_read_and_other_calico_kinds_noted():
+    policies, notes = load_policies(CALICO_DOCS)
+    staged = CALICO_DOCS / "reference-stagedkubernetesnetworkpolicy.yaml"
+    assert policies == [yaml.safe_load(staged.read_text(encoding="utf-8"))]
+    assert not any(str(staged) in n for n in notes)
+    assert any("GlobalNetworkPolicy ignored" in n for n in notes)
+
+
+def _staged(name: str, action: str | None) -> dict:
+    spec = {"podSelector": {}} if action is None else {"podSelector": {}, "stagedAction": action}
+    return {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "StagedKubernetesNetworkPolicy",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": spec,
+    }
+
+
+def test_a_staged_policy_that_enforces_nothing_when_promoted_is_read_and_noted(tmp_path):
+    docs = [_staged("keep", None), _staged("set", "Set"), _staged("gone", "Delete")]
+    (tmp_path / "staged.yaml").write_text(yaml.safe_dump_all(docs))
+    policies, notes = load_policies(tmp_path)
+    assert policies == docs
+    assert notes == [
+        f"{tmp_path / 'staged.yaml'} document 3: StagedKubernetesNetworkPolicy shop/gone has "
+        "stagedAction Delete: judged as removed, it enforces nothing"
+    ]
+
+
+def test_a_staged_policy_with_an_unknown_action_is_an_error(tmp_path):
+    (tmp_path / "staged.yaml").write_text(yaml.safe_dump(_staged("odd", "Apply")))
+    with pytest.raises(PolicyError, match="shop/odd: spec.stagedAction: unknown action"):
+        load_policies(tmp_path)

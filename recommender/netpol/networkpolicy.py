@@ -13,6 +13,8 @@ decides (DESIGN §4):
   alone every pod of the matching namespaces; ``ipBlock`` is exclusive of both.
 * Ports: protocol defaults to TCP; ``endPort`` is inclusive and needs a numeric ``port``;
   a named port must be a valid IANA_SVC_NAME.
+* A Calico ``StagedKubernetesNetworkPolicy`` (:mod:`.calico_staged`) is judged as if
+  promoted: its spec compiled as this NetworkPolicy, named ``staged:<name>``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from .calico_staged import STAGED_PREFIX, as_network_policy, is_staged, staged_action
 from .ipranges import parse_ip
 from .model import (
     DIRECTIONS,
@@ -44,6 +48,7 @@ __all__ = [
     "compile_policies",
     "compile_policy",
     "compile_selector",
+    "compile_staged_policy",
     "ip_in_block",
     "policy_types",
     "selector_matches",
@@ -316,10 +321,25 @@ def _identity(policy: Mapping, position: int) -> tuple[str, str]:
     return namespace, name
 
 
+def compile_staged_policy(raw: Mapping, position: int = 0) -> Policy:
+    """A Calico StagedKubernetesNetworkPolicy as if promoted, named ``staged:<name>``:
+    ``stagedAction: Set`` is the NetworkPolicy its spec states; any other action (``Delete``:
+    the policy as it would be removed) selects its pods but isolates and allows nothing."""
+    action = staged_action(raw)
+    pol = compile_policy(as_network_policy(raw), position)
+    pol = replace(pol, name=STAGED_PREFIX + pol.name)
+    if action == "Set":
+        return pol
+    return replace(pol, isolates=(), rules=(), ignored=())
+
+
 def compile_policy(raw: Any, position: int = 0) -> Policy:
     """One NetworkPolicy dict (as from ``yaml.safe_load``) as a :class:`Policy`;
-    ``position`` names it in errors when it has no name."""
+    ``position`` names it in errors when it has no name. A Calico
+    StagedKubernetesNetworkPolicy is compiled by :func:`compile_staged_policy`."""
     policy = _as_mapping(raw, f"policy #{position}")
+    if is_staged(policy):
+        return compile_staged_policy(policy, position)
     namespace, name = _identity(policy, position)
     where = f"{namespace}/{name}: spec"
     # A missing spec decodes to the empty spec (podSelector {}: deny all ingress).
