@@ -351,6 +351,14 @@ def _print_counts(counts) -> None:
     "(projectcalico.org/v3, stagedAction: Set) to watch Calico's staged verdicts before "
     "enforcing; SUMMARY.md gives the one-line promote step. The proof is the same.",
 )
+@click.option(
+    "--existing",
+    "existing_paths",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Policies already in place (file or directory, repeatable): propose only what "
+    "they lack; the proof runs over both. Hand-written objects are never changed.",
+)
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
 @_vpc_fields_option
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
@@ -368,6 +376,7 @@ def recommend(
     allow_node_sources: bool,
     strict: bool,
     output_kind: str,
+    existing_paths: tuple[str, ...],
     fmt: str | None,
     vpc_fields: str | None,
     progress: bool | None,
@@ -389,6 +398,7 @@ def recommend(
     System namespaces (kube-system, the CNI's) get no policy unless named with
     --namespace.
     """
+    from .existing import load_existing
     from .options import SynthesisOptions
     from .pipeline import observe, propose
     from .proposal import write_proposal
@@ -408,13 +418,17 @@ def recommend(
             observation = observe(
                 inputs, format=fmt, inventory=inventory, vpc_fields=fields, progress=update
             )
-        rec = propose(observation, options, namespaces=namespaces or None)
+        existing = load_existing(existing_paths) if existing_paths else None
+        rec = propose(observation, options, namespaces=namespaces or None, existing=existing)
     except _read_errors() as exc:
         _fail(str(exc))
     _print_recommendation(rec, with_inventory=bool(inventory))
     _refuse_unless_proven(rec, strict)
     write_proposal(rec, output, output_kind=output_kind)
     out = Path(output)
+    if existing is not None and not rec.policies:
+        click.echo(f"nothing to propose (summary: {out / 'SUMMARY.md'})")
+        return
     click.echo(
         f"proposal written to {out / 'policies'} "
         f"(summary: {out / 'SUMMARY.md'}, report: {out / 'report.json'})"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace as dc_replace
 from typing import Any
 
 import pandas as pd
@@ -29,8 +30,9 @@ from .accounting import RecordCounts
 from .address_sets import cluster_ranges, is_address
 from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
+from .existing import Existing, ExistingFit, Measure, as_existing, fit, isolation, needs
 from .generate.k8s import render_policy
-from .generate.synthesis import find_resolvers, synthesize
+from .generate.synthesis import Synthesis, find_resolvers, synthesize
 from .ingest import aggregate_inputs, iter_flow_batches, write_parquet
 from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
@@ -181,6 +183,7 @@ def propose(
     options: SynthesisOptions | None = None,
     *,
     namespaces: Sequence[str] | None = None,
+    existing: Existing | Sequence[dict[str, Any]] | None = None,
     times: StageTimes | None = None,
 ) -> Recommendation:
     """Workloads -> selectors -> policies, then every observed connection replayed through
@@ -188,6 +191,9 @@ def propose(
 
     ``namespaces``: propose only for these (default: every observed namespace but the
     system ones); connections with neither end in them are not judged.
+    ``existing``: policies already in place (dicts, or ``existing.load_existing``): the
+    proposal is only what they lack (:mod:`recommender.existing`), and the proof runs over
+    existing and proposal together.
     """
     clock = times if times is not None else untimed
     obs = observation
@@ -208,17 +214,18 @@ def propose(
             pod_cidrs=obs.cluster_cidrs,
         )
         policies = [render_policy(p) for p in synthesis.policies]
-    evaluator = Evaluator(policies)
+    fitted = None
+    if existing is not None:
+        with clock("existing"):
+            synthesis, policies, union, fitted = _fit_existing(obs, synthesis, existing, ns)
+    evaluator = Evaluator(policies if fitted is None else union)
     with clock("replay"):
         replayed = _replay(obs, evaluator)
         if synthesis.left_out:
             _exempt_left_out(replayed, synthesis.left_out)
     with clock("at risk"):
         at_risk = _at_risk(obs, replayed, evaluator)
-    if ns is not None:
-        # Connections with neither end in scope are not this proposal's to cover.
-        in_scope = replayed["src_namespace"].isin(ns) | replayed["dst_namespace"].isin(ns)
-        replayed = replayed[in_scope].reset_index(drop=True)
+    replayed = _in_scope(replayed, ns)
     share, ok, total = coverage(replayed)
     with clock("breadth"):
         breadth = measure_breadth(
@@ -228,6 +235,8 @@ def propose(
             resolvers=synthesis.resolvers,
             namespaces=ns if ns is not None else synthesis.namespaces,
         )
+    if fitted is not None:
+        fitted.after = Measure(share, ok, total, breadth)
     return Recommendation(
         observation=obs,
         workloads=workloads,
@@ -242,7 +251,44 @@ def propose(
         namespaces=ns,
         options=options,
         at_risk=at_risk,
+        existing=fitted,
     )
+
+
+def _in_scope(replayed: pd.DataFrame, ns: list[str] | None) -> pd.DataFrame:
+    """Connections with neither end in scope are not this proposal's to cover."""
+    if ns is None:
+        return replayed
+    in_scope = replayed["src_namespace"].isin(ns) | replayed["dst_namespace"].isin(ns)
+    return replayed[in_scope].reset_index(drop=True)
+
+
+def _fit_existing(
+    obs: Observation,
+    synthesis: Synthesis,
+    existing: Existing | Sequence[dict[str, Any]],
+    ns: list[str] | None,
+) -> tuple[Synthesis, list[dict[str, Any]], list[dict[str, Any]], ExistingFit]:
+    """The synthesis fitted onto the existing policies: (its IR, the objects to write, the
+    union the proof runs over, the fit with the figures of the existing policies alone)."""
+    found = as_existing(existing)
+    before = Evaluator(found.policies)
+    replayed = _replay(obs, before)
+    if synthesis.left_out:
+        _exempt_left_out(replayed, synthesis.left_out)
+    isolated = isolation(obs.pods, before)
+    need = needs(replayed, before, obs.pods, obs.cluster)
+    fitted = fit(synthesis.policies, found, isolated, need)
+    share, ok, total = coverage(_in_scope(replayed, ns))
+    breadth = measure_breadth(
+        before,
+        obs.pods,
+        obs.workload_connections,
+        resolvers=synthesis.resolvers,
+        namespaces=ns if ns is not None else synthesis.namespaces,
+    )
+    fit_ = ExistingFit(found, fitted.new, fitted.changed, Measure(share, ok, total, breadth))
+    return dc_replace(synthesis, policies=fitted.ir), fitted.policies, fitted.union, fit_
 
 
 def check(

@@ -45,11 +45,15 @@ def _staged_note(obj: dict[str, Any], where: str) -> str | None:
 
 def load_policies(directory: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str]]:
     """All NetworkPolicy and Calico StagedKubernetesNetworkPolicy objects under ``directory``
-    (sorted by path), and notes on the rest."""
+    (sorted by path; a file is read alone), and notes on the rest."""
     policies: list[dict[str, Any]] = []
     notes: list[str] = []
     root = Path(directory)
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    files = (
+        [root]
+        if root.is_file()
+        else sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    )
     for path in files:
         try:
             docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))

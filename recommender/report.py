@@ -130,6 +130,7 @@ def build_report(rec: Recommendation, *, output_kind: str = "networkpolicy") -> 
         "left_out": [_left_out_report(x) for x in rec.synthesis.left_out],
         "notes": rec.synthesis.notes,
         "unproven_selectors": _unproven_selectors(rec),
+        **({"existing": rec.existing.to_dict()} if rec.existing is not None else {}),
     }
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from .accounting import RecordCounts
 from .at_risk import AtRisk
 from .connections import ConnectionSet
+from .existing import ExistingFit
 from .explain import explain
 from .generate.ir import PolicyIR
 from .generate.synthesis import Synthesis
@@ -108,6 +109,9 @@ class Recommendation:
     #: Observed traffic the proposal will deny that coverage does not judge (see
     #: :mod:`recommender.at_risk`): shown first, and what ``--strict`` refuses.
     at_risk: AtRisk | None = None
+    #: With existing policies (``propose(existing=...)``): what the proposal adds to them,
+    #: and coverage and breadth before (existing alone) and after (existing and proposal).
+    existing: ExistingFit | None = None
 
     @property
     def counts(self) -> RecordCounts:
