@@ -3,17 +3,18 @@ lacks, never edits it, and the proof runs over existing and proposal together.""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import flow, flows_table, pod
+from conftest import SAMPLE_FLOWS, flow, flows_table, pod
 
 from recommender.cli import main
-from recommender.existing import is_managed, load_existing
+from recommender.existing import is_managed, key_of, load_existing
 from recommender.ingest.parquet import write_parquet
-from recommender.pipeline import check, observe_flows, propose
+from recommender.pipeline import check, observe, observe_flows, propose
 from recommender.policy_files import load_policies
 
 WEB = pod("shop", "web-6b7c8d9f5-xwzrt", {"app": "web"}, "10.0.0.5")
@@ -184,4 +185,46 @@ def test_the_library_takes_policy_dicts_or_a_loaded_set(repo):
     from_loaded = propose(obs, existing=loaded)
     assert from_dicts.policies == from_loaded.policies
     assert from_loaded.coverage == 1.0
-    assert propose(obs).existing is None
+    plain = propose(obs)
+    assert plain.existing is None
+    # a workload no policy isolates gets exactly the policy it gets from nothing
+    tool = ("ops", "allow-tool")
+    assert [p for p in from_loaded.policies if key_of(p) == tool] == [
+        p for p in plain.policies if key_of(p) == tool
+    ]
+
+
+@pytest.fixture(scope="module")
+def sample_stale(tmp_path_factory):
+    """The sample's flows, and a hand-written copy of its postgres policy missing rules."""
+    root = tmp_path_factory.mktemp("sample")
+    obs = observe([SAMPLE_FLOWS])
+    rec = propose(obs)
+    postgres = next(p for p in rec.policies if key_of(p) == ("data", "allow-postgres"))
+    stale = copy.deepcopy(postgres)
+    del stale["metadata"]["labels"]
+    stale["spec"]["ingress"] = stale["spec"]["ingress"][:1]
+    repo = root / "repo"
+    repo.mkdir()
+    (repo / "postgres.yaml").write_text(yaml.safe_dump(stale))
+    return obs, repo, postgres, stale
+
+
+def test_on_the_sample_a_stale_hand_written_policy_gets_only_its_missing_rules(
+    tmp_path, sample_stale
+):
+    obs, repo, postgres, stale = sample_stale
+    text = (repo / "postgres.yaml").read_bytes()
+    out = tmp_path / "out"
+    _, report = _run(tmp_path, out, SAMPLE_FLOWS, repo)
+    assert (repo / "postgres.yaml").read_bytes() == text
+    added = _written(out)["data/allow-postgres-additions.yaml"]["spec"]
+    assert added["policyTypes"] == ["Ingress"]
+    assert added["ingress"] == postgres["spec"]["ingress"][1:]
+    assert report["existing"]["before"]["coverage"] < 1.0
+    written, _ = load_policies(out / "policies")
+    assert check([stale, *written], obs).coverage == 1.0
+    again = tmp_path / "again"
+    result, report = _run(tmp_path, again, SAMPLE_FLOWS, repo, out / "policies")
+    assert "nothing to propose" in result.output
+    assert report["existing"]["after"]["coverage"] == 1.0
