@@ -8,19 +8,7 @@ from recommender.verify_report import report_json, report_lines
 from recommender.verify_report.findings import unbounded_rules
 from recommender.verify_report.rules import rule_uses
 
-from .policies import edit
-
-UNUSED = {
-    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "nobody"}}}],
-    "ports": [{"protocol": "TCP", "port": 9999}],
-}
-BROAD = {"from": [{"namespaceSelector": {}}]}
-
-
-def judged_policies(policies):
-    """The shop's proposal with an unused ingress rule on cart and a broad one on payments."""
-    out = edit(policies, "shop", "allow-cart", lambda s: s["ingress"].append(UNUSED))
-    return edit(out, "shop", "allow-payments", lambda s: s["ingress"].append(BROAD))
+from .policies import judged_policies
 
 
 def brute_force(replayed):
