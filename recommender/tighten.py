@@ -85,6 +85,10 @@ class Tightening:
     broken: int
     #: policies whose replacement was withdrawn because it denied an observed connection
     withdrawn: list[str] = field(default_factory=list)
+    #: records of traffic at risk (:mod:`recommender.at_risk`: never judged, so outside the
+    #: proof) that the policies deny, before and after: a rise is traffic the proof cannot see
+    at_risk_before: int = 0
+    at_risk_after: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +98,7 @@ class Tightening:
                 "allowed_before": self.allowed_before,
                 "allowed_after": self.allowed_after,
                 "broken": self.broken,
+                "at_risk_records": {"before": self.at_risk_before, "after": self.at_risk_after},
             },
             "withdrawn": self.withdrawn,
         }
@@ -268,7 +273,16 @@ def tighten(run: VerifyRun, observation: Observation) -> Tightening:
         proposals = [t for t in proposals if t not in drop]
     _describe(proposals, run, after)
     judged = int((~run.replayed["exempt"]).sum())
-    return Tightening(proposals, judged, run.covered, after.covered, int(broken.sum()), withdrawn)
+    return Tightening(
+        proposals,
+        judged,
+        run.covered,
+        after.covered,
+        int(broken.sum()),
+        withdrawn,
+        run.at_risk_records,
+        after.at_risk_records,
+    )
 
 
 def _describe(proposals: list[Tightened], run: VerifyRun, after: VerifyRun) -> None:
@@ -292,13 +306,18 @@ def _describe(proposals: list[Tightened], run: VerifyRun, after: VerifyRun) -> N
 
 
 def write_tightening(result: Tightening, out: str | os.PathLike) -> list[Path]:
-    """Write ``OUT/tighten/<ns>/<name>.yaml`` per replacement and ``OUT/tighten/proof.json``;
-    returns the paths written."""
+    """Write ``OUT/tighten/<ns>/<name>.yaml`` per replacement and ``OUT/tighten/proof.json``
+    (removing replacements of an earlier run that this one no longer proposes); returns the
+    paths written."""
     root = Path(out)
     written = []
     for t in result.proposals:
         write_atomic(root / t.path, to_yaml(t.replacement))
         written.append(root / t.path)
-    proof = root / "tighten" / "proof.json"
+    folder = root / "tighten"
+    for stale in sorted(folder.rglob("*.yaml")):
+        if stale not in written:  # a replacement an earlier run proposed and this one does not
+            stale.unlink()
+    proof = folder / "proof.json"
     write_atomic(proof, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
     return [*written, proof]

@@ -57,6 +57,7 @@ def test_replacements_deny_no_observed_connection(judged):
     assert was.sum() > 0
     assert after.replayed["allowed"][was].all()
     assert result.broken == 0 and result.withdrawn == []
+    assert result.at_risk_after == result.at_risk_before == run.at_risk_records
     assert result.allowed_before == result.allowed_after == int(was.sum())
 
 
@@ -69,7 +70,11 @@ def test_breadth_shrinks_and_every_kept_rule_still_carries_traffic(judged):
 
 def test_written_files_are_the_replacements_and_the_proof(judged, tmp_path):
     _, _, _, result = judged
+    stale = tmp_path / "tighten" / "shop" / "gone.yaml"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
     paths = write_tightening(result, tmp_path)
+    assert not stale.exists()
     for t in result.proposals:
         assert yaml.safe_load((tmp_path / t.path).read_text()) == t.replacement
     proof = json.loads((tmp_path / "tighten" / "proof.json").read_text())
