@@ -12,10 +12,14 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .results import Observation, VerifyRun
 
 #: Inputs larger than this get a progress bar on stderr.
 PROGRESS_THRESHOLD = 16 * 1024 * 1024
@@ -516,6 +520,14 @@ recommend.help = _with_input_help(recommend.help)
     help="Also exit 1 when observed traffic is at risk: denied by the policies outside the "
     "coverage figure (replies, unknown orientation, ICMP, other nodes, ...).",
 )
+@click.option(
+    "--tighten",
+    "tighten_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Write a tighter replacement for each policy with unused or unbounded rules to "
+    "DIR/tighten/<ns>/<name>.yaml, with DIR/tighten/proof.json (never applied).",
+)
 def verify(
     policies_dir: str,
     inputs: tuple[str, ...],
@@ -524,6 +536,7 @@ def verify(
     vpc_fields: str | None,
     as_json: bool,
     strict: bool,
+    tighten_dir: str | None,
 ) -> None:
     """Replay observed flows against a directory of policies: what breaks if we enforce it?
 
@@ -541,6 +554,10 @@ def verify(
     Exit 0: nothing observed is denied; 1: something would be denied (run it in CI on a
     policy pull request), or with --strict anything is at risk; 2: bad usage, unreadable
     input, a malformed policy or an --inventory that is not kubectl output.
+
+    --tighten DIR writes, for each policy with rules that carried nothing or admit a whole
+    kind of peer, a replacement (unused rules dropped, unbounded peers replaced by the peers
+    observed through them), proven to deny no observed connection; stderr lists them.
     """
     import json
 
@@ -567,10 +584,38 @@ def verify(
         _print_counts(run.counts)
         for line in report_lines(run):
             click.echo(line)
+    if tighten_dir is not None:
+        _write_tightening(run, observation, tighten_dir)
     sys.exit(0 if run.passed and not (strict and run.at_risk_records) else 1)
 
 
 verify.help = _with_input_help(verify.help)
+
+
+def _write_tightening(run: VerifyRun, observation: Observation, out: str) -> None:
+    """``verify --tighten``: the replacements and their proof, one stderr line each."""
+    from .tighten import tighten, write_tightening
+    from .validate import printable
+    from .verify_report.words import plural
+
+    result = tighten(run, observation)
+    write_tightening(result, out)
+    for t in result.proposals:
+        changes = [f"dropped {', '.join(t.dropped)}"] if t.dropped else []
+        changes += [f"narrowed {', '.join(t.narrowed)}"] if t.narrowed else []
+        click.echo(
+            printable(
+                f"tighten: {Path(out) / t.path}: {'; '.join(changes)}; "
+                f"breadth {t.breadth_before} -> {t.breadth_after}"
+            ),
+            err=True,
+        )
+    click.echo(
+        f"tighten: {plural(len(result.proposals), 'replacement')}; proof: {result.broken} of "
+        f"{result.allowed_before} allowed observed connections denied "
+        f"({Path(out) / 'tighten' / 'proof.json'})",
+        err=True,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

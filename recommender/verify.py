@@ -192,7 +192,9 @@ def replay(
     cluster: tuple[str, ...] = (),
     judge_all: bool = False,
 ) -> pd.DataFrame:
-    """Evaluate every pod-level connection; adds ``exempt``, ``allowed`` and ``reasons``.
+    """Evaluate every pod-level connection; adds ``exempt``, ``allowed``, ``reasons`` and
+    ``allowed_by`` (the :class:`~recommender.netpol.evaluator.RuleRef` of every rule, egress
+    and ingress, that admits an allowed judged connection, sorted; empty otherwise).
 
     ``share_classes``: endpoints that differ only in labels or addresses no policy looks at
     share one evaluation (the classes are read off the evaluator's own compiled policies,
@@ -212,6 +214,7 @@ def replay(
         out["exempt"] = np.zeros(0, dtype=bool)
         out["allowed"] = np.zeros(0, dtype=bool)
         out["reasons"] = pd.Series([], dtype=object, index=out.index)
+        out["allowed_by"] = pd.Series([], dtype=object, index=out.index)
         return out
     pindex = PolicyIndex.of(evaluator) if share_classes else None
     lap("index")
@@ -219,6 +222,8 @@ def replay(
     lap("endpoints")
     exempt, reasons = _exemptions(ends, index)
     allowed = np.ones(n, dtype=bool)
+    rules = np.empty(n, dtype=object)
+    rules.fill(())
     judged = np.arange(n) if judge_all else np.flatnonzero(~exempt)
     if len(judged):
         for end in (ends.src, ends.dst):
@@ -229,11 +234,12 @@ def replay(
         lap("exemptions")
         # A temporary: its per-row arrays are freed before the output is built.
         _Judge(index, evaluator, pindex, ends, judged, cluster).run(
-            conns, stats, lap, allowed, reasons
+            conns, stats, lap, allowed, reasons, rules
         )
     out["exempt"] = exempt.tolist()
     out["allowed"] = allowed.tolist()
     out["reasons"] = reasons.tolist()
+    out["allowed_by"] = rules.tolist()
     lap("output")
     return out
 
@@ -355,13 +361,15 @@ class _Judge:
         lap: _Laps,
         allowed: np.ndarray,
         reasons: np.ndarray,
+        rules: np.ndarray,
     ) -> None:
-        """Fill ``allowed`` and ``reasons`` at the judged rows."""
+        """Fill ``allowed``, ``reasons`` and ``rules`` at the judged rows."""
         self.classify(conns, stats)
         lap("classes")
         self.evaluate()
         lap("evaluate")
         self.broadcast(allowed, reasons)
+        rules[self.judged] = self.rules[self.codes]
         lap("broadcast")
 
     def _addresses(self) -> dict[str, np.ndarray]:
@@ -427,6 +435,7 @@ class _Judge:
             rep_pod.setdefault(int(c), self.index.endpoints[p])
         self.templates = np.empty(len(self.first), dtype=object)
         self.verdicts = np.empty(len(self.first), dtype=bool)
+        self.rules = np.empty(len(self.first), dtype=object)
         for code, row in enumerate(self.first):
             port = int(self.ports[row])
             v = self.evaluator.evaluate(
@@ -440,6 +449,9 @@ class _Judge:
             )
             self.templates[code] = "; ".join(shown.explain())
             self.verdicts[code] = v.allowed
+            self.rules[code] = (
+                tuple(sorted(v.egress.allowed_by + v.ingress.allowed_by)) if v.allowed else ()
+            )
 
     def broadcast(self, allowed: np.ndarray, reasons: np.ndarray) -> None:
         """Every judged row gets its shape's verdict, explained with its own endpoints."""

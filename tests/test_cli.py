@@ -123,6 +123,36 @@ def test_verify_collapses_internet_sources_and_names_unbounded_rules(proposal, t
     assert report["exempt"]["node_sources"]["connections"] > 0
 
 
+def test_verify_tighten_writes_proven_replacements_and_keeps_stdout(proposal, tmp_path):
+    plain = CliRunner().invoke(
+        main, ["verify", "--policies", str(proposal / "policies"), str(SAMPLE_FLOWS), "--json"]
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "verify",
+            "--policies",
+            str(proposal / "policies"),
+            str(SAMPLE_FLOWS),
+            "--json",
+            "--tighten",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == plain.exit_code == 0
+    assert result.stdout == plain.stdout
+    written = tmp_path / "tighten" / "ingress-nginx" / "allow-ingress-nginx-controller.yaml"
+    doc = yaml.safe_load(written.read_text())
+    assert all(
+        "/0" not in p.get("ipBlock", {}).get("cidr", "")
+        for r in doc["spec"]["ingress"]
+        for p in r["from"]
+    )
+    proof = json.loads((tmp_path / "tighten" / "proof.json").read_text())
+    assert proof["proof"]["broken"] == 0
+    assert "proof: 0 of " in result.stderr
+
+
 def test_verify_an_empty_policy_directory_says_0_policies(tmp_path):
     result = _verify(tmp_path)
     assert result.exit_code == 0, result.output

@@ -110,7 +110,7 @@ def _reference_replay(conns, evaluator, pods):
     from netpol.test_breadth import _endpoint
 
     by_key = {(r.namespace, r.pod): r for r in pods.itertuples(index=False)}
-    exempt, allowed, reasons = [], [], []
+    exempt, allowed, reasons, rules = [], [], [], []
     for row in conns.itertuples(index=False):
         reason = ""
         if row.src_kind in ("node", "host_network_pod"):
@@ -127,6 +127,7 @@ def _reference_replay(conns, evaluator, pods):
             exempt.append(True)
             allowed.append(True)
             reasons.append(reason)
+            rules.append(())
             continue
         ends = []
         for side in ("src", "dst"):
@@ -140,10 +141,13 @@ def _reference_replay(conns, evaluator, pods):
         exempt.append(False)
         allowed.append(verdict.allowed)
         reasons.append("; ".join(verdict.explain()))
+        cited = verdict.egress.allowed_by + verdict.ingress.allowed_by
+        rules.append(tuple(sorted(cited)) if verdict.allowed else ())
     out = conns.copy()
     out["exempt"] = exempt
     out["allowed"] = allowed
     out["reasons"] = reasons
+    out["allowed_by"] = rules
     return out
 
 
@@ -196,5 +200,5 @@ def test_replay_of_no_connections_adds_the_columns():
     conns, pods, _ = _setup(ROWS)
     empty = conns.iloc[:0]
     out = replay(empty, Evaluator([]), pods)
-    assert list(out.columns) == [*conns.columns, "exempt", "allowed", "reasons"]
+    assert list(out.columns) == [*conns.columns, "exempt", "allowed", "reasons", "allowed_by"]
     assert coverage(out) == (1.0, 0, 0)

@@ -20,10 +20,10 @@ document carries the same facts plus every replayed connection.
 
 The parts have a module each: :mod:`.denials` (groups and why), :mod:`.addresses` (the
 non-pod ends in figures), :mod:`.findings` (unbounded rules, isolation, warnings, read off
-the compiled policies) and :mod:`.exemptions`; rules are put in words by
-:mod:`recommender.netpol.text`. This module compiles the policies once (one
-:class:`~recommender.netpol.evaluator.Evaluator`) and assembles the headline, the text and
-the JSON.
+the compiled policies), :mod:`.rules` (what each rule carried) and :mod:`.exemptions`;
+rules are put in words by :mod:`recommender.netpol.text`. This module compiles the
+policies once (one :class:`~recommender.netpol.evaluator.Evaluator`) and assembles the
+headline, the text and the JSON.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from .addresses import MAX_TEXT_NAMES
 from .denials import DeniedGroup, denied_groups, port_number
 from .exemptions import NODE_SOURCE, Exempted, exemptions
 from .findings import Finding, isolation_findings, policy_warnings, unbounded_rules
+from .rules import RuleUse, rule_lines, rule_uses
 from .words import plural
 
 if TYPE_CHECKING:
@@ -73,17 +74,20 @@ class _Parts:
     unselected: list[str]
     warnings: list[Finding]
     exempt: dict[str, Exempted]
+    rules: list[RuleUse]
 
 
 def _parts(run: VerifyRun) -> _Parts:
     evaluator = Evaluator(run.policies)
     isolation, unselected = isolation_findings(run, evaluator)
+    unbounded = unbounded_rules(evaluator.policies)
     return _Parts(
         groups=denied_groups(run, evaluator),
-        unbounded=unbounded_rules(evaluator.policies) + isolation,
+        unbounded=unbounded + isolation,
         unselected=unselected,
         warnings=policy_warnings(run, evaluator),
         exempt=exemptions(run),
+        rules=rule_uses(run, evaluator.policies, unbounded),
     )
 
 
@@ -108,7 +112,8 @@ def _summary_line(run: VerifyRun, parts: _Parts) -> str:
 
 def report_lines(run: VerifyRun) -> list[str]:
     """The text report after :func:`headline_lines`: denied groups, unbounded rules,
-    unisolated workloads, warnings and the summary line; every line terminal-safe."""
+    unisolated workloads, warnings, what each rule carried and the summary line; every line
+    terminal-safe."""
     parts = _parts(run)
     out: list[str] = []
     if parts.groups:
@@ -135,6 +140,7 @@ def report_lines(run: VerifyRun) -> list[str]:
     if parts.warnings:
         out.append("Warnings:")
         out += [f"  {f.text}" for f in parts.warnings]
+    out += rule_lines(parts.rules)
     out.append(_summary_line(run, parts))
     return [printable(line) for line in out]
 
@@ -142,7 +148,8 @@ def report_lines(run: VerifyRun) -> list[str]:
 def report_json(run: VerifyRun) -> dict[str, Any]:
     """The ``--json`` document: coverage, breadth, records, notes and every replayed
     connection (as before), plus the denied ``groups``, ``unbounded`` rules, ``not_isolated``
-    workloads, ``warnings`` and ``exempt`` counts (``node_sources`` and by reason)."""
+    workloads, ``warnings``, ``rules`` (what each carried) and ``exempt`` counts
+    (``node_sources`` and by reason)."""
     parts = _parts(run)
     node = parts.exempt.get(NODE_SOURCE, Exempted())
     return {
@@ -157,6 +164,7 @@ def report_json(run: VerifyRun) -> dict[str, Any]:
         "unbounded": [f.to_dict() for f in parts.unbounded],
         "not_isolated": parts.unselected,
         "warnings": [f.to_dict() for f in parts.warnings],
+        "rules": [u.to_dict() for u in parts.rules],
         "exempt": {
             "node_sources": node.to_dict(),
             "by_reason": {k: v.to_dict() for k, v in parts.exempt.items()},

@@ -25,3 +25,16 @@ def edit(policies, ns, name, fn):
         if (p["metadata"]["namespace"], p["metadata"]["name"]) == (ns, name):
             fn(p["spec"])
     return out
+
+
+UNUSED = {
+    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "nobody"}}}],
+    "ports": [{"protocol": "TCP", "port": 9999}],
+}
+BROAD = {"from": [{"namespaceSelector": {}}]}
+
+
+def judged_policies(policies):
+    """The shop's proposal with an unused ingress rule on cart and a broad one on payments."""
+    out = edit(policies, "shop", "allow-cart", lambda s: s["ingress"].append(UNUSED))
+    return edit(out, "shop", "allow-payments", lambda s: s["ingress"].append(BROAD))
