@@ -1,0 +1,154 @@
+"""The parts of SUMMARY.md that make it a pull-request body: collapsible sections, the
+changes table, per-file diffs and a Mermaid graph of the allowed workload edges.
+
+GitHub renders ``<details>`` and Mermaid in PR bodies; long lists go into ``<details>`` so
+the first screen (everything before the first one) stays the same size for any cluster.
+Nothing from a log can close a code fence: the fence is longer than any run of backticks
+in its text, and Mermaid labels are entity-escaped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from .existing import key_of
+from .generate.calico_staged import render_as
+from .generate.k8s import to_yaml
+
+if TYPE_CHECKING:
+    from .results import Recommendation
+
+#: Edges drawn per namespace in the Mermaid graph; the rest are counted.
+MAX_EDGES_PER_NAMESPACE = 30
+#: Files whose YAML or diff SUMMARY.md shows; the rest are only in policies/.
+MAX_FILE_DIFFS = 30
+
+_MERMAID_SAFE = re.compile(r"[A-Za-z0-9 ./:_=-]")
+_BACKTICKS = re.compile(r"`+")
+
+
+def details(summary: str, lines: list[str]) -> list[str]:
+    """``lines`` collapsed under ``summary`` (already escaped); nothing when empty."""
+    if not lines:
+        return []
+    return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>", ""]
+
+
+def fenced(lang: str, text: str) -> list[str]:
+    """A code block whose fence no backtick run in ``text`` can close."""
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{lang}", *text.rstrip("\n").split("\n"), fence]
+
+
+def changes_table(rec: Recommendation, report: dict[str, Any]) -> list[str]:
+    """New / changed / unchanged files (unchanged only against existing policies)."""
+    existing = report.get("existing")
+    if existing is None:
+        rows = [("new", len(rec.policies))]
+    else:
+        rows = [
+            ("new", len(existing["new"])),
+            ("changed (managed by this tool)", len(existing["changed"])),
+            ("unchanged (existing, not touched)", existing["policies"] - len(existing["changed"])),
+        ]
+    return [
+        "| changes | policies |",
+        "|---|---|",
+        *[f"| {label} | {n} |" for label, n in rows],
+        "",
+    ]
+
+
+def before_line(report: dict[str, Any]) -> list[str]:
+    """Before → after without ``--existing``: before is no policy at all."""
+    if report.get("existing") is not None:
+        return []
+    return [
+        "Before: no policies (everything allowed). After: the coverage and breadth below.",
+        "",
+    ]
+
+
+def file_diffs(rec: Recommendation, report: dict[str, Any]) -> list[str]:
+    """Each written file: its whole YAML when new, a unified diff when it changes a managed
+    object, each collapsed under its path."""
+    kind = report.get("output_kind", "networkpolicy")
+    changed = set(report["existing"]["changed"]) if report.get("existing") else set()
+    old_by_key = (
+        {key_of(p): p for p in rec.existing.existing.policies} if rec.existing is not None else {}
+    )
+    lines: list[str] = []
+    pairs = list(zip(report["policy_files"], rec.policies, strict=True))
+    for entry, obj in pairs[:MAX_FILE_DIFFS]:
+        new = to_yaml(render_as(obj, kind))
+        key = (entry["namespace"], entry["name"])
+        if f"{key[0]}/{key[1]}" in changed and key in old_by_key:
+            old = to_yaml(old_by_key[key])
+            diff = difflib.unified_diff(
+                old.splitlines(), new.splitlines(), f"a/{entry['file']}", f"b/{entry['file']}"
+            )
+            block = fenced("diff", "\n".join(line.rstrip("\n") for line in diff))
+        else:
+            block = fenced("yaml", new)
+        lines += details(entry["file"], block)
+    if len(pairs) > MAX_FILE_DIFFS:
+        lines += [f"({len(pairs) - MAX_FILE_DIFFS} more files in policies/.)", ""]
+    return lines
+
+
+def mermaid_label(text: str) -> str:
+    """Text for a quoted Mermaid label: anything but plain name characters as an entity."""
+    return "".join(c if _MERMAID_SAFE.match(c) else f"#{ord(c)};" for c in str(text))
+
+
+def allowed_edges(rec: Recommendation) -> dict[str, dict[tuple[str, str], list[str]]]:
+    """Observed pod-to-pod connections the proposal allows, folded to workload edges with
+    their ports, by destination namespace (sorted)."""
+    r = rec.replayed
+    pods = r[r["allowed"] & r["src_kind"].eq("pod") & r["dst_kind"].eq("pod")]
+    edges: dict[str, dict[tuple[str, str], set[str]]] = defaultdict(lambda: defaultdict(set))
+    for src, dst, ns, port, proto in zip(
+        pods["src_workload"],
+        pods["dst_workload"],
+        pods["dst_namespace"],
+        pods["port"],
+        pods["protocol"],
+        strict=True,
+    ):
+        edges[str(ns)][(str(src), str(dst))].add(f"{int(port)}/{proto}")
+    return {
+        ns: {e: sorted(ports, key=_port_key) for e, ports in sorted(by_edge.items())}
+        for ns, by_edge in sorted(edges.items())
+    }
+
+
+def _port_key(port: str) -> tuple[int, str]:
+    number, _, proto = port.partition("/")
+    return (int(number) if number.lstrip("-").isdigit() else 0, proto)
+
+
+def mermaid_graphs(rec: Recommendation) -> dict[str, list[str]]:
+    """One ``flowchart LR`` per destination namespace of the workload edges the proposal
+    allows, at most :data:`MAX_EDGES_PER_NAMESPACE` drawn."""
+    graphs: dict[str, list[str]] = {}
+    for ns, edges in allowed_edges(rec).items():
+        names = sorted({w for edge in edges for w in edge})
+        ids = {w: f"n{i}" for i, w in enumerate(names)}
+        shown = list(edges.items())[:MAX_EDGES_PER_NAMESPACE]
+        drawn = sorted({w for (src, dst), _ in shown for w in (src, dst)}, key=names.index)
+        graph = ["flowchart LR"]
+        graph += [f'  {ids[w]}["{mermaid_label(w)}"]' for w in drawn]
+        graph += [
+            f'  {ids[src]} -->|"{mermaid_label(", ".join(ports))}"| {ids[dst]}'
+            for (src, dst), ports in shown
+        ]
+        block = fenced("mermaid", "\n".join(graph))
+        more = len(edges) - len(shown)
+        if more > 0:
+            block += ["", f"({more} more edges into this namespace not drawn.)"]
+        graphs[ns] = block
+    return graphs
