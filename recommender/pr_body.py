@@ -109,7 +109,13 @@ def allowed_edges(rec: Recommendation) -> dict[str, dict[tuple[str, str], list[s
     """Observed pod-to-pod connections the proposal allows, folded to workload edges with
     their ports, by destination namespace (sorted)."""
     r = rec.replayed
-    pods = r[r["allowed"] & r["src_kind"].eq("pod") & r["dst_kind"].eq("pod")]
+    pods = r[
+        r["allowed"]
+        & r["src_kind"].eq("pod")
+        & r["dst_kind"].eq("pod")
+        & r["src_workload"].notna()
+        & r["dst_workload"].notna()
+    ]
     edges: dict[str, dict[tuple[str, str], set[str]]] = defaultdict(lambda: defaultdict(set))
     for src, dst, ns, port, proto in zip(
         pods["src_workload"],
