@@ -443,6 +443,8 @@ def recommend(
     _refuse_unless_proven(rec, strict)
     written = _write_into(rec, write_into_dir, output_kind)
     write_proposal(rec, output, output_kind=output_kind, written_into=written)
+    if existing is not None:
+        _tighten_existing(existing, observation, output)
     out = Path(output)
     if existing is not None and not rec.policies:
         click.echo(f"nothing to propose (summary: {out / 'SUMMARY.md'})")
@@ -461,6 +463,18 @@ def _with_repo(existing_paths: tuple[str, ...], repo: str | None) -> tuple[str, 
     if repo is None or any(Path(p).resolve() == Path(repo).resolve() for p in existing_paths):
         return existing_paths
     return (*existing_paths, repo)
+
+
+def _tighten_existing(existing, observation: Observation, out: str) -> None:
+    """With --existing: the proven tightening proposals of the existing policies, written to
+    OUT/tighten/ for review, never applied (as ``verify --tighten`` writes them)."""
+    from .pipeline import check
+
+    try:
+        run = check(existing.policies, observation, notes=existing.notes)
+    except _read_errors() as exc:
+        _fail(str(exc))
+    _write_tightening(run, observation, out)
 
 
 def _write_into(rec, repo: str | None, output_kind: str) -> list[str] | None:

@@ -158,3 +158,17 @@ def test_new_files_follow_the_naming_the_repo_uses(tmp_path, rel, expected):
     (tmp_path / rel).write_text(yaml.safe_dump(HAND_WRITTEN["k8s/shop/api-ingress.yaml"]))
     layout = detect_layout(policy_files(tmp_path))
     assert new_path(layout, "ops", "x").as_posix() == expected
+
+
+def test_with_existing_the_tightening_proposals_go_to_out_never_applied(tmp_path, repo):
+    hand = {rel: (repo / rel).read_bytes() for rel in HAND_WRITTEN}
+    out = tmp_path / "out"
+    result = _run(_flows(tmp_path, FLOWS), out, repo)
+    assert result.exit_code == 0, result.output
+    assert f"tighten: {out / 'tighten/shop/api-ingress.yaml'}: dropped ingress[0]" in result.output
+    replacement = yaml.safe_load((out / "tighten/shop/api-ingress.yaml").read_text())
+    assert not replacement["spec"].get("ingress")
+    proof = json.loads((out / "tighten/proof.json").read_text())
+    assert [p["policy"] for p in proof["proposals"]] == ["shop/api-ingress"]
+    assert proof["proof"]["broken"] == 0
+    assert {rel: (repo / rel).read_bytes() for rel in HAND_WRITTEN} == hand
