@@ -363,6 +363,17 @@ def _print_counts(counts) -> None:
     help="Policies already in place (file or directory, repeatable): propose only what "
     "they lack; the proof runs over both. Hand-written objects are never changed.",
 )
+@click.option(
+    "--write-into",
+    "write_into_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False),
+    metavar="DIR",
+    help="Also write the proposal into this policy repository, following its layout: a "
+    "changed managed object back into its own file, new objects into new files named "
+    "alike; hand-written files are never touched, nothing is deleted. DIR is read as "
+    "--existing too.",
+)
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
 @_vpc_fields_option
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
@@ -381,6 +392,7 @@ def recommend(
     strict: bool,
     output_kind: str,
     existing_paths: tuple[str, ...],
+    write_into_dir: str | None,
     fmt: str | None,
     vpc_fields: str | None,
     progress: bool | None,
@@ -417,6 +429,7 @@ def recommend(
         allow_node_sources=allow_node_sources,
     )
     fields = _vpc_fields(vpc_fields)
+    existing_paths = _with_repo(existing_paths, write_into_dir)
     try:
         with _progress(inputs, "reading", progress) as update:
             observation = observe(
@@ -428,15 +441,53 @@ def recommend(
         _fail(str(exc))
     _print_recommendation(rec, with_inventory=bool(inventory))
     _refuse_unless_proven(rec, strict)
-    write_proposal(rec, output, output_kind=output_kind)
+    written = _write_into(rec, write_into_dir, output_kind)
+    write_proposal(rec, output, output_kind=output_kind, written_into=written)
+    if existing is not None:
+        _tighten_existing(existing, observation, output)
     out = Path(output)
     if existing is not None and not rec.policies:
         click.echo(f"nothing to propose (summary: {out / 'SUMMARY.md'})")
         return
+    if written is not None:
+        click.echo(f"{len(written)} file(s) written into {write_into_dir} (see git diff there)")
     click.echo(
         f"proposal written to {out / 'policies'} "
         f"(summary: {out / 'SUMMARY.md'}, report: {out / 'report.json'})"
     )
+
+
+def _with_repo(existing_paths: tuple[str, ...], repo: str | None) -> tuple[str, ...]:
+    """The --existing paths, with the --write-into repository read too: the fit must know
+    every object there, or a new name could land on a hand-written one."""
+    if repo is None or any(Path(p).resolve() == Path(repo).resolve() for p in existing_paths):
+        return existing_paths
+    return (*existing_paths, repo)
+
+
+def _tighten_existing(existing, observation: Observation, out: str) -> None:
+    """With --existing: the proven tightening proposals of the existing policies, written to
+    OUT/tighten/ for review, never applied (as ``verify --tighten`` writes them)."""
+    from .pipeline import check
+
+    try:
+        run = check(existing.policies, observation, notes=existing.notes)
+    except _read_errors() as exc:
+        _fail(str(exc))
+    _write_tightening(run, observation, out)
+
+
+def _write_into(rec, repo: str | None, output_kind: str) -> list[str] | None:
+    """The files --write-into wrote into the repository (None without it)."""
+    if repo is None:
+        return None
+    from .write_into import WriteIntoError, write_into
+
+    try:
+        return write_into(rec, repo, output_kind)
+    except WriteIntoError as exc:
+        _fail(f"--write-into {repo}: {exc}")
+    return None
 
 
 def _print_recommendation(rec, *, with_inventory: bool) -> None:

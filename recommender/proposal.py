@@ -36,15 +36,23 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_proposal(
-    rec: Recommendation, out: str | os.PathLike, *, output_kind: str = "networkpolicy"
+    rec: Recommendation,
+    out: str | os.PathLike,
+    *,
+    output_kind: str = "networkpolicy",
+    written_into: list[str] | None = None,
 ) -> dict[str, Any]:
     """Write policies, SUMMARY.md and report.json under ``out``; returns the report.
 
     ``output_kind`` "calico-staged" writes each policy as a Calico
     StagedKubernetesNetworkPolicy (:mod:`recommender.generate.calico_staged`), to watch
-    before promoting; the proof is the same, the spec being the same."""
+    before promoting; the proof is the same, the spec being the same. ``written_into``
+    (the files ``recommend --write-into`` wrote into the repository) is listed in the
+    report under that key when given."""
     root = Path(out)
     report = build_report(rec, output_kind=output_kind)
+    if written_into is not None:
+        report["written_into"] = written_into
     written: set[Path] = set()
     for ir, obj in zip(rec.ir, rec.policies, strict=True):
         rel = policy_path(ir)
