@@ -442,9 +442,8 @@ def recommend(
     _print_recommendation(rec, with_inventory=bool(inventory))
     _refuse_unless_proven(rec, strict)
     written = _write_into(rec, write_into_dir, output_kind)
-    write_proposal(rec, output, output_kind=output_kind, written_into=written)
-    if existing is not None:
-        _tighten_existing(existing, observation, output)
+    tightened = None if existing is None else _tighten_existing(existing, observation, output)
+    write_proposal(rec, output, output_kind=output_kind, written_into=written, tightening=tightened)
     out = Path(output)
     if existing is not None and not rec.policies:
         click.echo(f"nothing to propose (summary: {out / 'SUMMARY.md'})")
@@ -465,16 +464,17 @@ def _with_repo(existing_paths: tuple[str, ...], repo: str | None) -> tuple[str, 
     return (*existing_paths, repo)
 
 
-def _tighten_existing(existing, observation: Observation, out: str) -> None:
+def _tighten_existing(existing, observation: Observation, out: str) -> int:
     """With --existing: the proven tightening proposals of the existing policies, written to
-    OUT/tighten/ for review, never applied (as ``verify --tighten`` writes them)."""
+    OUT/tighten/ for review, never applied (as ``verify --tighten`` writes them); returns
+    how many, for the changes table of SUMMARY.md."""
     from .pipeline import check
 
     try:
         run = check(existing.policies, observation, notes=existing.notes)
     except _read_errors() as exc:
         _fail(str(exc))
-    _write_tightening(run, observation, out)
+    return _write_tightening(run, observation, out)
 
 
 def _write_into(rec, repo: str | None, output_kind: str) -> list[str] | None:
@@ -643,8 +643,9 @@ def verify(
 verify.help = _with_input_help(verify.help)
 
 
-def _write_tightening(run: VerifyRun, observation: Observation, out: str) -> None:
-    """``verify --tighten``: the replacements and their proof, one stderr line each."""
+def _write_tightening(run: VerifyRun, observation: Observation, out: str) -> int:
+    """``verify --tighten``: the replacements and their proof, one stderr line each;
+    returns how many replacements were written."""
     from .tighten import tighten, write_tightening
     from .validate import printable
     from .verify_report.words import plural
@@ -667,6 +668,7 @@ def _write_tightening(run: VerifyRun, observation: Observation, out: str) -> Non
         f"({Path(out) / 'tighten' / 'proof.json'})",
         err=True,
     )
+    return len(result.proposals)
 
 
 if __name__ == "__main__":  # pragma: no cover

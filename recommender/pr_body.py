@@ -45,7 +45,8 @@ def fenced(lang: str, text: str) -> list[str]:
 
 
 def changes_table(rec: Recommendation, report: dict[str, Any]) -> list[str]:
-    """New / changed / unchanged files (unchanged only against existing policies)."""
+    """New / changed / unchanged files (unchanged only against existing policies), and the
+    proposed tightenings of existing policies when ``recommend --existing`` wrote them."""
     existing = report.get("existing")
     if existing is None:
         rows = [("new", len(rec.policies))]
@@ -55,6 +56,8 @@ def changes_table(rec: Recommendation, report: dict[str, Any]) -> list[str]:
             ("changed (managed by this tool)", len(existing["changed"])),
             ("unchanged (existing, not touched)", existing["policies"] - len(existing["changed"])),
         ]
+        if "tightening" in existing:
+            rows.append(("proposed tightening (`tighten/`, not applied)", existing["tightening"]))
     return [
         "| changes | policies |",
         "|---|---|",

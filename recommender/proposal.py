@@ -41,6 +41,7 @@ def write_proposal(
     *,
     output_kind: str = "networkpolicy",
     written_into: list[str] | None = None,
+    tightening: int | None = None,
 ) -> dict[str, Any]:
     """Write policies, SUMMARY.md and report.json under ``out``; returns the report.
 
@@ -48,11 +49,15 @@ def write_proposal(
     StagedKubernetesNetworkPolicy (:mod:`recommender.generate.calico_staged`), to watch
     before promoting; the proof is the same, the spec being the same. ``written_into``
     (the files ``recommend --write-into`` wrote into the repository) is listed in the
-    report under that key when given."""
+    report under that key when given. ``tightening`` (how many proven tightening proposals
+    of the existing policies ``recommend --existing`` wrote to ``out/tighten/``) goes into
+    ``existing.tightening`` and the changes table of SUMMARY.md."""
     root = Path(out)
     report = build_report(rec, output_kind=output_kind)
     if written_into is not None:
         report["written_into"] = written_into
+    if tightening is not None and "existing" in report:
+        report["existing"]["tightening"] = tightening
     written: set[Path] = set()
     for ir, obj in zip(rec.ir, rec.policies, strict=True):
         rel = policy_path(ir)

@@ -53,7 +53,8 @@ def test_walkthrough_runs_as_written(tmp_path):
     assert "14 file(s) written into repo/ (see git diff there)" in done.stdout
     assert " shop/allow-cart.yaml\n" in done.stdout  # git status --short: a new file beside
     assert "## Against the existing policies" in done.stdout
-    assert "| unchanged (existing, not touched) |" in done.stdout
+    assert "| unchanged (existing, not touched) | 1 |" in done.stdout
+    assert "| proposed tightening (`tighten/`, not applied) | 1 |" in done.stdout
     assert done.stdout.rstrip().endswith("nothing to propose (summary: out/SUMMARY.md)")
 
     repo = tmp_path / "repo"

@@ -172,3 +172,25 @@ def test_with_existing_the_tightening_proposals_go_to_out_never_applied(tmp_path
     assert [p["policy"] for p in proof["proposals"]] == ["shop/api-ingress"]
     assert proof["proof"]["broken"] == 0
     assert {rel: (repo / rel).read_bytes() for rel in HAND_WRITTEN} == hand
+
+
+def test_the_changes_table_counts_the_proposed_tightening(tmp_path, repo):
+    out = tmp_path / "out"
+    result = _run(_flows(tmp_path, FLOWS), out, repo)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    proof = json.loads((out / "tighten/proof.json").read_text())
+    assert report["existing"]["tightening"] == len(proof["proposals"]) == 1
+    summary = (out / "SUMMARY.md").read_text()
+    assert "| proposed tightening (`tighten/`, not applied) | 1 |" in summary
+    assert summary.index("| unchanged (existing, not touched) |") < summary.index(
+        "| proposed tightening"
+    )
+
+
+def test_without_existing_the_changes_table_has_no_tightening_row(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["recommend", str(_flows(tmp_path, FLOWS)), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "existing" not in json.loads((out / "report.json").read_text())
+    assert "proposed tightening" not in (out / "SUMMARY.md").read_text()
