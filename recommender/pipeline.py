@@ -36,7 +36,7 @@ from .generate.synthesis import Synthesis, find_resolvers, synthesize
 from .ingest import aggregate_inputs, iter_flow_batches, write_parquet
 from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
-from .netpol.breadth import measure_breadth
+from .netpol.breadth import Breadth, measure_breadth
 from .netpol.evaluator import Evaluator
 from .options import SynthesisOptions
 from .results import Normalized, Observation, Recommendation, VerifyRun
@@ -228,13 +228,7 @@ def propose(
     replayed = _in_scope(replayed, ns)
     share, ok, total = coverage(replayed)
     with clock("breadth"):
-        breadth = measure_breadth(
-            evaluator,
-            obs.pods,
-            obs.workload_connections,
-            resolvers=synthesis.resolvers,
-            namespaces=ns if ns is not None else synthesis.namespaces,
-        )
+        breadth = _breadth(obs, evaluator, synthesis.resolvers, ns or synthesis.namespaces)
     if fitted is not None:
         fitted.after = Measure(share, ok, total, breadth)
     return Recommendation(
@@ -280,13 +274,7 @@ def _fit_existing(
     need = needs(replayed, before, obs.pods, obs.cluster)
     fitted = fit(synthesis.policies, found, isolated, need)
     share, ok, total = coverage(_in_scope(replayed, ns))
-    breadth = measure_breadth(
-        before,
-        obs.pods,
-        obs.workload_connections,
-        resolvers=synthesis.resolvers,
-        namespaces=ns if ns is not None else synthesis.namespaces,
-    )
+    breadth = _breadth(obs, before, synthesis.resolvers, ns or synthesis.namespaces)
     fit_ = ExistingFit(found, fitted.new, fitted.changed, Measure(share, ok, total, breadth))
     return dc_replace(synthesis, policies=fitted.ir), fitted.policies, fitted.union, fit_
 
@@ -313,12 +301,7 @@ def check(
         at_risk = _at_risk(obs, replayed, evaluator)
     share, ok, total = coverage(replayed)
     with clock("breadth"):
-        breadth = measure_breadth(
-            evaluator,
-            obs.pods,
-            obs.workload_connections,
-            resolvers=find_resolvers(obs.workload_connections),
-        )
+        breadth = _breadth(obs, evaluator, find_resolvers(obs.workload_connections))
     return VerifyRun(
         obs.counts,
         obs.excluded,
@@ -332,6 +315,18 @@ def check(
         policies=policies,
         inventory=obs.inventory,
         at_risk=at_risk,
+    )
+
+
+def _breadth(
+    obs: Observation,
+    evaluator: Evaluator,
+    resolvers: list[str],
+    namespaces: Sequence[str] | None = None,
+) -> Breadth:
+    """What ``evaluator``'s policies allow beyond the observed workload connections."""
+    return measure_breadth(
+        evaluator, obs.pods, obs.workload_connections, resolvers=resolvers, namespaces=namespaces
     )
 
 
