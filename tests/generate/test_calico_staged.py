@@ -105,10 +105,10 @@ def test_the_report_and_summary_name_the_kind_and_the_promote_step(proposals):
     assert "StagedKubernetesNetworkPolicy" not in (np_root / "SUMMARY.md").read_text()
 
 
-@pytest.mark.skipif(shutil.which("sed") is None, reason="the promote step is a sed command")
 def test_the_promote_command_turns_the_staged_files_into_the_networkpolicy_files(
     proposals, tmp_path
 ):
+    assert shutil.which("sed"), "the promote step is a sed command: sed must be installed"
     np_root, _ = proposals["networkpolicy"]
     staged_root, _ = proposals["calico-staged"]
     promoted = tmp_path / "proposal"
