@@ -36,13 +36,16 @@ from enum import StrEnum
 __all__ = [
     "ADMIN_TIER",
     "BASELINE_TIER",
+    "CILIUM_DENY_TIER",
     "DIRECTIONS",
+    "ENTITIES",
     "NETWORK_POLICY_TIER",
     "NS_NAME_LABEL",
     "OPERATORS",
     "Action",
     "ContainerPort",
     "Endpoint",
+    "FQDNMatch",
     "IPBlock",
     "Peer",
     "Policy",
@@ -105,6 +108,14 @@ class Endpoint:
     #: as Calico's ``pub``, whose actual addresses the log does not say); then ``ip`` is
     #: None and a side is allowed only when its matching rules together admit all of them.
     ranges: tuple[str, ...] = ()
+    #: DNS names this endpoint was reached by (lower case, no trailing dot), from the flow
+    #: logs (Hubble ``destination_names``, DNS answers, Calico ``dest_domains``): what a
+    #: Cilium ``toFQDNs`` peer is judged against. Empty: no name known.
+    names: tuple[str, ...] = ()
+    #: Cilium reserved identity of a non-pod endpoint as the log says it ("world", "host",
+    #: "remote-node", "kube-apiserver", "health", "init", "ingress", "unmanaged"), or None:
+    #: what a Cilium entity peer is judged against (with ``kind`` when it is None).
+    reserved: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,19 +236,59 @@ class IPBlock:
         return self.network.num_addresses - sum(e.num_addresses for e in self.excepts)
 
 
+#: Cilium entities a peer may name (``toEntities`` / ``fromEntities``).
+ENTITIES = (
+    "all",
+    "world",
+    "world-ipv4",
+    "world-ipv6",
+    "cluster",
+    "host",
+    "remote-node",
+    "kube-apiserver",
+    "ingress",
+    "health",
+    "init",
+    "unmanaged",
+)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FQDNMatch:
+    """A Cilium ``toFQDNs`` entry: ``name`` (``matchName``, exact) or ``pattern``
+    (``matchPattern``, ``*`` wildcards), both lower case without a trailing dot."""
+
+    name: str | None = None
+    pattern: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Peer:
-    """Who a rule admits on the other side: an address block, or pods.
+    """Who a rule admits on the other side.
 
-    ``block`` set: the addresses of the block (pods too, by their IP, when the evaluator's
-    ``ipblock_matches_pods`` is on). Otherwise pods only: those of the namespaces
-    ``namespaces`` selects (None: the policy's own namespace) whose labels ``pods`` selects
-    (None: every pod of those namespaces). A rule whose ``peers`` is None admits any peer.
+    Exactly one of these kinds, except that ``block`` may come with ``pods`` /
+    ``namespaces`` (Calico's ``nets`` with a ``selector``: both must match):
+
+    * ``block``: the addresses of the block (pods too, by their IP, when the evaluator's
+      ``ipblock_matches_pods`` is on).
+    * ``pods`` / ``namespaces``: pods only: those of the namespaces ``namespaces`` selects
+      (None: the policy's own namespace; for a cluster-scoped policy, every namespace)
+      whose labels ``pods`` selects (None: every pod of those namespaces).
+    * ``entity``: a Cilium entity (:data:`ENTITIES`), judged on the endpoint's ``kind``
+      and ``reserved`` identity.
+    * ``fqdn``: a Cilium ``toFQDNs`` entry, judged on the endpoint's observed ``names``.
+    * ``nodes``: nodes by their labels (AdminNetworkPolicy ``nodes`` peers); node labels
+      are not in flow logs, so a rule with such a peer is compiled ``unjudged``.
+
+    A rule whose ``peers`` is None admits any peer.
     """
 
     pods: Selector | None = None
     namespaces: Selector | None = None
     block: IPBlock | None = None
+    entity: str | None = None
+    fqdn: FQDNMatch | None = None
+    nodes: Selector | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,19 +346,38 @@ class Rule:
     peers: tuple[Peer, ...] | None = None
     ports: tuple[PortMatch, ...] | None = None
     action: Action = Action.ALLOW
+    #: Why the rule cannot be judged exactly ("" = it can): an L7 HTTP rule, ICMP types,
+    #: a field outside the subset the reader compiles. Its L3/L4 part is compiled; a
+    #: connection it matches is counted unjudged, never allowed or denied on its word.
+    unjudged: str = ""
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Tier:
-    """A precedence tier: lower ``order`` is considered first."""
+    """A precedence tier: lower ``order`` is considered first.
 
-    order: int
+    Inside a tier, the policies that select the endpoint for a direction are walked in
+    (priority, key) order and their rules in source order; the first rule that matches
+    decides (``allow`` / ``deny`` end the evaluation, ``pass`` goes to the next tier). When
+    such policies exist but no rule matches, ``default`` decides: "deny" (NetworkPolicy's
+    isolation, Calico's end-of-tier deny), "pass" (admin tiers), or "allow". No selecting
+    policy: the next tier. After the last tier: allowed.
+
+    The orders are Calico's (its AdminNetworkPolicy tier 1,000, ``default`` tier
+    1,000,000 where Kubernetes NetworkPolicy lives, baseline 10,000,000), so a Calico
+    reader places its own tiers by their ``spec.order``."""
+
+    order: float
     name: str
+    default: str = "deny"
 
 
-ADMIN_TIER = Tier(100, "admin")
-NETWORK_POLICY_TIER = Tier(200, "networkpolicy")
-BASELINE_TIER = Tier(300, "baseline")
+ADMIN_TIER = Tier(1_000, "admin", "pass")
+#: Cilium deny rules win over any allow: they sit in a tier of their own just before the
+#: allow rules' tier, and pass what they do not deny.
+CILIUM_DENY_TIER = Tier(999_999, "cilium-deny", "pass")
+NETWORK_POLICY_TIER = Tier(1_000_000, "networkpolicy", "deny")
+BASELINE_TIER = Tier(10_000_000, "baseline", "pass")
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +401,15 @@ class Policy:
     #: Directions with rules written that ``isolates`` does not list: they have no effect,
     #: so they are not part of equality.
     ignored: tuple[str, ...] = field(default=(), compare=False)
+    #: The object's kind ("NetworkPolicy", "CiliumNetworkPolicy", ...): names in reports,
+    #: and tells apart two objects of different kinds with the same name.
+    kind: str = "NetworkPolicy"
+    #: Cluster-scoped policies only: the namespaces whose pods ``subject`` may select
+    #: (None: every namespace).
+    namespaces: Selector | None = None
+    #: What the reader could not compile for the whole policy, one line each (features
+    #: outside the subset); a rule's own reason is on :attr:`Rule.unjudged`.
+    unjudged: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def key(self) -> str:
