@@ -110,3 +110,32 @@ def test_unjudged_traffic_is_counted_apart_and_named(shop):
     assert any("shop/allow-cart ingress[0]: not judged: L7 HTTP rules" in line for line in lines)
     doc = report_json(run)
     assert sum(g["connections"] for g in doc["unjudged"]) == len(unknown)
+
+
+def test_a_deny_tier_policy_denies_and_is_named(shop):
+    """A Cilium deny rule on the cart's ingress (its own policy in the deny tier) wins over
+    the proposal's allow: the cart's observed ingress is denied, explained by that rule."""
+    from dataclasses import replace
+
+    from recommender.netpol.model import CILIUM_DENY_TIER, Action, Rule
+
+    flows, policies = shop
+    compiled = compile_policies(policies)
+    cart = next(p for p in compiled if p.key == "shop/allow-cart")
+    deny = replace(
+        cart,
+        kind="CiliumNetworkPolicy",
+        tier=CILIUM_DENY_TIER,
+        isolates=("ingress",),
+        rules=(Rule("ingress", 0, None, None, Action.DENY),),
+    )
+    run = verify_policies([*compiled, deny], [flows])
+    denied = run.denied
+    assert len(denied) > 0 and run.covered < run.judged
+    assert all(
+        "denied by CiliumNetworkPolicy shop/allow-cart ingress[0]" in r for r in denied["reasons"]
+    )
+    groups = denied_groups(run)
+    assert groups and all(
+        "CiliumNetworkPolicy shop/allow-cart" in d.isolated_by for g in groups for d in g.denials
+    )
