@@ -309,3 +309,20 @@ def test_pvt_leaves_out_the_inventory_service_addresses_and_pod_ranges(tmp_path)
         x for x in rec.synthesis.external if x["kind"] == "private" and x["cidr"] == "10.0.0.0/8"
     )
     assert {"10.96.7.7/32", "10.244.0.0/24"} <= set(ten["except"])
+
+
+def test_unjudged_traffic_is_counted_apart_not_at_risk():
+    """An orphan reply whose request meets a rule the evaluator cannot judge (an L7 rule on
+    db's ingress) is neither at risk nor passing: it is counted as not judged."""
+    from recommender.netpol.model import Policy, Rule, Selector
+    from recommender.pipeline import check, observe_flows
+
+    rows = _base() + [flow(DB, API, 42001, sport=6379, is_reply=True)]
+    l7 = Rule("ingress", 0, None, None, unjudged="L7 HTTP rules")
+    db = Policy("db", "data", Selector(), ("ingress",), (l7,), kind="CiliumNetworkPolicy")
+    run = check([db], observe_flows(flows_table(rows)))
+    assert run.at_risk.total == 0
+    assert run.at_risk.unjudged == 1
+    assert run.at_risk.to_dict()["unjudged"] == 1
+    assert any("1 connection(s) not judged" in line for line in run.at_risk.lines())
+    assert len(run.unjudged) == 1 and len(run.denied) == 0

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..netpol.classes import PolicyIndex
 from ..netpol.evaluator import Evaluator
-from ..netpol.model import Endpoint, Policy
+from ..netpol.model import Action, Endpoint, Policy
 from ..netpol.text import rule_text
 from ..verify import PodIndex, pod_classes
 from .addresses import AddressSummary, summarize_addresses
@@ -58,17 +58,18 @@ class Denial:
 
 
 def _denial(
-    direction: str, subject: str, isolated_by: Sequence[str], by_key: Mapping[str, Policy]
+    direction: str,
+    subject: str,
+    isolated_by: Sequence[str],
+    by_key: Mapping[str, Sequence[Policy]],
 ) -> Denial:
     admits: list[str] = []
     for key in isolated_by:
-        policy = by_key.get(key)
-        if policy is None:
-            continue
-        for rule in policy.rules_of(direction):
-            text = rule_text(rule, policy.namespace)  # type: ignore[arg-type]
-            if text not in admits:
-                admits.append(text)
+        for policy in by_key.get(key, ()):
+            for rule in policy.rules_of(direction):
+                text = rule_text(rule, policy.namespace)  # type: ignore[arg-type]
+                if rule.action == Action.ALLOW and text not in admits:
+                    admits.append(text)
     return Denial(direction, subject, tuple(isolated_by), tuple(admits))
 
 
@@ -209,7 +210,7 @@ def _accumulate(denied: pd.DataFrame, sides: _Sides) -> dict[tuple, _Acc]:
     return accs
 
 
-def _group(key: tuple, acc: _Acc, by_key: Mapping[str, Policy]) -> DeniedGroup:
+def _group(key: tuple, acc: _Acc, by_key: Mapping[str, Sequence[Policy]]) -> DeniedGroup:
     src, s_kind, dst, d_kind, protocol, port = key
     src_sum = summarize_addresses(s_kind, acc.src_ips) if src is None else None
     dst_sum = summarize_addresses(d_kind, acc.dst_ips) if dst is None else None
@@ -237,10 +238,16 @@ def denied_groups(run: VerifyRun, evaluator: Evaluator | None = None) -> list[De
     by source, destination, protocol, port)."""
     replayed = run.replayed
     denied = replayed[~replayed["allowed"] & ~replayed["exempt"]]
+    if "unjudged" in denied.columns:  # unknown verdicts are counted apart, never denied
+        denied = denied[[not refs for refs in denied["unjudged"].tolist()]]
     if not len(denied):
         return []
     evaluator = evaluator or Evaluator(run.policies)
-    by_key = {p.key: p for p in evaluator.policies}
+    # By label (the kind first when not NetworkPolicy), as verdicts name the policies; one
+    # object may have compiled into a policy per tier (a Cilium policy's deny part).
+    by_key: dict[str, list[Policy]] = {}
+    for p in evaluator.policies:
+        by_key.setdefault(p.label, []).append(p)
     accs = _accumulate(denied, _Sides(evaluator, run.pods))
     groups = [_group(key, acc, by_key) for key, acc in accs.items()]
     groups.sort(
@@ -289,7 +296,8 @@ class _Sides:
         ev = self.evaluator
         egress = tuple(ev.policies_selecting(src, "egress")) if src is not None else ()
         ingress = tuple(ev.policies_selecting(dst, "ingress")) if dst is not None else ()
-        if egress and ingress:  # both sides isolated: which one denies takes an evaluation
+        tiered = not ev.network_policy_only and src is not None and dst is not None
+        if tiered or (egress and ingress):  # which side denies takes an evaluation
             verdict = ev.evaluate(src, dst, protocol, port)  # type: ignore[arg-type]
             return tuple(
                 (v.direction, v.isolated_by)

@@ -95,10 +95,10 @@ def rule_uses(
     for policy in sorted(policies, key=lambda p: p.key):
         for direction in DIRECTIONS:
             for rule in policy.rules_of(direction):
-                ref = RuleRef(policy.namespace, policy.name, direction, rule.index)  # type: ignore[arg-type]
+                ref = RuleRef.of(policy, rule)
                 out.append(
                     RuleUse(
-                        policy.key,
+                        policy.label,
                         ref,
                         conns[ref],
                         flows[ref],
