@@ -43,7 +43,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .calico_selector import Dnf, SelectorError, compile_expression, conjoin
@@ -628,6 +628,10 @@ def _spec(obj: Mapping, kind: str, where: str) -> Mapping:
     return spec
 
 
+def _tainted(rule: Rule, reasons: Sequence[str]) -> Rule:
+    return replace(rule, unjudged="; ".join(r for r in (rule.unjudged, *reasons) if r))
+
+
 def compile_object(
     obj: Mapping,
     *,
@@ -668,6 +672,8 @@ def compile_object(
     subjects = _subject_terms(spec, ctx, where)
     if not subjects:
         ctx.notes.append(f"{where}.selector: selects no endpoint")
+    if ctx.unjudged:  # the evaluator judges rules: what the policy cannot state taints each
+        rules = [_tainted(r, ctx.unjudged) for r in rules]
     name = f"staged:{name}" if kind in _STAGED else name
     return [
         Policy(

@@ -15,8 +15,10 @@ from recommender.generate.ir import Peer, PolicyIR, PortSpec, Rule
 from recommender.generate.k8s import render_policy
 from recommender.netpol.calico import compile_object
 from recommender.netpol.calico_selector import compile_expression, conjoin
+from recommender.netpol.evaluator import Evaluator
 from recommender.netpol.model import Selector
 from recommender.netpol.networkpolicy import compile_policy
+from recommender.verify import replay
 
 CRDS = SHARED / "schemas/calico/projectcalico.org-v3"
 
@@ -252,3 +254,34 @@ def test_read_back_the_calico_policies_admit_what_the_networkpolicies_admit(rec)
         assert calico.isolates == k8s.isolates
         assert _pairs(calico) == _pairs(k8s), ir.name
         assert not calico.unjudged and not any(r.unjudged for r in calico.rules)
+
+
+#: A policy that passes everything on from Calico's admin tier: it changes no verdict, and
+#: makes the evaluator walk the tiers instead of its additive NetworkPolicy fast path.
+PASS_ALL = {
+    "apiVersion": "projectcalico.org/v3",
+    "kind": "GlobalNetworkPolicy",
+    "metadata": {"name": "pass-all"},
+    "spec": {"tier": "kube-admin", "types": ["Ingress", "Egress"], "ingress": [{"action": "Pass"}]},
+}
+
+
+@pytest.mark.parametrize(("staged", "tiered"), [(False, False), (True, False), (False, True)])
+def test_round_trip_gives_the_networkpolicy_verdicts_on_the_sample(rec, staged, tiered):
+    """Emit -> read -> evaluate: every observed connection of the sample gets the verdict the
+    NetworkPolicy rendering of the same IR gives it (and the proposal allows them all)."""
+    calico = [p for ir in rec.ir for p in compile_object(render_calico(ir, staged=staged))]
+    if tiered:
+        calico += compile_object(PASS_ALL)
+    assert Evaluator(calico).network_policy_only is not tiered
+    obs = rec.observation
+    verdicts = {}
+    for name, evaluator in (("k8s", Evaluator(rec.policies)), ("calico", Evaluator(calico))):
+        replayed = replay(
+            obs.connections, evaluator, obs.pods, share_classes=False, cluster=obs.cluster
+        )
+        verdicts[name] = replayed[["exempt", "allowed"]]
+    assert not verdicts["calico"]["allowed"].empty
+    assert verdicts["calico"].equals(verdicts["k8s"])
+    judged = verdicts["calico"][~verdicts["calico"]["exempt"]]
+    assert judged["allowed"].all() == (rec.coverage == 1.0)

@@ -69,6 +69,8 @@ SA = (
     "service accounts are not in flow logs"
 )
 TIER_UNKNOWN = "{}: spec.tier: Tier internal-access not given: its order is unknown"
+SGNP_TIER = TIER_UNKNOWN.format("StagedGlobalNetworkPolicy internal-access.allow-tcp-6379")
+SNP_TIER = TIER_UNKNOWN.format("StagedNetworkPolicy production/internal-access.allow-tcp-6379")
 
 #: file -> every policy it compiles to: (kind, key, rule unjudged reasons, policy unjudged);
 #: or the refusal of the object the reader does not read.
@@ -104,8 +106,8 @@ REAL_FILES = {
         (
             "StagedGlobalNetworkPolicy",
             "staged:internal-access.allow-tcp-6379",
-            (),
-            (TIER_UNKNOWN.format("StagedGlobalNetworkPolicy internal-access.allow-tcp-6379"),),
+            (SGNP_TIER, SGNP_TIER),  # the policy's reason taints each rule
+            (SGNP_TIER,),
         ),
     ],
     "docs-v3.32/reference-stagedkubernetesnetworkpolicy.yaml": (
@@ -115,8 +117,8 @@ REAL_FILES = {
         (
             "StagedNetworkPolicy",
             "production/staged:internal-access.allow-tcp-6379",
-            (),
-            (TIER_UNKNOWN.format("StagedNetworkPolicy production/internal-access.allow-tcp-6379"),),
+            (SNP_TIER, SNP_TIER),
+            (SNP_TIER,),
         ),
     ],
 }
@@ -360,10 +362,12 @@ def test_calico_namespace_labels_in_subjects():
 
 
 def test_service_account_subjects_are_unjudged():
-    pol = one({"serviceAccountSelector": "role == 'x'"})
-    assert pol.unjudged == (
-        "NetworkPolicy shop/p: spec.serviceAccountSelector: service accounts are not in flow logs",
+    pol = one({"serviceAccountSelector": "role == 'x'", "ingress": [{"action": "Allow"}]})
+    reason = (
+        "NetworkPolicy shop/p: spec.serviceAccountSelector: service accounts are not in flow logs"
     )
+    assert pol.unjudged == (reason,)
+    assert pol.rules[0].unjudged == reason
     assert one({"serviceAccountSelector": "all()"}).unjudged == ()
 
 
