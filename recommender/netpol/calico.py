@@ -206,6 +206,11 @@ def _identity(obj: Mapping, position: int) -> tuple[str, str | None, str]:
     return kind, namespace, name
 
 
+def _type_of(obj: Mapping) -> tuple[str, str]:
+    """(apiVersion, kind) as text, whatever their type, for lookups and messages."""
+    return str(obj.get("apiVersion")), str(obj.get("kind"))
+
+
 def _label(kind: str, namespace: str | None, name: str) -> str:
     return f"{kind} {name if namespace is None else f'{namespace}/{name}'}"
 
@@ -518,7 +523,7 @@ def _compile_rule(raw: Any, direction: str, index: int, ctx: _Context) -> Rule |
     if action == "Log":
         ctx.notes.append(f"{where}: action Log decides nothing: skipped")
         return None
-    if action not in _ACTIONS:
+    if not isinstance(action, str) or action not in _ACTIONS:
         raise _fail(f"{where}.action", f"must be Allow, Deny, Pass or Log, got {action!r}")
     reasons = [f"{where}.{k}: {why}" for k, why in _RULE_UNJUDGED.items() if rule.get(k)]
     entities = {}
@@ -645,11 +650,9 @@ def compile_object(
     ``network_sets``: those given beside it (:func:`compile_tier`,
     :func:`compile_network_set`); ``notes`` collects what was skipped (Log rules, ...)."""
     obj = _as_mapping(obj, f"object #{position}")
-    if (obj.get("apiVersion"), obj.get("kind")) not in KINDS:
-        raise _fail(
-            f"object #{position}",
-            f"{obj.get('apiVersion')} {obj.get('kind')} is not a Calico policy",
-        )
+    ident = _type_of(obj)
+    if ident not in KINDS:
+        raise _fail(f"object #{position}", f"{ident[0]} {ident[1]} is not a Calico policy")
     kind, namespace, name = _identity(obj, position)
     label = _label(kind, namespace, name)
     ctx = _Context(label, namespace, tiers or {}, network_sets, notes if notes is not None else [])
@@ -705,7 +708,7 @@ def compile_objects(objs: Iterable[Any]) -> tuple[list[Policy], list[str]]:
     seen: set[tuple] = set()
     for position, obj in enumerate(objs):
         obj = _as_mapping(obj, f"object #{position}")
-        ident = (obj.get("apiVersion"), obj.get("kind"))
+        ident = _type_of(obj)
         if ident not in KINDS | SET_KINDS | {_TIER_KIND}:
             raise _fail(f"object #{position}", f"{ident[0]} {ident[1]} is not a Calico kind")
         key = _identity(obj, position)

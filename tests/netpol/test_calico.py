@@ -9,6 +9,7 @@ policy sorter (``felix/calc/policy_sorter.go``: a missing order sorts as +infini
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import math
 
@@ -639,3 +640,45 @@ def test_a_network_set_with_unknown_domains_is_refused():
         PolicyError, match="GlobalNetworkSet s: spec.allowedEgressDomains: domain sets"
     ):
         compile_network_set(obj)
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile objects: refused in one line, never another exception
+# --------------------------------------------------------------------------------------------
+
+_VALUES = [None, 1, -1, 1.5, True, "", "x", "a ==", "1:2", [], [None], [1], {}, {"a": 1}]
+
+
+def _paths(obj, prefix=()):
+    if prefix:
+        yield prefix
+    items = (
+        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    )
+    for key, value in items:
+        yield from _paths(value, (*prefix, key))
+
+
+def _set(obj, path, value):
+    for key in path[:-1]:
+        obj = obj[key]
+    obj[path[-1]] = value
+
+
+@pytest.mark.parametrize("rel", [r for r, e in sorted(REAL_FILES.items()) if isinstance(e, list)])
+def test_every_field_of_the_real_files_replaced_by_junk_is_read_or_refused(rel):
+    docs = _docs(REAL / rel)
+    tried = 0
+    for i, doc in enumerate(docs):
+        for path in _paths(doc):
+            for value in _VALUES:
+                mutated = copy.deepcopy(docs)
+                _set(mutated[i], path, value)
+                try:
+                    policies, notes = compile_objects(mutated)
+                except PolicyError as exc:
+                    assert "\n" not in str(exc)
+                else:
+                    assert isinstance(policies, list) and isinstance(notes, list)
+                tried += 1
+    assert tried > 0

@@ -219,3 +219,21 @@ def test_a_value_with_both_quotes_cannot_be_quoted():
 )
 def test_label_keys(key, ok):
     assert is_label_key(key) is ok
+
+
+def test_random_text_parses_or_is_refused_never_crashes():
+    import random
+
+    pieces = [*"ab ()!&|=' \"{},", "has(", "all()", "global()", " in ", " not in ", "==", "!="]
+    pieces += [" contains ", "&&", "||", "a", "b.c/d"]
+    rng = random.Random(12)
+    parsed = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        try:
+            dnf = compile_expression(text)
+        except SelectorError:
+            continue
+        parsed += 1
+        assert all(isinstance(t, Selector) for t in dnf.terms)
+    assert parsed > 100
