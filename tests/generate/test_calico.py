@@ -13,6 +13,7 @@ import recommender
 from recommender.generate.calico import RenderError, render_calico, selector_expression
 from recommender.generate.ir import Peer, PolicyIR, PortSpec, Rule
 from recommender.generate.k8s import render_policy
+from recommender.netpol.breadth import measure_breadth
 from recommender.netpol.calico import compile_object
 from recommender.netpol.calico_selector import compile_expression, conjoin
 from recommender.netpol.evaluator import Evaluator
@@ -285,3 +286,22 @@ def test_round_trip_gives_the_networkpolicy_verdicts_on_the_sample(rec, staged, 
     assert verdicts["calico"].equals(verdicts["k8s"])
     judged = verdicts["calico"][~verdicts["calico"]["exempt"]]
     assert judged["allowed"].all() == (rec.coverage == 1.0)
+
+
+def test_the_calico_rendering_has_the_networkpolicy_breadth(rec):
+    """The issue's bar: the sample proposal in this kind allows what the NetworkPolicy one
+    allows, no more: the same breadth, counted over the policies read back."""
+    calico = [p for ir in rec.ir for p in compile_object(render_calico(ir))]
+    obs = rec.observation
+    figures = {}
+    for name, policies in (("k8s", rec.policies), ("calico", calico)):
+        breadth = measure_breadth(
+            Evaluator(policies),
+            obs.pods,
+            obs.workload_connections,
+            resolvers=rec.synthesis.resolvers,
+            namespaces=rec.synthesis.namespaces,
+        )
+        figures[name] = (breadth.in_cluster, breadth.universe, breadth.external_addresses)
+    assert figures["k8s"][1] > 0  # counted (a set breadth cannot count gets zeros)
+    assert figures["calico"] == figures["k8s"]
