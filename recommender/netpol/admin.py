@@ -16,9 +16,9 @@ documentation and the project's API overview (``site-src/api-overview.md``):
   every namespace). A policy applies to the directions it has rules for; it never
   isolates (no implicit deny).
 * Peers: ``namespaces``, ``pods``; egress also ``networks`` (CIDRs), ``nodes`` (compiled,
-  rule ``unjudged``: node labels are not in flow logs) and ``domainNames`` (exact names as
-  :attr:`Peer.fqdn`; a ``*.`` wildcard matches one or more labels, which the model's
-  pattern does not state, so such a rule is ``unjudged``).
+  rule ``unjudged``: node labels are not in flow logs) and ``domainNames`` (Allow/Accept
+  rules only) as :attr:`Peer.fqdn`: an exact name, or ``*.example.com``, which "matches one
+  or more entire labels" (the CRD), as the pattern ``**.example.com``.
 * Ports: v1alpha1 ``ports`` (``portNumber``, ``portRange``, ``namedPort``); v1alpha2
   ``protocols`` (``tcp``/``udp``/``sctp`` with a ``destinationPort`` number or range, or
   ``destinationNamedPort``). A named port carries no protocol: it matches the container port
@@ -88,9 +88,6 @@ _DOMAIN_RE = re.compile(
 )
 _CNP_TIERS = {"Admin": ADMIN_TIER, "Baseline": BASELINE_TIER}
 _NODES_UNJUDGED = "nodes peer: node labels are not in flow logs"
-_WILDCARD_UNJUDGED = (
-    "domainNames {name!r}: '*.' matches one or more labels, which the compiled model does not state"
-)
 _SAME_LABELS_UNJUDGED = (
     "namespaces.{field}: relates the peer's namespace labels to the subject's, which the "
     "compiled model does not state"
@@ -246,20 +243,20 @@ def _networks(raw: Any, where: str) -> list[Peer]:
     return peers
 
 
-def _domain_names(raw: Any, action: Action, where: str) -> tuple[list[Peer], list[str]]:
+def _domain_names(raw: Any, action: Action, where: str) -> list[Peer]:
+    """Exact names, and ``*.`` wildcards of one or more whole labels (the pattern ``**.``)."""
     if action is not Action.ALLOW:
         raise PolicyError(f"{where}: domainNames is only supported in Allow/Accept rules")
-    peers, unjudged = [], []
+    peers = []
     for i, name in enumerate(_list(raw, where, required=True)):
         if not isinstance(name, str) or not _DOMAIN_RE.match(name):
             raise PolicyError(f"{where}[{i}]: invalid domain name {name!r}")
         text = name.lower().rstrip(".")
         if text.startswith("*."):
-            peers.append(Peer(fqdn=FQDNMatch(pattern=text)))
-            unjudged.append(_WILDCARD_UNJUDGED.format(name=name))
+            peers.append(Peer(fqdn=FQDNMatch(pattern="*" + text)))
         else:
             peers.append(Peer(fqdn=FQDNMatch(name=text)))
-    return peers, unjudged
+    return peers
 
 
 def _peers(
@@ -280,7 +277,7 @@ def _peers(
         return [Peer(nodes=compile_selector(peer[field] or {}, here))], [_NODES_UNJUDGED]
     if field == "networks":
         return _networks(peer[field], here), []
-    return _domain_names(peer[field], action, here)
+    return _domain_names(peer[field], action, here), []
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,10 +12,12 @@ import yaml
 from conftest import SHARED
 
 from recommender.netpol.admin import KINDS, compile_object
+from recommender.netpol.identities import fqdn_matches
 from recommender.netpol.model import (
     ADMIN_TIER,
     BASELINE_TIER,
     Action,
+    Endpoint,
     FQDNMatch,
     IPBlock,
     Peer,
@@ -246,18 +248,25 @@ def test_a_nodes_peer_is_compiled_and_unjudged():
     assert rule.unjudged == "nodes peer: node labels are not in flow logs"
 
 
-def test_domain_names_exact_are_judged_and_wildcards_unjudged():
-    exact = _anp([{"action": "Allow", "to": [{"domainNames": ["API.Example.com."]}]}])
-    (rule,) = compile_object(exact)[0].rules
-    assert rule.peers == (Peer(fqdn=FQDNMatch(name="api.example.com")),)
-    assert rule.unjudged == ""
-    wild = _anp([{"action": "Allow", "to": [{"domainNames": ["*.example.com"]}]}])
-    (rule,) = compile_object(wild)[0].rules
-    assert rule.peers == (Peer(fqdn=FQDNMatch(pattern="*.example.com")),)
-    assert rule.unjudged == (
-        "domainNames '*.example.com': '*.' matches one or more labels, which the compiled "
-        "model does not state"
+def test_domain_names_exact_and_wildcard_of_one_or_more_labels():
+    names = ["API.Example.com.", "*.kubernetes.io"]
+    (rule,) = compile_object(_anp([{"action": "Allow", "to": [{"domainNames": names}]}]))[0].rules
+    assert rule.peers == (
+        Peer(fqdn=FQDNMatch(name="api.example.com")),
+        Peer(fqdn=FQDNMatch(pattern="**.kubernetes.io")),
     )
+    assert rule.unjudged == ""
+    # the CRD's own examples of '*.kubernetes.io', judged on the observed names
+    wildcard = rule.peers[1].fqdn
+    for name, matches in [
+        ("www.kubernetes.io", True),
+        ("latest.blog.kubernetes.io", True),
+        ("kubernetes.io", False),
+        ("wikipedia.org", False),
+        ("my-kubernetes.io", False),
+    ]:
+        outside = Endpoint(kind="external", ip="203.0.113.7", names=(name,))
+        assert fqdn_matches(wildcard, outside) is matches, name
 
 
 @pytest.mark.parametrize("field", ["sameLabels", "notSameLabels"])
