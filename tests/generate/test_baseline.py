@@ -20,8 +20,12 @@ from recommender.generate.baseline import (
 )
 from recommender.generate.ir import Peer, PolicyIR
 from recommender.netpol.admin import compile_object
-from recommender.netpol.model import BASELINE_TIER, Action, Selector
+from recommender.netpol.endpoints import pod_endpoint
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import BASELINE_TIER, Action, Endpoint, Selector
+from recommender.netpol.networkpolicy import compile_policies
 from recommender.selectors import Selection
+from recommender.verify import replay
 
 SCHEMAS = SHARED / "schemas/network-policy-api"
 #: The CRD of each baseline kind: (file under a channel directory, served version).
@@ -267,3 +271,86 @@ def test_the_crd_schema_refuses_what_the_api_server_would(validators, rendered, 
         node = node[key]
     node[path[-1]] = value
     assert all(_errors(validators, kind, obj).values())
+
+
+# --------------------------------------------------------------------------------------------
+# The baseline judged: the same verdicts as the per-namespace default-denies
+# --------------------------------------------------------------------------------------------
+
+
+def _is_default_deny(obj) -> bool:
+    return obj["metadata"].get("annotations", {}).get("netpol-recommender/role") == "default-deny"
+
+
+def _evaluators(rec, baseline):
+    """(the NetworkPolicy proposal, the same with its default-denies replaced by
+    ``baseline``), each as an evaluator."""
+    np_version = compile_policies(rec.policies)
+    workloads = compile_policies([p for p in rec.policies if not _is_default_deny(p)])
+    assert len(workloads) == len(np_version) - 4  # one default-deny per covered namespace
+    return Evaluator(np_version), Evaluator(workloads + compile_object(baseline))
+
+
+@pytest.mark.parametrize("kind", BASELINE_KINDS)
+def test_the_baseline_proposal_allows_every_observed_connection_the_np_one_does(
+    rec, rendered, kind
+):
+    obs = rec.observation
+    with_np, with_baseline = _evaluators(rec, rendered[kind])
+    a = replay(obs.connections, with_np, obs.pods, share_classes=False, cluster=obs.cluster)
+    b = replay(obs.connections, with_baseline, obs.pods, share_classes=False, cluster=obs.cluster)
+    assert len(a) == len(obs.connections) > 100
+    assert a["allowed"].tolist() == b["allowed"].tolist()
+    assert a["exempt"].tolist() == b["exempt"].tolist()
+    assert all(a["allowed"])  # coverage 100%: every observed connection
+
+
+@pytest.mark.parametrize("kind", BASELINE_KINDS)
+def test_and_every_pod_pair_on_every_observed_port_alike(rec, rendered, kind):
+    obs = rec.observation
+    with_np, with_baseline = _evaluators(rec, rendered[kind])
+    pods = [pod_endpoint(row) for row in obs.pods.itertuples(index=False)]
+    ports = sorted(set(zip(obs.connections["protocol"], obs.connections["port"], strict=True)))
+    assert ("UDP", 53) in ports and len(pods) == 24
+    differ, allowed = [], 0
+    for src in pods:
+        for dst in pods:
+            for protocol, port in ports:
+                x = with_np.evaluate(src, dst, protocol, int(port))
+                y = with_baseline.evaluate(src, dst, protocol, int(port))
+                allowed += x.allowed
+                if (x.allowed, x.judged) != (y.allowed, y.judged):
+                    differ.append((src.name, dst.name, protocol, port))
+    assert differ == []
+    assert 0 < allowed < len(pods) ** 2 * len(ports)  # some allowed, most denied
+
+
+def test_where_they_differ_a_pod_no_workload_policy_selects(rec, rendered):
+    """The baseline's documented difference: a pod of a covered namespace that no workload
+    policy selects (none in the sample) may resolve names, and ingress from outside the
+    cluster reaches it (these kinds' ingress peers are pods and namespaces only); pods still
+    cannot reach it, nor it them."""
+    with_np, with_baseline = _evaluators(rec, rendered["cluster-network-policy"])
+    quiet = Endpoint(
+        kind="pod",
+        ip="10.244.9.9",
+        namespace="shop",
+        labels={"app.kubernetes.io/name": "quiet"},
+        namespace_labels={"kubernetes.io/metadata.name": "shop"},
+        name="quiet-0",
+    )
+    pods = {r.pod: pod_endpoint(r) for r in rec.observation.pods.itertuples(index=False)}
+    coredns, cart = pods["coredns-sttmdgf6n-6lt95"], pods["cart-4wr7nsxsp-dxmvt"]
+    internet = Endpoint(kind="external", ip="198.51.100.7", name="198.51.100.7")
+    cases = [
+        (quiet, coredns, "UDP", 53, False, True),
+        (quiet, coredns, "TCP", 53, False, True),
+        (internet, quiet, "TCP", 443, False, True),
+        (quiet, coredns, "TCP", 9153, False, False),
+        (quiet, internet, "TCP", 443, False, False),
+        (quiet, cart, "TCP", 8080, False, False),
+        (cart, quiet, "TCP", 8080, False, False),
+    ]
+    for src, dst, protocol, port, np_allows, baseline_allows in cases:
+        assert with_np.evaluate(src, dst, protocol, port).allowed is np_allows
+        assert with_baseline.evaluate(src, dst, protocol, port).allowed is baseline_allows
