@@ -15,7 +15,9 @@ documentation and the project's API overview (``site-src/api-overview.md``):
   (``namespaceSelector`` x ``podSelector``; v1alpha2 may leave out ``namespaceSelector``:
   every namespace). A policy applies to the directions it has rules for; it never
   isolates (no implicit deny).
-* Peers: ``namespaces``, ``pods``; egress also ``networks`` (CIDRs), ``nodes`` (compiled,
+* Peers: ``namespaces``, ``pods``; egress also ``networks`` (CIDRs, which match pod
+  addresses too: "cluster-internal traffic will be checked against the rule as well", so
+  the evaluator's ``ipblock_matches_pods``, its default, must stay on), ``nodes`` (compiled,
   rule ``unjudged``: node labels are not in flow logs) and ``domainNames`` (Allow/Accept
   rules only) as :attr:`Peer.fqdn`: an exact name, or ``*.example.com``, which "matches one
   or more entire labels" (the CRD), as the pattern ``**.example.com``.
@@ -148,8 +150,7 @@ def _mapping(value: Any, where: str) -> Mapping:
 
 
 def _list(value: Any, where: str, *, required: bool = False) -> Sequence:
-    """A list field; missing is empty unless ``required``; present lists need an item
-    (every list of these CRDs has ``minItems: 1`` or is optional)."""
+    """A list field; missing (or null) is empty, unless ``required``."""
     if value is None:
         if required:
             raise PolicyError(f"{where}: is required")
