@@ -39,7 +39,7 @@ from .class_space import ClassSpace
 from .classes import PolicyIndex, pod_classes_of
 from .endpoints import container_ports
 from .evaluator import Evaluator, Verdict
-from .model import Policy
+from .model import IPBlock, Policy, Rule
 
 __all__ = [
     "DNS_PORTS",
@@ -102,6 +102,11 @@ class Breadth:
     ports: int = 0
     #: Workloads with at least one pod of known labels.
     workloads: int = 0
+    #: Per rule (``ns/name direction[index]``, the text of a ``RuleRef``), when measured
+    #: with ``per_rule``: the broad elements the rule matched on its side of an allowed
+    #: pair, plus its ipBlocks' external addresses x ports. Rules that allow nothing broad
+    #: are absent. Not in :meth:`to_dict` (the per-policy figures are).
+    per_rule: dict[str, int] = field(default_factory=dict)
     #: Seconds per phase (not part of the result's value).
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
@@ -156,9 +161,11 @@ def measure_breadth(
     resolvers: list[str],
     namespaces: list[str] | None = None,
     max_examples: int = 10,
+    per_rule: bool = False,
 ) -> Breadth:
     """Count what the evaluator's policies allow beyond what was observed (DESIGN §5; module
-    docstring), with the evaluator's ``ipblock_matches_pods``."""
+    docstring), with the evaluator's ``ipblock_matches_pods``. ``per_rule`` also counts
+    each rule alone (:attr:`Breadth.per_rule`), for judging existing rules one by one."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -173,7 +180,7 @@ def measure_breadth(
     lap("index")
     classes = pod_classes_of(pods, index)
     lap("classes")
-    space = ClassSpace(classes, index, universe)
+    space = ClassSpace(classes, index, universe, per_rule=per_rule)
     lap("compile")
     scope = set(namespaces) if namespaces is not None else None  # []: no namespace
     counter = InClusterCount(
@@ -191,9 +198,12 @@ def measure_breadth(
     examples = [_example(evaluator, space, counter, *e) for e in counter.example_elements]
     lap("examples")
     per_policy = counter.per_policy
-    external, unbounded = external_breadth(evaluator.policies, wconns)
+    external, unbounded, external_rules = external_breadth(evaluator.policies, wconns)
     for name, n in external.items():
         per_policy[name] += n
+    rules = counter.per_rule
+    for name, n in external_rules.items() if per_rule else ():
+        rules[name] += n
     lap("external")
     return Breadth(
         counter.count,
@@ -205,6 +215,7 @@ def measure_breadth(
         pod_classes=len(classes.reps),
         ports=len(universe),
         workloads=n_w,
+        per_rule={k: v for k, v in sorted(rules.items()) if v},
         timings=timings,
     )
 
@@ -227,31 +238,47 @@ def _observed_addresses(wconns: pd.DataFrame) -> dict[str, list]:
     return out
 
 
-def external_breadth(policies: Iterable[Policy], wconns: pd.DataFrame) -> tuple[Counter, list[str]]:
+def external_breadth(
+    policies: Iterable[Policy], wconns: pd.DataFrame
+) -> tuple[Counter, list[str], Counter]:
     """(addresses x ports admitted by ipBlocks beyond the (address, port) pairs observed,
-    per policy key; the rules no figure can bound: no peers or no ports)."""
+    per policy key; the rules no figure can bound: no peers or no ports; the same figure
+    per rule, ``ns/name direction[index]``)."""
     observed = _observed_addresses(wconns)
     per_policy: Counter = Counter()
+    per_rule: Counter = Counter()
     unbounded: list[str] = []
     for pol in policies:
         for rule in pol.rules:
+            ref = f"{pol.key} {rule.direction}[{rule.index}]"
             if rule.ports is None or rule.peers is None:
-                unbounded.append(f"{pol.key} {rule.direction}[{rule.index}]")
+                unbounded.append(ref)
                 continue
-            for block in (peer.block for peer in rule.peers if peer.block is not None):
-                size = block.size
-                for pm in rule.ports:
-                    if pm.start is None:
-                        per_policy[pol.key] += size  # a named port: one port per address
-                        continue
-                    # observed (address, port) pairs inside the block are not breadth
-                    seen = sum(
-                        1
-                        for addr, p, n in observed[rule.direction]
-                        if p == pm.protocol
-                        and pm.start <= n <= pm.end  # type: ignore[operator]
-                        and block.contains(addr)
-                    )
-                    span = pm.end - pm.start + 1  # type: ignore[operator]
-                    per_policy[pol.key] += max(0, size * span - seen)
-    return per_policy, unbounded
+            blocks = [peer.block for peer in rule.peers if peer.block is not None]
+            if blocks:  # a policy without ipBlocks gets no entry, not a 0
+                n = _rule_external(rule, blocks, observed[rule.direction])
+                per_policy[pol.key] += n
+                per_rule[ref] += n
+    return per_policy, unbounded, per_rule
+
+
+def _rule_external(rule: Rule, blocks: list[IPBlock], observed: list) -> int:
+    """Addresses x ports one rule's ipBlocks admit beyond the observed (address, port)s."""
+    total = 0
+    for block in blocks:
+        size = block.size
+        for pm in rule.ports or ():
+            if pm.start is None:
+                total += size  # a named port: one port per address
+                continue
+            # observed (address, port) pairs inside the block are not breadth
+            seen = sum(
+                1
+                for addr, p, n in observed
+                if p == pm.protocol
+                and pm.start <= n <= pm.end  # type: ignore[operator]
+                and block.contains(addr)
+            )
+            span = pm.end - pm.start + 1  # type: ignore[operator]
+            total += max(0, size * span - seen)
+    return total

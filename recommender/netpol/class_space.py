@@ -22,6 +22,8 @@ __all__ = ["ClassSpace", "Side"]
 class Side:
     """One direction of one policy in class space."""
 
+    #: The policy's key (``ns/name``); for a one-rule side, the rule's
+    #: (``ns/name direction[index]``).
     policy: str
     #: Sorted classes the policy isolates for this direction.
     selected: np.ndarray
@@ -45,8 +47,15 @@ class ClassSpace:
     """Policies compiled over the pod classes and the port universe."""
 
     def __init__(
-        self, classes: Classes, index: PolicyIndex, universe: list[tuple[str, int]]
+        self,
+        classes: Classes,
+        index: PolicyIndex,
+        universe: list[tuple[str, int]],
+        *,
+        per_rule: bool = False,
     ) -> None:
+        """``per_rule``: also compile each rule alone (:attr:`rule_sides`, keyed like
+        ``RuleRef`` text, ``ns/name direction[index]``), for breadth per rule."""
         self.classes = classes
         self.index = index
         self.n = n = len(classes.reps)
@@ -63,15 +72,32 @@ class ClassSpace:
         self._named: dict[tuple[str, str], np.ndarray] = {}
         self.isolated = {d: np.zeros(n, dtype=bool) for d in DIRECTIONS}
         self.sides: dict[str, list[Side]] = {d: [] for d in DIRECTIONS}
+        #: One side per rule (only with ``per_rule``).
+        self.rule_sides: dict[str, list[Side]] = {d: [] for d in DIRECTIONS}
         for pol in index.policies:
             sel = self._ns_vec(pol.namespace) & self.pod_table.match(pol.subject)  # type: ignore[arg-type]
             for direction in pol.isolates:
                 self.isolated[direction] |= sel
                 rules = pol.rules_of(direction)
-                if sel.any() and rules:
-                    side = self._side(pol.key, direction, rules, pol.namespace, sel)  # type: ignore[arg-type]
-                    if side is not None:
-                        self.sides[direction].append(side.with_groups(classes.wl))
+                if not (sel.any() and rules):
+                    continue
+                self._add(self.sides, pol.key, direction, rules, pol.namespace, sel)  # type: ignore[arg-type]
+                for rule in rules if per_rule else ():
+                    key = f"{pol.key} {direction}[{rule.index}]"
+                    self._add(self.rule_sides, key, direction, [rule], pol.namespace, sel)  # type: ignore[arg-type]
+
+    def _add(
+        self,
+        into: dict[str, list[Side]],
+        key: str,
+        direction: str,
+        rules: Sequence[Rule],
+        ns: str,
+        sel: np.ndarray,
+    ) -> None:
+        side = self._side(key, direction, rules, ns, sel)
+        if side is not None:
+            into[direction].append(side.with_groups(self.classes.wl))
 
     def _ns_vec(self, namespace: str) -> np.ndarray:
         return self._ns.get(namespace, self._none)
