@@ -97,10 +97,11 @@ def _parts(run: VerifyRun) -> _Parts:
 
 def _summary_line(run: VerifyRun, parts: _Parts) -> str:
     b = run.breadth
-    line = (
-        f"coverage {run.coverage * 100:.2f}% ({run.covered}/{run.judged} connections), "
-        f"breadth {b.total} (in-cluster {b.in_cluster}, external {b.external_addresses})"
-    )
+    line = f"coverage {run.coverage * 100:.2f}% ({run.covered}/{run.judged} connections), "
+    if b.not_measured:
+        line += "breadth not measured (" + "; ".join(b.not_measured) + ")"
+    else:
+        line += f"breadth {b.total} (in-cluster {b.in_cluster}, external {b.external_addresses})"
     if parts.unbounded:
         line += f", {plural(len(parts.unbounded), 'unbounded rule')} (listed above)"
     node = parts.exempt.get(NODE_SOURCE, Exempted())

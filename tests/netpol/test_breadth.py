@@ -310,8 +310,8 @@ def _brute_element(evaluator, by_workload, src, dst, proto, port, rules=None):
             allowed = True
             if rules is not None:
                 rules |= {str(r) for r in (*v.egress.allowed_by, *v.ingress.allowed_by)}
-            names |= {f"{r.namespace}/{r.policy}" for r in v.egress.allowed_by}
-            names |= {f"{r.namespace}/{r.policy}" for r in v.ingress.allowed_by}
+            names |= {r.policy_key for r in v.egress.allowed_by}
+            names |= {r.policy_key for r in v.ingress.allowed_by}
             if not v.egress.isolated:
                 names.add(f"(egress of {src} not isolated)")
             if not v.ingress.isolated:
@@ -349,7 +349,7 @@ def brute_force(evaluator, pods, wconns, resolvers, namespaces=None, max_example
                 if len(examples) < max_examples:
                     element = {"src": src, "dst": dst, "protocol": proto, "port": port}
                     examples.append({**element, "allowed_by": sorted(names)})
-    external, unbounded, external_rules = external_breadth(evaluator.policies, wconns)
+    external, unbounded, external_rules, _ = external_breadth(evaluator.policies, wconns)
     per_policy.update(external)
     per_rule.update(external_rules)
     per_rule = Counter({k: v for k, v in per_rule.items() if v})
@@ -624,7 +624,7 @@ def test_external_breadth_counts_only_rules_the_policy_enforces():
             | {"dst_id": "a/x", "protocol": "TCP", "port": 80},  # in the except
         ]
     )
-    per_policy, unbounded, _ = external_breadth(
+    per_policy, unbounded, _, _ = external_breadth(
         Evaluator([ingress_only, open_rule]).policies, external
     )
     # 128 addresses x ports 80-81, minus the one observed (address, port); the named port

@@ -106,6 +106,7 @@ def test_unjudged_traffic_is_counted_apart_and_named(shop):
     assert lines[head + 1].startswith("  by CiliumNetworkPolicy shop/allow-cart ingress[")
     assert ": L7 HTTP rules: " in lines[head + 1]
     assert "coverage 100.00%" not in lines[-1] and "unjudged " in lines[-1]
+    assert "breadth not measured (CiliumNetworkPolicy shop/allow-cart: ingress[" in lines[-1]
     assert any("shop/allow-cart ingress[0]: not judged: L7 HTTP rules" in line for line in lines)
     doc = report_json(run)
     assert sum(g["connections"] for g in doc["unjudged"]) == len(unknown)
