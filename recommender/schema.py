@@ -170,5 +170,11 @@ CONNECTION_SCHEMA = pa.schema(
         # where a person can look.
         pa.field("example_file", pa.string()),
         pa.field("example_line", pa.int64()),
+        # DNS names the destination (not a pod) was reached by: the records' destination
+        # names and the DNS answers the client pod got for the address (lower case, no
+        # trailing dot, sorted, distinct); and, per name, how many such answers were seen
+        # (0: only a record's destination names said it).
+        pa.field("dst_names", pa.list_(pa.string()), nullable=False),
+        pa.field("dst_name_answers", pa.list_(pa.int64()), nullable=False),
     ]
 )
