@@ -436,8 +436,11 @@ class _Judge:
         self.n_pod_cls = n_pod_cls = int(pod_cls.max()) + 1 if len(pod_cls) else 0
         n_pods = len(self.index.endpoints)
         addr_id = self._addresses(conns)
+        kinds = [k for k, _ in self.addresses]
+        if self.pindex is None:  # policies that may look at names: names part the classes
+            kinds = [(k, n) if n else k for k, n in zip(kinds, self.address_names, strict=True)]
         addr_cls, self.addr_first = _address_classes(
-            [k for k, _ in self.addresses], [ip for _, ip in self.addresses], self.pindex
+            kinds, [ip for _, ip in self.addresses], self.pindex
         )
         self.cls, self.eid = {}, {}
         for name, end in (("src", self.ends.src), ("dst", self.ends.dst)):
