@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..address_sets import is_address
 from ..options import SynthesisOptions
 from .ir import Evidence, NameEvidence, Peer, PortSpec, combine_evidence
 
@@ -37,13 +38,14 @@ Entries = dict[Peer, dict[PortSpec, Evidence]]
 
 def address_names(usable: pd.DataFrame) -> dict[str, Names]:
     """Per workload: the names of each external address it reached, by (egress key,
-    address). Only external (world) addresses: a name is how the internet is reached."""
+    address). Only external (world) addresses, and only addresses: a name is how the
+    internet is reached, and a named set (Calico ``pub``) stands for addresses unknown."""
     out: dict[str, Names] = defaultdict(dict)
     if "dst_names" not in usable.columns:
         return out
     rows = usable[usable["src_type"].eq("workload") & usable["dst_type"].eq("external")]
     for row in rows.itertuples(index=False):
-        if len(row.dst_names):
+        if len(row.dst_names) and is_address(row.dst_id):
             key = ("egress", row.protocol, int(row.port))
             answers = tuple(int(n) for n in row.dst_name_answers)
             out[row.src_id][(key, row.dst_id)] = (tuple(row.dst_names), answers)

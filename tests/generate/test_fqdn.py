@@ -30,14 +30,14 @@ def ev(peer: str, flows: int = 1, last=T1) -> Evidence:
 def test_address_names_keeps_external_egress_with_names():
     usable = pd.DataFrame(
         {
-            "src_type": ["workload", "workload", "workload", "external"],
-            "src_id": ["shop/web", "shop/web", "shop/web", "1.1.1.1"],
-            "dst_type": ["external", "external", "node", "workload"],
-            "dst_id": ["93.184.216.34", "151.101.1.69", "172.18.0.2", "shop/web"],
-            "protocol": ["TCP"] * 4,
-            "port": [443, 443, 10250, 8080],
-            "dst_names": [("api.example.com",), (), ("node.example",), ()],
-            "dst_name_answers": [(3,), (), (0,), ()],
+            "src_type": ["workload", "workload", "workload", "external", "workload"],
+            "src_id": ["shop/web", "shop/web", "shop/web", "1.1.1.1", "shop/web"],
+            "dst_type": ["external", "external", "node", "workload", "external"],
+            "dst_id": ["93.184.216.34", "151.101.1.69", "172.18.0.2", "shop/web", "pub"],
+            "protocol": ["TCP"] * 5,
+            "port": [443, 443, 10250, 8080, 443],
+            "dst_names": [("api.example.com",), (), ("node.example",), (), ("a.example",)],
+            "dst_name_answers": [(3,), (), (0,), (), (0,)],
         }
     )
     assert address_names(usable) == {
