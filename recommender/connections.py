@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .connection_names import NAME_COLUMNS, NameTracker
 from .schema import CONNECTION_SCHEMA, POLICY_PROTOCOLS
 
 if TYPE_CHECKING:  # pandas is imported where tables are built: ingest workers never need it
@@ -53,6 +54,7 @@ _FLOW_COLUMNS = [
     "dst_ip",
     "dst_port",
     "dst_reserved",
+    *NAME_COLUMNS,
 ]
 
 ENDPOINT_KEY = ["kind", "namespace", "pod", "ip", "reserved"]
@@ -310,6 +312,7 @@ class StreamingAggregator:
         self._row = 0
         self._aside: list[pa.Table] = []
         self._aside_rows = 0
+        self._names = NameTracker(CONNECTION_KEY)
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Fold in a batch of flow rows: FLOW_SCHEMA rows, one per record, or folded rows
@@ -320,6 +323,7 @@ class StreamingAggregator:
         records = (pc.sum(weights).as_py() or 0) if folded else table.num_rows
         table = _with_aggregate_names(table)
         self._add_pods(table)
+        self._names.add_answers(table, weights)
         codes = np.full(table.num_rows, -1, dtype=np.int8)
         w = None if weights is None else weights.to_numpy(zero_copy_only=False)
         for i, (key, mask) in enumerate(_reason_masks(table)):
@@ -346,6 +350,7 @@ class StreamingAggregator:
         cols = _endpoint_columns(used)
         cols["protocol"] = used.column("protocol")
         cols["port"] = pc.cast(used.column("dst_port"), pa.int64())
+        self._names.add_flows(pa.table({k: cols[k] for k in CONNECTION_KEY}), used["dst_names"])
         aggregated = used.column("aggregated")
         # Client ports are what tells connections apart; aggregated rows bring their count.
         cols["src_port_t"] = pc.fill_null(pc.cast(used.column("src_port"), pa.int64()), -1)
@@ -430,6 +435,7 @@ class StreamingAggregator:
         """
         self.excluded.update(other.excluded)
         self.records_used += other.records_used
+        self._names.merge(other._names)
         self._aside.extend(other._aside)
         self._aside_rows += other._aside_rows
         if self._aside_rows > _COMPACT_AT and len(self._aside) > 1:
@@ -612,6 +618,7 @@ class StreamingAggregator:
         for col in key:
             out[col] = out[col].astype(object).where(out[col].notna(), None)
         out["verdict"] = "allowed"
+        out["dst_names"], out["dst_name_answers"] = self._names.names_of(out)
         out["flows"] = out["flows"].astype("int64")
         out["records"] = out["records"].astype("int64")
         out["observers"] = out["observers"].astype("int64")

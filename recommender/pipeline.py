@@ -32,6 +32,7 @@ from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
 from .existing import Existing, ExistingFit, Measure, as_existing, fit, isolation, needs
 from .generate.k8s import render_policy
+from .generate.proof import proof_policies
 from .generate.synthesis import Synthesis, find_resolvers, synthesize
 from .ingest import aggregate_inputs, iter_flow_batches, write_parquet
 from .ingest.enrich import EnrichStats, enrich_flows
@@ -218,7 +219,7 @@ def propose(
     if existing is not None:
         with clock("existing"):
             synthesis, policies, union, fitted = _fit_existing(obs, synthesis, existing, ns)
-    evaluator = Evaluator(policies if fitted is None else union)
+    evaluator = Evaluator(proof_policies(synthesis.policies, policies) if fitted is None else union)
     with clock("replay"):
         replayed = _replay(obs, evaluator)
         if synthesis.left_out:

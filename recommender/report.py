@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .generate.calico_staged import OUTPUT_KINDS, PROMOTE_COMMAND
-from .generate.ir import PolicyIR, Rule
+from .generate.ir import NameEvidence, PolicyIR, Rule
 from .generate.noise import LeftOut
 from .roles import Role
 from .selector_basis import INVENTORY_FIX, selector_basis
@@ -123,10 +123,11 @@ def build_report(rec: Recommendation, *, output_kind: str = "networkpolicy") -> 
         "resolvers": rec.synthesis.resolvers,
         "options": {
             k: (str(v) if v is not None and not isinstance(v, int | str | bool) else v)
-            for k, v in sorted(vars(rec.options).items())
+            for k, v in sorted(rec.options.reported().items())
         },
         "roles": [_role_report(r) for r in rec.synthesis.roles],
         "external_ranges": rec.synthesis.external,
+        **_names_report(rec),
         "left_out": [_left_out_report(x) for x in rec.synthesis.left_out],
         "notes": rec.synthesis.notes,
         "unproven_selectors": _unproven_selectors(rec),
@@ -157,6 +158,37 @@ def _policy_report(rec: Recommendation, ir: PolicyIR) -> dict[str, Any]:
             }
         )
     return entry
+
+
+def _names_report(rec: Recommendation) -> dict[str, Any]:
+    """The DNS names sections, each only when there is something to say (a capture without
+    names reports what it always did): ``external_names``, the names behind the addresses
+    and CIDRs of external egress rules; ``fqdn_names``, the evidence of each egress peer
+    stated by DNS name."""
+    out: dict[str, Any] = {}
+    if rec.synthesis.external_names:
+        out["external_names"] = rec.synthesis.external_names
+    fqdn = [_name_evidence(ir, e) for ir in rec.ir for e in ir.names]
+    if fqdn:
+        out["fqdn_names"] = fqdn
+    return out
+
+
+def _name_evidence(ir: PolicyIR, e: NameEvidence) -> dict[str, Any]:
+    return {
+        "file": policy_path(ir).as_posix(),
+        "workload": ir.workload,
+        "peer": e.name,
+        "kind": e.kind,
+        "names": list(e.names),
+        "addresses": list(e.addresses),
+        "ports": list(e.ports),
+        "dns_answers": e.answers,
+        "flows": e.flows,
+        "first_seen": iso(e.first_seen),
+        "last_seen": iso(e.last_seen),
+        "why": e.why,
+    }
 
 
 def _role_report(role: Role) -> dict[str, Any]:

@@ -98,6 +98,9 @@ FLOW_SCHEMA = pa.schema(
         pa.field("dst_service_port", pa.int32()),
         pa.field("l7_protocol", _DICT),
         pa.field("dns_query", pa.string()),
+        # The addresses a DNS answer gave for ``dns_query`` (Hubble ``l7.dns.ips``),
+        # canonical: what ties a client's later connection to an address to its name.
+        pa.field("dns_ips", pa.list_(pa.string())),
         pa.field("policies", pa.list_(POLICY_HIT)),
         pa.field("flows", pa.int64(), nullable=False),
         pa.field("flows_started", pa.int64()),
@@ -115,6 +118,9 @@ FLOW_SCHEMA = pa.schema(
 )
 
 FLOW_COLUMNS: tuple[str, ...] = tuple(FLOW_SCHEMA.names)
+#: Nullable columns added to FLOW_SCHEMA after a flow table of its version was first
+#: written: a table without them is read with them null (nothing it said changes meaning).
+ADDED_COLUMNS = frozenset({"dns_ips"})
 
 #: TCP flag bits as folded into ``tcp_flags``.
 TCP_FLAG_BITS = {
@@ -164,5 +170,11 @@ CONNECTION_SCHEMA = pa.schema(
         # where a person can look.
         pa.field("example_file", pa.string()),
         pa.field("example_line", pa.int64()),
+        # DNS names the destination (not a pod) was reached by: the records' destination
+        # names and the DNS answers the client pod got for the address (lower case, no
+        # trailing dot, sorted, distinct); and, per name, how many such answers were seen
+        # (0: only a record's destination names said it).
+        pa.field("dst_names", pa.list_(pa.string()), nullable=False),
+        pa.field("dst_name_answers", pa.list_(pa.int64()), nullable=False),
     ]
 )

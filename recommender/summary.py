@@ -133,6 +133,11 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
         *details("Left out as noise", _left_out_section(report["left_out"])),
         *details("Workloads sharing a policy", _roles_section(report["roles"])),
         *details("External ranges", _external_section(report["external_ranges"])),
+        *details(
+            "DNS names behind external addresses",
+            _external_names_section(report.get("external_names", [])),
+        ),
+        *details("Egress by DNS name", _fqdn_section(report.get("fqdn_names", []))),
         *details("Denied observed connections", _denied_section(report["denied_connections"])),
         *details("Notes", _notes_section(rec)),
         *details(
@@ -357,6 +362,48 @@ def _external_section(ranges: list[dict[str, Any]]) -> list[str]:
             f"| {md(x['workload'])} | {x['direction']} | {md(x['port'])} | "
             f"{md(x['cidr'])} | {md(', '.join(x['except']))} | {x['observed_addresses']} | "
             f"{x['unobserved_addresses']} | {md(x['why'])} |"
+        )
+    return [*lines, ""]
+
+
+def _external_names_section(found: list[dict[str, Any]]) -> list[str]:
+    """The names behind each address or CIDR of the external egress rules: what a
+    reviewer recognises where an ipBlock shows only numbers."""
+    if not found:
+        return []
+    lines = [
+        "## DNS names behind external addresses",
+        "",
+        "The flow logs named these destinations; the rules admit their addresses, which "
+        "may change (an output kind with FQDN support states them by name).",
+        "",
+        "| workload | port | peer | names |",
+        "|---|---|---|---|",
+    ]
+    for x in found:
+        lines.append(
+            f"| {md(x['workload'])} | {md(x['port'])} | {md(x['peer'])} | "
+            f"{md(', '.join(x['names']))} |"
+        )
+    return [*lines, ""]
+
+
+def _fqdn_section(found: list[dict[str, Any]]) -> list[str]:
+    """Each egress peer stated by DNS name, with what was observed for it."""
+    if not found:
+        return []
+    lines = [
+        "## Egress by DNS name",
+        "",
+        "| workload | peer | ports | addresses seen | DNS answers | flows | first seen "
+        "| last seen |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for x in found:
+        lines.append(
+            f"| {md(x['workload'])} | {md(x['peer'])} | {md(', '.join(x['ports']))} | "
+            f"{md(', '.join(x['addresses']))} | {x['dns_answers']} | {x['flows']} | "
+            f"{md(x['first_seen'] or '')} | {md(x['last_seen'] or '')} |"
         )
     return [*lines, ""]
 

@@ -80,10 +80,12 @@ class PodIndex:
             flags.append(key in self.unknown)
         self.unknown_flags = np.asarray(flags, dtype=bool)
 
-    def endpoint(self, kind: str, namespace: Any, pod: Any, ip: Any) -> Endpoint:
+    def endpoint(self, kind: str, namespace: Any, pod: Any, ip: Any, names: Any = ()) -> Endpoint:
+        """A pod by name, anything else by its address and the DNS names it was reached
+        by (a connection's ``dst_names``)."""
         if kind == "pod":
             return self._by_key[(namespace, pod)]
-        return Endpoint(kind=kind, ip=ip, name=ip)
+        return Endpoint(kind=kind, ip=ip, name=ip, names=_names(names))
 
 
 def exemption(row: Any, index: PodIndex) -> str:
@@ -109,15 +111,27 @@ def _named_reason(kind: Any, name: Any) -> str:
     return f"{NAMED_REASON}: {kind} {name}; NetworkPolicy cannot express it"
 
 
-def address_endpoint(kind: Any, ip: Any, cluster: tuple[str, ...] = ()) -> Endpoint:
+def _names(names: Any) -> tuple[str, ...]:
+    """A connection's ``dst_names`` (a list, tuple or array; None or NaN: none) as the
+    endpoint's sorted, distinct names."""
+    if names is None or isinstance(names, float):
+        return ()
+    return tuple(sorted(set(names)))
+
+
+def address_endpoint(
+    kind: Any, ip: Any, cluster: tuple[str, ...] = (), names: Any = ()
+) -> Endpoint:
     """The endpoint of a non-pod connection end: an address; a named set NetworkPolicy can
     express (``pub``, ``pvt``: every address of its ranges, given the ``cluster`` ranges);
-    any other name or a missing address: an endpoint no ipBlock matches."""
+    any other name or a missing address: an endpoint no ipBlock matches. ``names``: the DNS
+    names the connection reached it by (its ``dst_names``), what an FQDN peer is judged on."""
+    found = _names(names)
     if isinstance(ip, str) and expressible(ip):
-        return Endpoint(kind=kind, ip=None, name=ip, ranges=set_ranges(ip, cluster))
+        return Endpoint(kind=kind, ip=None, name=ip, ranges=set_ranges(ip, cluster), names=found)
     if isinstance(ip, str) and not is_address(ip):
-        return Endpoint(kind=kind, ip=None, name=ip)
-    return Endpoint(kind=kind, ip=ip, name=ip)
+        return Endpoint(kind=kind, ip=None, name=ip, names=found)
+    return Endpoint(kind=kind, ip=ip, name=ip, names=found)
 
 
 def pod_classes(index: PodIndex, evaluator: Evaluator, policies: PolicyIndex | None) -> np.ndarray:
@@ -384,20 +398,35 @@ class _Judge:
         refs[1][self.judged] = self.unjudged[self.codes]
         lap("broadcast")
 
-    def _addresses(self) -> dict[str, np.ndarray]:
+    def _addresses(self, conns: pd.DataFrame) -> dict[str, np.ndarray]:
         """The addresses (non-pod ends) of the judged rows, both sides together, as
-        distinct (kind, ip); returns per side the address id of each non-pod row."""
+        distinct (kind, ip, DNS names: a destination's ``dst_names``); returns per side the
+        address id of each non-pod row. ``address_names`` holds each address's names."""
         ends, judged = self.ends, self.judged
         m = len(ends.ips) + 1
+        names: list[tuple[str, ...]] = [()]
+        dst_names = conns["dst_names"].to_numpy() if "dst_names" in conns else None
         keys = []
         for end in (ends.src, ends.dst):
             rows = judged[~end.is_pod[judged]]
-            keys.append((end.kind[rows] + 1) * m + end.ip[rows] + 1)
+            key = ((end.kind[rows] + 1) * m + end.ip[rows] + 1).astype(object)
+            if end is ends.dst and dst_names is not None:
+                code = {(): 0}
+                for i, row in enumerate(rows):
+                    found = _names(dst_names[row])
+                    if found:
+                        if found not in code:
+                            code[found] = len(names)
+                            names.append(found)
+                        key[i] = (key[i], code[found])
+            keys.append(key)
         codes, uniques = pd.factorize(np.concatenate(keys))
-        self.addresses = [
-            (ends.kinds[k // m - 1] if k // m else None, ends.ips[k % m - 1] if k % m else None)
-            for k in uniques
-        ]
+        self.addresses, self.address_names = [], []
+        for k in uniques:
+            k, n = k if isinstance(k, tuple) else (k, 0)
+            kind = ends.kinds[k // m - 1] if k // m else None
+            self.addresses.append((kind, ends.ips[k % m - 1] if k % m else None))
+            self.address_names.append(names[n])
         return {"src": codes[: len(keys[0])], "dst": codes[len(keys[0]) :]}
 
     def classify(self, conns: pd.DataFrame, stats: dict[str, Any]) -> None:
@@ -406,9 +435,12 @@ class _Judge:
         self.pod_cls = pod_cls = pod_classes(self.index, self.evaluator, self.pindex)
         self.n_pod_cls = n_pod_cls = int(pod_cls.max()) + 1 if len(pod_cls) else 0
         n_pods = len(self.index.endpoints)
-        addr_id = self._addresses()
+        addr_id = self._addresses(conns)
+        kinds = [k for k, _ in self.addresses]
+        if self.pindex is None:  # policies that may look at names: names part the classes
+            kinds = [(k, n) if n else k for k, n in zip(kinds, self.address_names, strict=True)]
         addr_cls, self.addr_first = _address_classes(
-            [k for k, _ in self.addresses], [ip for _, ip in self.addresses], self.pindex
+            kinds, [ip for _, ip in self.addresses], self.pindex
         )
         self.cls, self.eid = {}, {}
         for name, end in (("src", self.ends.src), ("dst", self.ends.dst)):
@@ -437,8 +469,9 @@ class _Judge:
         c = int(self.cls[name][row])
         if c < self.n_pod_cls:
             return rep_pod[c]
-        kind, ip = self.addresses[int(self.addr_first[c - self.n_pod_cls])]
-        return address_endpoint(kind, ip, self.cluster)
+        first = int(self.addr_first[c - self.n_pod_cls])
+        kind, ip = self.addresses[first]
+        return address_endpoint(kind, ip, self.cluster, self.address_names[first])
 
     def evaluate(self) -> None:
         """One verdict per shape, its explanation with stand-ins for the endpoints."""

@@ -13,6 +13,8 @@ import re
 
 import pandas as pd
 
+from .connection_names import union_names
+
 # Kubernetes' rand.SafeEncodeString alphabet: no vowels, no 0/1/3 (avoids words).
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 _DEPLOYMENT = re.compile(rf"^(?P<name>.+)-(?P<hash>[{_SAFE}]{{6,10}})-(?P<suffix>[{_SAFE}]{{5}})$")
@@ -185,7 +187,9 @@ def workload_connections(conns: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFram
     """Lift pod-level connections to workloads: any replica stands for its workload.
 
     Returns src_type, src_id, dst_type, dst_id, protocol, port, flows, records,
-    first_seen, last_seen; ``*_type`` is "workload" or the endpoint kind of an address.
+    first_seen, last_seen, pods, hours, days, dst_names and dst_name_answers (the union
+    of the connections' names, answers summed); ``*_type`` is "workload" or the endpoint
+    kind of an address.
     """
     columns = ["src_type", "src_id", "dst_type", "dst_id", "protocol", "port"]
     if conns.empty:
@@ -199,6 +203,8 @@ def workload_connections(conns: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFram
                 "pods",
                 "hours",
                 "days",
+                "dst_names",
+                "dst_name_answers",
             ]
         )
     pod_workload = dict(
@@ -211,6 +217,7 @@ def workload_connections(conns: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFram
     df["port"] = conns["port"].astype("int64")
     for col in ("flows", "records", "first_seen", "last_seen", "active_hours"):
         df[col] = conns[col]
+    df["named"] = list(zip(conns["dst_names"], conns["dst_name_answers"], strict=True))
     out = df.groupby(columns, sort=True).agg(
         flows=("flows", "sum"),
         records=("records", "sum"),
@@ -218,9 +225,14 @@ def workload_connections(conns: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFram
         last_seen=("last_seen", "max"),
         pods=("flows", "size"),
         active_hours=("active_hours", lambda hs: frozenset().union(*map(set, hs))),
+        named=("named", lambda ns: union_names(*zip(*ns, strict=True))),
     )
     out = out.reset_index()
     # Regularity of each connection: a rule seen every day is surer than a one-off.
     out["hours"] = [len(h) for h in out["active_hours"]]
     out["days"] = [len({x // 24 for x in h}) for h in out["active_hours"]]
-    return out.drop(columns=["active_hours"])
+    # The DNS names of an address peer, and how many DNS answers said each (see
+    # recommender.connection_names).
+    out["dst_names"] = [n for n, _ in out["named"]]
+    out["dst_name_answers"] = [c for _, c in out["named"]]
+    return out.drop(columns=["active_hours", "named"])

@@ -238,3 +238,37 @@ def test_unjudged_connections_are_counted_apart_never_allowed():
     assert [f.text for f in unjudged_notes(cnp)] == [
         "CiliumNetworkPolicy shop/api ingress[0]: not judged: L7 HTTP rules"
     ]
+
+
+def test_address_endpoints_carry_the_names_the_connection_reached_them_by():
+    from recommender.verify import PodIndex, address_endpoint
+
+    ep = address_endpoint("external", "93.184.216.34", (), ["b.example.com", "a.example.com"])
+    assert (ep.ip, ep.names) == ("93.184.216.34", ("a.example.com", "b.example.com"))
+    assert address_endpoint("external", "93.184.216.34").names == ()
+    assert address_endpoint("external", "pub", ("10.0.0.0/8",), ("a.example",)).names == (
+        "a.example",
+    )
+    assert address_endpoint("networkset", "my-set", (), None).names == ()
+    _, pods, _ = _setup(ROWS)
+    index = PodIndex(pods)
+    assert index.endpoint("external", None, None, "1.2.3.4", ("a.example",)).names == ("a.example",)
+    assert index.endpoint("pod", "shop", WEB["pod"], None, ("a.example",)).names == ()
+
+
+def test_replay_judges_an_fqdn_peer_on_each_connections_names():
+    """The same address reached by two pods, only one of them by the name: an FQDN rule
+    admits that one; endpoints that differ only in names are not one class."""
+    from recommender.netpol.model import FQDNMatch, Peer, Policy, Rule, Selector
+
+    ext = address("93.184.216.34")
+    rows = [
+        flow(WEB, ext, 443, dst_names=["API.example.com."]),
+        flow(API, ext, 443, sport=40001),
+    ]
+    conns, pods, _ = _setup(rows)
+    rule = Rule("egress", 0, (Peer(fqdn=FQDNMatch(name="api.example.com")),))
+    cnp = Policy("out", "shop", Selector.of(), ("egress",), (rule,), kind="CiliumNetworkPolicy")
+    replayed = replay(conns, Evaluator([cnp]), pods)
+    verdicts = dict(zip(replayed["src_pod"], replayed["allowed"], strict=True))
+    assert verdicts == {WEB["pod"]: True, API["pod"]: False}

@@ -49,3 +49,32 @@ def test_flow_log_owner_wins_and_replicaset_maps_to_deployment():
 )
 def test_aggregated_names_map_to_their_workload(aggregate, expected):
     assert workload_from_pod_name(aggregate) == expected
+
+
+def test_workload_connections_unite_the_names_of_their_pods_connections():
+    from conftest import address, flow, flows_table, pod
+
+    from recommender.connections import build_connections, observed_pods
+    from recommender.workloads import workload_connections
+
+    web1 = pod("shop", "web-7d4b9c8f6-bcdfg", {"app": "web"}, "10.0.0.1")
+    web2 = pod("shop", "web-7d4b9c8f6-zzzzz", {"app": "web"}, "10.0.0.2")
+    ext = address("93.184.216.34")
+    flows = flows_table(
+        [
+            flow(web1, ext, 443, dst_names=["b.example.com"]),
+            flow(web2, ext, 443, sport=40001, dst_names=["a.example.com", "b.example.com"]),
+            flow(web1, web2, 8080, sport=40002),
+        ]
+    )
+    conns = build_connections(flows).table
+    wconns = workload_connections(conns, assign_workloads(observed_pods(flows)))
+    by_dst = {
+        r.dst_id: (r.dst_names, r.dst_name_answers, r.pods) for r in wconns.itertuples(index=False)
+    }
+    assert by_dst["93.184.216.34"] == (("a.example.com", "b.example.com"), (0, 0), 2)
+    assert by_dst["shop/web"] == ((), (), 1)
+    assert list(workload_connections(conns.iloc[:0], pd.DataFrame()).columns)[-2:] == [
+        "dst_names",
+        "dst_name_answers",
+    ]

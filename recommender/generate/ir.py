@@ -6,6 +6,7 @@ output kind states the same rules with the same evidence.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,7 +30,10 @@ class Peer:
 
     ``workload``: one workload by its exact selector; ``selector``: several workloads that
     one selector picks exactly (``members``); ``address``: one exact address; ``cidr``: a
-    range (``excepts`` carved out) standing for the observed addresses in ``members``.
+    range (``excepts`` carved out) standing for the observed addresses in ``members``;
+    ``fqdn``: a DNS name (``id``: the name, or a pattern such as ``*.example.com``; lower
+    case, no trailing dot) standing for the external addresses observed under it
+    (``members``); see :class:`NameEvidence`.
     """
 
     kind: str
@@ -67,6 +71,48 @@ class Evidence:
     days: int = 0
 
 
+def combine_evidence(peer_id: str, evidence: Iterable[Evidence]) -> Evidence:
+    """Evidence of several observed (peer, port) pairs standing behind one rule entry."""
+    items = list(evidence)
+    firsts = [e.first_seen for e in items if e.first_seen is not None]
+    lasts = [e.last_seen for e in items if e.last_seen is not None]
+    return Evidence(
+        peer=peer_id,
+        protocol=items[0].protocol,
+        port=items[0].port,
+        flows=sum(e.flows for e in items),
+        first_seen=min(firsts) if firsts else None,
+        last_seen=max(lasts) if lasts else None,
+        basis=items[0].basis,
+        hours=max(e.hours for e in items),
+        days=max(e.days for e in items),
+    )
+
+
+@dataclass(frozen=True)
+class NameEvidence:
+    """What was observed for one ``fqdn`` peer of a workload's egress: why the name is
+    admitted, and what it stood for in the window."""
+
+    #: the peer id: a name (``matchName``) or a pattern (``matchPattern``)
+    name: str
+    #: the observed names it admits (the name itself, or those under the pattern)
+    names: tuple[str, ...]
+    #: observed addresses reached under it, in address order
+    addresses: tuple[str, ...]
+    #: "443/TCP", ... in port order
+    ports: tuple[str, ...]
+    #: DNS answers the workload's pods got that map the names to those addresses (0: only
+    #: the flow records' destination names said it)
+    answers: int
+    flows: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    #: "name" or "pattern", and why
+    kind: str = "name"
+    why: str = ""
+
+
 @dataclass
 class Rule:
     peers: list[Peer]
@@ -94,6 +140,8 @@ class PolicyIR:
     egress: list[Rule] = field(default_factory=list)
     #: workloads this policy stands for (more than one when they share a role)
     members: tuple[str, ...] = ()
+    #: evidence of each ``fqdn`` peer of the egress rules, by peer id order
+    names: list[NameEvidence] = field(default_factory=list)
 
     @property
     def path(self) -> str:

@@ -27,7 +27,8 @@ from ..roles import Role, find_roles
 from ..selectors import Selection
 from ..system_namespaces import is_system_namespace
 from .external import ExternalBlock, plan_external
-from .ir import Evidence, Peer, PolicyIR, PortSpec, Rule
+from .fqdn import Names, address_names, fqdn_entries, names_behind, split_named
+from .ir import Evidence, NameEvidence, Peer, PolicyIR, PortSpec, Rule, combine_evidence
 from .noise import LeftOut, split_noise
 from .peers import PeerIndex, merge_peers
 from .ports import compact_ports, name_ports
@@ -61,6 +62,9 @@ class Synthesis:
     unexpressed: list[dict[str, Any]] = field(default_factory=list)
     #: The namespaces the proposal covers (system namespaces only when asked for).
     namespaces: list[str] = field(default_factory=list)
+    #: The DNS names behind the addresses and CIDRs of external egress rules (what an
+    #: ipBlock cannot say), per workload, port and peer: see ``fqdn.names_behind``.
+    external_names: list[dict[str, Any]] = field(default_factory=list)
 
 
 def policy_name(base: str, kind: str, taken: set[str]) -> str:
@@ -91,24 +95,6 @@ def _evidence(row: Any, peer_id: str) -> Evidence:
         last_seen=row.last_seen,
         hours=int(getattr(row, "hours", 0) or 0),
         days=int(getattr(row, "days", 0) or 0),
-    )
-
-
-def _combine(peer_id: str, evidence: Iterable[Evidence]) -> Evidence:
-    """Evidence of several observed (peer, port) pairs standing behind one rule entry."""
-    items = list(evidence)
-    firsts = [e.first_seen for e in items if e.first_seen is not None]
-    lasts = [e.last_seen for e in items if e.last_seen is not None]
-    return Evidence(
-        peer=peer_id,
-        protocol=items[0].protocol,
-        port=items[0].port,
-        flows=sum(e.flows for e in items),
-        first_seen=min(firsts) if firsts else None,
-        last_seen=max(lasts) if lasts else None,
-        basis=items[0].basis,
-        hours=max(e.hours for e in items),
-        days=max(e.days for e in items),
     )
 
 
@@ -157,7 +143,7 @@ def _external_peers(
                 members=tuple(block.covers),
             )
             if covered:
-                target[peer][spec] = _combine(block.cidr, (e for _, e in covered))
+                target[peer][spec] = combine_evidence(block.cidr, (e for _, e in covered))
             else:  # another block of the same named set (pvt, pub) carries the evidence
                 target[peer][spec] = Evidence(block.cidr, protocol, port, 0, None, None, "set")
             plans.append(
@@ -252,7 +238,9 @@ def synthesize(
         _add_node_sources(addresses, conns.node_sources, conns.unknown)
     in_scope = {w for w in workloads["workload"] if w.split("/", 1)[0] in targets}
     forbidden = cluster_ranges(pods, list(node_ips), list(pod_cidrs))
-    external_plans = _add_external(ingress, egress, addresses, in_scope, options, forbidden)
+    names = address_names(conns.usable)
+    external = _add_external(ingress, egress, addresses, in_scope, options, forbidden, names)
+    external_plans = external.plans
     notes += _range_notes(external_plans)
     for u in conns.unexpressed:
         notes.append(
@@ -264,7 +252,15 @@ def synthesize(
         conns.usable, pods, selections, options, namespaces=targets, resolvers=conns.resolvers
     )
     builder = _PolicyBuilder(
-        ingress, egress, selections, options, conns.resolvers, PeerIndex(pods), pods, notes
+        ingress,
+        egress,
+        selections,
+        options,
+        conns.resolvers,
+        PeerIndex(pods),
+        pods,
+        notes,
+        external.names,
     )
     policies = [
         PolicyIR(ns, DEFAULT_DENY_NAME, "default-deny") for ns in targets if ns in all_namespaces
@@ -281,6 +277,7 @@ def synthesize(
         external_plans,
         conns.unexpressed,
         list(targets),
+        external.external_names,
     )
 
 
@@ -398,6 +395,18 @@ def _add_node_sources(addresses: Addresses, node_sources: pd.DataFrame, unknown:
             addresses[row.dst_id][key][row.src_id] = ("node", _evidence(row, row.src_id))
 
 
+@dataclass
+class _External:
+    """What :func:`_add_external` found besides the peer entries."""
+
+    #: the address plans that are not exact (ranges, aggregates)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    #: workload -> evidence of its fqdn peers (``external="fqdn"``)
+    names: dict[str, list[NameEvidence]] = field(default_factory=dict)
+    #: the names behind address and CIDR peers of external egress
+    external_names: list[dict[str, Any]] = field(default_factory=list)
+
+
 def _add_external(
     ingress: dict[str, Entries],
     egress: dict[str, Entries],
@@ -405,19 +414,26 @@ def _add_external(
     in_scope: set[str],
     options: SynthesisOptions,
     forbidden: list[str],
-) -> list[dict[str, Any]]:
-    """Address peers of the workloads in scope as exact addresses or planned ranges; returns
-    the plans that are not exact."""
-    external_plans: list[dict[str, Any]] = []
+    names: dict[str, Names],
+) -> _External:
+    """Address peers of the workloads in scope as exact addresses or planned ranges, or, with
+    ``external="fqdn"``, external egress the logs name as one peer per name."""
+    out = _External()
     for workload in sorted(w for w in addresses if w in in_scope):
-        ext_in, ext_out = _external_peers(
-            addresses[workload], options, forbidden, workload, external_plans
-        )
+        mine, named_by = addresses[workload], names.get(workload, {})
+        if options.external == "fqdn":
+            named, mine = split_named(mine, named_by)
+            if named:
+                entries, out.names[workload] = fqdn_entries(named, named_by, options)
+                for peer, ports in entries.items():
+                    egress[workload][peer].update(ports)
+        ext_in, ext_out = _external_peers(mine, options, forbidden, workload, out.plans)
         for peer, ports in ext_in.items():
             ingress[workload][peer].update(ports)
         for peer, ports in ext_out.items():
             egress[workload][peer].update(ports)
-    return external_plans
+        out.external_names += names_behind(workload, ext_out, named_by)
+    return out
 
 
 def _add_dns(
@@ -452,6 +468,8 @@ class _PolicyBuilder:
     index: PeerIndex
     pods: pd.DataFrame
     notes: list[str]
+    #: workload -> evidence of its fqdn peers
+    names: dict[str, list[NameEvidence]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ports_of = _container_ports(self.pods)
@@ -546,6 +564,7 @@ class _PolicyBuilder:
             ingress=ing,
             egress=eg,
             members=members,
+            names=sorted({e for m in members for e in self.names.get(m, ())}, key=lambda e: e.name),
         )
 
 

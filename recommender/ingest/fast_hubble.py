@@ -220,6 +220,7 @@ _META_COLS = (
     "dst_service_name",
     "l7_protocol",
     "dns_query",
+    "dns_ips",
     "policies",
     "flows",
     "aggregated",
@@ -357,8 +358,11 @@ def _service(raw: bytes) -> tuple[str | None, str | None]:
     return rules.destination_service(_loads(raw))
 
 
-def _l7(raw: bytes) -> tuple[str | None, str | None, str | None]:
-    return rules.l7(_loads(raw))
+def _l7(raw: bytes) -> tuple:
+    """(l7_protocol, dns_query, l7 type, DNS answer addresses as a tuple or None)."""
+    v = _loads(raw)
+    ips = rules.dns_ips(v)
+    return (*rules.l7(v), tuple(ips) if ips else None)
 
 
 def _aggregate(raw: bytes) -> tuple[int, bool]:
@@ -375,6 +379,7 @@ def _policies(raws: tuple[bytes | None, ...]) -> list[dict] | None:
 
 
 _NO_RARE = (None, None, None, None, None, None)
+_NO_L7 = (*rules.NO_L7, None)
 _NO_SERVICE = (None, None)
 _NO_AGGREGATE = (1, False)
 
@@ -417,7 +422,7 @@ def _meta(key: tuple, legacy: bool) -> tuple:
     direction = rules.direction(td)
     trace_reason = rules.token(trace_reason, "trace_reason")
     is_reply = rules.is_reply(is_reply, reply, trace_reason, tcp_flags, legacy)
-    l7_protocol, dns_query, l7_type = l7 or rules.NO_L7
+    l7_protocol, dns_query, l7_type, dns_ips = l7 or _NO_L7
     event = None if event is None else rules.event_type(event.type, event.sub_type)
     iname = None if iface is None else rules.interface_name(iface.name)
     return (
@@ -439,6 +444,7 @@ def _meta(key: tuple, legacy: bool) -> tuple:
         *(service or _NO_SERVICE),
         l7_protocol,
         dns_query,
+        list(dns_ips) if dns_ips else None,
         _policies(policies_raw) if policies_raw is not None else None,
         *(aggregate or _NO_AGGREGATE),
         tcp_flags,
@@ -609,7 +615,10 @@ class FastParser:
         negative (``~id``) when the aggregator sets such records aside whatever their
         endpoints, ports and time."""
         self.meta_values.append(values)
-        key = tuple(values[i] for i in _CLASS_INDEX)
+        # the name lists the aggregator reads are lists in the row: tuples in the key
+        key = tuple(
+            tuple(v) if v.__class__ is list else v for v in (values[i] for i in _CLASS_INDEX)
+        )
         cls = self.classes.setdefault(key, len(self.classes))
         fields = tuple(values[i] for i in _EXCLUSION_INDEX)
         ports = 3

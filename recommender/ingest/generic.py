@@ -62,7 +62,7 @@ from recommender.ingest.values import (
     time_ns,
     uint,
 )
-from recommender.schema import ENDPOINT_KINDS, FLOW_SCHEMA, SCHEMA_VERSION
+from recommender.schema import ADDED_COLUMNS, ENDPOINT_KINDS, FLOW_SCHEMA, SCHEMA_VERSION
 from recommender.validate import truncated_repr
 
 NAME = "generic"
@@ -314,7 +314,7 @@ def claims(path: str) -> bool:
             names = pq.read_schema(path).names
         except (OSError, pa.ArrowException):
             return False
-        if all(n in names for n in FLOW_SCHEMA.names):
+        if all(n in names for n in FLOW_SCHEMA.names if n not in ADDED_COLUMNS):
             return False  # a flow table: the ``parquet`` format
         return has_required(names)
     header = _csv_header(path)

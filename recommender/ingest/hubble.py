@@ -204,6 +204,7 @@ class Parser(RecordParser):
         service = rules.destination_service(f.get("destination_service"))
         row["dst_service_namespace"], row["dst_service_name"] = service
         row["l7_protocol"], row["dns_query"], l7_type = rules.l7(f.get("l7"))
+        row["dns_ips"] = rules.dns_ips(f.get("l7"))
         if not rules.POLICY_KEYS.isdisjoint(f):
             row["policies"] = rules.policies(f)
         row["flows"], row["aggregated"] = rules.aggregate(f.get("aggregate"))

@@ -145,6 +145,26 @@ def address(v: Any, field: str) -> tuple[str, int]:
     return canonical, 6 if ":" in canonical else 4
 
 
+def dns_ips(v: Any) -> list[str] | None:
+    """The answer addresses of a DNS ``l7`` (``l7.dns.ips``), canonical, distinct, in the
+    answer's order; None without a DNS answer or when it holds none."""
+    l7v = as_dict(v, "l7")
+    dns = as_dict(l7v.get("dns"), "l7.dns") if l7v else None
+    raw = dns.get("ips") if dns else None
+    if raw is None:
+        return None
+    if type(raw) is not list:
+        raise malformed("l7.dns.ips", raw)
+    out: list[str] = []
+    for item in raw:
+        if item is None or item == "":
+            continue
+        ip, _ = address(item, "l7.dns.ips")
+        if ip not in out:
+            out.append(ip)
+    return out or None
+
+
 def source_xlated(v: Any) -> str | None:
     """``IP.source_xlated`` (post-SNAT source), canonical; None when absent."""
     if v is None or v == "":

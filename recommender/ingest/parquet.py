@@ -17,25 +17,31 @@ import pyarrow as pa
 
 from recommender.accounting import RecordCounts
 from recommender.ingest.sources import InputError
-from recommender.schema import FLOW_SCHEMA, SCHEMA_VERSION
+from recommender.schema import ADDED_COLUMNS, FLOW_SCHEMA, SCHEMA_VERSION
 
 NAME = "parquet"
 _VERSION_KEY = b"netpol-recommender.schema_version"
 
 
 def to_flow_schema(data: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
-    """Select and cast to FLOW_SCHEMA exactly (column order, types, metadata)."""
+    """Select and cast to FLOW_SCHEMA exactly (column order, types, metadata); an
+    :data:`~recommender.schema.ADDED_COLUMNS` column the data lacks comes out null."""
     if data.schema.equals(FLOW_SCHEMA, check_metadata=True):
         return data
     names = data.schema.names
-    arrays = [data.column(names.index(f.name)).cast(f.type) for f in FLOW_SCHEMA]
+    arrays = [
+        data.column(names.index(f.name)).cast(f.type)
+        if f.name in names
+        else pa.nulls(data.num_rows, f.type)
+        for f in FLOW_SCHEMA
+    ]
     if isinstance(data, pa.Table):
         return pa.Table.from_arrays(arrays, schema=FLOW_SCHEMA)
     return pa.RecordBatch.from_arrays(arrays, schema=FLOW_SCHEMA)
 
 
 def _check_schema(path: str, schema: pa.Schema) -> None:
-    missing = [n for n in FLOW_SCHEMA.names if n not in schema.names]
+    missing = [n for n in FLOW_SCHEMA.names if n not in schema.names and n not in ADDED_COLUMNS]
     if missing:
         shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
         raise InputError(
@@ -75,7 +81,8 @@ def iter_batches(
     total = max(pf.metadata.num_rows, 1)
     done = reported = 0
     try:
-        for batch in pf.iter_batches(batch_size=batch_size, columns=list(FLOW_SCHEMA.names)):
+        columns = [n for n in FLOW_SCHEMA.names if n in schema.names]
+        for batch in pf.iter_batches(batch_size=batch_size, columns=columns):
             batch = to_flow_schema(batch)
             _check_nulls(path, batch)
             counts.add_normalized(batch.num_rows)

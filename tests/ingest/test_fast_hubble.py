@@ -126,6 +126,10 @@ TRICKY: list = [
     rec(l7={"http": {"code": 200}}),
     rec(l7={"dns": None}),
     rec(l7={"dns": {"query": "bad name!"}}),
+    rec(Type="L7", l7={"type": "RESPONSE", "dns": {"query": "a.b.", "ips": ["1.2.3.4"]}}),
+    rec(Type="L7", l7={"dns": {"query": "a.b.", "ips": ["1.2.3.4", "::1", "1.2.3.4"]}}),
+    rec(Type="L7", l7={"dns": {"query": "a.b.", "ips": ["1.2.3.999"]}}),
+    rec(Type="L7", l7={"dns": {"query": "a.b.", "ips": "1.2.3.4"}}),
     rec(IP=...),
     rec(IP={"source": "10.0.0.1", "destination": "fd00::1"}),
     rec(IP={"source": "2001:DB8::1", "destination": "fd00::0a", "source_xlated": "fd00::5"}),
@@ -218,6 +222,9 @@ def test_real_samples_fast_equals_reference():
 def test_simulator_fast_equals_reference(simulated):
     counts = assert_same([simulated], workers=1)
     assert counts.normalized > 1000 and counts.filtered_total > 0
+    # the capture has DNS answers and destination names, so both paths agree on them too
+    rows, _ = fast([simulated], workers=1)
+    assert any(r["dns_ips"] for r in rows) and any(r["dst_names"] for r in rows)
 
 
 def test_hostile_lines_fast_equals_reference(tmp_path, simulated):

@@ -473,6 +473,19 @@ def test_l7():
         rules.l7({"dns": {"query": "bad name"}})
 
 
+def test_dns_ips_are_the_answer_addresses_canonical_and_distinct():
+    answer = {"type": "RESPONSE", "dns": {"query": "api.example.com.", "ips": []}}
+    assert rules.dns_ips(None) is None
+    assert rules.dns_ips({"http": {"code": 200}}) is None
+    assert rules.dns_ips(answer) is None  # an answer without addresses (NXDOMAIN, AAAA-less)
+    answer["dns"]["ips"] = ["93.184.216.34", "2001:DB8::1", "", "93.184.216.34"]
+    assert rules.dns_ips(answer) == ["93.184.216.34", "2001:db8::1"]
+    with pytest.raises(Bad, match="invalid IP"):
+        rules.dns_ips({"dns": {"ips": ["not-an-ip"]}})
+    with pytest.raises(Bad, match="malformed record: l7.dns.ips"):
+        rules.dns_ips({"dns": {"ips": "93.184.216.34"}})
+
+
 def test_policies():
     assert rules.policies({}) is None
     assert rules.policies({"egress_allowed_by": []}) is None

@@ -96,3 +96,19 @@ def test_failed_write_leaves_nothing(tmp_path, flows):
     with pytest.raises(RuntimeError):
         parquet.write_parquet(broken(), path)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_table_without_added_columns_reads_them_null(tmp_path, flows):
+    # A flow table written before dns_ips existed (same schema version) still reads, and
+    # the column it lacks comes back null; it is still a flow table, not a generic file.
+    from recommender.ingest import generic
+    from recommender.schema import ADDED_COLUMNS
+
+    old = flows.drop_columns(sorted(ADDED_COLUMNS))
+    path = tmp_path / "old.parquet"
+    pq.write_table(old.replace_schema_metadata(FLOW_SCHEMA.metadata), path)
+    assert not generic.claims(str(path))
+    got = pa.Table.from_batches(list(parquet.iter_batches(str(path), RecordCounts())))
+    assert got.schema.equals(FLOW_SCHEMA, check_metadata=True)
+    assert got.column("dns_ips").null_count == flows.num_rows
+    assert got.drop_columns(["dns_ips"]).to_pylist() == old.to_pylist()
