@@ -21,9 +21,8 @@ tiers, in the order Kubernetes' AdminNetworkPolicy API defines:
 3. :data:`BASELINE_TIER` (BaselineAdminNetworkPolicy): applies only where no NetworkPolicy
    isolates the pod; first matching rule decides, as in the admin tier.
 
-Other dialects' tiers (Calico's ordered tiers) take their own :class:`Tier` order. Today
-only NetworkPolicy is read, and the evaluator refuses any other tier or action rather than
-guess their semantics.
+Other dialects' tiers (Calico's ordered tiers) take their own :class:`Tier` order; the
+evaluator walks every tier as :class:`Tier` describes.
 """
 
 from __future__ import annotations
@@ -415,6 +414,12 @@ class Policy:
     def key(self) -> str:
         """``namespace/name``, or the name alone for a cluster-scoped policy."""
         return self.name if self.namespace is None else f"{self.namespace}/{self.name}"
+
+    @property
+    def label(self) -> str:
+        """How reports name the policy: its key, after its kind when that is not
+        NetworkPolicy (two objects of different kinds may share a name)."""
+        return self.key if self.kind == "NetworkPolicy" else f"{self.kind} {self.key}"
 
     @property
     def precedence(self) -> tuple[Tier, int, str]:

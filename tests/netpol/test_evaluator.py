@@ -772,14 +772,18 @@ def test_compiled_policies_and_dicts_give_the_same_verdicts():
         assert compiled.evaluate(src, dst, "TCP", 80) == from_dicts.evaluate(src, dst, "TCP", 80)
 
 
-def test_deny_rules_admin_tiers_and_duplicates_are_refused():
+def test_deny_rules_admin_tiers_are_judged_and_duplicates_refused_per_kind():
+    """Deny rules and other tiers, once refused, are evaluated (their truth tables are in
+    test_evaluator_tiers.py); a duplicate (kind, key) is still refused, while two kinds may
+    share a name."""
     base = compile_policy(netpol("p", podSelector={}, ingress=[{}]))
     deny = replace(base, rules=(replace(base.rules[0], action=Action.DENY),))
-    with pytest.raises(ValueError, match="x/p: the evaluator handles allow rules only"):
-        Evaluator([deny])
-    with pytest.raises(ValueError, match="x/p: the evaluator handles namespaced NetworkPolicy"):
-        Evaluator([replace(base, tier=ADMIN_TIER)])
-    with pytest.raises(ValueError, match="p: the evaluator handles namespaced NetworkPolicy"):
-        Evaluator([replace(base, namespace=None)])
+    v = Evaluator([deny]).evaluate(X_WEB, X_DB, "TCP", 80)
+    assert not v.allowed and v.ingress.denied_by == RuleRef("x", "p", "ingress", 0)
+    assert Evaluator([replace(base, tier=ADMIN_TIER)]).evaluate(X_WEB, X_DB, "TCP", 80).allowed
     with pytest.raises(PolicyError, match="x/p: metadata.name: duplicate policy"):
         Evaluator([base, base])
+    other = replace(base, kind="CiliumNetworkPolicy")
+    assert len(Evaluator([base, other]).policies) == 2
+    with pytest.raises(PolicyError, match="CiliumNetworkPolicy x/p: metadata.name: duplicate"):
+        Evaluator([other, other])
