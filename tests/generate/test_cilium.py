@@ -19,6 +19,10 @@ from recommender.generate.cilium import (
 )
 from recommender.generate.ir import Peer, PolicyIR, PortSpec, Rule
 from recommender.generate.k8s import render_policy as render_network_policy
+from recommender.netpol.cilium import compile_object
+from recommender.netpol.evaluator import Evaluator
+from recommender.netpol.model import NETWORK_POLICY_TIER, Endpoint
+from recommender.verify import PodIndex
 
 CRDS = {
     version: SHARED / f"schemas/cilium/{version}/ciliumnetworkpolicies.yaml"
@@ -294,3 +298,75 @@ def test_the_api_server_is_the_kube_apiserver_entity_in_the_sample(sample):
         "toEntities": ["kube-apiserver"],
         "toPorts": [{"ports": [{"port": "6443", "protocol": "TCP"}]}],
     } in egress
+
+
+# --------------------------------------------------------------------------------------------
+# Round trip: emit -> read -> evaluate, against the NetworkPolicy rendering of the same IR
+# --------------------------------------------------------------------------------------------
+
+
+def _endpoints(rec):
+    """Every observed connection as (src, dst, protocol, port) endpoints, with the reserved
+    identity the logs gave each non-pod end (what a Cilium entity is judged on)."""
+    index = PodIndex(rec.pods)
+    out = []
+    for row in rec.connections.itertuples(index=False):
+        ends = []
+        for side in ("src", "dst"):
+            kind, ip = getattr(row, f"{side}_kind"), getattr(row, f"{side}_ip")
+            if kind == "pod":
+                ends.append(
+                    index.endpoint(
+                        kind, getattr(row, f"{side}_namespace"), getattr(row, f"{side}_pod"), ip
+                    )
+                )
+            else:
+                reserved = getattr(row, f"{side}_reserved")
+                ends.append(Endpoint(kind=kind, ip=ip, name=ip, reserved=reserved or None))
+        out.append((*ends, row.protocol, None if row.port != row.port else int(row.port)))
+    return out
+
+
+@pytest.mark.parametrize("variant", ["exact", "nodes"])
+def test_the_cilium_rendering_judges_the_sample_as_the_networkpolicy_rendering(sample, variant):
+    rec = sample[variant]
+    cilium = [p for obj in render_policies(rec.ir, rec.connections) for p in compile_object(obj)]
+    assert all(not r.unjudged for p in cilium for r in p.rules)
+    assert all(p.tier == NETWORK_POLICY_TIER for p in cilium)
+    by_cilium = Evaluator(cilium)
+    by_networkpolicy = Evaluator(rec.policies)
+    connections = _endpoints(rec)
+    differ = [
+        (src.name, dst.name, protocol, port)
+        for src, dst, protocol, port in connections
+        if by_cilium.evaluate(src, dst, protocol, port).allowed
+        != by_networkpolicy.evaluate(src, dst, protocol, port).allowed
+    ]
+    assert differ == []
+    allowed = sum(by_cilium.evaluate(*c).allowed for c in connections)
+    assert 0 < allowed < len(connections) or variant == "nodes"
+
+
+def test_fqdn_rules_read_back_allow_the_observed_names_only():
+    names = [Peer("fqdn", "api.example.com"), Peer("fqdn", "*.s3.amazonaws.com")]
+    policy = workload(egress=[Rule([DNS], DNS_PORTS), Rule(names, [PortSpec("TCP", 443)])])
+    compiled = compile_object(render_policy(policy))
+    assert [r.unjudged for p in compiled for r in p.rules] == ["", ""]
+    evaluator = Evaluator(compiled)
+    api = Endpoint(kind="pod", namespace="shop", labels={"app": "api"}, name="api")
+    coredns = Endpoint(
+        kind="pod",
+        namespace="kube-system",
+        labels={"k8s-app": "kube-dns"},
+        namespace_labels={"kubernetes.io/metadata.name": "kube-system"},
+    )
+
+    def external(*names):
+        return Endpoint(kind="external", ip="52.216.8.21", reserved="world", names=names)
+
+    assert evaluator.evaluate(api, coredns, "UDP", 53).allowed
+    assert evaluator.evaluate(api, external("api.example.com"), "TCP", 443).allowed
+    assert evaluator.evaluate(api, external("b.s3.amazonaws.com"), "TCP", 443).allowed
+    assert not evaluator.evaluate(api, external("api.example.com"), "TCP", 80).allowed
+    assert not evaluator.evaluate(api, external("evil.example.com"), "TCP", 443).allowed
+    assert not evaluator.evaluate(api, external(), "TCP", 443).allowed
