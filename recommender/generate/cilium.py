@@ -27,8 +27,11 @@ docs (Documentation/security/policy/layer3.rst, kubernetes.rst, language.rst):
   that CIDR rules do not select: an address the connection table saw as
   ``kube-apiserver`` / ``host`` / ``remote-node`` (:func:`reserved_identities`) is written
   as that entity (``toEntities: [kube-apiserver]``; node sources only appear when the IR
-  has them, i.e. ``--allow-node-sources``). An entity admits every address of that
-  identity (every node for ``remote-node``), broader than the NetworkPolicy's ``/32``.
+  has them, i.e. ``--allow-node-sources``); a node address the logs gave no identity (VPC
+  or Calico logs) is ``host`` and ``remote-node``. An entity admits every address of that
+  identity (every node for ``remote-node``), broader than the NetworkPolicy's ``/32``; a
+  ``/32`` would not match at all (Cilium's CIDR rules select no node unless its
+  ``policy-cidr-match-mode`` includes nodes).
 * **FQDN.** An IR peer of kind ``fqdn`` is ``toFQDNs`` (``matchName``, or ``matchPattern``
   when it has a ``*``); a policy with one gets the DNS-proxy rule Cilium needs to learn the
   names' addresses ("DNS based": "DNS information is acquired by routing DNS traffic via
@@ -58,6 +61,12 @@ ENTITY_IDENTITIES = ("kube-apiserver", "host", "remote-node", "health")
 #: the addresses of the names (every name may be asked: the FQDN peers limit the traffic).
 DNS_PROXY_RULES = {"dns": [{"matchPattern": "*"}]}
 DNS_PORT = 53
+#: Address kinds that are a node's address (a host-network pod has its node's): Cilium gives
+#: them the ``host`` or ``remote-node`` identity, which CIDR rules do not select.
+NODE_KINDS = ("node", "host_network_pod")
+#: What a node address the logs gave no reserved identity is written as: every node, since
+#: the log does not say which of the two it is to the pod.
+NODE_ENTITIES = ("host", "remote-node")
 
 #: The peer field of a rule per direction and peer kind.
 _FIELDS = {
@@ -159,6 +168,8 @@ def _peer_entries(peer: Peer, reserved: Mapping[str, tuple[str, ...]]) -> tuple[
         return "fqdn", [_fqdn(peer)]
     if peer.kind == "address" and reserved.get(peer.id):
         return "entities", list(reserved[peer.id])
+    if peer.kind == "address" and peer.address_kind in NODE_KINDS:
+        return "entities", list(NODE_ENTITIES)
     if peer.kind in ("address", "cidr"):
         return "cidr", [_cidr_rule(peer)]
     raise ValueError(f"peer kind {peer.kind!r} has no Cilium rendering ({peer.id})")

@@ -22,6 +22,8 @@ from recommender.generate.k8s import render_policy as render_network_policy
 from recommender.netpol.cilium import compile_object
 from recommender.netpol.evaluator import Evaluator
 from recommender.netpol.model import NETWORK_POLICY_TIER, Endpoint
+from recommender.sim.apps import shop_app
+from recommender.sim.calico import write_calico
 from recommender.verify import PodIndex
 
 CRDS = {
@@ -327,9 +329,9 @@ def _endpoints(rec):
     return out
 
 
-@pytest.mark.parametrize("variant", ["exact", "nodes"])
-def test_the_cilium_rendering_judges_the_sample_as_the_networkpolicy_rendering(sample, variant):
-    rec = sample[variant]
+def assert_same_verdicts(rec):
+    """The Cilium rendering of ``rec``, read back, judges every observed connection as its
+    NetworkPolicy rendering does; returns how many it allows."""
     cilium = [p for obj in render_policies(rec.ir, rec.connections) for p in compile_object(obj)]
     assert all(not r.unjudged for p in cilium for r in p.rules)
     assert all(p.tier == NETWORK_POLICY_TIER for p in cilium)
@@ -343,8 +345,22 @@ def test_the_cilium_rendering_judges_the_sample_as_the_networkpolicy_rendering(s
         != by_networkpolicy.evaluate(src, dst, protocol, port).allowed
     ]
     assert differ == []
-    allowed = sum(by_cilium.evaluate(*c).allowed for c in connections)
-    assert 0 < allowed < len(connections) or variant == "nodes"
+    return sum(by_cilium.evaluate(*c).allowed for c in connections), len(connections)
+
+
+def test_the_cilium_rendering_judges_the_sample_as_the_networkpolicy_rendering(sample):
+    allowed, total = assert_same_verdicts(sample["exact"])
+    assert 0 < allowed < total  # node sources are denied without --allow-node-sources
+    allowed, total = assert_same_verdicts(sample["nodes"])
+    assert allowed == total
+
+
+def test_the_round_trip_holds_on_a_simulated_shop_logged_by_calico(tmp_path):
+    write_calico(shop_app(), tmp_path, seed=7)
+    obs = recommender.observe([str(tmp_path)])
+    options = recommender.SynthesisOptions(generalize="role", allow_node_sources=True)
+    allowed, total = assert_same_verdicts(recommender.propose(obs, options))
+    assert allowed == total > 100
 
 
 def test_fqdn_rules_read_back_allow_the_observed_names_only():
@@ -370,3 +386,9 @@ def test_fqdn_rules_read_back_allow_the_observed_names_only():
     assert not evaluator.evaluate(api, external("api.example.com"), "TCP", 80).allowed
     assert not evaluator.evaluate(api, external("evil.example.com"), "TCP", 443).allowed
     assert not evaluator.evaluate(api, external(), "TCP", 443).allowed
+
+
+def test_a_node_address_without_an_identity_is_every_node():
+    node = Peer("address", "10.0.0.5", address_kind="node")
+    obj = render_policy(workload(ingress=[Rule([node], [PortSpec("TCP", 8080)])]), {})
+    assert obj["spec"]["ingress"][0]["fromEntities"] == ["host", "remote-node"]
