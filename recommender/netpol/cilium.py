@@ -433,7 +433,10 @@ class _Spec:
     where: str
 
 
-def _subject(spec: Mapping, ident: _Spec, notes: list[str]) -> tuple[Selector, Selector | None]:
+def _subject(spec: Mapping, ident: _Spec) -> tuple[Selector, Selector | None]:
+    """The pods the spec applies to, and for a CCNP the namespaces they may be in. Terms
+    flow logs cannot judge are refused: compiled without them the subject would select, and
+    isolate, pods the policy does not."""
     where = f"{ident.where}.endpointSelector"
     if spec.get("nodeSelector") is not None:
         raise _fail(f"{ident.where}.nodeSelector", "host policies (nodes as subjects) are not read")
@@ -441,12 +444,13 @@ def _subject(spec: Mapping, ident: _Spec, notes: list[str]) -> tuple[Selector, S
         raise _fail(where, "is required")
     split = _split(spec["endpointSelector"], where)
     if split.reserved or split.unknown:
-        notes.append(f"{where}: {', '.join(split.reserved + split.unknown)}: not judged")
+        terms = ", ".join([f"reserved:{r}" for r in split.reserved] + split.unknown)
+        raise _fail(where, f"{terms}: selects by labels flow logs do not carry")
     pods = Selector.of(split.pods, split.pod_reqs)
     if ident.namespace is None:
         return pods, split.namespaces
     if split.by_labels:
-        notes.append(f"{where}: namespace labels in a namespaced policy are not judged")
+        raise _fail(where, "namespace labels in a namespaced policy's subject are not read")
     if split.by_name and not split.namespaces.matches({NS_NAME_LABEL: ident.namespace}):
         raise _fail(where, f"selects another namespace than the policy's ({ident.namespace})")
     return pods, None
@@ -462,11 +466,23 @@ def _default_deny(spec: Mapping, direction: str, has_rules: bool, where: str) ->
     return value
 
 
+def _requires_notes(spec: Mapping, where: str) -> tuple[str, ...]:
+    """``fromRequires``/``toRequires`` narrow every rule of every policy selecting the same
+    pods (layer3.rst "Additional Label Requirements"), beyond the rule that carries them."""
+    return tuple(
+        f"{where}.{key}[{i}].{_PREFIX[direction]}Requires: narrows every rule selecting "
+        "these pods; verdicts on them are not exact"
+        for direction in DIRECTIONS
+        for key in (direction, direction + "Deny")
+        for i, rule in enumerate(_list(spec.get(key), f"{where}.{key}"))
+        if isinstance(rule, Mapping) and rule.get(_PREFIX[direction] + "Requires")
+    )
+
+
 def _compile_spec(spec: Any, ident: _Spec) -> list[Policy]:
     spec = _mapping(spec, ident.where)
     _check_keys(spec, _SPEC_KEYS, ident.where)
-    notes: list[str] = []
-    subject, namespaces = _subject(spec, ident, notes)
+    subject, namespaces = _subject(spec, ident)
     cluster = ident.namespace is None
     compiled: dict[tuple[str, Action], list[Rule]] = {}
     isolated: dict[str, bool] = {}
@@ -493,7 +509,7 @@ def _compile_spec(spec: Any, ident: _Spec) -> list[Policy]:
             tier=tier,
             kind=ident.kind,
             namespaces=namespaces,
-            unjudged=tuple(notes),
+            unjudged=_requires_notes(spec, ident.where),
         )
 
     out = [policy(NETWORK_POLICY_TIER, tuple(d for d in DIRECTIONS if isolated[d]), Action.ALLOW)]

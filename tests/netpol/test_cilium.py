@@ -259,7 +259,7 @@ def test_what_l4_cannot_judge_is_named_on_the_rule(port_rule, reason):
 
 
 def test_icmps_requires_and_authentication_are_named():
-    (rule,) = one(
+    pol = one(
         egress(
             {
                 "toEndpoints": [{}],
@@ -268,7 +268,12 @@ def test_icmps_requires_and_authentication_are_named():
                 "authentication": {"mode": "required"},
             }
         )
-    ).rules
+    )
+    (rule,) = pol.rules
+    assert pol.unjudged == (
+        "shop/p: spec.egress[0].toRequires: narrows every rule selecting these pods; "
+        "verdicts on them are not exact",
+    )
     for word in ("icmps[0]: ICMP types", "toRequires", "authentication"):
         assert word in rule.unjudged
     assert rule.ports == (PortMatch("ICMP"), PortMatch("ICMPv6"))
@@ -341,6 +346,17 @@ def _with(path, value):
                 {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "x"}},
             ),
             "shop/p: spec.endpointSelector: selects another namespace than the policy's (shop)",
+        ),
+        (
+            _with(
+                ("spec", "endpointSelector"),
+                {"matchLabels": {"io.cilium.k8s.policy.serviceaccount": "a"}},
+            ),
+            "shop/p: spec.endpointSelector: io.cilium.k8s.policy.serviceaccount: selects by labels",
+        ),
+        (
+            _with(("spec", "endpointSelector"), {"matchLabels": {"reserved:host": ""}}),
+            "shop/p: spec.endpointSelector: reserved:host: selects by labels flow logs do not",
         ),
         (
             _with(("spec", "egress", 0), {"toEntities": ["everyone"]}),
