@@ -94,6 +94,9 @@ class AtRisk:
     #: node-source connections whose node the log does not place (own node or remote?)
     unchecked_node_sources: int = 0
     notes: list[str] = field(default_factory=list)
+    #: connections whose verdict the evaluator cannot judge (a matching unjudged rule):
+    #: counted apart, neither at risk nor passing
+    unjudged: int = 0
 
     @property
     def records(self) -> int:
@@ -164,6 +167,11 @@ class AtRisk:
                 f"  {self.unchecked_node_sources} node-source connection(s) not checked: the log "
                 "does not say whether the node is the pod's own (an --inventory would)"
             )
+        if self.unjudged:
+            out.append(
+                f"  {self.unjudged} connection(s) not judged: a matching rule is outside what "
+                "the evaluator judges (see the policies' 'not judged' warnings)"
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,6 +181,7 @@ class AtRisk:
             "by_reason": {k: {**v, "what": REASONS[k]} for k, v in self.by_reason().items()},
             "examples": self.examples(),
             "unchecked_node_sources": self.unchecked_node_sources,
+            **({"unjudged": self.unjudged} if self.unjudged else {}),
         }
 
 
@@ -225,6 +234,7 @@ def find_at_risk(
     of_judged &= cands["reason"].isin(_RECORD_REASONS).to_numpy()
     settled = pd.Series(of_judged).groupby(cands["group"].to_numpy()).transform("any")
     unchecked: set[int] = set()
+    unjudged: set[int] = set()
     allowed = cands["allowed"].to_numpy(dtype=bool) | of_judged
     why = cands["why"].to_numpy(dtype=object).copy()
     rows = np.flatnonzero(cands["judge"].to_numpy() & ~settled.to_numpy(dtype=bool))
@@ -239,6 +249,9 @@ def find_at_risk(
         )
         allowed[rows] = out["allowed"].to_numpy(dtype=bool)
         why[rows] = out["reasons"].to_numpy(dtype=object)
+        for k in np.flatnonzero([bool(u) for u in out["unjudged"].tolist()]):
+            unjudged.add(int(sub["group"].iloc[k]))  # counted apart, not at risk
+            allowed[rows[k]] = True
         node = sub["src_kind"].isin(EXEMPT_SOURCE_KINDS).to_numpy()
         for k in np.flatnonzero(node & ~allowed[rows]):
             own = where.own_node(sub.iloc[k])
@@ -252,7 +265,7 @@ def find_at_risk(
     covered = cands.groupby("group", sort=False)["allowed"].transform("any")
     risky = cands[~covered.to_numpy(dtype=bool)]
     risky = risky.drop_duplicates("group", keep="first")  # a group's first candidate shows it
-    return AtRisk(_summarize(risky), len(unchecked))
+    return AtRisk(_summarize(risky), len(unchecked), unjudged=len(unjudged - unchecked))
 
 
 def _judged(replayed: pd.DataFrame) -> set[tuple]:

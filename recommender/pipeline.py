@@ -301,7 +301,7 @@ def check(
         at_risk = _at_risk(obs, replayed, evaluator)
     share, ok, total = coverage(replayed)
     with clock("breadth"):
-        breadth = _breadth(obs, evaluator, find_resolvers(obs.workload_connections))
+        breadth = _breadth(obs, evaluator, find_resolvers(obs.workload_connections), per_rule=True)
     return VerifyRun(
         obs.counts,
         obs.excluded,
@@ -323,10 +323,18 @@ def _breadth(
     evaluator: Evaluator,
     resolvers: list[str],
     namespaces: Sequence[str] | None = None,
+    *,
+    per_rule: bool = False,
 ) -> Breadth:
-    """What ``evaluator``'s policies allow beyond the observed workload connections."""
+    """What ``evaluator``'s policies allow beyond the observed workload connections
+    (``per_rule``: also each rule's share, for judging existing policies rule by rule)."""
     return measure_breadth(
-        evaluator, obs.pods, obs.workload_connections, resolvers=resolvers, namespaces=namespaces
+        evaluator,
+        obs.pods,
+        obs.workload_connections,
+        resolvers=resolvers,
+        namespaces=namespaces,
+        per_rule=per_rule,
     )
 
 

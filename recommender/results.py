@@ -152,8 +152,15 @@ class Recommendation:
 
     @property
     def denied(self) -> pd.DataFrame:
-        """Observed connections the proposal would deny (empty when coverage is 100%)."""
-        return self.replayed[~self.replayed["allowed"]]
+        """Observed connections the proposal would deny (empty when coverage is 100%); not
+        the unjudged ones (:attr:`unjudged`)."""
+        return _denied(self.replayed)
+
+    @property
+    def unjudged(self) -> pd.DataFrame:
+        """Observed connections whose verdict is unknown (a matching rule the evaluator
+        cannot judge): in coverage's total, never allowed, not denied either."""
+        return _unjudged(self.replayed)
 
     @property
     def external(self) -> pd.DataFrame:
@@ -228,7 +235,13 @@ class VerifyRun:
 
     @property
     def denied(self) -> pd.DataFrame:
-        return self.replayed[~self.replayed["allowed"]]
+        """Observed connections the policies deny; not the unjudged ones."""
+        return _denied(self.replayed)
+
+    @property
+    def unjudged(self) -> pd.DataFrame:
+        """Observed connections whose verdict is unknown (see :attr:`Recommendation.unjudged`)."""
+        return _unjudged(self.replayed)
 
     @property
     def passed(self) -> bool:
@@ -242,3 +255,18 @@ class VerifyRun:
     def to_dict(self) -> dict[str, Any]:
         """The document ``verify --json`` prints."""
         return report_json(self)
+
+
+def _unknown(replayed: pd.DataFrame) -> pd.Series:
+    """Per row: whether its verdict is unjudged (False where the column is missing)."""
+    if "unjudged" not in replayed.columns:
+        return pd.Series(False, index=replayed.index)
+    return pd.Series([bool(u) for u in replayed["unjudged"].tolist()], index=replayed.index)
+
+
+def _denied(replayed: pd.DataFrame) -> pd.DataFrame:
+    return replayed[~replayed["allowed"] & ~_unknown(replayed)]
+
+
+def _unjudged(replayed: pd.DataFrame) -> pd.DataFrame:
+    return replayed[_unknown(replayed) & ~replayed["exempt"].astype(bool)]

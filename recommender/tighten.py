@@ -301,6 +301,7 @@ def _describe(proposals: list[Tightened], run: VerifyRun, after: VerifyRun) -> N
                         "rule": i,
                         "connections": conns[ref],
                         "flows": flows[ref],
+                        "breadth": after.breadth.per_rule.get(str(ref), 0),
                     }
                 )
 

@@ -40,6 +40,7 @@ __all__ = [
     "exemption",
     "pod_classes",
     "replay",
+    "unjudged_groups",
 ]
 
 #: Node and host sources: NetworkPolicy cannot select them, and the resident node always
@@ -194,7 +195,9 @@ def replay(
 ) -> pd.DataFrame:
     """Evaluate every pod-level connection; adds ``exempt``, ``allowed``, ``reasons`` and
     ``allowed_by`` (the :class:`~recommender.netpol.evaluator.RuleRef` of every rule, egress
-    and ingress, that admits an allowed judged connection, sorted; empty otherwise).
+    and ingress, that admits an allowed judged connection, sorted; empty otherwise), and
+    ``unjudged`` (the rules the evaluator cannot judge that leave the verdict unknown, empty
+    when it is known; such a connection is never ``allowed``).
 
     ``share_classes``: endpoints that differ only in labels or addresses no policy looks at
     share one evaluation (the classes are read off the evaluator's own compiled policies,
@@ -215,7 +218,11 @@ def replay(
         out["allowed"] = np.zeros(0, dtype=bool)
         out["reasons"] = pd.Series([], dtype=object, index=out.index)
         out["allowed_by"] = pd.Series([], dtype=object, index=out.index)
+        out["unjudged"] = pd.Series([], dtype=object, index=out.index)
         return out
+    # The classes know NetworkPolicy's selectors and ipBlocks only: any other set (tiers,
+    # cluster-scoped subjects, entities, FQDN names) is judged per distinct endpoint.
+    share_classes = share_classes and evaluator.network_policy_only
     pindex = PolicyIndex.of(evaluator) if share_classes else None
     lap("index")
     ends = _Ends(conns, index)
@@ -224,6 +231,8 @@ def replay(
     allowed = np.ones(n, dtype=bool)
     rules = np.empty(n, dtype=object)
     rules.fill(())
+    unjudged = np.empty(n, dtype=object)
+    unjudged.fill(())
     judged = np.arange(n) if judge_all else np.flatnonzero(~exempt)
     if len(judged):
         for end in (ends.src, ends.dst):
@@ -234,12 +243,13 @@ def replay(
         lap("exemptions")
         # A temporary: its per-row arrays are freed before the output is built.
         _Judge(index, evaluator, pindex, ends, judged, cluster).run(
-            conns, stats, lap, allowed, reasons, rules
+            conns, stats, lap, allowed, reasons, (rules, unjudged)
         )
     out["exempt"] = exempt.tolist()
     out["allowed"] = allowed.tolist()
     out["reasons"] = reasons.tolist()
     out["allowed_by"] = rules.tolist()
+    out["unjudged"] = unjudged.tolist()
     lap("output")
     return out
 
@@ -361,15 +371,17 @@ class _Judge:
         lap: _Laps,
         allowed: np.ndarray,
         reasons: np.ndarray,
-        rules: np.ndarray,
+        refs: tuple[np.ndarray, np.ndarray],
     ) -> None:
-        """Fill ``allowed``, ``reasons`` and ``rules`` at the judged rows."""
+        """Fill ``allowed``, ``reasons`` and ``refs`` (the allowing rules, the unjudged
+        rules) at the judged rows."""
         self.classify(conns, stats)
         lap("classes")
         self.evaluate()
         lap("evaluate")
         self.broadcast(allowed, reasons)
-        rules[self.judged] = self.rules[self.codes]
+        refs[0][self.judged] = self.rules[self.codes]
+        refs[1][self.judged] = self.unjudged[self.codes]
         lap("broadcast")
 
     def _addresses(self) -> dict[str, np.ndarray]:
@@ -436,6 +448,7 @@ class _Judge:
         self.templates = np.empty(len(self.first), dtype=object)
         self.verdicts = np.empty(len(self.first), dtype=bool)
         self.rules = np.empty(len(self.first), dtype=object)
+        self.unjudged = np.empty(len(self.first), dtype=object)
         for code, row in enumerate(self.first):
             port = int(self.ports[row])
             v = self.evaluator.evaluate(
@@ -452,6 +465,7 @@ class _Judge:
             self.rules[code] = (
                 tuple(sorted(v.egress.allowed_by + v.ingress.allowed_by)) if v.allowed else ()
             )
+            self.unjudged[code] = v.unjudged_by
 
     def broadcast(self, allowed: np.ndarray, reasons: np.ndarray) -> None:
         """Every judged row gets its shape's verdict, explained with its own endpoints."""
@@ -474,8 +488,40 @@ class _Judge:
 
 
 def coverage(replayed: pd.DataFrame) -> tuple[float, int, int]:
-    """(share allowed, allowed, total) over non-exempt connections; 1.0 when none."""
+    """(share allowed, allowed, total) over non-exempt connections; 1.0 when none. An
+    unjudged connection counts in the total and never as allowed, so coverage is below
+    100% while any exists (:func:`unjudged_groups` says which)."""
     judged = replayed[~replayed["exempt"]]
     total = len(judged)
     ok = int(judged["allowed"].sum())
     return (ok / total if total else 1.0), ok, total
+
+
+def unjudged_groups(replayed: pd.DataFrame) -> list[tuple[str, int, int]]:
+    """The non-exempt connections whose verdict is unknown, per unjudged rule (with its
+    reason when the replay's explanation gives it): (rule text, connections, flows), most
+    connections first. Empty when every verdict is known (or the column is missing)."""
+    if "unjudged" not in replayed.columns or not len(replayed):
+        return []
+    rows = replayed[~replayed["exempt"].astype(bool)]
+    counts: dict[str, list[int]] = {}
+    flows = rows["flows"].tolist() if "flows" in rows.columns else [1] * len(rows)
+    for refs, reasons, n in zip(
+        rows["unjudged"].tolist(), rows["reasons"].tolist(), flows, strict=True
+    ):
+        for ref in refs or ():
+            text = _unjudged_text(ref, reasons)
+            acc = counts.setdefault(text, [0, 0])
+            acc[0] += 1
+            acc[1] += int(n)
+    return sorted(((t, c, f) for t, (c, f) in counts.items()), key=lambda g: (-g[1], g[0]))
+
+
+def _unjudged_text(ref: Any, reasons: Any) -> str:
+    """``rule: reason`` as the verdict's explanation says it, else the rule alone."""
+    head = f"{ref}: "
+    for part in str(reasons or "").split("; "):
+        at = part.find(head)
+        if at >= 0:
+            return part[at:]
+    return str(ref)

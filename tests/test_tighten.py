@@ -68,6 +68,25 @@ def test_breadth_shrinks_and_every_kept_rule_still_carries_traffic(judged):
     assert payments.carries and all(c["connections"] > 0 for c in payments.carries)
 
 
+def test_each_replacement_rule_states_its_own_breadth(judged):
+    obs, policies, run, result = judged
+    payments = _by_policy(result)["shop/allow-payments"]
+    # before: the broad rule carried breadth; after (every replacement in place of its
+    # policy): each rule states what the check of that set measures for it
+    assert run.breadth.per_rule["shop/allow-payments ingress[2]"] > 0
+    by = {t.policy: t.replacement for t in result.proposals}
+    after = check(
+        [by.get(f"{p['metadata']['namespace']}/{p['metadata']['name']}", p) for p in policies],
+        obs,
+    )
+    for c in payments.carries:
+        ref = f"shop/allow-payments {c['direction']}[{c['rule']}]"
+        assert c["breadth"] == after.breadth.per_rule.get(ref, 0)
+        assert c["breadth"] <= payments.breadth_after
+    narrowed = next(c for c in payments.carries if (c["direction"], c["rule"]) == ("ingress", 2))
+    assert narrowed["breadth"] < run.breadth.per_rule["shop/allow-payments ingress[2]"]
+
+
 def test_written_files_are_the_replacements_and_the_proof(judged, tmp_path):
     _, _, _, result = judged
     stale = tmp_path / "tighten" / "shop" / "gone.yaml"

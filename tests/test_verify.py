@@ -110,7 +110,7 @@ def _reference_replay(conns, evaluator, pods):
     from netpol.test_breadth import _endpoint
 
     by_key = {(r.namespace, r.pod): r for r in pods.itertuples(index=False)}
-    exempt, allowed, reasons, rules = [], [], [], []
+    exempt, allowed, reasons, rules, unjudged = [], [], [], [], []
     for row in conns.itertuples(index=False):
         reason = ""
         if row.src_kind in ("node", "host_network_pod"):
@@ -128,6 +128,7 @@ def _reference_replay(conns, evaluator, pods):
             allowed.append(True)
             reasons.append(reason)
             rules.append(())
+            unjudged.append(())
             continue
         ends = []
         for side in ("src", "dst"):
@@ -143,11 +144,13 @@ def _reference_replay(conns, evaluator, pods):
         reasons.append("; ".join(verdict.explain()))
         cited = verdict.egress.allowed_by + verdict.ingress.allowed_by
         rules.append(tuple(sorted(cited)) if verdict.allowed else ())
+        unjudged.append(verdict.unjudged_by)
     out = conns.copy()
     out["exempt"] = exempt
     out["allowed"] = allowed
     out["reasons"] = reasons
     out["allowed_by"] = rules
+    out["unjudged"] = unjudged
     return out
 
 
@@ -200,5 +203,38 @@ def test_replay_of_no_connections_adds_the_columns():
     conns, pods, _ = _setup(ROWS)
     empty = conns.iloc[:0]
     out = replay(empty, Evaluator([]), pods)
-    assert list(out.columns) == [*conns.columns, "exempt", "allowed", "reasons", "allowed_by"]
+    assert list(out.columns) == [
+        *conns.columns,
+        "exempt",
+        "allowed",
+        "reasons",
+        "allowed_by",
+        "unjudged",
+    ]
     assert coverage(out) == (1.0, 0, 0)
+
+
+def test_unjudged_connections_are_counted_apart_never_allowed():
+    """A rule the evaluator cannot judge (an L7 rule) leaves the verdict unknown: the
+    connection is in coverage's total, never allowed, never a denial, and named by rule."""
+    from recommender.netpol.evaluator import RuleRef
+    from recommender.netpol.model import Peer, Policy, Rule, Selector
+    from recommender.verify import unjudged_groups
+    from recommender.verify_report.findings import unjudged_notes
+
+    conns, pods, _ = _setup(ROWS)
+    l7 = Rule("ingress", 0, (Peer(pods=Selector.of({"app": "web"})),), unjudged="L7 HTTP rules")
+    cnp = Policy(
+        "api", "shop", Selector.of({"app": "api"}), ("ingress",), (l7,), kind="CiliumNetworkPolicy"
+    )
+    replayed = replay(conns, Evaluator([cnp]), pods)
+    ref = RuleRef("shop", "api", "ingress", 0, "CiliumNetworkPolicy")
+    web_api = replayed[replayed["dst_pod"].eq(API["pod"]) & ~replayed["exempt"]]
+    assert web_api["unjudged"].tolist() == [(ref,)]
+    assert web_api["allowed"].tolist() == [False]
+    share, ok, total = coverage(replayed)
+    assert (ok, total) == (1, 2) and share < 1.0
+    assert unjudged_groups(replayed) == [(f"{ref}: L7 HTTP rules", 1, 1)]
+    assert [f.text for f in unjudged_notes(cnp)] == [
+        "CiliumNetworkPolicy shop/api ingress[0]: not judged: L7 HTTP rules"
+    ]

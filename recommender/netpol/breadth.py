@@ -35,11 +35,12 @@ from typing import Any
 import pandas as pd
 
 from .breadth_count import InClusterCount
+from .breadth_limits import not_measured
 from .class_space import ClassSpace
 from .classes import PolicyIndex, pod_classes_of
 from .endpoints import container_ports
 from .evaluator import Evaluator, Verdict
-from .model import Policy
+from .model import Action, IPBlock, Policy, Rule
 
 __all__ = [
     "DNS_PORTS",
@@ -102,6 +103,18 @@ class Breadth:
     ports: int = 0
     #: Workloads with at least one pod of known labels.
     workloads: int = 0
+    #: Per rule (``ns/name direction[index]``, the text of a ``RuleRef``), when measured
+    #: with ``per_rule``: the broad elements the rule matched on its side of an allowed
+    #: pair, plus its ipBlocks' external addresses x ports. Rules that allow nothing broad
+    #: are absent. Not in :meth:`to_dict` (the per-policy figures are).
+    per_rule: dict[str, int] = field(default_factory=dict)
+    #: Why no figure was counted, one line per policy breadth cannot count exactly
+    #: (:mod:`recommender.netpol.breadth_limits`); empty when every figure is exact.
+    not_measured: list[str] = field(default_factory=list)
+    #: Per rule (``RuleRef`` text), the external peers it admits by name rather than by
+    #: address, which no address count holds: ``N names (...)`` for ``toFQDNs``, the API
+    #: server for the ``kube-apiserver`` entity.
+    external_names: dict[str, str] = field(default_factory=dict)
     #: Seconds per phase (not part of the result's value).
     timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
@@ -110,7 +123,7 @@ class Breadth:
         return self.in_cluster + self.external_addresses
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "total": self.total,
             "in_cluster": self.in_cluster,
             "in_cluster_universe": self.universe,
@@ -119,6 +132,11 @@ class Breadth:
             "per_policy": dict(sorted(self.per_policy.items())),
             "examples": self.examples,
         }
+        if self.not_measured:
+            out["not_measured"] = self.not_measured
+        if self.external_names:
+            out["external_names"] = dict(sorted(self.external_names.items()))
+        return out
 
 
 def _example(
@@ -139,8 +157,8 @@ def _example(
 
 def verdict_names(verdict: Verdict, src: str, dst: str) -> set[str]:
     """The per-policy entries an allowed verdict between workloads ``src`` and ``dst`` adds."""
-    names = {f"{r.namespace}/{r.policy}" for r in verdict.egress.allowed_by}
-    names |= {f"{r.namespace}/{r.policy}" for r in verdict.ingress.allowed_by}
+    names = {r.policy_key for r in verdict.egress.allowed_by}
+    names |= {r.policy_key for r in verdict.ingress.allowed_by}
     if not verdict.egress.isolated:
         names.add(f"(egress of {src} not isolated)")
     if not verdict.ingress.isolated:
@@ -156,9 +174,33 @@ def measure_breadth(
     resolvers: list[str],
     namespaces: list[str] | None = None,
     max_examples: int = 10,
+    per_rule: bool = False,
 ) -> Breadth:
     """Count what the evaluator's policies allow beyond what was observed (DESIGN §5; module
-    docstring), with the evaluator's ``ipblock_matches_pods``."""
+    docstring), with the evaluator's ``ipblock_matches_pods``. ``per_rule`` also counts
+    each rule alone (:attr:`Breadth.per_rule`), for judging existing rules one by one.
+    A policy set it cannot count exactly (:mod:`recommender.netpol.breadth_limits`) gets
+    no figure (zeros) and :attr:`Breadth.not_measured` says why."""
+    limits = not_measured(evaluator.policies, evaluator.ipblock_matches_pods)
+    if not limits:
+        try:
+            return _measure(evaluator, pods, wconns, resolvers, namespaces, max_examples, per_rule)
+        except ValueError as err:  # two baseline policies select one class (class_space)
+            limits = [str(err)]
+    universe = port_universe(pods, wconns)
+    return Breadth(0, 0, 0, {}, [], [], ports=len(universe), not_measured=limits)
+
+
+def _measure(
+    evaluator: Evaluator,
+    pods: pd.DataFrame,
+    wconns: pd.DataFrame,
+    resolvers: list[str],
+    namespaces: list[str] | None,
+    max_examples: int,
+    per_rule: bool,
+) -> Breadth:
+    """:func:`measure_breadth` of a policy set it counts exactly."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -173,7 +215,7 @@ def measure_breadth(
     lap("index")
     classes = pod_classes_of(pods, index)
     lap("classes")
-    space = ClassSpace(classes, index, universe)
+    space = ClassSpace(classes, index, universe, per_rule=per_rule)
     lap("compile")
     scope = set(namespaces) if namespaces is not None else None  # []: no namespace
     counter = InClusterCount(
@@ -191,9 +233,12 @@ def measure_breadth(
     examples = [_example(evaluator, space, counter, *e) for e in counter.example_elements]
     lap("examples")
     per_policy = counter.per_policy
-    external, unbounded = external_breadth(evaluator.policies, wconns)
+    external, unbounded, external_rules, names = external_breadth(evaluator.policies, wconns)
     for name, n in external.items():
         per_policy[name] += n
+    rules = counter.per_rule
+    for name, n in external_rules.items() if per_rule else ():
+        rules[name] += n
     lap("external")
     return Breadth(
         counter.count,
@@ -205,6 +250,8 @@ def measure_breadth(
         pod_classes=len(classes.reps),
         ports=len(universe),
         workloads=n_w,
+        per_rule={k: v for k, v in sorted(rules.items()) if v},
+        external_names=names,
         timings=timings,
     )
 
@@ -227,31 +274,87 @@ def _observed_addresses(wconns: pd.DataFrame) -> dict[str, list]:
     return out
 
 
-def external_breadth(policies: Iterable[Policy], wconns: pd.DataFrame) -> tuple[Counter, list[str]]:
-    """(addresses x ports admitted by ipBlocks beyond the (address, port) pairs observed,
-    per policy key; the rules no figure can bound: no peers or no ports)."""
+#: The external addresses an entity peer stands for: world is every address outside the
+#: cluster, counted like 0.0.0.0/0 and ::/0 (Cilium: "allowing to world is identical to
+#: allowing to CIDR 0/0").
+_ENTITY_BLOCKS = {
+    "world": (IPBlock(ipaddress.ip_network("0.0.0.0/0")), IPBlock(ipaddress.ip_network("::/0"))),
+    "world-ipv4": (IPBlock(ipaddress.ip_network("0.0.0.0/0")),),
+    "world-ipv6": (IPBlock(ipaddress.ip_network("::/0")),),
+}
+_ENTITY_BLOCKS["all"] = _ENTITY_BLOCKS["world"]
+
+
+def external_breadth(
+    policies: Iterable[Policy], wconns: pd.DataFrame
+) -> tuple[Counter, list[str], Counter, dict[str, str]]:
+    """(addresses x ports admitted by ipBlocks and world entities beyond the (address,
+    port) pairs observed, per policy key; the rules no figure can bound: no peers, no ports,
+    or a ``toFQDNs`` pattern; the same figure per rule, ``ns/name direction[index]``; per
+    rule, what it admits by name: :attr:`Breadth.external_names`). Deny rules admit
+    nothing."""
     observed = _observed_addresses(wconns)
     per_policy: Counter = Counter()
+    per_rule: Counter = Counter()
     unbounded: list[str] = []
+    names: dict[str, str] = {}
     for pol in policies:
         for rule in pol.rules:
-            if rule.ports is None or rule.peers is None:
-                unbounded.append(f"{pol.key} {rule.direction}[{rule.index}]")
+            if rule.action != Action.ALLOW:
                 continue
-            for block in (peer.block for peer in rule.peers if peer.block is not None):
-                size = block.size
-                for pm in rule.ports:
-                    if pm.start is None:
-                        per_policy[pol.key] += size  # a named port: one port per address
-                        continue
-                    # observed (address, port) pairs inside the block are not breadth
-                    seen = sum(
-                        1
-                        for addr, p, n in observed[rule.direction]
-                        if p == pm.protocol
-                        and pm.start <= n <= pm.end  # type: ignore[operator]
-                        and block.contains(addr)
-                    )
-                    span = pm.end - pm.start + 1  # type: ignore[operator]
-                    per_policy[pol.key] += max(0, size * span - seen)
-    return per_policy, unbounded
+            ref = f"{pol.label} {rule.direction}[{rule.index}]"
+            if rule.ports is None or rule.peers is None:
+                unbounded.append(ref)
+                continue
+            blocks = [peer.block for peer in rule.peers if peer.block is not None]
+            blocks += [b for peer in rule.peers for b in _ENTITY_BLOCKS.get(peer.entity or "", ())]
+            named = _named_peers(rule)
+            if named:
+                names[ref] = named
+                if "pattern" in named:
+                    unbounded.append(ref)
+            if blocks:  # a policy without ipBlocks gets no entry, not a 0
+                n = _rule_external(rule, blocks, observed[rule.direction])
+                per_policy[pol.key] += n
+                per_rule[ref] += n
+    return per_policy, unbounded, per_rule, names
+
+
+def _named_peers(rule: Rule) -> str:
+    """What a rule admits by name: ``N names (a, b)``, ``... and N patterns (unbounded)``,
+    the API server; "" when nothing."""
+    exact = sorted({p.fqdn.name for p in rule.peers or () if p.fqdn and p.fqdn.name})
+    patterns = sorted({p.fqdn.pattern for p in rule.peers or () if p.fqdn and p.fqdn.pattern})
+    parts = []
+    if exact:
+        parts.append(f"{len(exact)} name{'s' if len(exact) != 1 else ''} ({', '.join(exact)})")
+    if patterns:
+        parts.append(
+            f"{len(patterns)} pattern{'s' if len(patterns) != 1 else ''} "
+            f"({', '.join(patterns)}; unbounded)"
+        )
+    if any(p.entity == "kube-apiserver" for p in rule.peers or ()):
+        parts.append("the API server's addresses")
+    return ", ".join(parts)
+
+
+def _rule_external(rule: Rule, blocks: list[IPBlock], observed: list) -> int:
+    """Addresses x ports one rule's ipBlocks admit beyond the observed (address, port)s."""
+    total = 0
+    for block in blocks:
+        size = block.size
+        for pm in rule.ports or ():
+            if pm.start is None:
+                total += size  # a named port: one port per address
+                continue
+            # observed (address, port) pairs inside the block are not breadth
+            seen = sum(
+                1
+                for addr, p, n in observed
+                if p == pm.protocol
+                and pm.start <= n <= pm.end  # type: ignore[operator]
+                and block.contains(addr)
+            )
+            span = pm.end - pm.start + 1  # type: ignore[operator]
+            total += max(0, size * span - seen)
+    return total

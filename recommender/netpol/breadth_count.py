@@ -58,6 +58,9 @@ class InClusterCount:
         self.max_examples = max_examples
         self.count = 0
         self.per_policy: Counter = Counter()
+        #: Per rule (``ns/name direction[index]``), when the space has one-rule sides: the
+        #: broad elements that rule matched on its side of some allowed pod pair.
+        self.per_rule: Counter = Counter()
         self.example_elements: list[tuple[int, int, int]] = []
         self.policy_sides = self._pair_sides()
 
@@ -126,6 +129,23 @@ class InClusterCount:
                 if n:
                     self.per_policy[key] += n
         self._open_sides(allowed, counted, wlo, whi, clo, chi)
+        self._rules(allowed, counted, wlo, clo, chi)
+
+    def _rules(
+        self, allowed: np.ndarray, counted: np.ndarray, wlo: int, clo: int, chi: int
+    ) -> None:
+        """Per rule: the counted elements its one-rule side helped allow."""
+        sides = self.space.rule_sides
+        for side in sides["egress"]:
+            parts = self._egress_part(side, allowed, clo, chi)
+            n = self._union_count(parts, counted, wlo) if parts else 0
+            if n:
+                self.per_rule[side.policy] += n
+        for side in sides["ingress"]:
+            parts = self._ingress_part(side, allowed, clo, chi)
+            n = self._union_count(parts, counted, wlo) if parts else 0
+            if n:
+                self.per_rule[side.policy] += n
 
     def _pair_sides(self) -> list[tuple[Side | None, Side | None]]:
         pairs: dict[str, list] = {}

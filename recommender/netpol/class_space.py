@@ -12,16 +12,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .bitsets import bits, groups
+from .breadth_limits import is_catch_all_deny
 from .classes import Classes, LabelTable, PolicyIndex
-from .model import DIRECTIONS, Peer, Rule
+from .model import BASELINE_TIER, DIRECTIONS, Action, Peer, Policy, Rule
 
-__all__ = ["ClassSpace", "Side"]
+__all__ = ["POD_ENTITIES", "ClassSpace", "Side"]
+
+#: Cilium entities that admit pods (:mod:`recommender.netpol.identities`).
+POD_ENTITIES = frozenset({"cluster", "all"})
 
 
 @dataclass
 class Side:
     """One direction of one policy in class space."""
 
+    #: The policy's key (``ns/name``); for a one-rule side, the rule's
+    #: (``ns/name direction[index]``).
     policy: str
     #: Sorted classes the policy isolates for this direction.
     selected: np.ndarray
@@ -45,8 +51,15 @@ class ClassSpace:
     """Policies compiled over the pod classes and the port universe."""
 
     def __init__(
-        self, classes: Classes, index: PolicyIndex, universe: list[tuple[str, int]]
+        self,
+        classes: Classes,
+        index: PolicyIndex,
+        universe: list[tuple[str, int]],
+        *,
+        per_rule: bool = False,
     ) -> None:
+        """``per_rule``: also compile each rule alone (:attr:`rule_sides`, keyed like
+        ``RuleRef`` text, ``ns/name direction[index]``), for breadth per rule."""
         self.classes = classes
         self.index = index
         self.n = n = len(classes.reps)
@@ -63,33 +76,96 @@ class ClassSpace:
         self._named: dict[tuple[str, str], np.ndarray] = {}
         self.isolated = {d: np.zeros(n, dtype=bool) for d in DIRECTIONS}
         self.sides: dict[str, list[Side]] = {d: [] for d in DIRECTIONS}
+        #: One side per rule (only with ``per_rule``).
+        self.rule_sides: dict[str, list[Side]] = {d: [] for d in DIRECTIONS}
+        self.per_rule = per_rule
+        # NetworkPolicy's tier first: the baseline applies only where it isolates nothing.
+        baseline = [p for p in index.policies if p.tier == BASELINE_TIER]
         for pol in index.policies:
-            sel = self._ns_vec(pol.namespace) & self.pod_table.match(pol.subject)  # type: ignore[arg-type]
-            for direction in pol.isolates:
-                self.isolated[direction] |= sel
-                rules = pol.rules_of(direction)
-                if sel.any() and rules:
-                    side = self._side(pol.key, direction, rules, pol.namespace, sel)  # type: ignore[arg-type]
-                    if side is not None:
-                        self.sides[direction].append(side.with_groups(classes.wl))
+            if pol.tier != BASELINE_TIER:
+                self._compile(pol, {d: self._selects(pol) for d in pol.isolates})
+        taken = {d: np.zeros(n, dtype=bool) for d in DIRECTIONS}
+        open_np = {d: ~self.isolated[d] for d in DIRECTIONS}
+        for pol in baseline:
+            self._compile_baseline(pol, open_np, taken)
+
+    def _selects(self, pol: Policy) -> np.ndarray:
+        """The classes the policy's subject selects (its namespace, or for a cluster-scoped
+        policy the namespaces its namespace selector matches)."""
+        if pol.namespace is not None:
+            where = self._ns_vec(pol.namespace)
+        elif pol.namespaces is not None:
+            where = self.ns_table.match(pol.namespaces)
+        else:
+            where = np.ones(self.n, dtype=bool)
+        return where & self.pod_table.match(pol.subject)
+
+    def _compile(self, pol: Policy, selected: dict[str, np.ndarray]) -> None:
+        """Isolate ``selected`` classes per direction with the policy's allow rules."""
+        for direction, sel in selected.items():
+            self.isolated[direction] |= sel
+            rules = [r for r in pol.rules_of(direction) if r.action == Action.ALLOW]
+            if not (sel.any() and rules):
+                continue
+            self._add(self.sides, pol.key, direction, rules, pol.namespace, sel)
+            for rule in rules if self.per_rule else ():
+                key = f"{pol.label} {direction}[{rule.index}]"
+                self._add(self.rule_sides, key, direction, [rule], pol.namespace, sel)
+
+    def _compile_baseline(
+        self, pol: Policy, open_np: dict[str, np.ndarray], taken: dict[str, np.ndarray]
+    ) -> None:
+        """A baseline policy of the default-deny shape (allow rules, then a catch-all deny:
+        :mod:`recommender.netpol.breadth_limits`) isolates, with its allow rules, what it
+        selects and no NetworkPolicy isolates; without the catch-all it decides nothing
+        (the tier passes). Raises ValueError when two select one class for a direction."""
+        selected = {}
+        for direction in pol.isolates:
+            rules = pol.rules_of(direction)
+            if not (rules and is_catch_all_deny(rules[-1])):
+                continue
+            sel = self._selects(pol) & open_np[direction]
+            if (sel & taken[direction]).any():
+                raise ValueError(f"{pol.label}: another baseline policy selects the same pods")
+            taken[direction] |= sel
+            selected[direction] = sel
+        self._compile(pol, selected)
+
+    def _add(
+        self,
+        into: dict[str, list[Side]],
+        key: str,
+        direction: str,
+        rules: Sequence[Rule],
+        ns: str | None,
+        sel: np.ndarray,
+    ) -> None:
+        side = self._side(key, direction, rules, ns, sel)
+        if side is not None:
+            into[direction].append(side.with_groups(self.classes.wl))
 
     def _ns_vec(self, namespace: str) -> np.ndarray:
         return self._ns.get(namespace, self._none)
 
-    def _peer_vec(self, peer: Peer, policy_ns: str) -> np.ndarray:
+    def _peer_vec(self, peer: Peer, policy_ns: str | None) -> np.ndarray:
+        if peer.entity is not None:  # every pod is in the cluster, none is world or a node
+            return np.ones(self.n, dtype=bool) if peer.entity in POD_ENTITIES else self._none
+        if peer.fqdn is not None or peer.nodes is not None:
+            return self._none  # toFQDNs never applies to in-cluster addresses
+        selects = peer.pods is not None or peer.namespaces is not None
         if peer.block is not None:
-            if not self.index.ipblock_matches_pods:
-                return self._none
-            return self.classes.blocks[:, self.index.block_ids[peer.block]]
+            in_block = self.classes.blocks[:, self.index.block_ids[peer.block]]
+            if not selects:
+                return in_block if self.index.ipblock_matches_pods else self._none
         if peer.namespaces is None:
-            v = self._ns_vec(policy_ns)
+            v = np.ones(self.n, dtype=bool) if policy_ns is None else self._ns_vec(policy_ns)
         else:
             v = self.ns_table.match(peer.namespaces)
         if peer.pods is not None:
             v = v & self.pod_table.match(peer.pods)
-        return v
+        return v & in_block if peer.block is not None else v
 
-    def _rule_peers(self, rule: Rule, policy_ns: str) -> np.ndarray:
+    def _rule_peers(self, rule: Rule, policy_ns: str | None) -> np.ndarray:
         if rule.peers is None:
             return np.ones(self.n, dtype=bool)
         out = np.zeros(self.n, dtype=bool)
@@ -132,7 +208,7 @@ class ClassSpace:
         return bits(np.flatnonzero(mask), self.words), named
 
     def _side(
-        self, key: str, direction: str, rules: Sequence[Rule], ns: str, sel: np.ndarray
+        self, key: str, direction: str, rules: Sequence[Rule], ns: str | None, sel: np.ndarray
     ) -> Side | None:
         selected = np.flatnonzero(sel)
         base = np.zeros((self.n, self.words), dtype=np.uint64)

@@ -60,6 +60,7 @@ class PolicyIndex:
         self.port_names: set[str] = set()
         for pol in self.policies:
             self._note(pol.subject, self.pod_keys)
+            self._note(pol.namespaces, self.ns_keys)  # a cluster-scoped subject's namespaces
             for rule in pol.rules:
                 for peer in rule.peers or ():
                     if peer.block is not None and peer.block not in self.block_ids:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..netpol.evaluator import Evaluator
 from ..validate import printable
+from ..verify import unjudged_groups
 from .addresses import MAX_TEXT_NAMES
 from .denials import DeniedGroup, denied_groups, port_number
 from .exemptions import NODE_SOURCE, Exempted, exemptions
@@ -75,6 +76,8 @@ class _Parts:
     warnings: list[Finding]
     exempt: dict[str, Exempted]
     rules: list[RuleUse]
+    #: (rule: reason, connections, flows) of the connections whose verdict is unknown
+    unjudged: list[tuple[str, int, int]]
 
 
 def _parts(run: VerifyRun) -> _Parts:
@@ -88,15 +91,17 @@ def _parts(run: VerifyRun) -> _Parts:
         warnings=policy_warnings(run, evaluator),
         exempt=exemptions(run),
         rules=rule_uses(run, evaluator.policies, unbounded),
+        unjudged=unjudged_groups(run.replayed),
     )
 
 
 def _summary_line(run: VerifyRun, parts: _Parts) -> str:
     b = run.breadth
-    line = (
-        f"coverage {run.coverage * 100:.2f}% ({run.covered}/{run.judged} connections), "
-        f"breadth {b.total} (in-cluster {b.in_cluster}, external {b.external_addresses})"
-    )
+    line = f"coverage {run.coverage * 100:.2f}% ({run.covered}/{run.judged} connections), "
+    if b.not_measured:
+        line += "breadth not measured (" + "; ".join(b.not_measured) + ")"
+    else:
+        line += f"breadth {b.total} (in-cluster {b.in_cluster}, external {b.external_addresses})"
     if parts.unbounded:
         line += f", {plural(len(parts.unbounded), 'unbounded rule')} (listed above)"
     node = parts.exempt.get(NODE_SOURCE, Exempted())
@@ -107,7 +112,39 @@ def _summary_line(run: VerifyRun, parts: _Parts) -> str:
     others = {k: v for k, v in parts.exempt.items() if k != NODE_SOURCE}
     if others:
         line += ", " + ", ".join(f"{v.connections} {k}" for k, v in others.items())
+    if parts.unjudged:
+        n = _unjudged_connections(run)
+        line += f"; unjudged {plural(n, 'connection')} (in the total, never allowed; listed above)"
     return line
+
+
+def _unjudged_connections(run: VerifyRun) -> int:
+    rows = run.replayed
+    return sum(1 for e, u in zip(rows["exempt"], rows["unjudged"], strict=True) if u and not e)
+
+
+def _unjudged_lines(run: VerifyRun, parts: _Parts) -> list[str]:
+    """``unjudged: N connections, M flows``, then per rule: what it is, why, how much."""
+    if not parts.unjudged:
+        return []
+    flows = int(
+        run.replayed.loc[
+            [
+                bool(u) and not e
+                for e, u in zip(run.replayed["exempt"], run.replayed["unjudged"], strict=True)
+            ],
+            "flows",
+        ].sum()
+    )
+    out = [
+        f"unjudged: {plural(_unjudged_connections(run), 'connection')}, {plural(flows, 'flow')} "
+        "(counted apart: the policies' verdict on them is not known, never counted allowed):"
+    ]
+    out += [
+        f"  by {text}: {plural(c, 'connection')}, {plural(f, 'flow')}"
+        for text, c, f in parts.unjudged
+    ]
+    return out
 
 
 def report_lines(run: VerifyRun) -> list[str]:
@@ -126,6 +163,7 @@ def report_lines(run: VerifyRun) -> list[str]:
             out += group.lines()
         if len(parts.groups) > MAX_TEXT_GROUPS:
             out.append(f"  ... and {len(parts.groups) - MAX_TEXT_GROUPS} more groups (--json)")
+    out += _unjudged_lines(run, parts)
     if parts.unbounded:
         out.append("Unbounded (every peer, address, namespace or port of a kind is admitted):")
         out += [f"  {f.text}" for f in parts.unbounded]
@@ -152,6 +190,15 @@ def report_json(run: VerifyRun) -> dict[str, Any]:
     (``node_sources`` and by reason)."""
     parts = _parts(run)
     node = parts.exempt.get(NODE_SOURCE, Exempted())
+    unjudged = (
+        {
+            "unjudged": [
+                {"rule": text, "connections": c, "flows": f} for text, c, f in parts.unjudged
+            ]
+        }
+        if parts.unjudged
+        else {}
+    )
     return {
         **headline_json(run),
         "coverage": run.coverage,
@@ -165,6 +212,7 @@ def report_json(run: VerifyRun) -> dict[str, Any]:
         "not_isolated": parts.unselected,
         "warnings": [f.to_dict() for f in parts.warnings],
         "rules": [u.to_dict() for u in parts.rules],
+        **unjudged,
         "exempt": {
             "node_sources": node.to_dict(),
             "by_reason": {k: v.to_dict() for k, v in parts.exempt.items()},

@@ -237,6 +237,8 @@ def denied_groups(run: VerifyRun, evaluator: Evaluator | None = None) -> list[De
     by source, destination, protocol, port)."""
     replayed = run.replayed
     denied = replayed[~replayed["allowed"] & ~replayed["exempt"]]
+    if "unjudged" in denied.columns:  # unknown verdicts are counted apart, never denied
+        denied = denied[[not refs for refs in denied["unjudged"].tolist()]]
     if not len(denied):
         return []
     evaluator = evaluator or Evaluator(run.policies)
@@ -289,7 +291,8 @@ class _Sides:
         ev = self.evaluator
         egress = tuple(ev.policies_selecting(src, "egress")) if src is not None else ()
         ingress = tuple(ev.policies_selecting(dst, "ingress")) if dst is not None else ()
-        if egress and ingress:  # both sides isolated: which one denies takes an evaluation
+        tiered = not ev.network_policy_only and src is not None and dst is not None
+        if tiered or (egress and ingress):  # which side denies takes an evaluation
             verdict = ev.evaluate(src, dst, protocol, port)  # type: ignore[arg-type]
             return tuple(
                 (v.direction, v.isolated_by)

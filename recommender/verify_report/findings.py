@@ -228,6 +228,18 @@ def _selects_nothing(policy: Policy, pods: Sequence[Mapping[str, str] | None]) -
     return [Finding("selects_nothing", name, text)]
 
 
+def unjudged_notes(policy: Policy) -> list[Finding]:
+    """What the reader could not compile in ``policy``, and each rule it cannot judge, one
+    finding each: connections they touch are counted unjudged, never allowed."""
+    label = policy.label
+    out = [Finding("unjudged", label, f"{label}: not judged: {note}") for note in policy.unjudged]
+    for rule in policy.rules:
+        if rule.unjudged:
+            text = f"{label} {rule.direction}[{rule.index}]: not judged: {rule.unjudged}"
+            out.append(Finding("unjudged_rule", label, text, rule.direction, rule.index))
+    return out
+
+
 def policy_warnings(run: VerifyRun, evaluator: Evaluator | None = None) -> list[Finding]:
     """Policies that select no known pod (the namespace was never seen, or the selector
     matches none of its pods: a typo?), and rules Kubernetes ignores because their direction
@@ -245,7 +257,8 @@ def policy_warnings(run: VerifyRun, evaluator: Evaluator | None = None) -> list[
     out: list[Finding] = []
     for policy in sorted(policies, key=lambda p: p.key):
         out += _ignored_rules(policy)
-        if pods is None:
+        out += unjudged_notes(policy)
+        if pods is None or policy.namespace is None:
             continue
         if policy.namespace not in known_ns:
             text = (

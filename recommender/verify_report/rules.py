@@ -1,5 +1,6 @@
 """What each existing rule carries: the observed connections (and flows) whose verdict cites
-it as admitting them, side by side with its policy's breadth and whether it is unbounded.
+it as admitting them, side by side with the breadth it allows (its own share, and its
+policy's) and whether it is unbounded.
 
 A rule that carried nothing over the observed window is *unused*: dropping it denies no
 observed connection. A connection allowed by several rules (the source's egress rule and the
@@ -43,6 +44,9 @@ class RuleUse:
     unbounded: tuple[str, ...]
     #: the breadth charged to the rule's policy (``breadth.per_policy``)
     policy_breadth: int
+    #: the rule's own breadth (``breadth.per_rule``): unobserved elements it matched on its
+    #: side of an allowed pair, plus its ipBlocks' unobserved addresses x ports
+    breadth: int = 0
 
     @property
     def unused(self) -> bool:
@@ -57,6 +61,7 @@ class RuleUse:
             "flows": self.flows,
             "unused": self.unused,
             "unbounded": list(self.unbounded),
+            "breadth": self.breadth,
             "policy_breadth": self.policy_breadth,
         }
 
@@ -85,19 +90,21 @@ def rule_uses(
         if f.rule is not None:
             kinds.setdefault((f.subject, f.direction, f.rule), []).append(f.kind)
     per_policy = run.breadth.per_policy
+    per_rule = run.breadth.per_rule
     out = []
     for policy in sorted(policies, key=lambda p: p.key):
         for direction in DIRECTIONS:
             for rule in policy.rules_of(direction):
-                ref = RuleRef(policy.namespace, policy.name, direction, rule.index)  # type: ignore[arg-type]
+                ref = RuleRef.of(policy, rule)
                 out.append(
                     RuleUse(
-                        policy.key,
+                        policy.label,
                         ref,
                         conns[ref],
                         flows[ref],
                         tuple(kinds.get((policy.key, direction, rule.index), ())),
                         per_policy.get(policy.key, 0),
+                        per_rule.get(str(ref), 0),
                     )
                 )
     return out
@@ -109,6 +116,7 @@ def _rule_text(use: RuleUse) -> str:
         body = "unused"
     else:
         body = f"{plural(use.connections, 'conn')}/{plural(use.flows, 'flow')}"
+    body += f" +{use.breadth} unobserved"
     if use.unbounded:
         body += " unbounded (" + ", ".join(use.unbounded) + ")"
     return f"{head} {body}"
@@ -122,7 +130,10 @@ def rule_lines(uses: Sequence[RuleUse]) -> list[str]:
     by_policy: dict[str, list[RuleUse]] = {}
     for use in uses:
         by_policy.setdefault(use.policy, []).append(use)
-    out = ["Rules (observed connections/flows each carries; policy breadth):"]
+    out = [
+        "Rules (observed connections/flows each carries, +what it allows beyond them; "
+        "policy breadth):"
+    ]
     for name, rules in list(by_policy.items())[:MAX_TEXT_POLICIES]:
         texts = ", ".join(_rule_text(u) for u in rules)
         out.append(f"  {name} (breadth {rules[0].policy_breadth}): {texts}")

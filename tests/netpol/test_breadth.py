@@ -297,8 +297,9 @@ def _brute_universe(pods, wconns, resolvers):
     return by_workload, ports, expected
 
 
-def _brute_element(evaluator, by_workload, src, dst, proto, port):
-    """(allowed from some pod of src to some pod of dst, the per-policy names that allowed)."""
+def _brute_element(evaluator, by_workload, src, dst, proto, port, rules=None):
+    """(allowed from some pod of src to some pod of dst, the per-policy names that allowed);
+    ``rules``, a set, collects the rules (``RuleRef`` text) that matched an allowed pair."""
     names: set[str] = set()
     allowed = False
     for s in by_workload[src]:
@@ -307,8 +308,10 @@ def _brute_element(evaluator, by_workload, src, dst, proto, port):
             if not v.allowed:
                 continue
             allowed = True
-            names |= {f"{r.namespace}/{r.policy}" for r in v.egress.allowed_by}
-            names |= {f"{r.namespace}/{r.policy}" for r in v.ingress.allowed_by}
+            if rules is not None:
+                rules |= {str(r) for r in (*v.egress.allowed_by, *v.ingress.allowed_by)}
+            names |= {r.policy_key for r in v.egress.allowed_by}
+            names |= {r.policy_key for r in v.ingress.allowed_by}
             if not v.egress.isolated:
                 names.add(f"(egress of {src} not isolated)")
             if not v.ingress.isolated:
@@ -317,9 +320,12 @@ def _brute_element(evaluator, by_workload, src, dst, proto, port):
 
 
 def brute_force(evaluator, pods, wconns, resolvers, namespaces=None, max_examples=10):
+    """(broad count, universe, per policy, examples, unbounded rules, per rule), by the
+    definitions, one ``Evaluator.evaluate`` per (pod, pod, port)."""
     by_workload, ports, expected = _brute_universe(pods, wconns, resolvers)
     count = universe = 0
     per_policy: Counter = Counter()
+    per_rule: Counter = Counter()
     examples = []
     for src in sorted(by_workload):
         for dst in sorted(by_workload):
@@ -331,17 +337,23 @@ def brute_force(evaluator, pods, wconns, resolvers, namespaces=None, max_example
                 universe += 1
                 if (src, dst, proto, port) in expected:
                     continue
-                allowed, names = _brute_element(evaluator, by_workload, src, dst, proto, port)
+                rules: set[str] = set()
+                allowed, names = _brute_element(
+                    evaluator, by_workload, src, dst, proto, port, rules
+                )
                 if not allowed:
                     continue
                 count += 1
                 per_policy.update(names)
+                per_rule.update(rules)
                 if len(examples) < max_examples:
                     element = {"src": src, "dst": dst, "protocol": proto, "port": port}
                     examples.append({**element, "allowed_by": sorted(names)})
-    external, unbounded = external_breadth(evaluator.policies, wconns)
+    external, unbounded, external_rules, _ = external_breadth(evaluator.policies, wconns)
     per_policy.update(external)
-    return count, universe, dict(per_policy), examples, unbounded
+    per_rule.update(external_rules)
+    per_rule = Counter({k: v for k, v in per_rule.items() if v})
+    return count, universe, dict(per_policy), examples, unbounded, dict(per_rule)
 
 
 def _check(seed: int, *, chunk_bytes: int | None = None, monkeypatch=None) -> None:
@@ -353,6 +365,7 @@ def _check(seed: int, *, chunk_bytes: int | None = None, monkeypatch=None) -> No
     if rng.random() < 0.25:
         namespaces = rng.sample(sorted(set(pods["namespace"])), 1)
     max_examples = rng.choice([0, 3, 10, 1000])
+    per_rule = rng.random() < 0.5
     if chunk_bytes is not None:
         monkeypatch.setattr(breadth_count, "_CHUNK_BYTES", chunk_bytes)
     fast = measure_breadth(
@@ -362,8 +375,9 @@ def _check(seed: int, *, chunk_bytes: int | None = None, monkeypatch=None) -> No
         resolvers=resolvers,
         namespaces=namespaces,
         max_examples=max_examples,
+        per_rule=per_rule,
     )
-    count, universe, per_policy, examples, unbounded = brute_force(
+    count, universe, per_policy, examples, unbounded, rules = brute_force(
         evaluator, pods, wconns, resolvers, namespaces, max_examples
     )
     where = f"seed {seed}: {policies}"
@@ -372,6 +386,7 @@ def _check(seed: int, *, chunk_bytes: int | None = None, monkeypatch=None) -> No
     assert fast.per_policy == per_policy, where
     assert fast.examples == examples, where
     assert fast.unbounded == unbounded, where
+    assert fast.per_rule == (rules if per_rule else {}), where
 
 
 @pytest.mark.parametrize("block", range(8))
@@ -389,14 +404,15 @@ def test_breadth_in_small_row_chunks_equals_brute_force(block, monkeypatch):
 
 def test_random_cases_are_not_trivial():
     """The generator reaches the interesting shapes (guards against a silent regression)."""
-    broad = isolated = named = 0
+    broad = isolated = named = several_rules = 0
     for seed in range(100):
         rng = random.Random(seed)
         pods, wconns, resolvers = random_cluster(rng)
         policies = random_policies(rng, pods)
-        b = measure_breadth(Evaluator(policies), pods, wconns, resolvers=resolvers)
+        b = measure_breadth(Evaluator(policies), pods, wconns, resolvers=resolvers, per_rule=True)
         broad += b.in_cluster > 0
         isolated += any(not k.startswith("(") for k in b.per_policy)
+        several_rules += len(b.per_rule) > len([k for k in b.per_policy if "/" in k])
         named += "ports" in pods.columns and any(
             "port" in p and isinstance(p["port"], str)
             for pol in policies
@@ -404,7 +420,7 @@ def test_random_cases_are_not_trivial():
             for r in pol["spec"].get(d) or []
             for p in (r or {}).get("ports") or []
         )
-    assert broad > 50 and isolated > 30 and named > 10
+    assert broad > 50 and isolated > 30 and named > 10 and several_rules > 10
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,7 +624,7 @@ def test_external_breadth_counts_only_rules_the_policy_enforces():
             | {"dst_id": "a/x", "protocol": "TCP", "port": 80},  # in the except
         ]
     )
-    per_policy, unbounded = external_breadth(
+    per_policy, unbounded, _, _ = external_breadth(
         Evaluator([ingress_only, open_rule]).policies, external
     )
     # 128 addresses x ports 80-81, minus the one observed (address, port); the named port

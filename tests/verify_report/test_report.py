@@ -80,3 +80,33 @@ def test_hostile_names_never_reach_the_terminal_raw(shop):
     assert all(line.isprintable() for line in lines)
     assert any("data/deny\\x0a\\x1b]0;owned\\x07" in line for line in lines)
     assert any("app=x\\u202e" in line for line in lines)
+
+
+def test_unjudged_traffic_is_counted_apart_and_named(shop):
+    """An unjudged rule (here the shop's cart ingress made an L7 rule of a Cilium policy):
+    its connections are neither allowed nor denied, coverage is below 100% and says why,
+    and the policy's warning names the rule."""
+    from dataclasses import replace
+
+    flows, policies = shop
+    compiled = compile_policies(policies)
+    cart = next(p for p in compiled if p.key == "shop/allow-cart")
+    l7 = replace(
+        cart,
+        kind="CiliumNetworkPolicy",
+        rules=tuple(replace(r, unjudged="L7 HTTP rules") for r in cart.rules),
+    )
+    run = verify_policies([l7 if p is cart else p for p in compiled], [flows])
+    unknown = run.unjudged
+    assert len(unknown) > 0 and not unknown["allowed"].any()
+    assert len(run.denied) == 0 and run.covered == run.judged - len(unknown)
+    lines = report_lines(run)
+    head = next(i for i, line in enumerate(lines) if line.startswith("unjudged: "))
+    assert lines[head].startswith(f"unjudged: {len(unknown)} connection")
+    assert lines[head + 1].startswith("  by CiliumNetworkPolicy shop/allow-cart ingress[")
+    assert ": L7 HTTP rules: " in lines[head + 1]
+    assert "coverage 100.00%" not in lines[-1] and "unjudged " in lines[-1]
+    assert "breadth not measured (CiliumNetworkPolicy shop/allow-cart: ingress[" in lines[-1]
+    assert any("shop/allow-cart ingress[0]: not judged: L7 HTTP rules" in line for line in lines)
+    doc = report_json(run)
+    assert sum(g["connections"] for g in doc["unjudged"]) == len(unknown)

@@ -43,6 +43,13 @@ def test_every_rule_counts_what_it_carried(shop):
     assert broad["unbounded"] == ["every_namespace"]
     assert broad["connections"] > 0
     assert broad["policy_breadth"] == run.breadth.per_policy["shop/allow-payments"] > 0
+    # the broad rule carries its policy's in-cluster breadth; the narrow ones add nothing
+    assert broad["breadth"] == run.breadth.per_rule["shop/allow-payments ingress[2]"] > 0
+    assert by_ref[("shop/allow-payments", "ingress", 0)]["breadth"] == 0
+    assert broad["breadth"] <= broad["policy_breadth"]
+    assert {f"{r['policy']} {r['direction']}[{r['rule']}]" for r in rules if r["breadth"]} == set(
+        run.breadth.per_rule
+    )
     assert [k for k, r in by_ref.items() if r["unused"]] == [("shop/allow-cart", "ingress", 2)]
 
 
@@ -65,11 +72,17 @@ def test_text_lists_each_policy_and_the_unused_rules(shop):
     flows, policies = shop
     run = verify_policies(judged_policies(policies), [flows])
     lines = report_lines(run)
-    start = lines.index("Rules (observed connections/flows each carries; policy breadth):")
+    start = lines.index(
+        "Rules (observed connections/flows each carries, +what it allows beyond them; "
+        "policy breadth):"
+    )
     cart = next(x for x in lines[start:] if x.startswith("  shop/allow-cart (breadth "))
     assert "ingress[2] unused" in cart
     payments = next(x for x in lines[start:] if x.startswith("  shop/allow-payments (breadth "))
     assert "ingress[2] " in payments and "unbounded (every_namespace)" in payments
+    broad = run.breadth.per_rule["shop/allow-payments ingress[2]"]
+    assert f"+{broad} unobserved unbounded (every_namespace)" in payments
+    assert "ingress[0] 0 conns" not in payments and "+0 unobserved" in payments
     unused = next(x for x in lines if x.startswith("Unused rules: "))
     assert unused == (
         "Unused rules: 1 rule carried no observed connection: shop/allow-cart ingress[2]"
