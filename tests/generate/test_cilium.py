@@ -19,6 +19,7 @@ from recommender.generate.cilium import (
 )
 from recommender.generate.ir import Peer, PolicyIR, PortSpec, Rule
 from recommender.generate.k8s import render_policy as render_network_policy
+from recommender.netpol.breadth import measure_breadth
 from recommender.netpol.cilium import compile_object
 from recommender.netpol.evaluator import Evaluator
 from recommender.netpol.model import NETWORK_POLICY_TIER, Endpoint
@@ -392,3 +393,23 @@ def test_a_node_address_without_an_identity_is_every_node():
     node = Peer("address", "10.0.0.5", address_kind="node")
     obj = render_policy(workload(ingress=[Rule([node], [PortSpec("TCP", 8080)])]), {})
     assert obj["spec"]["ingress"][0]["fromEntities"] == ["host", "remote-node"]
+
+
+@pytest.mark.parametrize("variant", ["exact", "nodes"])
+def test_the_cilium_rendering_of_the_sample_is_as_broad_as_the_networkpolicy_one(sample, variant):
+    rec = sample[variant]
+    compiled = [p for obj in render_policies(rec.ir, rec.connections) for p in compile_object(obj)]
+    breadth = measure_breadth(
+        Evaluator(compiled),
+        rec.pods,
+        rec.workload_connections,
+        resolvers=rec.synthesis.resolvers,
+        namespaces=rec.synthesis.namespaces,
+    )
+    assert breadth.not_measured == []
+    assert (breadth.in_cluster, breadth.external_addresses) == (
+        rec.breadth.in_cluster,
+        rec.breadth.external_addresses,
+    )
+    # The API server is admitted by its identity, not by an address: named, not counted.
+    assert set(breadth.external_names.values()) == {"the API server's addresses"}
