@@ -336,7 +336,7 @@ def assert_same_verdicts(rec):
     cilium = [p for obj in render_policies(rec.ir, rec.connections) for p in compile_object(obj)]
     assert all(not r.unjudged for p in cilium for r in p.rules)
     assert all(p.tier == NETWORK_POLICY_TIER for p in cilium)
-    by_cilium = Evaluator(cilium)
+    by_cilium = Evaluator(cilium, ipblock_matches_pods=False)  # Cilium: CIDRs select no pod
     by_networkpolicy = Evaluator(rec.policies)
     connections = _endpoints(rec)
     differ = [
@@ -369,7 +369,7 @@ def test_fqdn_rules_read_back_allow_the_observed_names_only():
     policy = workload(egress=[Rule([DNS], DNS_PORTS), Rule(names, [PortSpec("TCP", 443)])])
     compiled = compile_object(render_policy(policy))
     assert [r.unjudged for p in compiled for r in p.rules] == ["", ""]
-    evaluator = Evaluator(compiled)
+    evaluator = Evaluator(compiled, ipblock_matches_pods=False)
     api = Endpoint(kind="pod", namespace="shop", labels={"app": "api"}, name="api")
     coredns = Endpoint(
         kind="pod",
@@ -400,7 +400,7 @@ def test_the_cilium_rendering_of_the_sample_is_as_broad_as_the_networkpolicy_one
     rec = sample[variant]
     compiled = [p for obj in render_policies(rec.ir, rec.connections) for p in compile_object(obj)]
     breadth = measure_breadth(
-        Evaluator(compiled),
+        Evaluator(compiled, ipblock_matches_pods=False),
         rec.pods,
         rec.workload_connections,
         resolvers=rec.synthesis.resolvers,
