@@ -39,6 +39,7 @@ from .ingest.enrich import EnrichStats, enrich_flows
 from .ingest.inventory import Inventory, enrich_pods, read_inventory
 from .netpol.breadth import Breadth, measure_breadth
 from .netpol.evaluator import Evaluator
+from .netpol.read import compile_objects
 from .options import SynthesisOptions
 from .results import Normalized, Observation, Recommendation, VerifyRun
 from .selectors import workload_selectors
@@ -287,15 +288,23 @@ def check(
     notes: Sequence[str] = (),
     times: StageTimes | None = None,
 ) -> VerifyRun:
-    """Replay every observed connection against ``policies`` (NetworkPolicy dicts, e.g. from
-    ``policy_files.load_policies``): what they deny, what is at risk, their breadth.
-    ``notes`` (what loading the policies skipped) are carried into the result."""
+    """Replay every observed connection against ``policies`` (policy dicts of any kind a
+    reader reads, e.g. from ``policy_files.load_policies``): what they deny, what is at risk,
+    their breadth. ``notes`` (what loading the policies skipped) are carried into the
+    result, with what the readers noted."""
     clock = times if times is not None else untimed
     obs = observation
     policies = list(policies)
+    compiled, read_notes = compile_objects(policies)
+    notes = [*notes, *read_notes]
     if obs.inventory is not None:
         notes = [*notes, *obs.inventory.conflicts, *obs.inventory.rejected]
-    evaluator = Evaluator(policies)
+    evaluator = Evaluator(compiled)
+    if not evaluator.ipblock_matches_pods:
+        notes.append(
+            "Cilium policies: ipBlocks and CIDR rules are judged as Cilium applies them, "
+            "matching no in-cluster pod"
+        )
     with clock("replay"):
         replayed = _replay(obs, evaluator)
     with clock("at risk"):

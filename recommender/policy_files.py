@@ -1,9 +1,11 @@
-"""Read NetworkPolicy YAML from a directory, the way a policy repo holds it.
+"""Read policy YAML from a directory, the way a policy repo holds it.
 
-Multi-document files and ``List`` objects are unpacked; other kinds are skipped with a
-note (a repo mixes Deployments and policies), never silently. Calico
-``StagedKubernetesNetworkPolicy`` objects are kept: the reader judges them as if promoted,
-and a staged policy that enforces nothing when promoted (``stagedAction: Delete``) gets a note.
+Multi-document files and ``List`` objects are unpacked. Every kind a reader reads is kept
+(:data:`recommender.netpol.read.READ_KINDS`: NetworkPolicy, Cilium, Calico, the
+cluster-scoped network-policy-api kinds, with Calico tiers and network sets); other kinds
+are skipped with a note (a repo mixes Deployments and policies), never silently. Staged
+kinds are judged as if promoted, and a Calico ``StagedKubernetesNetworkPolicy`` that
+enforces nothing when promoted (``stagedAction: Delete``) gets a note.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ import yaml
 
 from .netpol.calico_staged import STAGED_KIND, is_staged, staged_action
 from .netpol.model import PolicyError
-
-NETWORK_POLICY = ("networking.k8s.io/v1", "NetworkPolicy")
+from .netpol.read import reader_of
 
 
 def _objects(doc: Any) -> list[Any]:
@@ -44,8 +45,8 @@ def _staged_note(obj: dict[str, Any], where: str) -> str | None:
 
 
 def load_policies(directory: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str]]:
-    """All NetworkPolicy and Calico StagedKubernetesNetworkPolicy objects under ``directory``
-    (sorted by path; a file is read alone), and notes on the rest."""
+    """Every policy object (of a kind some reader reads) under ``directory`` (sorted by path;
+    a file is read alone), and notes on the rest."""
     policies: list[dict[str, Any]] = []
     notes: list[str] = []
     root = Path(directory)
@@ -67,13 +68,12 @@ def load_policies(directory: str | os.PathLike) -> tuple[list[dict[str, Any]], l
                     notes.append(f"{path} document {i + 1}: not an object, ignored")
                     continue
                 kind = (obj.get("apiVersion"), obj.get("kind"))
-                if kind == NETWORK_POLICY:
-                    policies.append(obj)
-                elif is_staged(obj):
-                    policies.append(obj)
+                if is_staged(obj):
                     note = _staged_note(obj, f"{path} document {i + 1}")
                     if note:
                         notes.append(note)
+                if reader_of(obj) is not None:
+                    policies.append(obj)
                 else:
                     notes.append(f"{path} document {i + 1}: {kind[1] or 'no kind'} ignored")
     return policies, notes

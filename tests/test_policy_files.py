@@ -68,12 +68,35 @@ def test_another_api_version_of_the_kind_is_noted_not_read(tmp_path):
 CALICO_DOCS = SHARED / "real-policies/calico/docs-v3.32"
 
 
-def test_calico_staged_policies_are_read_and_other_calico_kinds_noted():
+def test_every_calico_kind_is_read_and_nothing_is_noted_as_ignored():
     policies, notes = load_policies(CALICO_DOCS)
     staged = CALICO_DOCS / "reference-stagedkubernetesnetworkpolicy.yaml"
-    assert policies == [yaml.safe_load(staged.read_text(encoding="utf-8"))]
-    assert not any(str(staged) in n for n in notes)
-    assert any("GlobalNetworkPolicy ignored" in n for n in notes)
+    assert yaml.safe_load(staged.read_text(encoding="utf-8")) in policies
+    kinds = sorted(p["kind"] for p in policies)
+    assert kinds == sorted(
+        ["GlobalNetworkPolicy"] * 2
+        + ["GlobalNetworkSet", "NetworkSet", "StagedGlobalNetworkPolicy"]
+        + ["NetworkPolicy"] * 3
+        + ["StagedKubernetesNetworkPolicy", "StagedNetworkPolicy"]
+    )
+    assert not any(n.endswith(" ignored") for n in notes)
+
+
+def test_kinds_no_reader_reads_are_noted(tmp_path):
+    (tmp_path / "mixed.yaml").write_text(
+        yaml.safe_dump_all(
+            [
+                {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
+                {"apiVersion": "projectcalico.org/v3", "kind": "HostEndpoint"},
+            ]
+        )
+    )
+    policies, notes = load_policies(tmp_path)
+    assert policies == []
+    assert notes == [
+        f"{tmp_path / 'mixed.yaml'} document 1: ConfigMap ignored",
+        f"{tmp_path / 'mixed.yaml'} document 2: HostEndpoint ignored",
+    ]
 
 
 def _staged(name: str, action: str | None) -> dict:

@@ -20,9 +20,10 @@ DESIGN.md section 4 is the contract. In short:
   namespaces (never a bare IP); both in one peer are ANDed; separate peers are ORed; a rule
   without peers admits everything, external IPs included. An ipBlock is a CIDR minus its
   excepts; whether it also matches pods by their IP is the ``ipblock_matches_pods`` option
-  (Calico and Cilium: yes); an ipBlock with a selector (Calico ``nets`` and ``selector``)
-  needs both. Cilium entities and ``toFQDNs``: :mod:`recommender.netpol.identities`. Node
-  peers match nothing (their rules are compiled unjudged).
+  (default: yes, unless the set holds Cilium policies); an ipBlock with a selector (Calico
+  ``nets`` and ``selector``) needs both. Cilium entities and ``toFQDNs``:
+  :mod:`recommender.netpol.identities`. Node peers match nothing (their rules are compiled
+  unjudged).
 * Ports: a named port resolves on the destination pod's container ports (for egress rules
   too), protocol included; a rule without ports admits every port and protocol; a port-less
   connection (ICMP, ``port=None``) matches only such a rule or, for ICMP / ICMPv6, a port
@@ -56,7 +57,7 @@ from .model import (
     Rule,
     Tier,
 )
-from .networkpolicy import compile_policies
+from .read import compile_objects, uses_cilium
 
 __all__ = ["DirectionVerdict", "Evaluator", "RuleRef", "TierDetail", "Verdict", "describe"]
 
@@ -327,14 +328,22 @@ class Evaluator:
     """Answers "is this connection allowed, and by which rules?" for a fixed set of policies."""
 
     def __init__(
-        self, policies: Iterable[Policy | Mapping], *, ipblock_matches_pods: bool = True
+        self, policies: Iterable[Policy | Mapping], *, ipblock_matches_pods: bool | None = None
     ) -> None:
-        """policies: compiled :class:`Policy` objects, or NetworkPolicy dicts (as from
-        ``yaml.safe_load``), which are compiled here (:func:`compile_policies`: raises
-        :class:`PolicyError` for a malformed one or a duplicate name)."""
+        """policies: compiled :class:`Policy` objects, or policy dicts of any kind a reader
+        reads (as from ``yaml.safe_load``), compiled here (:func:`.read.compile_objects`:
+        raises :class:`PolicyError` for a malformed one or a duplicate name; the readers'
+        notes are dropped: compile first to keep them).
+
+        ``ipblock_matches_pods``: whether an ipBlock (a CIDR peer) also matches pods by
+        their address. None: by the policies: no when the set holds Cilium policies (the
+        cluster runs Cilium, whose CIDR rules and NetworkPolicy ipBlocks match no in-cluster
+        endpoint by default), yes otherwise (Calico, and the NetworkPolicy API's words)."""
         items = list(policies)
         if not all(isinstance(p, Policy) for p in items):
-            items = compile_policies(items)
+            items = compile_objects(items)[0]
+        if ipblock_matches_pods is None:
+            ipblock_matches_pods = not uses_cilium(items)
         self.ipblock_matches_pods = ipblock_matches_pods
         by_ns: dict[str, list[_Target]] = {}
         cluster: list[_Target] = []
