@@ -348,12 +348,36 @@ def _print_counts(counts) -> None:
 )
 @click.option(
     "--output-kind",
-    type=click.Choice(["networkpolicy", "calico-staged"]),
+    type=click.Choice(["networkpolicy", "calico-staged", "calico", "cilium"]),
     default="networkpolicy",
     show_default=True,
-    help="What the policy files are: NetworkPolicies, or Calico StagedKubernetesNetworkPolicies "
-    "(projectcalico.org/v3, stagedAction: Set) to watch Calico's staged verdicts before "
-    "enforcing; SUMMARY.md gives the one-line promote step. The proof is the same.",
+    help="What the policy files are: networkpolicy (networking.k8s.io/v1); calico-staged "
+    "(the same as Calico StagedKubernetesNetworkPolicies, to watch before enforcing); calico "
+    "(projectcalico.org/v3 NetworkPolicies, tier default; --staged: StagedNetworkPolicies); "
+    "cilium (CiliumNetworkPolicies, FQDN egress by default). Every kind is re-read by its "
+    "own reader and replayed before anything is written.",
+)
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="With --output-kind calico: StagedNetworkPolicies (stagedAction: Set), which enforce "
+    "nothing until promoted; SUMMARY.md gives the one-line promote step.",
+)
+@click.option(
+    "--baseline",
+    type=click.Choice(["cluster-network-policy", "baseline-admin-network-policy"]),
+    default=None,
+    help="One cluster-scoped default-deny with DNS instead of a default-deny per namespace: "
+    "a ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2, tier Baseline) or a "
+    "BaselineAdminNetworkPolicy (v1alpha1), for clusters that run that API.",
+)
+@click.option(
+    "--external",
+    type=click.Choice(["fqdn", "cidr"]),
+    default=None,
+    help="Egress to external destinations the logs name: by DNS name (toFQDNs, with the DNS "
+    "proxy rule; default for cilium, which alone can state it) or by address (default for "
+    "the other kinds; SUMMARY.md lists the names behind each address).",
 )
 @click.option(
     "--existing",
@@ -391,6 +415,9 @@ def recommend(
     allow_node_sources: bool,
     strict: bool,
     output_kind: str,
+    staged: bool,
+    baseline: str | None,
+    external: str | None,
     existing_paths: tuple[str, ...],
     write_into_dir: str | None,
     fmt: str | None,
@@ -415,11 +442,18 @@ def recommend(
     --namespace.
     """
     from .existing import load_existing
+    from .generate.kinds import OutputKind, OutputKindError, render_files
     from .options import SynthesisOptions
     from .pipeline import observe, propose
     from .proposal import write_proposal
 
+    external = external or ("fqdn" if output_kind == "cilium" else "cidr")
+    try:
+        out_kind = OutputKind(output_kind, staged, baseline, external)
+    except OutputKindError as exc:
+        _fail(str(exc))
     options = SynthesisOptions(
+        external=external,
         generalize=generalize,
         breadth_budget=breadth_budget,
         named_ports=named_ports,
@@ -441,9 +475,19 @@ def recommend(
         _fail(str(exc))
     _print_recommendation(rec, with_inventory=bool(inventory))
     _refuse_unless_proven(rec, strict)
-    written = _write_into(rec, write_into_dir, output_kind)
+    files = render_files(rec, out_kind)
+    rendered = None if out_kind.is_default else _prove_rendered(rec, files, existing, out_kind)
+    written = _write_into(rec, write_into_dir, files)
     tightened = None if existing is None else _tighten_existing(existing, observation, output)
-    write_proposal(rec, output, output_kind=output_kind, written_into=written, tightening=tightened)
+    write_proposal(
+        rec,
+        output,
+        output=out_kind,
+        files=files,
+        rendered=rendered,
+        written_into=written,
+        tightening=tightened,
+    )
     out = Path(output)
     if existing is not None and not rec.policies:
         click.echo(f"nothing to propose (summary: {out / 'SUMMARY.md'})")
@@ -477,14 +521,42 @@ def _tighten_existing(existing, observation: Observation, out: str) -> int:
     return _write_tightening(run, observation, out)
 
 
-def _write_into(rec, repo: str | None, output_kind: str) -> list[str] | None:
+def _prove_rendered(rec, files, existing, out_kind):
+    """The files as written, re-read by their kind's reader and replayed (the round trip):
+    one line of figures; exit 1, nothing written, when they deny what the proposal allows."""
+    from .pipeline import check_rendered
+    from .report import rendered_report
+
+    try:
+        run = check_rendered(rec, files, existing.policies if existing is not None else ())
+    except _read_errors() as exc:
+        _fail(f"the {out_kind.kind} files do not read back: {exc}", 1)
+    doc = rendered_report(rec, out_kind, run)
+    breadth = "not measured" if doc["breadth"] is None else f"{doc['breadth']}"
+    click.echo(
+        f"{out_kind.kind} files re-read and replayed: coverage {run.coverage * 100:.2f}% "
+        f"({run.covered}/{run.judged} connections), breadth {breadth}"
+        + ("" if doc["same_as_proposal"] else "; differs: " + "; ".join(doc["differences"]))
+    )
+    if run.covered < rec.covered or len(run.unjudged):
+        for row in run.denied.head(20).itertuples(index=False):
+            click.echo(f"  denied: {row.reasons}", err=True)
+        _fail(
+            f"verification failed: the {out_kind.kind} files deny observed connections the "
+            "proposal allows; nothing was written",
+            1,
+        )
+    return run
+
+
+def _write_into(rec, repo: str | None, files) -> list[str] | None:
     """The files --write-into wrote into the repository (None without it)."""
     if repo is None:
         return None
     from .write_into import WriteIntoError, write_into
 
     try:
-        return write_into(rec, repo, output_kind)
+        return write_into(rec, repo, files)
     except WriteIntoError as exc:
         _fail(f"--write-into {repo}: {exc}")
     return None

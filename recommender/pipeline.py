@@ -32,6 +32,7 @@ from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
 from .existing import Existing, ExistingFit, Measure, as_existing, fit, isolation, needs
 from .generate.k8s import render_policy
+from .generate.kinds import RenderedFile
 from .generate.proof import proof_policies
 from .generate.synthesis import Synthesis, find_resolvers, synthesize
 from .ingest import aggregate_inputs, iter_flow_batches, write_parquet
@@ -326,6 +327,49 @@ def check(
         inventory=obs.inventory,
         at_risk=at_risk,
     )
+
+
+def check_rendered(
+    rec: Recommendation,
+    files: Sequence[RenderedFile],
+    existing: Sequence[dict[str, Any]] = (),
+) -> VerifyRun:
+    """The proposal as it will be written (``files``, any output kind) read back by that
+    kind's own reader and replayed exactly as the proposal's own proof was (the same
+    connections left out as noise, the same namespaces in scope, breadth over the same
+    namespaces): the round trip that proves the files, not only the IR. ``existing``
+    policies not replaced by a file (same namespace and name) are part of the set."""
+    keys = {(f.key[0] or None, f.key[1]) for f in files}
+    kept = [o for o in existing if _object_key(o) not in keys]
+    compiled, notes = compile_objects([*kept, *(f.obj for f in files)])
+    evaluator = Evaluator(compiled)
+    obs, ns = rec.observation, rec.namespaces
+    replayed = _replay(obs, evaluator)
+    if rec.synthesis.left_out:
+        _exempt_left_out(replayed, rec.synthesis.left_out)
+    at_risk = _at_risk(obs, replayed, evaluator)
+    replayed = _in_scope(replayed, ns)
+    share, ok, total = coverage(replayed)
+    breadth = _breadth(obs, evaluator, rec.synthesis.resolvers, ns or rec.synthesis.namespaces)
+    return VerifyRun(
+        obs.counts,
+        obs.excluded,
+        replayed,
+        share,
+        ok,
+        total,
+        breadth,
+        notes,
+        pods=obs.pods,
+        policies=[*kept, *(f.obj for f in files)],
+        inventory=obs.inventory,
+        at_risk=at_risk,
+    )
+
+
+def _object_key(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    meta = obj.get("metadata") or {}
+    return (meta.get("namespace") or None, meta.get("name"))
 
 
 def _breadth(

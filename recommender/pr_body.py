@@ -12,13 +12,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .existing import key_of
-from .generate.calico_staged import render_as
 from .generate.k8s import to_yaml
 
 if TYPE_CHECKING:
+    from .generate.kinds import RenderedFile
     from .results import Recommendation
 
 #: Edges drawn per namespace in the Mermaid graph; the rest are counted.
@@ -49,7 +50,7 @@ def changes_table(rec: Recommendation, report: dict[str, Any]) -> list[str]:
     proposed tightenings of existing policies when ``recommend --existing`` wrote them."""
     existing = report.get("existing")
     if existing is None:
-        rows = [("new", len(rec.policies))]
+        rows = [("new", report["policies"])]
     else:
         rows = [
             ("new", len(existing["new"])),
@@ -76,18 +77,20 @@ def before_line(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def file_diffs(rec: Recommendation, report: dict[str, Any]) -> list[str]:
-    """Each written file: its whole YAML when new, a unified diff when it changes a managed
+def file_diffs(
+    rec: Recommendation, report: dict[str, Any], files: Sequence[RenderedFile]
+) -> list[str]:
+    """Each written file (``files``, as :func:`recommender.generate.kinds.render_files`
+    renders them): its whole YAML when new, a unified diff when it changes a managed
     object, each collapsed under its path."""
-    kind = report.get("output_kind", "networkpolicy")
     changed = set(report["existing"]["changed"]) if report.get("existing") else set()
     old_by_key = (
         {key_of(p): p for p in rec.existing.existing.policies} if rec.existing is not None else {}
     )
     lines: list[str] = []
-    pairs = list(zip(report["policy_files"], rec.policies, strict=True))
-    for entry, obj in pairs[:MAX_FILE_DIFFS]:
-        new = to_yaml(render_as(obj, kind))
+    pairs = list(zip(report["policy_files"], files, strict=True))
+    for entry, f in pairs[:MAX_FILE_DIFFS]:
+        new = to_yaml(f.obj)
         key = (entry["namespace"], entry["name"])
         if f"{key[0]}/{key[1]}" in changed and key in old_by_key:
             old = to_yaml(old_by_key[key])

@@ -13,13 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .generate.calico_staged import render_as
 from .generate.k8s import to_yaml
-from .report import build_report, policy_path
+from .generate.kinds import OutputKind, RenderedFile, render_files
+from .report import build_report
 from .summary import render_summary
 
 if TYPE_CHECKING:
-    from .results import Recommendation
+    from .results import Recommendation, VerifyRun
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -40,29 +40,35 @@ def write_proposal(
     out: str | os.PathLike,
     *,
     output_kind: str = "networkpolicy",
+    output: OutputKind | None = None,
+    files: list[RenderedFile] | None = None,
+    rendered: VerifyRun | None = None,
     written_into: list[str] | None = None,
     tightening: int | None = None,
 ) -> dict[str, Any]:
     """Write policies, SUMMARY.md and report.json under ``out``; returns the report.
 
-    ``output_kind`` "calico-staged" writes each policy as a Calico
-    StagedKubernetesNetworkPolicy (:mod:`recommender.generate.calico_staged`), to watch
-    before promoting; the proof is the same, the spec being the same. ``written_into``
+    ``output`` (or just ``output_kind``) says which kind the files are
+    (:mod:`recommender.generate.kinds`: NetworkPolicy, Calico staged or not, Cilium, a
+    cluster-scoped baseline); ``files`` are the files already rendered in that kind and
+    ``rendered`` their round trip (:func:`recommender.pipeline.check_rendered`), reported
+    beside the proposal's own proof. ``written_into``
     (the files ``recommend --write-into`` wrote into the repository) is listed in the
     report under that key when given. ``tightening`` (how many proven tightening proposals
     of the existing policies ``recommend --existing`` wrote to ``out/tighten/``) goes into
     ``existing.tightening`` and the changes table of SUMMARY.md."""
     root = Path(out)
-    report = build_report(rec, output_kind=output_kind)
+    output = output or OutputKind(kind=output_kind)
+    files = files if files is not None else render_files(rec, output)
+    report = build_report(rec, output=output, files=files, rendered=rendered)
     if written_into is not None:
         report["written_into"] = written_into
     if tightening is not None and "existing" in report:
         report["existing"]["tightening"] = tightening
     written: set[Path] = set()
-    for ir, obj in zip(rec.ir, rec.policies, strict=True):
-        rel = policy_path(ir)
-        write_atomic(root / rel, to_yaml(render_as(obj, output_kind)))
-        written.add(rel)
+    for f in files:
+        write_atomic(root / f.path, to_yaml(f.obj))
+        written.add(f.path)
     policies_dir = root / "policies"
     if policies_dir.is_dir():
         for stale in sorted(policies_dir.rglob("*.yaml")):
@@ -71,6 +77,6 @@ def write_proposal(
         for folder in sorted(policies_dir.iterdir()):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-    write_atomic(root / "SUMMARY.md", render_summary(rec, report))
+    write_atomic(root / "SUMMARY.md", render_summary(rec, report, files))
     write_atomic(root / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report

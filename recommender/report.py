@@ -6,10 +6,11 @@ document; :meth:`recommender.results.Recommendation.to_dict` returns it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .generate.calico_staged import OUTPUT_KINDS, PROMOTE_COMMAND
+from .generate.calico_staged import PROMOTE_COMMAND
 from .generate.ir import NameEvidence, PolicyIR, Rule
 from .generate.noise import LeftOut
 from .roles import Role
@@ -19,7 +20,15 @@ from .validate import is_dns1123_label, is_dns1123_subdomain
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .results import Recommendation
+    from .generate.kinds import OutputKind, RenderedFile
+    from .results import Recommendation, VerifyRun
+
+#: The one-line promote step of ``--output-kind calico --staged``, run in the proposal
+#: directory: each StagedNetworkPolicy becomes the Calico NetworkPolicy it stages.
+CALICO_PROMOTE = (
+    "sed -i -e 's#^kind: StagedNetworkPolicy$#kind: NetworkPolicy#' "
+    "-e '/^  stagedAction: Set$/d' policies/*/*.yaml"
+)
 
 SCHEMA_NAME = "netpol-recommender/report"
 
@@ -72,15 +81,26 @@ def _rule_report(rule: Rule) -> dict[str, Any]:
     }
 
 
-def build_report(rec: Recommendation, *, output_kind: str = "networkpolicy") -> dict[str, Any]:
-    """The machine-readable twin of SUMMARY.md (DESIGN §2). A kind other than the default
-    adds ``output_kind`` and ``promote`` (the one-line promote step); the default adds
-    nothing, so a NetworkPolicy proposal's report is unchanged."""
-    if output_kind not in OUTPUT_KINDS:
-        raise ValueError(f"output_kind must be one of {', '.join(OUTPUT_KINDS)}")
-    staged = {"output_kind": output_kind, "promote": PROMOTE_COMMAND}
+def build_report(
+    rec: Recommendation,
+    *,
+    output_kind: str = "networkpolicy",
+    output: OutputKind | None = None,
+    files: Sequence[RenderedFile] | None = None,
+    rendered: VerifyRun | None = None,
+) -> dict[str, Any]:
+    """The machine-readable twin of SUMMARY.md (DESIGN §2). Output options other than the
+    default (``output``, or just ``output_kind``) add ``output_kind``, ``output`` (kind,
+    staged, baseline, external), ``promote`` for staged kinds (the one-line promote step)
+    and, with ``rendered`` (the written files re-read and replayed), ``rendered``; the
+    default adds nothing, so a NetworkPolicy proposal's report is unchanged. ``files``:
+    what is written (the default-denies replaced by a baseline object, for one)."""
+    from .generate.kinds import OutputKind, render_files
+
+    output = output or OutputKind(kind=output_kind)
+    files = files if files is not None else render_files(rec, output)
     return {
-        **(staged if output_kind != OUTPUT_KINDS[0] else {}),
+        **_output_report(rec, output, rendered),
         "schema": SCHEMA_NAME,
         "version": REPORT_VERSION,
         "tool_version": __version__,
@@ -103,8 +123,8 @@ def build_report(rec: Recommendation, *, output_kind: str = "networkpolicy") -> 
         ],
         "breadth": rec.breadth.total,
         "breadth_detail": rec.breadth.to_dict(),
-        "policies": len(rec.policies),
-        "policy_files": [_policy_report(rec, ir) for ir in rec.ir],
+        "policies": len(files),
+        "policy_files": [_file_report(rec, f) for f in files],
         "workloads": len(rec.workloads),
         "records": rec.counts.to_dict(),
         "excluded_records": dict(sorted(rec.excluded.items())),
@@ -132,6 +152,80 @@ def build_report(rec: Recommendation, *, output_kind: str = "networkpolicy") -> 
         "notes": rec.synthesis.notes,
         "unproven_selectors": _unproven_selectors(rec),
         **({"existing": rec.existing.to_dict()} if rec.existing is not None else {}),
+    }
+
+
+def _output_report(
+    rec: Recommendation, output: OutputKind, rendered: VerifyRun | None
+) -> dict[str, Any]:
+    """The output options and the round trip's figures (nothing for the default)."""
+    if output.is_default:
+        return {}
+    out: dict[str, Any] = {"output_kind": output.kind}
+    if output.kind != "calico-staged":  # its report keeps the shape it always had
+        out["output"] = output.to_dict()
+    if output.staged_output:
+        out["promote"] = PROMOTE_COMMAND if output.kind == "calico-staged" else CALICO_PROMOTE
+    if rendered is not None:
+        out["rendered"] = rendered_report(rec, output, rendered)
+    return out
+
+
+def rendered_report(rec: Recommendation, output: OutputKind, run: VerifyRun) -> dict[str, Any]:
+    """The files as written, re-read by their kind's reader and replayed, beside the
+    proposal's own proof: the same coverage and breadth, or what differs and why."""
+    b = run.breadth
+    figures = {
+        "coverage": run.coverage,
+        "covered_connections": run.covered,
+        "connections": run.judged,
+        "unjudged_connections": len(run.unjudged),
+        "breadth": None if b.not_measured else b.total,
+        "breadth_in_cluster": None if b.not_measured else b.in_cluster,
+        "breadth_external_addresses": None if b.not_measured else b.external_addresses,
+    }
+    differences = []
+    if (run.covered, run.judged) != (rec.covered, rec.judged):
+        differences.append(
+            f"coverage {run.covered}/{run.judged} connections, the proposal's proof "
+            f"{rec.covered}/{rec.judged}"
+        )
+    if b.not_measured:
+        differences.append("breadth not measured: " + "; ".join(b.not_measured))
+    elif b.total != rec.breadth.total:
+        differences.append(
+            f"breadth {b.total:,} (in-cluster {b.in_cluster:,}, external "
+            f"{b.external_addresses:,}), the NetworkPolicy form's {rec.breadth.total:,} "
+            f"(in-cluster {rec.breadth.in_cluster:,}, external "
+            f"{rec.breadth.external_addresses:,})"
+        )
+    names = b.external_names
+    if names:
+        figures["external_names"] = dict(sorted(names.items()))
+    return {
+        "kind": output.kind,
+        **figures,
+        "same_as_proposal": not differences,
+        "differences": differences,
+    }
+
+
+def _file_report(rec: Recommendation, f: RenderedFile) -> dict[str, Any]:
+    """One written file: its IR's report, or for the cluster-scoped baseline object what
+    it is and which namespaces it covers."""
+    if f.ir is not None:
+        entry = _policy_report(rec, f.ir)
+        entry["file"] = f.path.as_posix()
+        return entry
+    spec = f.obj.get("spec") or {}
+    return {
+        "file": f.path.as_posix(),
+        "namespace": None,
+        "name": f.key[1],
+        "kind": f.obj["kind"],
+        "role": "default-deny",
+        "subject": spec.get("subject"),
+        "breadth": 0,
     }
 
 

@@ -8,17 +8,20 @@ then the measures, then each policy with its evidence. Every value from a log is
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .at_risk import HINTS, REASONS
 from .generate.ir import PolicyIR
-from .pr_body import before_line, changes_table, details, file_diffs, mermaid_graphs
+from .generate.kinds import CLUSTER_DIR
+from .pr_body import before_line, changes_table, details, fenced, file_diffs, mermaid_graphs
 from .report import iso, port_text
 from .selector_basis import INVENTORY_COMMAND
 from .selectors import selector_text
 from .version import __version__
 
 if TYPE_CHECKING:
+    from .generate.kinds import RenderedFile
     from .results import Recommendation
 
 # Characters that start markup or HTML anywhere in a line. Line-start markup (lists,
@@ -106,10 +109,17 @@ def _at_risk_examples(rec: Recommendation) -> list[str]:
     return lines
 
 
-def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
+def render_summary(
+    rec: Recommendation, report: dict[str, Any], files: Sequence[RenderedFile] | None = None
+) -> str:
     """SUMMARY.md: ready to paste as a pull-request body. The first screen (everything before
     the first ``<details>``) holds at-risk traffic, before → after and the changes; its
-    length does not grow with the cluster: every list is collapsed below it."""
+    length does not grow with the cluster: every list is collapsed below it. ``files``: the
+    files written (default: the proposal as NetworkPolicies)."""
+    if files is None:
+        from .generate.kinds import render_files
+
+        files = render_files(rec)
     existing = report.get("existing")
     lines = [
         "# NetworkPolicy proposal",
@@ -145,17 +155,34 @@ def render_summary(rec: Recommendation, report: dict[str, Any]) -> str:
             _unproven_lines(report["unproven_selectors"]),
         ),
         *_graph_section(rec),
-        *details("Files", file_diffs(rec, report)),
-        *details("Policies", _policies_section(rec, report)),
+        *details("Files", file_diffs(rec, report, files)),
+        *details("Policies", _policies_section(rec, report, files)),
     ]
     return "\n".join(lines)
 
 
-def _policies_section(rec: Recommendation, report: dict[str, Any]) -> list[str]:
+def _policies_section(
+    rec: Recommendation, report: dict[str, Any], files: Sequence[RenderedFile]
+) -> list[str]:
     lines = ["## Policies", ""]
-    for entry, ir in zip(report["policy_files"], rec.ir, strict=True):
-        lines += _policy_section(entry, ir)
+    for entry, f in zip(report["policy_files"], files, strict=True):
+        if f.ir is not None:
+            lines += _policy_section(entry, f.ir)
+        else:
+            ns = ", ".join(md(n) for n in _subject_namespaces(entry))
+            lines += [
+                f"### `{md(entry['file'])}`",
+                "",
+                f"{md(entry['kind'])} `{md(entry['name'])}` (cluster-scoped): the default-deny "
+                f"of {ns}, with DNS to the cluster resolver allowed.",
+                "",
+            ]
     return lines
+
+
+def _subject_namespaces(entry: dict[str, Any]) -> list[str]:
+    exprs = (((entry.get("subject") or {}).get("namespaces") or {}).get("matchExpressions")) or []
+    return [v for e in exprs for v in e.get("values") or []]
 
 
 def _graph_section(rec: Recommendation) -> list[str]:
@@ -207,9 +234,75 @@ def _existing_lists(existing: dict[str, Any] | None) -> list[str]:
 
 
 def _output_kind_section(report: dict[str, Any]) -> list[str]:
-    """Which kind the files are, and how to promote them (nothing for plain NetworkPolicies)."""
-    if report.get("output_kind") != "calico-staged":
+    """Which kind the files are, the round trip's figures, and how to promote staged files
+    (nothing for plain NetworkPolicies)."""
+    if report.get("output_kind") is None:
         return []
+    return [*_kind_lines(report), *_rendered_lines(report.get("rendered")), *_promote_lines(report)]
+
+
+#: What each output kind's files are, for the first screen.
+KIND_TEXT = {
+    "calico": "Calico `NetworkPolicy` objects (`projectcalico.org/v3`, tier `default`)",
+    "cilium": "`CiliumNetworkPolicy` objects (`cilium.io/v2`)",
+}
+
+
+def _kind_lines(report: dict[str, Any]) -> list[str]:
+    output = report.get("output") or {}
+    kind = report["output_kind"]
+    if kind == "calico-staged":
+        return []
+    if kind == "calico" and output.get("staged"):
+        text = (
+            "Calico `StagedNetworkPolicy` objects (`projectcalico.org/v3`, tier `default`, "
+            "`stagedAction: Set`): applied, they enforce nothing; Calico reports what each "
+            "would allow or deny"
+        )
+    else:
+        text = KIND_TEXT.get(kind, "Kubernetes `NetworkPolicy` objects")
+    lines = [f"Written as {text}."]
+    if output.get("baseline"):
+        lines[0] += (
+            f" The per-namespace default-denies are one cluster-scoped "
+            f"`{md(output['baseline'])}` object (`{CLUSTER_DIR.as_posix()}/`)."
+        )
+    if output.get("external") == "fqdn":
+        lines[0] += " Egress to external destinations the logs name is stated by DNS name."
+    return [*lines, ""]
+
+
+def _rendered_lines(rendered: dict[str, Any] | None) -> list[str]:
+    """The files re-read by their kind's reader and replayed: the same figures, or what
+    differs (first, so a reviewer sees it)."""
+    if rendered is None:
+        return []
+    breadth = "not measured" if rendered["breadth"] is None else f"{rendered['breadth']:,}"
+    head = (
+        f"Re-read as written and replayed: coverage {_pct(rendered['coverage'])} "
+        f"({rendered['covered_connections']} of {rendered['connections']}), breadth {breadth}"
+    )
+    if rendered["same_as_proposal"]:
+        return [head + ": the same as the proposal's own proof.", ""]
+    return [
+        head + ". It differs from the proposal's own proof:",
+        "",
+        *(f"- {md(d)}" for d in rendered["differences"]),
+        "",
+    ]
+
+
+def _promote_lines(report: dict[str, Any]) -> list[str]:
+    if "promote" not in report:
+        return []
+    if report["output_kind"] != "calico-staged":
+        return [
+            "Once the staged verdicts show nothing denied that should pass, promote them "
+            "(in this directory), apply those and delete the staged ones:",
+            "",
+            *fenced("sh", report["promote"]),
+            "",
+        ]
     return [
         "Written as Calico `StagedKubernetesNetworkPolicy` objects (`projectcalico.org/v3`, "
         "`stagedAction: Set`): applied, they enforce nothing; Calico reports what each would "
@@ -235,7 +328,7 @@ def _measures_table(rec: Recommendation, report: dict[str, Any]) -> list[str]:
         f"| breadth (allowed but never observed) | **{b.total:,}** |",
         f"| breadth in-cluster (workload pairs x ports) | {b.in_cluster:,} of {b.universe:,} |",
         f"| breadth external (addresses x ports beyond observed) | {b.external_addresses:,} |",
-        f"| policies | {len(rec.policies)} |",
+        f"| policies | {report['policies']} |",
         f"| workloads | {len(rec.workloads)} |",
         f"| connections (pod level) | {len(rec.connections)} |",
         f"| connections reported, not judged | {sum(report['exempt_connections'].values())} |",

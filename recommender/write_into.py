@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .existing import is_managed, key_of
-from .generate.calico_staged import render_as
 from .generate.k8s import to_yaml
+from .generate.kinds import RenderedFile, render_files
 from .policy_files import load_policies
 from .proposal import write_atomic
 from .validate import is_dns1123_label, is_dns1123_subdomain
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 #: "ns/name", "ns-name" and "name".
 Layout = tuple[Path, str, str]
 DEFAULT_LAYOUT: Layout = (Path("policies"), "ns/name", ".yaml")
+
+
+#: The cluster-scoped kinds a proposal may write (``--baseline``).
+CLUSTER_KINDS = ("BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")
 
 
 class WriteIntoError(ValueError):
@@ -79,14 +84,28 @@ def new_path(layout: Layout, namespace: str, name: str) -> Path:
     return folder / f"{name}{suffix}"
 
 
-def plan(rec: Recommendation, repo: Path, output_kind: str = "networkpolicy") -> dict[Path, str]:
-    """Relative path -> new text for every file the proposal writes into ``repo``."""
+def _source_key(obj: dict[str, Any]) -> tuple[str, str]:
+    """(namespace, name) of a namespaced object; ("<kind>", name) of a cluster-scoped one
+    (the kinds this tool writes cluster-scoped), so neither is taken for the other."""
+    kind = str(obj.get("kind") or "")
+    if kind in CLUSTER_KINDS:
+        return (kind, str((obj.get("metadata") or {}).get("name") or ""))
+    return key_of(obj)
+
+
+def plan(
+    rec: Recommendation, repo: Path, rendered: Sequence[RenderedFile] | None = None
+) -> dict[Path, str]:
+    """Relative path -> new text for every file the proposal writes into ``repo``
+    (``rendered``: the proposal's files in their output kind; default NetworkPolicies). A
+    cluster-scoped object (``--baseline``) is named ``<kind>-<name>`` beside the others."""
     files = policy_files(repo)
-    source = {key_of(o): rel for rel, objs in files.items() for o in objs}
+    source = {_source_key(o): rel for rel, objs in files.items() for o in objs}
     layout = detect_layout(files)
     out: dict[Path, str] = {}
-    for obj in rec.policies:
-        ns, name = key_of(obj)
+    for f in rendered if rendered is not None else render_files(rec):
+        obj = f.obj
+        ns, name = _source_key(obj)
         rel = source.get((ns, name))
         if rel is not None and (len(files[rel]) != 1 or not is_managed(files[rel][0])):
             raise WriteIntoError(
@@ -94,19 +113,22 @@ def plan(rec: Recommendation, repo: Path, output_kind: str = "networkpolicy") ->
                 "only a managed object alone in its file is rewritten"
             )
         if rel is None:
-            rel = new_path(layout, ns, name)
+            # a cluster-scoped object (no namespace folder) is named <kind>-<name>
+            rel = new_path(layout, ns, name) if f.key[0] else layout[0] / f.path.name
             if (repo / rel).exists() or rel in out:
                 raise WriteIntoError(f"{rel}: exists already, never overwritten for {ns}/{name}")
-        out[rel] = to_yaml(render_as(obj, output_kind))
+        out[rel] = to_yaml(obj)
     return out
 
 
 def write_into(
-    rec: Recommendation, repo: str | os.PathLike, output_kind: str = "networkpolicy"
+    rec: Recommendation,
+    repo: str | os.PathLike,
+    rendered: Sequence[RenderedFile] | None = None,
 ) -> list[str]:
     """Write the proposal into ``repo``; returns the files written, relative, sorted."""
     root = Path(repo)
-    texts = plan(rec, root, output_kind)
+    texts = plan(rec, root, rendered)
     for rel, text in sorted(texts.items()):
         write_atomic(root / rel, text)
     return sorted(rel.as_posix() for rel in texts)

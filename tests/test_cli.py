@@ -553,9 +553,26 @@ def test_a_staged_proposal_verifies_as_the_networkpolicy_proposal_it_stages(prop
 
 def test_recommend_help_names_the_output_kinds(tmp_path):
     result = CliRunner().invoke(main, ["recommend", "--help"])
-    assert "--output-kind [networkpolicy|calico-staged]" in result.output
+    assert "--output-kind [networkpolicy|calico-staged|calico|cilium]" in result.output
+    for option in ("--staged", "--baseline", "--external [fqdn|cidr]"):
+        assert option in result.output
     bad = CliRunner().invoke(
-        main, ["recommend", str(SAMPLE_FLOWS), "-o", str(tmp_path), "--output-kind", "cilium"]
+        main, ["recommend", str(SAMPLE_FLOWS), "-o", str(tmp_path), "--output-kind", "istio"]
     )
     assert bad.exit_code == 2 and "Invalid value for '--output-kind'" in bad.output
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--output-kind", "cilium", "--staged"], "policy audit mode"),
+        (["--staged"], "--output-kind calico-staged"),
+        (["--output-kind", "calico", "--external", "fqdn"], "needs --output-kind cilium"),
+    ],
+)
+def test_impossible_output_combinations_are_refused_before_reading(tmp_path, args, says):
+    out = tmp_path / "out"
+    bad = CliRunner().invoke(main, ["recommend", str(SAMPLE_FLOWS), "-o", str(out), *args])
+    assert bad.exit_code == 2 and says in bad.output
+    assert not out.exists()

@@ -14,9 +14,6 @@ from typing import Any
 
 from ..netpol.calico_staged import STAGED_API_VERSION, STAGED_KIND
 
-#: The kinds ``recommend`` writes; the first is the default.
-OUTPUT_KINDS = ("networkpolicy", "calico-staged")
-
 #: The one-line promote step, run in the proposal directory: each staged file becomes the
 #: NetworkPolicy it stages, byte for byte the file ``--output-kind networkpolicy`` writes.
 PROMOTE_COMMAND = (
@@ -35,12 +32,3 @@ def to_staged(policy: dict[str, Any]) -> dict[str, Any]:
         "metadata": copy.deepcopy(policy["metadata"]),
         "spec": {**copy.deepcopy(policy["spec"]), "stagedAction": "Set"},
     }
-
-
-def render_as(policy: dict[str, Any], output_kind: str) -> dict[str, Any]:
-    """A rendered NetworkPolicy in the kind asked for (one of :data:`OUTPUT_KINDS`)."""
-    if output_kind == "networkpolicy":
-        return policy
-    if output_kind == "calico-staged":
-        return to_staged(policy)
-    raise ValueError(f"output_kind must be one of {', '.join(OUTPUT_KINDS)}, not {output_kind!r}")

@@ -55,9 +55,18 @@ def _port(spec: PortSpec) -> dict[str, Any]:
     return out
 
 
+def _peers(peer: Peer, policy_namespace: str) -> list[dict[str, Any]]:
+    """A DNS-name peer (``--external fqdn``) has no NetworkPolicy form: it is written as the
+    addresses it was observed at, one exact ipBlock each (what ``--external cidr`` would
+    admit at least), never as a selector."""
+    if peer.kind == "fqdn":
+        return [_peer(Peer("address", ip), policy_namespace) for ip in sorted(peer.members)]
+    return [_peer(peer, policy_namespace)]
+
+
 def _rule(rule: Rule, policy_namespace: str, peer_key: str) -> dict[str, Any]:
     return {
-        peer_key: [_peer(p, policy_namespace) for p in rule.peers],
+        peer_key: [out for p in rule.peers for out in _peers(p, policy_namespace)],
         "ports": [_port(p) for p in rule.ports],
     }
 

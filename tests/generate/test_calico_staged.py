@@ -13,7 +13,8 @@ import pytest
 import yaml
 from conftest import SAMPLE_FLOWS, SHARED
 
-from recommender.generate.calico_staged import PROMOTE_COMMAND, render_as, to_staged
+from recommender.generate.calico_staged import PROMOTE_COMMAND, to_staged
+from recommender.generate.kinds import OutputKind, OutputKindError
 from recommender.pipeline import recommend
 from recommender.proposal import write_proposal
 
@@ -71,11 +72,16 @@ def test_to_staged_is_the_policy_with_calico_kind_and_the_set_action():
     assert before == POLICY
 
 
-def test_render_as_networkpolicy_is_the_policy_itself_and_unknown_kinds_are_refused():
-    assert render_as(POLICY, "networkpolicy") is POLICY
-    assert render_as(POLICY, "calico-staged") == to_staged(POLICY)
-    with pytest.raises(ValueError, match="output_kind must be one of"):
-        render_as(POLICY, "cilium")
+def test_unknown_kinds_and_impossible_combinations_are_refused():
+    with pytest.raises(OutputKindError, match="output kind must be one of"):
+        OutputKind(kind="istio")
+    with pytest.raises(OutputKindError, match="policy audit mode"):
+        OutputKind(kind="cilium", staged=True)
+    with pytest.raises(OutputKindError, match="calico-staged"):
+        OutputKind(kind="networkpolicy", staged=True)
+    with pytest.raises(OutputKindError, match="needs --output-kind cilium"):
+        OutputKind(kind="calico", external="fqdn")
+    assert OutputKind().is_default and not OutputKind(kind="calico-staged").is_default
 
 
 def test_a_staged_proposal_has_the_same_files_each_the_staged_policy(rec, proposals):

@@ -75,7 +75,8 @@ def go_pattern(pattern: str) -> str:
     return pattern.replace(r"\PC", r"[^\x00-\x1f\x7f-\x9f]")
 
 
-def validator_for(path):
+def validator_for_schema(schema):
+    """A validator of a JSON Schema (:func:`json_schema`) that reads Go patterns."""
     # The [test] extra installs [schema]: a missing jsonschema fails here, never skips.
     import jsonschema
 
@@ -83,10 +84,14 @@ def validator_for(path):
         if isinstance(instance, str) and not re.search(go_pattern(patrn), instance):
             yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
 
+    cls = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": pattern})
+    return cls(schema)
+
+
+def validator_for(path):
     crd = yaml.safe_load(path.read_text(encoding="utf-8"))
     (version,) = [v for v in crd["spec"]["versions"] if v["name"] == "v2"]
-    cls = jsonschema.validators.extend(jsonschema.Draft7Validator, {"pattern": pattern})
-    return cls(json_schema(version["schema"]["openAPIV3Schema"]))
+    return validator_for_schema(json_schema(version["schema"]["openAPIV3Schema"]))
 
 
 @pytest.fixture(scope="module")
