@@ -67,7 +67,7 @@ def _denial(
     for key in isolated_by:
         for policy in by_key.get(key, ()):
             for rule in policy.rules_of(direction):
-                text = rule_text(rule, policy.namespace)  # type: ignore[arg-type]
+                text = rule_text(rule, policy.namespace)
                 if rule.action == Action.ALLOW and text not in admits:
                     admits.append(text)
     return Denial(direction, subject, tuple(isolated_by), tuple(admits))

@@ -85,7 +85,7 @@ def _unbounded(policy: Policy, rule: Rule) -> list[Finding]:
             text = f"{ref}: ipBlock {block_text(block)} on every port and protocol"
             out.append(Finding("every_port", name, text, direction, i))
         if peer.namespaces is not None and peer.namespaces.matches_all:
-            who = peer_text(peer, policy.namespace)  # type: ignore[arg-type]
+            who = peer_text(peer, policy.namespace)
             text = f"{ref}: namespaceSelector {{}}: {who} on {ports}"
             out.append(Finding("every_namespace", name, text, direction, i))
     return out
