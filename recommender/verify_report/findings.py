@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..netpol.endpoints import pod_endpoint
-from ..netpol.evaluator import Evaluator
+from ..netpol.evaluator import Evaluator, RuleRef
 from ..netpol.model import DIRECTIONS, Policy, Rule, Selector
 from ..netpol.networkpolicy import PEER_FIELD, POLICY_TYPE_OF
 from ..netpol.text import block_text, peer_text, ports_text, selector_text
@@ -235,7 +235,7 @@ def unjudged_notes(policy: Policy) -> list[Finding]:
     out = [Finding("unjudged", label, f"{label}: not judged: {note}") for note in policy.unjudged]
     for rule in policy.rules:
         if rule.unjudged:
-            text = f"{label} {rule.direction}[{rule.index}]: not judged: {rule.unjudged}"
+            text = f"{RuleRef.of(policy, rule)}: not judged: {rule.unjudged}"
             out.append(Finding("unjudged_rule", label, text, rule.direction, rule.index))
     return out
 
