@@ -80,12 +80,23 @@ class PodIndex:
             flags.append(key in self.unknown)
         self.unknown_flags = np.asarray(flags, dtype=bool)
 
-    def endpoint(self, kind: str, namespace: Any, pod: Any, ip: Any, names: Any = ()) -> Endpoint:
-        """A pod by name, anything else by its address and the DNS names it was reached
-        by (a connection's ``dst_names``)."""
+    def endpoint(
+        self,
+        kind: str,
+        namespace: Any,
+        pod: Any,
+        ip: Any,
+        names: Any = (),
+        reserved: Any = None,
+    ) -> Endpoint:
+        """A pod by name, anything else by its address, the DNS names it was reached by (a
+        connection's ``dst_names``) and the Cilium identity the log gave it (its
+        ``src_reserved`` / ``dst_reserved``)."""
         if kind == "pod":
             return self._by_key[(namespace, pod)]
-        return Endpoint(kind=kind, ip=ip, name=ip, names=_names(names))
+        return Endpoint(
+            kind=kind, ip=ip, name=ip, names=_names(names), reserved=_reserved(reserved)
+        )
 
 
 def exemption(row: Any, index: PodIndex) -> str:
@@ -119,19 +130,30 @@ def _names(names: Any) -> tuple[str, ...]:
     return tuple(sorted(set(names)))
 
 
+def _reserved(reserved: Any) -> str | None:
+    """A connection's ``src_reserved`` / ``dst_reserved`` (None, NaN or "": none)."""
+    return reserved if isinstance(reserved, str) and reserved else None
+
+
 def address_endpoint(
-    kind: Any, ip: Any, cluster: tuple[str, ...] = (), names: Any = ()
+    kind: Any,
+    ip: Any,
+    cluster: tuple[str, ...] = (),
+    names: Any = (),
+    reserved: Any = None,
 ) -> Endpoint:
     """The endpoint of a non-pod connection end: an address; a named set NetworkPolicy can
     express (``pub``, ``pvt``: every address of its ranges, given the ``cluster`` ranges);
     any other name or a missing address: an endpoint no ipBlock matches. ``names``: the DNS
-    names the connection reached it by (its ``dst_names``), what an FQDN peer is judged on."""
-    found = _names(names)
+    names the connection reached it by (its ``dst_names``), what an FQDN peer is judged on;
+    ``reserved``: the Cilium identity the log gave it, what an entity peer is judged on."""
+    found, identity = _names(names), _reserved(reserved)
     if isinstance(ip, str) and expressible(ip):
-        return Endpoint(kind=kind, ip=None, name=ip, ranges=set_ranges(ip, cluster), names=found)
+        ranges = set_ranges(ip, cluster)
+        return Endpoint(kind, None, name=ip, ranges=ranges, names=found, reserved=identity)
     if isinstance(ip, str) and not is_address(ip):
-        return Endpoint(kind=kind, ip=None, name=ip, names=found)
-    return Endpoint(kind=kind, ip=ip, name=ip, names=found)
+        return Endpoint(kind=kind, ip=None, name=ip, names=found, reserved=identity)
+    return Endpoint(kind=kind, ip=ip, name=ip, names=found, reserved=identity)
 
 
 def pod_classes(index: PodIndex, evaluator: Evaluator, policies: PolicyIndex | None) -> np.ndarray:
@@ -187,6 +209,19 @@ def _address_classes(
     codes = np.asarray(codes, dtype=np.int64)
     _, first = np.unique(codes, return_index=True)
     return codes, first
+
+
+def _reserved_codes(conns: pd.DataFrame) -> tuple[dict[str, np.ndarray], list]:
+    """Per side, the code of each row's Cilium identity (-1: none or no such column), and
+    the identities the codes stand for."""
+    n = len(conns)
+    columns = [
+        conns[f"{side}_reserved"] if f"{side}_reserved" in conns else pd.Series([None] * n)
+        for side in ("src", "dst")
+    ]
+    columns = [c.where(c.astype(bool) & c.notna(), None) for c in columns]
+    src, dst, uniques = _shared_codes(*columns)
+    return {"src": src, "dst": dst}, uniques
 
 
 def _shared_codes(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray, list]:
@@ -400,16 +435,20 @@ class _Judge:
 
     def _addresses(self, conns: pd.DataFrame) -> dict[str, np.ndarray]:
         """The addresses (non-pod ends) of the judged rows, both sides together, as
-        distinct (kind, ip, DNS names: a destination's ``dst_names``); returns per side the
-        address id of each non-pod row. ``address_names`` holds each address's names."""
+        distinct (kind, ip, Cilium identity, DNS names: a destination's ``dst_names``);
+        returns per side the address id of each non-pod row. ``addresses`` holds each
+        address's (kind, ip, identity), ``address_names`` its names."""
         ends, judged = self.ends, self.judged
         m = len(ends.ips) + 1
+        reserved_codes, identities = _reserved_codes(conns)
+        r = len(identities) + 1
         names: list[tuple[str, ...]] = [()]
         dst_names = conns["dst_names"].to_numpy() if "dst_names" in conns else None
         keys = []
-        for end in (ends.src, ends.dst):
+        for end, side in ((ends.src, "src"), (ends.dst, "dst")):
             rows = judged[~end.is_pod[judged]]
-            key = ((end.kind[rows] + 1) * m + end.ip[rows] + 1).astype(object)
+            key = (end.kind[rows] + 1) * m + end.ip[rows] + 1
+            key = (key * r + reserved_codes[side][rows] + 1).astype(object)
             if end is ends.dst and dst_names is not None:
                 code = {(): 0}
                 for i, row in enumerate(rows):
@@ -424,8 +463,10 @@ class _Judge:
         self.addresses, self.address_names = [], []
         for k in uniques:
             k, n = k if isinstance(k, tuple) else (k, 0)
+            k, identity = divmod(k, r)
             kind = ends.kinds[k // m - 1] if k // m else None
-            self.addresses.append((kind, ends.ips[k % m - 1] if k % m else None))
+            ip = ends.ips[k % m - 1] if k % m else None
+            self.addresses.append((kind, ip, identities[identity - 1] if identity else None))
             self.address_names.append(names[n])
         return {"src": codes[: len(keys[0])], "dst": codes[len(keys[0]) :]}
 
@@ -436,11 +477,14 @@ class _Judge:
         self.n_pod_cls = n_pod_cls = int(pod_cls.max()) + 1 if len(pod_cls) else 0
         n_pods = len(self.index.endpoints)
         addr_id = self._addresses(conns)
-        kinds = [k for k, _ in self.addresses]
-        if self.pindex is None:  # policies that may look at names: names part the classes
-            kinds = [(k, n) if n else k for k, n in zip(kinds, self.address_names, strict=True)]
+        kinds: list = [k for k, _, _ in self.addresses]
+        if self.pindex is None:  # policies that may look at names and identities: they part
+            kinds = [
+                (k, r, n) if n or r else k
+                for (k, _, r), n in zip(self.addresses, self.address_names, strict=True)
+            ]
         addr_cls, self.addr_first = _address_classes(
-            kinds, [ip for _, ip in self.addresses], self.pindex
+            kinds, [ip for _, ip, _ in self.addresses], self.pindex
         )
         self.cls, self.eid = {}, {}
         for name, end in (("src", self.ends.src), ("dst", self.ends.dst)):
@@ -470,8 +514,8 @@ class _Judge:
         if c < self.n_pod_cls:
             return rep_pod[c]
         first = int(self.addr_first[c - self.n_pod_cls])
-        kind, ip = self.addresses[first]
-        return address_endpoint(kind, ip, self.cluster, self.address_names[first])
+        kind, ip, reserved = self.addresses[first]
+        return address_endpoint(kind, ip, self.cluster, self.address_names[first], reserved)
 
     def evaluate(self) -> None:
         """One verdict per shape, its explanation with stand-ins for the endpoints."""
@@ -506,7 +550,7 @@ class _Judge:
         descriptions = np.empty(n_pods + len(self.addresses), dtype=object)
         descriptions[:n_pods] = [describe(ep) for ep in self.index.endpoints]
         descriptions[n_pods:] = [
-            describe(Endpoint(kind=k, ip=ip, name=ip)) for k, ip in self.addresses
+            describe(Endpoint(kind=k, ip=ip, name=ip)) for k, ip, _ in self.addresses
         ]
         allowed[self.judged] = self.verdicts[self.codes]
         reasons[self.judged] = [

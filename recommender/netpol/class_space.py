@@ -12,14 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .bitsets import bits, groups
-from .breadth_limits import is_catch_all_deny
+from .breadth_limits import POD_ENTITIES, is_catch_all_deny
 from .classes import Classes, LabelTable, PolicyIndex
 from .model import BASELINE_TIER, DIRECTIONS, Action, Peer, Policy, Rule
 
-__all__ = ["POD_ENTITIES", "ClassSpace", "Side"]
-
-#: Cilium entities that admit pods (:mod:`recommender.netpol.identities`).
-POD_ENTITIES = frozenset({"cluster", "all"})
+__all__ = ["ClassSpace", "Side"]
 
 
 @dataclass
@@ -122,7 +119,7 @@ class ClassSpace:
         selected = {}
         for direction in pol.isolates:
             rules = pol.rules_of(direction)
-            if not (rules and is_catch_all_deny(rules[-1])):
+            if not (rules and is_catch_all_deny(rules[-1], pol.namespace)):
                 continue
             sel = self._selects(pol) & open_np[direction]
             if (sel & taken[direction]).any():

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from .identities import entity_matches, fqdn_matches
 from .ipranges import EVERYTHING, Span, block_spans, covers, overlaps, parse_ip, range_spans
 from .model import (
+    CILIUM_DENY_TIER,
     DIRECTIONS,
     NETWORK_POLICY_TIER,
     NS_NAME_LABEL,
@@ -59,20 +60,46 @@ from .model import (
 )
 from .read import compile_objects, uses_cilium
 
-__all__ = ["DirectionVerdict", "Evaluator", "RuleRef", "TierDetail", "Verdict", "describe"]
+__all__ = [
+    "DirectionVerdict",
+    "Evaluator",
+    "RuleRef",
+    "TierDetail",
+    "Verdict",
+    "describe",
+    "rule_section",
+]
+
+
+def rule_section(policy: Policy, rule: Rule) -> str:
+    """The list the rule sits in as its source spells it: its direction, or Cilium's
+    ``ingressDeny`` / ``egressDeny`` for a rule of a Cilium policy's deny part (compiled
+    into :data:`~.model.CILIUM_DENY_TIER`, with the same direction and index as the allow
+    rule it would otherwise be confused with)."""
+    if policy.tier == CILIUM_DENY_TIER and policy.kind.startswith("Cilium"):
+        return f"{rule.direction}Deny"
+    return rule.direction
 
 
 @dataclass(frozen=True, order=True, slots=True)
 class RuleRef:
     """One rule of one policy: ``spec.<direction>[index]`` of ``namespace/policy``
     (``namespace`` "" for a cluster-scoped policy); ``kind`` tells apart objects of
-    different kinds with the same name."""
+    different kinds with the same name, ``section`` a rule listed elsewhere than under its
+    direction (Cilium's ``ingressDeny``: :func:`rule_section`)."""
 
     namespace: str
     policy: str
     direction: str  # "ingress" | "egress"
-    index: int  # index of the rule in spec.ingress / spec.egress
+    index: int  # index of the rule in spec.ingress / spec.egress (or ``section``)
     kind: str = "NetworkPolicy"
+    #: The rule list when it is not ``direction`` ("ingressDeny", "egressDeny"); "" else.
+    section: str = ""
+
+    @property
+    def list_name(self) -> str:
+        """The rule list as the source spells it: ``section``, else ``direction``."""
+        return self.section or self.direction
 
     @property
     def policy_key(self) -> str:
@@ -86,11 +113,19 @@ class RuleRef:
         return key if self.kind == "NetworkPolicy" else f"{self.kind} {key}"
 
     def __str__(self) -> str:
-        return f"{self.policy_label} {self.direction}[{self.index}]"
+        return f"{self.policy_label} {self.list_name}[{self.index}]"
 
     @classmethod
     def of(cls, policy: Policy, rule: Rule) -> RuleRef:
-        return cls(policy.namespace or "", policy.name, rule.direction, rule.index, policy.kind)
+        section = rule_section(policy, rule)
+        return cls(
+            policy.namespace or "",
+            policy.name,
+            rule.direction,
+            rule.index,
+            policy.kind,
+            "" if section == rule.direction else section,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ the order the source wrote them (:attr:`Selector.written_requirements`,
 
 from __future__ import annotations
 
-from .model import NS_NAME_LABEL, IPBlock, Peer, PortMatch, Rule, Selector
+from .model import NS_NAME_LABEL, Action, FQDNMatch, IPBlock, Peer, PortMatch, Rule, Selector
 
 __all__ = [
     "MAX_BLOCKS",
     "block_text",
+    "fqdn_text",
     "namespaces_text",
     "peer_text",
     "ports_text",
@@ -69,14 +70,42 @@ def block_text(block: IPBlock) -> str:
     return f"{cidr} except {len(excepts)} ranges ({excepts[0]}, {excepts[1]}, ...)"
 
 
-def peer_text(peer: Peer, policy_ns: str) -> str:
-    """Pods a peer admits, e.g. ``app=cart in namespace shop``, ``every pod in every
-    namespace`` (address blocks: :func:`block_text`)."""
+def fqdn_text(match: FQDNMatch) -> str:
+    """A ``toFQDNs`` entry: ``DNS name api.x.com`` or ``DNS names matching *.x.com``."""
+    if match.name is not None:
+        return f"DNS name {match.name}"
+    return f"DNS names matching {match.pattern}"
+
+
+def _pods_text(peer: Peer, policy_ns: str | None) -> str:
+    """Pods by selectors; a cluster-scoped policy's pod selector alone means every
+    namespace."""
     who = selector_text(peer.pods) or "every pod"
-    where = (
-        f"namespace {policy_ns}" if peer.namespaces is None else namespaces_text(peer.namespaces)
-    )
+    if peer.namespaces is not None:
+        where = namespaces_text(peer.namespaces)
+    else:
+        where = "every namespace" if policy_ns is None else f"namespace {policy_ns}"
     return f"{who} in {where}"
+
+
+def peer_text(peer: Peer, policy_ns: str | None) -> str:
+    """Who a peer admits, e.g. ``app=cart in namespace shop``, ``every pod in every
+    namespace``, ``Cilium entity world``, ``DNS name api.x.com``, ``nodes with
+    role=infra``, ``app=x in every namespace with an address in 10.0.0.0/8`` (a block with
+    a selector: both must match), or the block alone (:func:`block_text`).
+    ``policy_ns``: the policy's namespace, None for a cluster-scoped policy."""
+    if peer.entity is not None:
+        return f"Cilium entity {peer.entity}"
+    if peer.fqdn is not None:
+        return fqdn_text(peer.fqdn)
+    if peer.nodes is not None:
+        labels = selector_text(peer.nodes)
+        return f"nodes with {labels}" if labels else "every node"
+    if peer.block is not None:
+        if peer.pods is None and peer.namespaces is None:
+            return block_text(peer.block)
+        return f"{_pods_text(peer, policy_ns)} with an address in {block_text(peer.block)}"
+    return _pods_text(peer, policy_ns)
 
 
 def _port_text(port: PortMatch) -> str:
@@ -97,19 +126,27 @@ def ports_text(ports: tuple[PortMatch, ...] | None) -> str:
     return ", ".join(_port_text(p) for p in ports)
 
 
-def rule_text(rule: Rule, policy_ns: str) -> str:
+def rule_text(rule: Rule, policy_ns: str | None) -> str:
     """One ingress or egress rule in words, e.g. ``from app=cart in namespace shop on
-    6379/TCP``, ``from anyone on 443/TCP`` (any peer), ``to 10.0.0.0/8 on every port``."""
+    6379/TCP``, ``from anyone on 443/TCP`` (any peer), ``to 10.0.0.0/8 on every port``; a
+    deny or pass rule says so first (``deny to Cilium entity world on every port``).
+    ``policy_ns``: the policy's namespace, None for a cluster-scoped policy."""
     ingress = rule.direction == "ingress"
     if not rule.peers:
         who = "anyone" if ingress else "anywhere"
     else:
-        blocks = [p.block for p in rule.peers if p.block is not None]
-        texts = [peer_text(p, policy_ns) for p in rule.peers if p.block is None]
+        blocks = [p.block for p in rule.peers if _bare_block(p)]
+        texts = [peer_text(p, policy_ns) for p in rule.peers if not _bare_block(p)]
         if len(blocks) > MAX_BLOCKS:
-            shown = ", ".join(block_text(b) for b in blocks[:2])
+            shown = ", ".join(block_text(b) for b in blocks[:2])  # type: ignore[arg-type]
             texts.append(f"{len(blocks)} address blocks ({shown}, ...)")
         else:
-            texts += [block_text(b) for b in blocks]
+            texts += [block_text(b) for b in blocks]  # type: ignore[arg-type]
         who = " or ".join(texts)
-    return f"{'from' if ingress else 'to'} {who} on {ports_text(rule.ports)}"
+    action = "" if rule.action == Action.ALLOW else f"{rule.action.value} "
+    return f"{action}{'from' if ingress else 'to'} {who} on {ports_text(rule.ports)}"
+
+
+def _bare_block(peer: Peer) -> bool:
+    """An address block with no selector: listed (and summarized) with the other blocks."""
+    return peer.block is not None and peer.pods is None and peer.namespaces is None

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..netpol.classes import PolicyIndex
-from ..netpol.evaluator import Evaluator
-from ..netpol.model import Action, Endpoint, Policy
+from ..netpol.evaluator import DirectionVerdict, Evaluator, RuleRef
+from ..netpol.model import NETWORK_POLICY_TIER, Action, Endpoint, Policy, Rule
 from ..netpol.text import rule_text
 from ..verify import PodIndex, pod_classes
 from .addresses import AddressSummary, summarize_addresses
@@ -21,26 +21,73 @@ from .words import plural
 if TYPE_CHECKING:
     from ..results import VerifyRun
 
-__all__ = ["MAX_RULES", "Denial", "DeniedGroup", "denied_groups", "port_number"]
+__all__ = [
+    "MAX_RULES",
+    "Decision",
+    "Denial",
+    "DeniedGroup",
+    "decision_text",
+    "denied_groups",
+    "port_number",
+]
 
 #: Rules described per denying side; the rest are counted.
 MAX_RULES = 6
 
 
 @dataclass(frozen=True)
+class Decision:
+    """How the tiers denied one side, when more than one additive tier is involved: the
+    pass rules that handed it on, then the deny rule that decided, or the tier whose
+    default (no rule matched) did."""
+
+    tier: str
+    denied_by: RuleRef | None = None
+    passed_by: tuple[RuleRef, ...] = ()
+
+    @classmethod
+    def of(cls, side: DirectionVerdict) -> Decision | None:
+        """None when a NetworkPolicy-like isolation decided it alone (the denial's usual
+        words say it all)."""
+        tier = side.tier
+        if side.denied_by is None and not side.passed_by and tier in (None, NETWORK_POLICY_TIER):
+            return None
+        return cls(tier.name if tier is not None else "", side.denied_by, side.passed_by)
+
+
+def decision_text(decision: Decision, rules: Mapping[RuleRef, Rule], namespaces: Mapping) -> str:
+    """``denied by <rule> (<rule in words>)`` or ``denied by the end of tier <t> (no rule
+    matches)``, after ``passed on by <rules>,`` when pass rules handed it on."""
+    if decision.denied_by is not None:
+        ref = decision.denied_by
+        rule = rules.get(ref)
+        words = f" ({rule_text(rule, namespaces.get(ref))})" if rule is not None else ""
+        text = f"denied by {ref}{words}"
+    else:
+        text = f"denied by the end of tier {decision.tier} (no rule matches)"
+    if decision.passed_by:
+        text = "passed on by " + ", ".join(map(str, decision.passed_by)) + ", then " + text
+    return text
+
+
+@dataclass(frozen=True)
 class Denial:
     """One denying side: ``subject`` is isolated for ``direction`` by ``isolated_by``, whose
-    rules admit only ``admits`` (empty: nothing at all)."""
+    rules admit only ``admits`` (empty: nothing at all); ``decided_by``: under tiers, the
+    rule (or tier default) that denied it, in words ("" when isolation alone did)."""
 
     direction: str
     subject: str
     isolated_by: tuple[str, ...]
     admits: tuple[str, ...]
+    decided_by: str = ""
 
     def describe(self) -> str:
         pols = ", ".join(self.isolated_by)
         they = "it admits" if len(self.isolated_by) == 1 else "they admit"
         head = f"{self.subject} is isolated for {self.direction} by {pols}; "
+        if self.decided_by:
+            head += f"{self.decided_by}; "
         if not self.admits:
             return head + f"{they} no {self.direction} at all"
         shown = "; ".join(self.admits[:MAX_RULES])
@@ -48,11 +95,14 @@ class Denial:
         return head + f"{they} only {shown}" + (f"; and {more} more rules" if more > 0 else "")
 
     def to_dict(self) -> dict[str, Any]:
+        # "decided_by" only under tiers: NetworkPolicy documents keep their keys.
+        decided = {"decided_by": self.decided_by} if self.decided_by else {}
         return {
             "direction": self.direction,
             "subject": self.subject,
             "isolated_by": list(self.isolated_by),
             "admits": list(self.admits),
+            **decided,
             "text": self.describe(),
         }
 
@@ -61,16 +111,22 @@ def _denial(
     direction: str,
     subject: str,
     isolated_by: Sequence[str],
+    decision: Decision | None,
     by_key: Mapping[str, Sequence[Policy]],
 ) -> Denial:
     admits: list[str] = []
+    rules: dict[RuleRef, Rule] = {}
+    namespaces: dict[RuleRef, str | None] = {}
     for key in isolated_by:
         for policy in by_key.get(key, ()):
             for rule in policy.rules_of(direction):
-                text = rule_text(rule, policy.namespace)  # type: ignore[arg-type]
+                ref = RuleRef.of(policy, rule)
+                rules[ref], namespaces[ref] = rule, policy.namespace
+                text = rule_text(rule, policy.namespace)
                 if rule.action == Action.ALLOW and text not in admits:
                     admits.append(text)
-    return Denial(direction, subject, tuple(isolated_by), tuple(admits))
+    decided = decision_text(decision, rules, namespaces) if decision is not None else ""
+    return Denial(direction, subject, tuple(isolated_by), tuple(admits), decided)
 
 
 @dataclass(frozen=True)
@@ -203,11 +259,19 @@ def _accumulate(denied: pd.DataFrame, sides: _Sides) -> dict[tuple, _Acc]:
             acc.src_ips.append(s_ip)
         if not d_pod:
             acc.dst_ips.append(d_ip)
-        for side, policies in sides.denying(
+        for side, policies, decision in sides.denying(
             s_end if s_pod else None, d_end if d_pod else None, proto, port
         ):
-            acc.sides.setdefault((side, s_wl if side == "egress" else d_wl, policies), None)
+            subject = s_wl if side == "egress" else d_wl
+            acc.sides.setdefault((side, subject, policies, decision), None)
     return accs
+
+
+def _side_order(side: tuple) -> tuple:
+    """Denying sides by direction, subject and policies, then how they were decided."""
+    direction, subject, isolated, decision = side
+    how = () if decision is None else (decision.tier, str(decision.denied_by), decision.passed_by)
+    return (direction, str(subject), isolated, how)
 
 
 def _group(key: tuple, acc: _Acc, by_key: Mapping[str, Sequence[Policy]]) -> DeniedGroup:
@@ -215,7 +279,8 @@ def _group(key: tuple, acc: _Acc, by_key: Mapping[str, Sequence[Policy]]) -> Den
     src_sum = summarize_addresses(s_kind, acc.src_ips) if src is None else None
     dst_sum = summarize_addresses(d_kind, acc.dst_ips) if dst is None else None
     denials = tuple(
-        _denial(side, subject, isolated, by_key) for side, subject, isolated in sorted(acc.sides)
+        _denial(side, subject, isolated, decision, by_key)
+        for side, subject, isolated, decision in sorted(acc.sides, key=_side_order)
     )
     return DeniedGroup(
         source=_side_label(src, src_sum),
@@ -256,6 +321,10 @@ def denied_groups(run: VerifyRun, evaluator: Evaluator | None = None) -> list[De
     return groups
 
 
+#: A denying side: (direction, isolating policies, how the tiers decided or None).
+_Side = tuple[str, tuple[str, ...], Decision | None]
+
+
 class _Sides:
     """Which side of a denied connection denies it, and the policies isolating that side;
     evaluated once per pair of pod classes (pods no policy tells apart, as
@@ -273,13 +342,13 @@ class _Sides:
             for key, pos in index.positions.items()
             if key not in index.unknown  # labels unknown: no selector can be checked
         }
-        self.cache: dict[tuple, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+        self.cache: dict[tuple, tuple[_Side, ...]] = {}
 
     def denying(
         self, src: tuple[str, str] | None, dst: tuple[str, str] | None, protocol: str, port: Any
-    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        """(direction, isolating policies) of each denying side; only a pod's side can deny
-        (a non-pod end is never restricted)."""
+    ) -> tuple[_Side, ...]:
+        """(direction, isolating policies, how the tiers decided or None) of each denying
+        side; only a pod's side can deny (a non-pod end is never restricted)."""
         s = self.pods.get(src) if src is not None else None
         d = self.pods.get(dst) if dst is not None else None
         key = (s[1] if s else -1, d[1] if d else -1, protocol, port)
@@ -292,7 +361,7 @@ class _Sides:
 
     def _denying(
         self, src: Endpoint | None, dst: Endpoint | None, protocol: str, port: Any
-    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    ) -> tuple[_Side, ...]:
         ev = self.evaluator
         egress = tuple(ev.policies_selecting(src, "egress")) if src is not None else ()
         ingress = tuple(ev.policies_selecting(dst, "ingress")) if dst is not None else ()
@@ -300,12 +369,12 @@ class _Sides:
         if tiered or (egress and ingress):  # which side denies takes an evaluation
             verdict = ev.evaluate(src, dst, protocol, port)  # type: ignore[arg-type]
             return tuple(
-                (v.direction, v.isolated_by)
+                (v.direction, v.isolated_by, Decision.of(v))
                 for v in (verdict.egress, verdict.ingress)
                 if not v.allowed
             )
         if egress:
-            return (("egress", egress),)
+            return (("egress", egress, None),)
         if ingress:
-            return (("ingress", ingress),)
+            return (("ingress", ingress, None),)
         return ()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..netpol.endpoints import pod_endpoint
-from ..netpol.evaluator import Evaluator
+from ..netpol.evaluator import Evaluator, RuleRef
 from ..netpol.model import DIRECTIONS, Policy, Rule, Selector
 from ..netpol.networkpolicy import PEER_FIELD, POLICY_TYPE_OF
 from ..netpol.text import block_text, peer_text, ports_text, selector_text
@@ -85,7 +85,7 @@ def _unbounded(policy: Policy, rule: Rule) -> list[Finding]:
             text = f"{ref}: ipBlock {block_text(block)} on every port and protocol"
             out.append(Finding("every_port", name, text, direction, i))
         if peer.namespaces is not None and peer.namespaces.matches_all:
-            who = peer_text(peer, policy.namespace)  # type: ignore[arg-type]
+            who = peer_text(peer, policy.namespace)
             text = f"{ref}: namespaceSelector {{}}: {who} on {ports}"
             out.append(Finding("every_namespace", name, text, direction, i))
     return out
@@ -235,7 +235,7 @@ def unjudged_notes(policy: Policy) -> list[Finding]:
     out = [Finding("unjudged", label, f"{label}: not judged: {note}") for note in policy.unjudged]
     for rule in policy.rules:
         if rule.unjudged:
-            text = f"{label} {rule.direction}[{rule.index}]: not judged: {rule.unjudged}"
+            text = f"{RuleRef.of(policy, rule)}: not judged: {rule.unjudged}"
             out.append(Finding("unjudged_rule", label, text, rule.direction, rule.index))
     return out
 

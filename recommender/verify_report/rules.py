@@ -53,9 +53,13 @@ class RuleUse:
         return self.connections == 0
 
     def to_dict(self) -> dict[str, Any]:
+        # "section" only for a rule listed elsewhere than under its direction (Cilium's
+        # ingressDeny): NetworkPolicy documents keep their keys.
+        section = {"section": self.ref.section} if self.ref.section else {}
         return {
             "policy": self.policy,
             "direction": self.ref.direction,
+            **section,
             "rule": self.ref.index,
             "connections": self.connections,
             "flows": self.flows,
@@ -111,7 +115,7 @@ def rule_uses(
 
 
 def _rule_text(use: RuleUse) -> str:
-    head = f"{use.ref.direction}[{use.ref.index}]"
+    head = f"{use.ref.list_name}[{use.ref.index}]"
     if use.unused:
         body = "unused"
     else:

@@ -4,6 +4,7 @@ baseline tier's default-deny shape; and what breadth cannot count is named, neve
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from dataclasses import replace
 
@@ -19,6 +20,7 @@ from recommender.netpol.model import (
     NETWORK_POLICY_TIER,
     Action,
     FQDNMatch,
+    IPBlock,
     Peer,
     Policy,
     PortMatch,
@@ -43,8 +45,10 @@ def _dialect_peer(rng: random.Random, peer: Peer) -> Peer:
     return peer
 
 
-def _dialect(rng: random.Random, pol, i: int):
-    """A compiled NetworkPolicy made into a Cilium / cluster-scoped / baseline one."""
+def _dialect(rng: random.Random, pol, i: int, tail: random.Random | None = None):
+    """A compiled NetworkPolicy made into a Cilium / cluster-scoped / baseline one; with
+    ``tail``, the baseline's last deny names peers that cover every pod (drawn from it)
+    instead of no peer."""
     rules = tuple(
         replace(r, peers=tuple(_dialect_peer(rng, p) for p in r.peers))
         if r.peers is not None
@@ -56,10 +60,12 @@ def _dialect(rng: random.Random, pol, i: int):
         nss = rng.choice([None, Selector.of({NS_NAME: pol.namespace})])
         pol = replace(pol, namespace=None, namespaces=nss, kind="CiliumClusterwideNetworkPolicy")
     if i == 0 and rng.random() < 0.5:  # at most one baseline policy: the default-deny shape
-        tail = []
+        tail_peers, tail = tail, []
         for d in pol.isolates:
             n = len(pol.rules_of(d))
             tail.append(Rule(d, n, None, None, Action.DENY))
+        if tail_peers is not None:
+            tail = [replace(r, peers=tail_peers.choice(EVERY_POD_PEERS)) for r in tail]
         pol = replace(
             pol,
             rules=pol.rules + tuple(tail),
@@ -89,11 +95,26 @@ def test_random_dialect_cases_are_not_trivial():
     assert all(n >= 5 for n in seen.values()), seen
 
 
-def _check(seed: int) -> None:
+# The deny peers of a cluster-scoped baseline that cover every pod, as the baseline objects
+# the tool writes spell them (network-policy-api: ``namespaces: {}`` selects every namespace;
+# ``networks`` are addresses outside pods' concern in-cluster), and Cilium's pod entities.
+EVERY_POD_PEERS = (
+    (Peer(namespaces=Selector()),),
+    (Peer(namespaces=Selector()), Peer(block=IPBlock(ipaddress.ip_network("0.0.0.0/0")))),
+    (Peer(block=IPBlock(ipaddress.ip_network("::/0"))), Peer(pods=Selector())),
+    (Peer(entity="cluster"),),
+    (Peer(pods=Selector.of({"tier": "web"})), Peer(namespaces=Selector(), pods=Selector())),
+)
+
+
+def _check(seed: int, every_pod_tail: bool = False) -> None:
     rng = random.Random(seed)
+    tail = random.Random(-seed - 1) if every_pod_tail else None
     pods, wconns, resolvers = random_cluster(rng)
     compiled = compile_policies(random_policies(rng, pods))
-    policies = [_dialect(rng, p, i) if rng.random() < 0.7 else p for i, p in enumerate(compiled)]
+    policies = [
+        _dialect(rng, p, i, tail) if rng.random() < 0.7 else p for i, p in enumerate(compiled)
+    ]
     evaluator = Evaluator(policies, ipblock_matches_pods=True)
     fast = measure_breadth(evaluator, pods, wconns, resolvers=resolvers, per_rule=True)
     count, universe, per_policy, _, unbounded, rules = brute_force(
@@ -111,6 +132,30 @@ def _check(seed: int) -> None:
 def test_dialect_breadth_equals_brute_force(block):
     for seed in range(block * 25, block * 25 + 25):
         _check(seed)
+
+
+@pytest.mark.parametrize("block", range(2))
+def test_a_baseline_deny_of_every_pod_is_measured_as_brute_force(block):
+    """The baseline's last deny names every namespace (and networks), not "any peer": for
+    in-cluster breadth it is the same catch-all."""
+    for seed in range(block * 25, block * 25 + 25):
+        _check(seed, every_pod_tail=True)
+
+
+def test_a_baseline_deny_of_some_pods_before_the_end_is_not_measured():
+    rng = random.Random(5)
+    pods, wconns, resolvers = random_cluster(rng)
+    some = (Peer(namespaces=Selector.of({"team": "x"})),)
+    baseline = replace(
+        _anp(),
+        rules=(Rule("ingress", 0, some, None, Action.DENY),),
+        tier=BASELINE_TIER,
+        kind="BaselineAdminNetworkPolicy",
+    )
+    b = measure_breadth(Evaluator([baseline]), pods, wconns, resolvers=resolvers)
+    assert b.not_measured == [
+        "BaselineAdminNetworkPolicy deny-all: ingress[0] is a deny rule before the end"
+    ]
 
 
 def test_first_match_tiers_are_not_measured_and_named():

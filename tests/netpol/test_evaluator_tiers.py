@@ -536,3 +536,35 @@ def test_address_set_under_tiers():
     assert not Evaluator([allow_all, deny_half]).evaluate(WEB, pub, "TCP", 443).allowed
     world = policy("w", rule("egress", peers=(Peer(entity="world"),)), kind=CNP)
     assert Evaluator([world]).evaluate(WEB, pub, "TCP", 443).allowed
+
+
+# A Cilium deny rule is named as the policy spells it (``ingressDeny[0]``), apart from the
+# allow rule of the same index (``ingress[0]``); other kinds' rule names are unchanged.
+def test_a_cilium_deny_rule_is_named_by_its_own_list():
+    from recommender.netpol.cilium import compile_object
+
+    spec = {
+        "endpointSelector": {"matchLabels": {"app": "db"}},
+        "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "web"}}]}],
+        "ingressDeny": [{"fromEndpoints": [{"matchLabels": {"app": "web"}}]}],
+    }
+    obj = {
+        "apiVersion": "cilium.io/v2",
+        "kind": CNP,
+        "metadata": {"name": "p", "namespace": "x"},
+        "spec": spec,
+    }
+    allow_part, deny_part = compile_object(obj)
+    web = pod("x", "web", "10.1.0.1", app="web")
+    db = pod("x", "db", "10.1.0.2", app="db")
+    verdict = Evaluator([allow_part, deny_part]).evaluate(web, db, "TCP", 80)
+    assert not verdict.allowed
+    assert str(verdict.ingress.denied_by) == f"{CNP} x/p ingressDeny[0]"
+    assert verdict.ingress.denied_by == RuleRef("x", "p", "ingress", 0, CNP, "ingressDeny")
+    assert str(RuleRef.of(allow_part, allow_part.rules[0])) == f"{CNP} x/p ingress[0]"
+    # no other kind has a section: its references are as before
+    np_rule = Rule("ingress", 0)
+    plain = Policy("q", "x", EVERY, ("ingress",), (np_rule,))
+    assert RuleRef.of(plain, np_rule) == RuleRef("x", "q", "ingress", 0)
+    admin = Policy("a", None, EVERY, ("ingress",), (Rule("ingress", 0, action=D),), ADMIN_TIER)
+    assert str(RuleRef.of(admin, admin.rules[0])) == "a ingress[0]"

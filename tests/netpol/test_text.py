@@ -122,3 +122,101 @@ def test_rules_read_as_their_source_wrote_them():
         "from b,a in namespace shop or 10.1.2.3/8 except 10.9.0.0/16, 10.2.0.0/16 "
         "on 80-80/TCP, 81/TCP"
     )
+
+
+# Other dialects' peers and actions, compiled by their own readers.
+
+
+def _compiled(obj):
+    from recommender.netpol.read import compile_objects
+
+    return compile_objects([obj])[0]
+
+
+def _cnp(spec, kind="CiliumNetworkPolicy"):
+    meta = {"name": "p", "namespace": "shop"} if kind == "CiliumNetworkPolicy" else {"name": "p"}
+    return {"apiVersion": "cilium.io/v2", "kind": kind, "metadata": meta, "spec": spec}
+
+
+def _texts(policies):
+    return [rule_text(r, p.namespace) for p in policies for r in p.rules]
+
+
+def test_cilium_entities_fqdns_and_deny_rules_in_words():
+    spec = {
+        "endpointSelector": {"matchLabels": {"app": "api"}},
+        "egress": [
+            {"toEntities": ["world", "kube-apiserver"]},
+            {
+                "toFQDNs": [{"matchName": "api.x.com"}, {"matchPattern": "*.x.com"}],
+                "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}],
+            },
+        ],
+        "ingressDeny": [{"fromEntities": ["world"]}],
+    }
+    assert sorted(_texts(_compiled(_cnp(spec)))) == sorted(
+        [
+            "to Cilium entity world or Cilium entity kube-apiserver on every port",
+            "to DNS name api.x.com or DNS names matching *.x.com on 443/TCP",
+            "deny from Cilium entity world on every port",
+        ]
+    )
+
+
+def test_a_cluster_scoped_policy_names_no_namespace_of_its_own():
+    spec = {
+        "endpointSelector": {},
+        "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "web"}}]}],
+    }
+    [policy] = _compiled(_cnp(spec, "CiliumClusterwideNetworkPolicy"))
+    assert policy.namespace is None
+    assert _texts([policy]) == ["from app=web in every namespace on every port"]
+
+
+def test_calico_nets_with_a_selector_and_pass_rules_in_words():
+    obj = {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "GlobalNetworkPolicy",
+        "metadata": {"name": "p"},
+        "spec": {
+            "selector": "all()",
+            "types": ["Ingress"],
+            "ingress": [
+                {
+                    "action": "Allow",
+                    "source": {"nets": ["10.0.0.0/8"], "selector": "app == 'web'"},
+                },
+                {"action": "Pass", "source": {"nets": ["192.0.2.0/24"]}},
+                {"action": "Deny"},
+            ],
+        },
+    }
+    assert _texts(_compiled(obj)) == [
+        "from app=web in every namespace with an address in 10.0.0.0/8 on every port",
+        "pass from 192.0.2.0/24 on every port",
+        "deny from anyone on every port",
+    ]
+
+
+def test_admin_node_peers_in_words():
+    obj = {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "AdminNetworkPolicy",
+        "metadata": {"name": "p"},
+        "spec": {
+            "priority": 10,
+            "subject": {"namespaces": {}},
+            "egress": [
+                {
+                    "name": "nodes",
+                    "action": "Deny",
+                    "to": [{"nodes": {"matchLabels": {"role": "infra"}}}],
+                },
+                {"name": "all-nodes", "action": "Pass", "to": [{"nodes": {}}]},
+            ],
+        },
+    }
+    assert _texts(_compiled(obj)) == [
+        "deny to nodes with role=infra on every port",
+        "pass to every node on every port",
+    ]

@@ -3,6 +3,7 @@
 import ipaddress
 
 from recommender.pipeline import verify_policies
+from recommender.verify_report import report_json
 from recommender.verify_report.denials import Denial, denied_groups
 
 from .policies import edit, without
@@ -94,3 +95,88 @@ def test_the_explanation_names_the_egress_side_when_the_source_is_denied(shop):
     assert why.isolated_by == ("shop/allow-cart", "shop/default-deny")
     assert "to k8s-app=kube-dns in namespace kube-system on 53/TCP, 53/UDP" in why.admits
     assert not any("6379" in a for a in why.admits)
+
+
+# Under tiers the denial names the rule that decided, not only what the allow rules admit:
+# Cilium deny rules win over any allow ("Deny Policies", docs.cilium.io/en/stable/security/
+# policy/language/#deny-policies); a Calico tier ends with an implicit deny when policies of
+# it select the endpoint and none of their rules matches, and a Pass rule hands the
+# connection to the next tier (docs.tigera.io/calico/latest/network-policy/policy-tiers/
+# tiered-policy, "How policy is processed").
+
+
+def test_a_cilium_deny_rule_is_named_as_cilium_spells_it(shop):
+    flows, policies = shop
+    deny = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"namespace": "data", "name": "no-shop"},
+        "spec": {
+            "endpointSelector": {"matchLabels": {"app.kubernetes.io/name": "redis"}},
+            "enableDefaultDeny": {"ingress": False},
+            "ingressDeny": [
+                {
+                    "fromEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "shop"}}],
+                    "toPorts": [{"ports": [{"port": "6379", "protocol": "TCP"}]}],
+                }
+            ],
+        },
+    }
+    run = verify_policies([*policies, deny], [flows])
+    [group] = denied_groups(run)
+    assert (group.source, group.destination, group.port_text) == (
+        "shop/cart",
+        "data/redis",
+        "6379/TCP",
+    )
+    [why] = group.denials
+    assert why.decided_by == (
+        "denied by CiliumNetworkPolicy data/no-shop ingressDeny[0] "
+        "(deny from every pod in namespace shop on 6379/TCP)"
+    )
+    assert why.decided_by in why.describe()
+    assert "from app.kubernetes.io/name=cart in namespace shop on 6379/TCP" in why.admits
+    [group_json] = report_json(run)["groups"]
+    assert group_json["why"][0]["decided_by"] == why.decided_by
+
+
+def test_a_calico_tier_names_its_default_deny_and_the_pass_that_fell_through(shop):
+    flows, policies = shop
+
+    def no_cart(spec):
+        spec["ingress"] = [r for r in spec["ingress"] if r["ports"][0]["port"] != 6379]
+
+    tier = {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "Tier",
+        "metadata": {"name": "security"},
+        "spec": {"order": 100},
+    }
+    gate = {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "GlobalNetworkPolicy",
+        "metadata": {"name": "security.gate"},
+        "spec": {
+            "tier": "security",
+            "selector": "app.kubernetes.io/name == 'redis'",
+            "types": ["Ingress"],
+            "ingress": [
+                {
+                    "action": "Pass",
+                    "source": {"namespaceSelector": "kubernetes.io/metadata.name == 'shop'"},
+                }
+            ],
+        },
+    }
+    edited = edit(policies, "data", "allow-redis", no_cart)
+    run = verify_policies([*edited, tier, gate], [flows])
+    groups = {(g.source, g.destination): g for g in denied_groups(run)}
+    [passed] = groups["shop/cart", "data/redis"].denials
+    assert passed.decided_by == (
+        "passed on by GlobalNetworkPolicy.projectcalico.org security.gate ingress[0], then "
+        "denied by the end "
+        "of tier networkpolicy (no rule matches)"
+    )
+    [ended] = groups["monitoring/prometheus", "data/redis"].denials
+    assert ended.decided_by == "denied by the end of tier security (no rule matches)"
+    assert "end of tier security" in ended.describe()

@@ -133,7 +133,8 @@ def test_a_deny_tier_policy_denies_and_is_named(shop):
     denied = run.denied
     assert len(denied) > 0 and run.covered < run.judged
     assert all(
-        "denied by CiliumNetworkPolicy shop/allow-cart ingress[0]" in r for r in denied["reasons"]
+        "denied by CiliumNetworkPolicy shop/allow-cart ingressDeny[0]" in r
+        for r in denied["reasons"]
     )
     groups = denied_groups(run)
     assert groups and all(

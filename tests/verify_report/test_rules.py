@@ -88,3 +88,28 @@ def test_text_lists_each_policy_and_the_unused_rules(shop):
         "Unused rules: 1 rule carried no observed connection: shop/allow-cart ingress[2]"
     )
     assert lines[-1].startswith("coverage 100.00%")
+
+
+def test_a_cilium_policys_deny_rules_are_listed_apart_from_its_allow_rules():
+    from recommender.netpol.cilium import compile_object
+    from recommender.netpol.evaluator import RuleRef
+    from recommender.verify_report.rules import RuleUse, rule_lines
+
+    obj = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "p", "namespace": "x"},
+        "spec": {
+            "endpointSelector": {},
+            "ingress": [{"fromEntities": ["cluster"]}],
+            "ingressDeny": [{"fromEntities": ["world"]}],
+        },
+    }
+    uses = [
+        RuleUse(p.label, RuleRef.of(p, r), 0, 0, (), 0)
+        for p in compile_object(obj)
+        for r in p.rules
+    ]
+    assert [u.to_dict().get("section") for u in uses] == [None, "ingressDeny"]
+    line = rule_lines(uses)[1]
+    assert line.endswith("ingress[0] unused +0 unobserved, ingressDeny[0] unused +0 unobserved")
