@@ -6,6 +6,8 @@ reader and replayed prove what the proposal's own proof does (coverage and bread
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -118,6 +120,22 @@ def test_cilium_states_external_egress_by_dns_name_with_the_dns_proxy_rule(runs)
     assert dns and all(p["rules"] == {"dns": [{"matchPattern": "*"}]} for p in dns)
     report = json.loads((runs["cilium"][2] / "report.json").read_text())
     assert {e["peer"] for e in report["fqdn_names"]} >= {"api.payments.example.com"}
+    # verify judges the calls to those names allowed by the toFQDNs rule itself
+    fqdn_rule = next(i for i, r in enumerate(egress) if "toFQDNs" in r)
+    result = CliRunner().invoke(
+        main,
+        ["verify", "--policies", str(runs["cilium"][2] / "policies"), str(SAMPLE_FLOWS), "--json"],
+    )
+    calls = [
+        c
+        for c in json.loads(result.output)["connections"]
+        if c["src"] == "shop/payments" and c["port"] == 443
+    ]
+    assert calls and all(c["allowed"] for c in calls)
+    assert all(
+        f"CiliumNetworkPolicy shop/allow-payments egress[{fqdn_rule}]" in c["reasons"][0]
+        for c in calls
+    )
     cidr = _objects(runs["cilium-cidr"][2])["policies/shop/allow-payments.yaml"]
     assert not any("toFQDNs" in r for r in cidr["spec"]["egress"])
 
@@ -135,3 +153,28 @@ def test_staged_calico_says_how_to_promote_and_promoting_gives_the_enforced_file
     promoted = {p: o for p, o in _objects(work).items()}
     enforced = _objects(runs["calico"][2])
     assert promoted == enforced
+
+
+#: The runs docs/output-kinds.md quotes that the module's variants do not cover.
+DOC_ONLY = {
+    "networkpolicy": [],
+    "cnp-networkpolicy": ["--baseline", "cluster-network-policy"],
+}
+_DOC_BLOCK = re.compile(r"<!-- file: (\S+) (\S+) -->\n\n```yaml\n(.*?)\n```", re.S)
+
+
+def test_docs_output_kinds_quotes_the_files_byte_for_byte(runs, tmp_path):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "output-kinds.md").read_text()
+    blocks = _DOC_BLOCK.findall(doc)
+    assert len(blocks) >= 9
+    roots = {name: root for name, (_, _, root) in runs.items()}
+    for name, args in DOC_ONLY.items():
+        roots[name] = tmp_path / name
+        result = CliRunner().invoke(
+            main, ["recommend", str(SAMPLE_FLOWS), "-o", str(roots[name]), "--no-progress", *args]
+        )
+        assert result.exit_code == 0, result.output
+    quoted = {variant for variant, _, _ in blocks}
+    assert {"networkpolicy", "calico", "calico-staged", "cilium", "banp"} <= quoted
+    for variant, rel, text in blocks:
+        assert (roots[variant] / rel).read_text() == text + "\n", (variant, rel)
