@@ -178,3 +178,36 @@ def test_docs_output_kinds_quotes_the_files_byte_for_byte(runs, tmp_path):
     assert {"networkpolicy", "calico", "calico-staged", "cilium", "banp"} <= quoted
     for variant, rel, text in blocks:
         assert (roots[variant] / rel).read_text() == text + "\n", (variant, rel)
+
+
+@pytest.mark.parametrize("kind", ["networkpolicy", "cilium"])
+def test_existing_cilium_policies_are_part_of_the_proof(runs, tmp_path, kind):
+    """--existing reads another dialect: the sample's Cilium policies of namespace shop but
+    one are in place; the proposal adds only that one (in the kind asked for)."""
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(runs["cilium"][2] / "policies" / "shop", repo / "shop")
+    (repo / "shop" / "allow-cart.yaml").unlink()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        [
+            "recommend",
+            str(SAMPLE_FLOWS),
+            "-o",
+            str(out),
+            "--no-progress",
+            "--existing",
+            str(repo),
+            "--output-kind",
+            kind,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    shop = sorted(p.name for p in (out / "policies" / "shop").iterdir())
+    assert shop == ["allow-cart.yaml"]
+    cart = yaml.safe_load((out / "policies" / "shop" / "allow-cart.yaml").read_text())
+    assert cart["kind"] == ("CiliumNetworkPolicy" if kind == "cilium" else "NetworkPolicy")
+    report = json.loads((out / "report.json").read_text())
+    assert report["coverage"] == 1.0 and report["existing"]["unknown_objects"] == []

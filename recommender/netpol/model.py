@@ -17,7 +17,8 @@ tiers, in the order Kubernetes' AdminNetworkPolicy API defines:
    hands the connection to the next tier.
 2. :data:`NETWORK_POLICY_TIER` (namespaced NetworkPolicy, and the dialects' namespaced
    policies that behave like it): allow-only and additive; a pod selected for a direction
-   is isolated and admits what any selecting policy's rules allow. ``priority`` is 0.
+   is isolated and admits what any selecting policy's rules allow. ``priority`` is 1000
+   (Calico's order for Kubernetes NetworkPolicy in its ``default`` tier).
 3. :data:`BASELINE_TIER` (BaselineAdminNetworkPolicy): applies only where no NetworkPolicy
    isolates the pod; first matching rule decides, as in the admin tier.
 
@@ -396,7 +397,7 @@ class Policy:
     isolates: tuple[str, ...]
     rules: tuple[Rule, ...] = ()
     tier: Tier = NETWORK_POLICY_TIER
-    priority: int = 0
+    priority: float = 0
     #: Directions with rules written that ``isolates`` does not list: they have no effect,
     #: so they are not part of equality.
     ignored: tuple[str, ...] = field(default=(), compare=False)

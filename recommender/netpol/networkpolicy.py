@@ -54,6 +54,12 @@ __all__ = [
     "selector_matches",
 ]
 
+#: Where a NetworkPolicy sits among the other policies of its tier: Calico's order for
+#: Kubernetes NetworkPolicies in its ``default`` tier, so a Calico policy of a lower order
+#: (say a Deny at 500) is considered first, as Calico does. Among NetworkPolicies alone
+#: the order changes nothing: their rules only allow.
+NETWORK_POLICY_ORDER = 1000.0
+
 #: Protocols a NetworkPolicyPort may name.
 POLICY_PROTOCOLS = ("TCP", "UDP", "SCTP")
 
@@ -363,7 +369,15 @@ def compile_policy(raw: Any, position: int = 0) -> Policy:
         elif compiled:
             ignored.append(direction)
     isolates = tuple(d for d in DIRECTIONS if POLICY_TYPE_OF[d] in types)
-    return Policy(name, namespace, subject, isolates, tuple(rules), ignored=tuple(ignored))
+    return Policy(
+        name,
+        namespace,
+        subject,
+        isolates,
+        tuple(rules),
+        priority=NETWORK_POLICY_ORDER,
+        ignored=tuple(ignored),
+    )
 
 
 def compile_policies(policies: Iterable[Any]) -> list[Policy]:

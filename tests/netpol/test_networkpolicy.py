@@ -396,6 +396,7 @@ def test_compile_policy_gives_the_model_objects():
             ),
             Rule("ingress", 1, None, (PortMatch("TCP", name="metrics"),)),
         ),
+        priority=1000,  # Calico's order for a Kubernetes NetworkPolicy in its default tier
     )
     assert compile_policy(raw) == expected
     assert compile_policy(raw).tier == NETWORK_POLICY_TIER
