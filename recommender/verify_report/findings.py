@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..netpol.endpoints import pod_endpoint
 from ..netpol.evaluator import Evaluator, RuleRef
-from ..netpol.model import DIRECTIONS, Policy, Rule, Selector
+from ..netpol.model import DIRECTIONS, Action, Policy, Rule, Selector
 from ..netpol.networkpolicy import PEER_FIELD, POLICY_TYPE_OF
 from ..netpol.text import block_text, peer_text, ports_text, selector_text
 from .words import plural
@@ -92,14 +92,15 @@ def _unbounded(policy: Policy, rule: Rule) -> list[Finding]:
 
 
 def unbounded_rules(policies: Sequence[Policy]) -> list[Finding]:
-    """Rules no breadth figure can bound: any peer (no ``from``/``to``), an ipBlock of
+    """Allow rules no breadth figure can bound: any peer (no ``from``/``to``), an ipBlock of
     ``0.0.0.0/0`` or ``::/0`` (every address, excepts or not), ``namespaceSelector: {}``
     (every namespace), an ipBlock on every port. Sorted by policy, direction, rule."""
     out: list[Finding] = []
     for policy in sorted(policies, key=lambda p: p.key):
         for direction in DIRECTIONS:
             for rule in policy.rules_of(direction):
-                out += _unbounded(policy, rule)
+                if rule.action == Action.ALLOW:  # a deny or pass of everything widens nothing
+                    out += _unbounded(policy, rule)
     return out
 
 

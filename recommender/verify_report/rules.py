@@ -47,15 +47,20 @@ class RuleUse:
     #: the rule's own breadth (``breadth.per_rule``): unobserved elements it matched on its
     #: side of an allowed pair, plus its ipBlocks' unobserved addresses x ports
     breadth: int = 0
+    #: "allow", or "deny" / "pass" (other dialects): such a rule carries no allowed
+    #: connection by design, so it is never called unused
+    action: str = "allow"
 
     @property
     def unused(self) -> bool:
-        return self.connections == 0
+        return self.connections == 0 and self.action == "allow"
 
     def to_dict(self) -> dict[str, Any]:
         # "section" only for a rule listed elsewhere than under its direction (Cilium's
         # ingressDeny): NetworkPolicy documents keep their keys.
         section = {"section": self.ref.section} if self.ref.section else {}
+        if self.action != "allow":
+            section["action"] = self.action
         return {
             "policy": self.policy,
             "direction": self.ref.direction,
@@ -109,6 +114,7 @@ def rule_uses(
                         tuple(kinds.get((policy.key, direction, rule.index), ())),
                         per_policy.get(policy.key, 0),
                         per_rule.get(str(ref), 0),
+                        str(rule.action),
                     )
                 )
     return out
@@ -116,6 +122,8 @@ def rule_uses(
 
 def _rule_text(use: RuleUse) -> str:
     head = f"{use.ref.list_name}[{use.ref.index}]"
+    if use.action != "allow":
+        return f"{head} {use.action} rule (carries no allowed connection)"
     if use.unused:
         body = "unused"
     else:

@@ -133,3 +133,12 @@ def test_an_inventoried_namespace_without_pods_is_known_but_empty(shop, tmp_path
         "selects_nothing",
         "staging/deny: selects nothing known: namespace staging has no known pod",
     )
+
+
+def test_a_deny_of_everything_is_not_unbounded():
+    from recommender.netpol.model import Action, Policy, Rule, Selector
+
+    deny = Rule("ingress", 0, None, None, Action.DENY)
+    allow = Rule("ingress", 1, None, None)
+    pol = Policy("p", "x", Selector(), ("ingress",), (deny, allow), kind="CiliumNetworkPolicy")
+    assert [(f.kind, f.rule) for f in unbounded_rules([pol])] == [("every_peer", 1)]

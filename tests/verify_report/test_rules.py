@@ -106,10 +106,16 @@ def test_a_cilium_policys_deny_rules_are_listed_apart_from_its_allow_rules():
         },
     }
     uses = [
-        RuleUse(p.label, RuleRef.of(p, r), 0, 0, (), 0)
+        RuleUse(p.label, RuleRef.of(p, r), 0, 0, (), 0, action=str(r.action))
         for p in compile_object(obj)
         for r in p.rules
     ]
     assert [u.to_dict().get("section") for u in uses] == [None, "ingressDeny"]
-    line = rule_lines(uses)[1]
-    assert line.endswith("ingress[0] unused +0 unobserved, ingressDeny[0] unused +0 unobserved")
+    assert [u.to_dict().get("action") for u in uses] == [None, "deny"]
+    lines = rule_lines(uses)
+    assert lines[1].endswith(
+        "ingress[0] unused +0 unobserved, ingressDeny[0] deny rule (carries no allowed connection)"
+    )
+    # a deny rule carries no allowed connection by design: never listed as unused
+    assert lines[2].startswith("Unused rules: 1 rule carried no observed connection: ")
+    assert lines[2].endswith("CiliumNetworkPolicy x/p ingress[0]")
