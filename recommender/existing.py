@@ -145,10 +145,13 @@ def needs(
             kind, ns, pod, ip = (
                 getattr(r, f"{side}_{k}") for k in ("kind", "namespace", "pod", "ip")
             )
+            # the identity and DNS names an entity or toFQDNs peer is judged on
+            reserved = getattr(r, f"{side}_reserved", None)
+            names = getattr(r, "dst_names", ()) if side == "dst" else ()
             ends.append(
                 index.endpoint(kind, ns, pod, ip)
                 if kind == "pod"
-                else address_endpoint(kind, ip, cluster)
+                else address_endpoint(kind, ip, cluster, names, reserved)
             )
         verdict = evaluator.evaluate(ends[0], ends[1], r.protocol, int(r.port))
         if not verdict.egress.allowed:
