@@ -429,6 +429,8 @@ def recommend(
     \b
     Every observed connection is replayed through an independent NetworkPolicy
     evaluator: if any would be denied, nothing is written and the command exits 1.
+    In another --output-kind (Calico, Cilium, a cluster --baseline) the files are
+    re-read by that kind's own reader and replayed the same way before writing.
 
     \b
     The first lines say how much observed traffic is at risk: traffic the coverage
@@ -442,18 +444,12 @@ def recommend(
     --namespace.
     """
     from .existing import load_existing
-    from .generate.kinds import OutputKind, OutputKindError, render_files
     from .options import SynthesisOptions
     from .pipeline import observe, propose
-    from .proposal import write_proposal
 
-    external = external or ("fqdn" if output_kind == "cilium" else "cidr")
-    try:
-        out_kind = OutputKind(output_kind, staged, baseline, external)
-    except OutputKindError as exc:
-        _fail(str(exc))
+    out_kind = _output_kind(output_kind, staged, baseline, external)
     options = SynthesisOptions(
-        external=external,
+        external=out_kind.external,
         generalize=generalize,
         breadth_budget=breadth_budget,
         named_ports=named_ports,
@@ -475,9 +471,18 @@ def recommend(
         _fail(str(exc))
     _print_recommendation(rec, with_inventory=bool(inventory))
     _refuse_unless_proven(rec, strict)
+    _write(rec, out_kind, existing, observation, output, write_into_dir)
+
+
+def _write(rec, out_kind, existing, observation: Observation, output: str, repo: str | None):
+    """The files in their kind, proven by their round trip, written into the repository
+    (--write-into), the tightening of the existing policies, then the output directory."""
+    from .generate.kinds import render_files
+    from .proposal import write_proposal
+
     files = render_files(rec, out_kind)
     rendered = None if out_kind.is_default else _prove_rendered(rec, files, existing, out_kind)
-    written = _write_into(rec, write_into_dir, files)
+    written = _write_into(rec, repo, files)
     tightened = None if existing is None else _tighten_existing(existing, observation, output)
     write_proposal(
         rec,
@@ -488,12 +493,29 @@ def recommend(
         written_into=written,
         tightening=tightened,
     )
-    out = Path(output)
-    if existing is not None and not rec.policies:
+    _print_written(Path(output), existing is not None and not rec.policies, written, repo)
+
+
+def _output_kind(kind: str, staged: bool, baseline: str | None, external: str | None):
+    """The output options, checked before anything is read (exit 2 on a combination that
+    cannot be written); --external defaults to fqdn for cilium, cidr otherwise."""
+    from .generate.kinds import OutputKind, OutputKindError
+
+    try:
+        return OutputKind(
+            kind, staged, baseline, external or ("fqdn" if kind == "cilium" else "cidr")
+        )
+    except OutputKindError as exc:
+        _fail(str(exc))
+
+
+def _print_written(out: Path, nothing: bool, written: list[str] | None, repo: str | None) -> None:
+    """Where the proposal went (or that there was nothing to propose)."""
+    if nothing:
         click.echo(f"nothing to propose (summary: {out / 'SUMMARY.md'})")
         return
     if written is not None:
-        click.echo(f"{len(written)} file(s) written into {write_into_dir} (see git diff there)")
+        click.echo(f"{len(written)} file(s) written into {repo} (see git diff there)")
     click.echo(
         f"proposal written to {out / 'policies'} "
         f"(summary: {out / 'SUMMARY.md'}, report: {out / 'report.json'})"
