@@ -7,20 +7,18 @@ document; :meth:`recommender.results.Recommendation.to_dict` returns it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .generate.calico_staged import PROMOTE_COMMAND
 from .generate.ir import NameEvidence, PolicyIR, Rule
+from .generate.kinds import OutputKind, RenderedFile, policy_path, render_files
 from .generate.noise import LeftOut
 from .roles import Role
 from .selector_basis import INVENTORY_FIX, selector_basis
 from .selectors import label_selector
-from .validate import is_dns1123_label, is_dns1123_subdomain
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .generate.kinds import OutputKind, RenderedFile
     from .results import Recommendation, VerifyRun
 
 #: The one-line promote step of ``--output-kind calico --staged``, run in the proposal
@@ -34,13 +32,6 @@ SCHEMA_NAME = "netpol-recommender/report"
 
 
 REPORT_VERSION = 1
-
-
-def policy_path(policy: PolicyIR) -> Path:
-    """policies/<ns>/<name>.yaml, refusing anything that is not a Kubernetes name."""
-    if not is_dns1123_label(policy.namespace) or not is_dns1123_subdomain(policy.name):
-        raise ValueError(f"refusing unsafe output path for {policy.namespace!r}/{policy.name!r}")
-    return Path("policies") / policy.namespace / f"{policy.name}.yaml"
 
 
 def iso(ts: Any) -> str | None:
@@ -95,8 +86,6 @@ def build_report(
     and, with ``rendered`` (the written files re-read and replayed), ``rendered``; the
     default adds nothing, so a NetworkPolicy proposal's report is unchanged. ``files``:
     what is written (the default-denies replaced by a baseline object, for one)."""
-    from .generate.kinds import OutputKind, render_files
-
     output = output or OutputKind(kind=output_kind)
     files = files if files is not None else render_files(rec, output)
     return {

@@ -6,10 +6,10 @@ from conftest import address, flow, flows_table, pod
 
 from recommender.accounting import RecordCounts
 from recommender.generate.ir import PolicyIR
+from recommender.generate.kinds import policy_path
 from recommender.ingest.inventory import read_inventory
 from recommender.pipeline import recommend_from_flows
 from recommender.proposal import write_proposal
-from recommender.report import policy_path
 from recommender.summary import md
 
 WEB = pod("shop", "web-7d4b9c8f6-bcdfg", {"app": "web"}, "10.0.0.1")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..report import policy_path
+from ..validate import is_dns1123_label, is_dns1123_subdomain
 from .calico_staged import to_staged
 from .ir import PolicyIR
 
@@ -29,6 +29,7 @@ __all__ = [
     "OUTPUT_KINDS",
     "OutputKind",
     "RenderedFile",
+    "policy_path",
     "render_files",
 ]
 
@@ -47,6 +48,13 @@ _CILIUM_AUDIT = (
     "policy audit mode (Helm policyAuditMode=true, or `cilium-dbg endpoint config <id> "
     "PolicyAuditMode=Enabled`) and watch the AUDIT verdicts in Hubble before enforcing"
 )
+
+
+def policy_path(policy: PolicyIR) -> Path:
+    """policies/<ns>/<name>.yaml, refusing anything that is not a Kubernetes name."""
+    if not is_dns1123_label(policy.namespace) or not is_dns1123_subdomain(policy.name):
+        raise ValueError(f"refusing unsafe output path for {policy.namespace!r}/{policy.name!r}")
+    return Path("policies") / policy.namespace / f"{policy.name}.yaml"
 
 
 class OutputKindError(ValueError):
