@@ -119,7 +119,7 @@ class _WorkerContext(mp_context.SpawnContext):
 
 
 @dataclass
-class _Settings:
+class Settings:
     """Module settings a test (or caller) may have changed, replayed in each worker."""
 
     chunk: int
@@ -127,7 +127,7 @@ class _Settings:
     lookahead: int
 
     @classmethod
-    def current(cls) -> _Settings:
+    def current(cls) -> Settings:
         import recommender.ingest as ingest
 
         return cls(sources.CHUNK, sources.MAX_LINE, ingest.LOOKAHEAD)
@@ -164,16 +164,16 @@ class _Result:
 
 
 _PARSERS: dict[tuple[str, bool], fast_hubble.FastParser] = {}
-#: The aggregator of the aggregating task running in this process (see _aggregate_task).
+#: The aggregator of the aggregating task running in this process (see aggregate_task).
 _FOLD: StreamingAggregator | None = None
 #: The inventory that aggregating tasks enrich their batches with (in a worker: set once
-#: when it starts, see _use_inventory).
+#: when it starts, see use_inventory).
 _INVENTORY: Inventory | None = None
-#: The enrichment of the aggregating task running in this process (see _aggregate_task).
+#: The enrichment of the aggregating task running in this process (see aggregate_task).
 _ENRICH: Enrichment | None = None
 
 
-def _use_inventory(inventory: Inventory | None) -> None:
+def use_inventory(inventory: Inventory | None) -> None:
     """Set the inventory aggregating tasks enrich with (a worker's initializer)."""
     global _INVENTORY
     _INVENTORY = inventory
@@ -206,7 +206,7 @@ def _collect(batches: Iterator[pa.RecordBatch], counts: RecordCounts, spool: str
     gc_was_enabled = gc.isenabled()
     gc.disable()  # parsing makes only acyclic objects (see recommender.ingest.local_batches)
     try:
-        if _FOLD is not None:  # an aggregating task (see _aggregate_task)
+        if _FOLD is not None:  # an aggregating task (see aggregate_task)
             for batch in batches:
                 _FOLD.add(batch if _ENRICH is None else _ENRICH(batch))
             return _Result([], counts)
@@ -243,7 +243,7 @@ class _CountedBlocks:
 
 
 def _range_task(
-    settings: _Settings | None,
+    settings: Settings | None,
     spool: str | None,
     path: str,
     start: int,
@@ -271,7 +271,7 @@ def _range_task(
 
 
 def _lines_task(
-    settings: _Settings | None,
+    settings: Settings | None,
     spool: str | None,
     path: str,
     block: list,
@@ -289,8 +289,8 @@ def _lines_task(
     return result
 
 
-def _file_task(
-    settings: _Settings | None,
+def file_task(
+    settings: Settings | None,
     spool: str | None,
     path: str,
     format: str | None,
@@ -386,13 +386,13 @@ def _ranges(path: str, size: int, tail: int = 0, step: int | None = None) -> lis
     return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-def _plan(
+def plan_tasks(
     files: list[str],
     format: str | None,
     counts: RecordCounts,
     progress: Progress,
     batch_size: int,
-    settings: _Settings,
+    settings: Settings,
     aggregate: bool = False,
     vpc_fields: tuple[str, ...] | None = None,
 ) -> Iterator[_Task]:
@@ -427,7 +427,7 @@ def _file_tasks(
     counts: RecordCounts,
     progress: Progress,
     batch_size: int,
-    settings: _Settings,
+    settings: Settings,
     tail: int = 0,
     step: int | None = None,
     vpc_fields: tuple[str, ...] | None = None,
@@ -456,14 +456,14 @@ def _file_tasks(
     plan = file.hubble
     if plan is None:
         if size <= (WHOLE_GZIP_BYTES if sniff.is_gzip(path) else WHOLE_FILE_BYTES):
-            call = (_file_task, (path, format, None, batch_size, vpc_fields))
+            call = (file_task, (path, format, None, batch_size, vpc_fields))
             yield _Task(path, True, call=call, progress_bytes=size)
         else:
             yield _Task(path, True, local=local)
         return
     if plan.gzip:
         if size <= WHOLE_GZIP_BYTES:
-            call = (_file_task, (path, format, plan, batch_size))
+            call = (file_task, (path, format, plan, batch_size))
             yield _Task(path, True, call=call, progress_bytes=size)
         else:
             yield from _gzip_tasks(plan, progress, batch_size, settings)
@@ -474,7 +474,7 @@ def _file_tasks(
 
 
 def _gzip_tasks(
-    plan: fast_hubble.Plan, progress: Progress, batch_size: int, settings: _Settings
+    plan: fast_hubble.Plan, progress: Progress, batch_size: int, settings: Settings
 ) -> Iterator[_Task]:
     """Decompress here, in line blocks of about GZIP_BLOCK_BYTES, parsed as tasks."""
     path = plan.path
@@ -501,7 +501,7 @@ def _gzip_tasks(
 # --------------------------------------------------------------------------- driver
 
 
-def _aggregate_task(settings: _Settings | None, spool: str | None, fn, *args) -> _Result:
+def aggregate_task(settings: Settings | None, spool: str | None, fn, *args) -> _Result:
     """Run ``fn`` (a task) folding its batches into an aggregator (``_Result.aggregator``);
     in a worker (``spool`` set) the aggregator's partial rows go to that file."""
     global _FOLD, _ENRICH
@@ -539,7 +539,7 @@ def _run_here(task: _Task) -> None:
         task.error = exc
 
 
-def _renumber(batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:
+def renumber(batch: pa.RecordBatch, offset: int) -> pa.RecordBatch:
     if offset == 0:
         return batch
     import pyarrow.compute as pc
@@ -564,7 +564,7 @@ class _Window:
         planned: Iterator[_Task],
         workers: int,
         aggregate: bool,
-        settings: _Settings,
+        settings: Settings,
         executor: ProcessPoolExecutor,
         spool: str,
     ) -> None:
@@ -583,10 +583,10 @@ class _Window:
         self.exhausted = False
 
     def call(self, task: _Task) -> tuple[Callable[..., _Result], tuple]:
-        """The task's call, wrapped in _aggregate_task when tasks aggregate."""
+        """The task's call, wrapped in aggregate_task when tasks aggregate."""
         assert task.call is not None
         fn, args = task.call
-        return (_aggregate_task, (fn, *args)) if self.aggregate else (fn, args)
+        return (aggregate_task, (fn, *args)) if self.aggregate else (fn, args)
 
     def run_here(self, task: _Task) -> None:
         task.call = self.call(task)
@@ -641,12 +641,14 @@ def _drive(
     ``counts``), or the batches of a file read here. ``aggregate``: tasks fold their
     batches into a :class:`StreamingAggregator` (``_Result.aggregator``) instead, enriched
     with ``inventory`` when one is given (each worker receives it once, when it starts)."""
-    settings = _Settings.current()
-    planned = _plan(files, format, counts, progress, batch_size, settings, aggregate, vpc_fields)
+    settings = Settings.current()
+    planned = plan_tasks(
+        files, format, counts, progress, batch_size, settings, aggregate, vpc_fields
+    )
     offsets: dict[str, int] = {}
     spool = _spool_dir()
     executor = ProcessPoolExecutor(
-        workers - 1, mp_context=_WorkerContext(), initializer=_use_inventory, initargs=(inventory,)
+        workers - 1, mp_context=_WorkerContext(), initializer=use_inventory, initargs=(inventory,)
     )
     window = _Window(planned, workers, aggregate, settings, executor, spool)
 
@@ -719,7 +721,7 @@ def iter_batches(
             continue
         result, offset = item
         for batch in result.read():
-            yield _renumber(batch, offset)
+            yield renumber(batch, offset)
 
 
 def aggregate(
@@ -740,7 +742,7 @@ def aggregate(
     # cyclic GC would rescan them after every task (see recommender.ingest.local_batches).
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    _use_inventory(inventory)  # for the tasks this process runs
+    use_inventory(inventory)  # for the tasks this process runs
     try:
         drive = _drive(
             plan.files,
@@ -768,7 +770,7 @@ def aggregate(
             if enrich is not None and result.enrich_stats is not None:
                 enrich.stats.merge(result.enrich_stats)
     finally:
-        _use_inventory(None)
+        use_inventory(None)
         if gc_was_enabled:
             gc.enable()
     return agg

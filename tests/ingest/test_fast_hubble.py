@@ -343,7 +343,7 @@ def test_ranges_give_the_whole_file_lines(tmp_path, monkeypatch, simulated):
             example.line += offset
         counts.merge(result.counts)
         for batch in result.read():
-            batch = parallel._renumber(batch, offset)
+            batch = parallel.renumber(batch, offset)
             assert batch.num_rows <= 7
             rows += batch.to_pylist()
         assert not os.path.exists(spool)
@@ -387,7 +387,9 @@ def test_workers_equal_one_process(tmp_path, monkeypatch, simulated):
     accounting and progress; then an unreadable file raises in its turn."""
     d = _every_task_kind(tmp_path, monkeypatch, simulated)
     files = sources.expand_inputs([d])
-    plan = list(parallel._plan(files, None, RecordCounts(), None, 50, parallel._Settings.current()))
+    plan = list(
+        parallel.plan_tasks(files, None, RecordCounts(), None, 50, parallel.Settings.current())
+    )
     kinds = [(Path(t.path).name, t.call[0].__name__ if t.call else "here") for t in plan]
     assert kinds.count(("a.jsonl", "_range_task")) > 1  # a plain file in ranges
     assert kinds.count(("c.json.gz", "_lines_task")) > 1  # a large gzip in line blocks
