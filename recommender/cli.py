@@ -79,6 +79,38 @@ def _read_errors():
     return (InputError, PolicyError, OSError)
 
 
+def _engine_options(command):
+    """``--engine`` and ``--scheduler`` (ingest, recommend, verify)."""
+    command = click.option(
+        "--scheduler",
+        "scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler of --engine dask (default: $DASK_SCHEDULER_ADDRESS, else a "
+        "local cluster of one process per CPU).",
+    )(command)
+    return click.option(
+        "--engine",
+        "engine",
+        type=click.Choice(["local", "dask"]),
+        default="local",
+        show_default=True,
+        help="Where reading and connection aggregation run: this machine, or Dask tasks "
+        "(pip install 'netpol-recommender[dask]'; docs/scale.md). Same output either way.",
+    )(command)
+
+
+def _engine(engine: str, scheduler: str | None):
+    """The Dask engine when chosen (None: the local one)."""
+    if engine == "local":
+        if scheduler is not None:
+            raise click.UsageError("--scheduler needs --engine dask")
+        return None
+    from .ingest.dask_engine import DaskEngine
+
+    return DaskEngine(scheduler)
+
+
 def _vpc_fields_option(command):
     """The ``--vpc-fields`` option (ingest, recommend, verify)."""
     return click.option(
@@ -195,7 +227,7 @@ def main() -> None:
     "output",
     required=True,
     type=click.Path(dir_okay=False),
-    help="Parquet file to write (atomically).",
+    help="Parquet file to write (atomically); with --engine dask, a dataset directory.",
 )
 @click.option(
     "--inventory",
@@ -208,6 +240,7 @@ def main() -> None:
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
 @_vpc_fields_option
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
+@_engine_options
 def ingest(
     inputs: tuple[str, ...],
     output: str,
@@ -215,6 +248,8 @@ def ingest(
     fmt: str | None,
     vpc_fields: str | None,
     progress: bool | None,
+    engine: str,
+    scheduler: str | None,
 ) -> None:
     """Normalize flow logs into one Parquet table (the schema in recommender/schema.py).
 
@@ -232,6 +267,7 @@ def ingest(
                 inventory=inventory,
                 vpc_fields=fields,
                 progress=update,
+                engine=_engine(engine, scheduler),
             )
     except _read_errors() as exc:
         _fail(str(exc))
@@ -401,6 +437,7 @@ def _print_counts(counts) -> None:
 @click.option("--format", "fmt", default=None, help="Input format, instead of auto-detection.")
 @_vpc_fields_option
 @click.option("--progress/--no-progress", default=None, help="Force the progress bar on or off.")
+@_engine_options
 def recommend(
     inputs: tuple[str, ...],
     output: str,
@@ -423,6 +460,8 @@ def recommend(
     fmt: str | None,
     vpc_fields: str | None,
     progress: bool | None,
+    engine: str,
+    scheduler: str | None,
 ) -> None:
     """Propose NetworkPolicies from observed flows, verify them, and write them.
 
@@ -463,7 +502,12 @@ def recommend(
     try:
         with _progress(inputs, "reading", progress) as update:
             observation = observe(
-                inputs, format=fmt, inventory=inventory, vpc_fields=fields, progress=update
+                inputs,
+                format=fmt,
+                inventory=inventory,
+                vpc_fields=fields,
+                progress=update,
+                engine=_engine(engine, scheduler),
             )
         existing = load_existing(existing_paths) if existing_paths else None
         rec = propose(observation, options, namespaces=namespaces or None, existing=existing)
@@ -673,6 +717,7 @@ recommend.help = _with_input_help(recommend.help)
     help="Write a tighter replacement for each policy with unused or unbounded rules to "
     "DIR/tighten/<ns>/<name>.yaml, with DIR/tighten/proof.json (never applied).",
 )
+@_engine_options
 def verify(
     policies_dir: str,
     inputs: tuple[str, ...],
@@ -682,6 +727,8 @@ def verify(
     as_json: bool,
     strict: bool,
     tighten_dir: str | None,
+    engine: str,
+    scheduler: str | None,
 ) -> None:
     """Replay observed flows against a directory of policies: what breaks if we enforce it?
 
@@ -714,7 +761,11 @@ def verify(
     try:
         policies, notes = load_policies(policies_dir)
         observation = observe(
-            inputs, format=fmt, inventory=inventory, vpc_fields=_vpc_fields(vpc_fields)
+            inputs,
+            format=fmt,
+            inventory=inventory,
+            vpc_fields=_vpc_fields(vpc_fields),
+            engine=_engine(engine, scheduler),
         )
         run = check(policies, observation, notes=notes)
     except _read_errors() as exc:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace as dc_replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -48,6 +48,9 @@ from .stage_times import StageTimes, untimed
 from .verify import coverage, replay
 from .workloads import assign_workloads, workload_connections, workload_table
 
+if TYPE_CHECKING:
+    from .ingest.dask_engine import DaskEngine
+
 PathLike = str | os.PathLike
 
 
@@ -64,6 +67,7 @@ def observe(
     vpc_fields: Sequence[str] | str | None = None,
     progress: Callable[[int], None] | None = None,
     times: StageTimes | None = None,
+    engine: DaskEngine | None = None,
 ) -> Observation:
     """Read flow logs (files, directories, ``-``; any supported format, detected per file
     unless ``format`` says) into an :class:`Observation`.
@@ -71,6 +75,8 @@ def observe(
     ``inventory``: kubectl JSON files that turn bare addresses into pods, nodes and Service
     backends. ``vpc_fields``: the LogFormat of headerless AWS VPC records.
     ``progress`` is called with the bytes read; ``times`` collects seconds per stage.
+    ``engine``: a :class:`~recommender.ingest.dask_engine.DaskEngine` reads and aggregates
+    on its Dask cluster (None: this machine); the rest runs here, on the small table.
     """
     clock = times if times is not None else untimed
     with clock("read"):
@@ -87,6 +93,7 @@ def observe(
             stats=stats,
             progress=progress,
             vpc_fields=vpc_fields,
+            engine=engine,
         )
     with clock("connections"):
         return _observation(agg, counts, [os.fspath(p) for p in inputs], inv, stats)
@@ -461,18 +468,31 @@ def normalize(
     inventory: Sequence[PathLike] = (),
     vpc_fields: Sequence[str] | str | None = None,
     progress: Callable[[int], None] | None = None,
+    engine: DaskEngine | None = None,
 ) -> Normalized:
     """Raw logs -> one normalized Parquet table at ``output`` (written atomically), each
-    batch enriched with the ``inventory`` first; every later stage reads it back as input."""
+    batch enriched with the ``inventory`` first; every later stage reads it back as input.
+    With a Dask ``engine`` the tasks parse on its cluster and ``output`` is a Parquet
+    dataset (a directory of parts, the same rows in the same order)."""
     inv = read_inventory(list(inventory)) if inventory else None
     counts = RecordCounts()
     stats = EnrichStats() if inv is not None else None
     batches = iter_flow_batches(
-        inputs, format=format, counts=counts, progress=progress, vpc_fields=vpc_fields
+        inputs,
+        format=format,
+        counts=counts,
+        progress=progress,
+        vpc_fields=vpc_fields,
+        engine=engine,
     )
     if inv is not None:
         batches = (enrich_flows(b, inv, stats=stats) for b in batches)
-    rows = write_parquet(batches, output)
+    if engine is not None:
+        from .ingest.dask_engine import write_dataset
+
+        rows = write_dataset(batches, output)
+    else:
+        rows = write_parquet(batches, output)
     return Normalized(output=os.fspath(output), rows=rows, counts=counts, enrichment=stats)
 
 

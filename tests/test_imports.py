@@ -15,7 +15,7 @@ import sys
 import pytest
 from conftest import ROOT, SAMPLE_FLOWS
 
-WATCHED = ("sklearn", "scipy", "pandas", "pyarrow")
+WATCHED = ("sklearn", "scipy", "pandas", "pyarrow", "dask", "distributed", "fsspec")
 
 _RUN = f"""
 import json, sys
@@ -58,6 +58,7 @@ def test_recommend_exact_does_not_import_scikit_learn(proposal):
     _, loaded = proposal
     assert "pandas" in loaded  # the run really went through the pipeline
     assert not loaded & {"sklearn", "scipy"}
+    assert not loaded & {"dask", "distributed", "fsspec"}  # only --engine dask needs them
 
 
 def test_verify_does_not_import_scikit_learn(proposal):

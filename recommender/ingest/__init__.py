@@ -54,6 +54,7 @@ from recommender.schema import FLOW_SCHEMA, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from recommender.connections import StreamingAggregator
+    from recommender.ingest.dask_engine import DaskEngine
     from recommender.ingest.enrich import EnrichStats
     from recommender.ingest.inventory import Inventory
 
@@ -93,6 +94,7 @@ def iter_flow_batches(
     batch_size: int = 50_000,
     workers: int | None = None,
     vpc_fields: Sequence[str] | str | None = None,
+    engine: DaskEngine | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream FLOW_SCHEMA record batches from the inputs, filling ``counts`` as it goes.
 
@@ -109,10 +111,17 @@ def iter_flow_batches(
     (CloudWatch Logs messages, headerless custom formats); field names or the
     ``${field}`` string, see :func:`recommender.ingest.aws_vpc.parse_log_format`
     (ValueError when it is not one).
+
+    ``engine``: a :class:`~recommender.ingest.dask_engine.DaskEngine` parses on its
+    cluster instead (``workers`` is then unused); ``file://`` URLs are inputs too.
     """
+    if engine is not None:
+        inputs = engine.inputs(inputs)
     plan = plan_inputs(
         inputs, format=format, workers=workers, batch_size=batch_size, vpc_fields=vpc_fields
     )
+    if engine is not None:
+        return engine.iter_batches(plan, format, counts, progress, batch_size)
     if plan.workers > 1:
         from recommender.ingest import parallel
 
@@ -141,6 +150,7 @@ def aggregate_inputs(
     progress: Progress = None,
     batch_size: int = 50_000,
     vpc_fields: Sequence[str] | str | None = None,
+    engine: DaskEngine | None = None,
 ) -> StreamingAggregator:
     """Raw inputs -> a :class:`StreamingAggregator` holding their connections and pods: the
     one read path of ``recommend`` and ``verify``, with or without an inventory.
@@ -151,10 +161,12 @@ def aggregate_inputs(
     aggregates travel between processes. With an ``inventory``, each batch is enriched
     (:func:`recommender.ingest.enrich.enrich_flows`, outcomes counted in ``stats``) before
     it is aggregated, in the process that parsed it. ``workers`` and ``vpc_fields`` as for
-    :func:`iter_flow_batches`.
+    :func:`iter_flow_batches`, and ``engine``: the tasks run on a Dask cluster.
     """
     from recommender.connections import StreamingAggregator
 
+    if engine is not None:
+        inputs = engine.inputs(inputs)
     plan = plan_inputs(
         inputs, format=format, workers=workers, batch_size=batch_size, vpc_fields=vpc_fields
     )
@@ -163,6 +175,8 @@ def aggregate_inputs(
         from recommender.ingest.enrich import Enrichment, EnrichStats
 
         enrich = Enrichment(inventory, stats if stats is not None else EnrichStats())
+    if engine is not None:
+        return engine.aggregate(plan, format, counts, progress, batch_size, enrich)
     if plan.workers > 1:
         from recommender.ingest import parallel
 
