@@ -8,6 +8,7 @@ CLI, once per engine, and every output file is compared.
 from __future__ import annotations
 
 import gzip
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -124,6 +125,20 @@ def test_a_dataset_keeps_row_order_across_parts(tmp_path, monkeypatch):
 def test_an_empty_input_writes_an_empty_dataset(tmp_path):
     assert write_dataset([], tmp_path / "flows") == 0
     assert [p.name for p in (tmp_path / "flows").iterdir()] == ["part-000000.parquet"]
+
+
+def test_an_unreadable_file_fails_in_its_turn_as_locally(tmp_path, scheduler):
+    """A task's error travels back from the worker: the same one line, exit 2."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    shutil.copy(SAMPLE_FLOWS / "hubble-shop-worker.jsonl.gz", flows / "a.jsonl.gz")
+    (flows / "b.parquet").write_bytes(b"PAR1 not really PAR1")
+    args = ["recommend", str(flows), "-o", str(tmp_path / "out")]
+    local = CliRunner().invoke(main, args)
+    dask = CliRunner().invoke(main, [*args, "--engine", "dask", "--scheduler", scheduler])
+    assert local.exit_code == dask.exit_code == 2
+    assert "b.parquet: unreadable Parquet file" in local.output
+    assert dask.output == local.output
 
 
 def test_object_store_urls_are_refused_in_one_line(tmp_path):

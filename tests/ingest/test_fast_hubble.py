@@ -393,7 +393,7 @@ def test_workers_equal_one_process(tmp_path, monkeypatch, simulated):
     kinds = [(Path(t.path).name, t.call[0].__name__ if t.call else "here") for t in plan]
     assert kinds.count(("a.jsonl", "_range_task")) > 1  # a plain file in ranges
     assert kinds.count(("c.json.gz", "_lines_task")) > 1  # a large gzip in line blocks
-    assert ("d.json.gz", "_file_task") in kinds and ("f.pq", "here") in kinds
+    assert ("d.json.gz", "file_task") in kinds and ("f.pq", "here") in kinds
     seen: list[int] = []
     counts = RecordCounts()
     batches = list(iter_flow_batches([d], counts=counts, workers=2, progress=seen.append))
