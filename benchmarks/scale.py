@@ -1,7 +1,7 @@
 """How each stage grows with the cluster: simulated clusters of 50 to 2,000 workloads.
 
     python benchmarks/scale.py [--sizes 50,200,600,2000] [--hours 1] [--roles] [--peer]
-                               [--data DIR] [--repeat 1] [--quick]
+                               [--data DIR] [--repeat 1] [--gb 1,5] [--quick]
 
 For each size the simulator's ``large_app`` builds a cluster of about that many workloads,
 four per app namespace (so 2,000 workloads span 500 namespaces: names repeat in every
@@ -27,7 +27,12 @@ Then, each in a fresh process, one run at a time:
 
 Growth columns are the ratio of a figure between consecutive sizes; compare them with the
 growth of records and connections (the "records" and "observed conns" rows): a stage that
-grows faster than its input is superlinear. Figures, not assertions: performance is
+grows faster than its input is superlinear.
+
+``--gb 1,5``: bounded memory. The whole ``recommend`` process on about 1 GB of simulated
+Hubble JSON (one namespace, ``shop_cluster``), and on 5 GB made of five hard-linked copies
+of those files (the same connections in five times the records): seconds and peak memory
+summed over the process tree. Figures, not assertions: performance is
 measured here, never in unit tests. ``--data DIR`` keeps the generated files for re-runs.
 """
 
@@ -192,6 +197,55 @@ def _best(command: list[str], out: Path, repeat: int, **kwargs: object) -> tuple
     return min(seconds), max(peak)
 
 
+# ------------------------------------------------------------------ bounded memory
+
+#: Hubble JSON per simulated hour of ``shop_cluster(seed=7)`` (benchmarks/ingest.py's figure)
+BYTES_PER_HOUR = 3.0e6
+
+
+def big_inputs(gbs: list[float], data: Path) -> list[tuple[float, Path]]:
+    """Directories of about each size in GB: the smallest is simulated (``shop_cluster``,
+    one namespace, generated in a separate process: the simulator holds its output in
+    memory); larger ones are hard-linked copies of its files, so they hold the same
+    connections in proportionally more records: what memory bounded by the connections,
+    not the records, must show."""
+    base_gb = min(gbs)
+    base = data / f"big-{base_gb:g}gb"
+    if not (base / "done").exists():
+        shutil.rmtree(base, ignore_errors=True)
+        hours = base_gb * 1e9 / BYTES_PER_HOUR
+        script = (
+            "import sys; from pathlib import Path; from recommender.sim import shop_cluster,"
+            f" write_hubble; write_hubble(shop_cluster(seed=7, hours={hours}),"
+            " Path(sys.argv[1]) / 'hubble', gzip=False)"
+        )
+        subprocess.run([sys.executable, "-c", script, str(base)], check=True, cwd=ROOT)
+        (base / "done").write_text("")
+    files = sorted((base / "hubble").iterdir())
+    out = []
+    for gb in gbs:
+        copies = max(1, round(gb / base_gb))
+        target = base / "hubble" if copies == 1 else data / f"big-{base_gb:g}gb-x{copies}"
+        if copies > 1 and not target.exists():
+            target.mkdir(parents=True)
+            for i in range(copies):
+                for f in files:
+                    os.link(f, target / f"copy{i}-{f.name}")
+        out.append((gb, target))
+    return out
+
+
+def memory_table(gbs: list[float], data: Path, scratch: Path, repeat: int) -> str:
+    """The whole ``recommend`` process on each big input: seconds and peak tree memory."""
+    lines = [f"{'input':>8} {'files':>6} {'GB':>6} {'seconds':>8} {'peak MiB':>9}"]
+    for gb, flows in big_inputs(gbs, data):
+        size = sum(p.stat().st_size for p in flows.iterdir()) / 1e9
+        seconds, peak = whole_process(flows, scratch / "big-proposal", repeat)
+        files = len(list(flows.iterdir()))
+        lines.append(f"{gb:>6g}GB {files:>6} {size:>6.2f} {seconds:>8.2f} {peak:>9,.0f}")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------ the table
 
 FACT_ROWS = (
@@ -247,6 +301,9 @@ def main() -> None:
     parser.add_argument("--data", help="keep generated files here (re-used when present)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (best)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a CI smoke run")
+    parser.add_argument(
+        "--gb", default="", help="bounded memory: recommend on inputs of these GB (e.g. 1,5)"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -255,7 +312,7 @@ def main() -> None:
         return
     if args.quick:
         args.sizes, args.hours = "12,24", 0.1
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
     print(f"CPUs available: {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.2f}")
     if args.peer and not peer_command():
         print(f"{PEER} is not installed (pip install {PEER}): no peer figures")
@@ -267,8 +324,14 @@ def main() -> None:
             flows = generate(size, args.hours, data / f"size-{size}-{args.hours:g}h")
             print(f"size {size}: data ready in {time.perf_counter() - start:.0f} s", flush=True)
             results.append(run_size(size, flows, Path(tmp), args))
-        print()
-        print(table(results))
+        if results:
+            print()
+            print(table(results))
+        gbs = [float(g) for g in args.gb.split(",") if g.strip()]
+        if gbs:
+            print()
+            print("Bounded memory: the whole `recommend` process (best seconds, highest peak)")
+            print(memory_table(gbs, data, Path(tmp), args.repeat))
     print(
         "Seconds per stage (best of --repeat fresh processes); peak MiB: resident sets of the"
         " process and its workers, summed (sampled every 50 ms); process s / MiB: the whole"
