@@ -41,7 +41,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +54,9 @@ import pandas  # noqa: E402, F401 - the pipeline and CLI load it at start; not t
 from recommender.accounting import RecordCounts  # noqa: E402
 from recommender.ingest import iter_flow_batches, local_batches  # noqa: E402
 from recommender.ingest.sources import expand_inputs  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from proctree import TreeMemory, status_kb  # noqa: E402
 
 #: Hubble JSON per simulated hour of ``shop_cluster(seed=7)`` (measured: ~3 MB).
 BYTES_PER_HOUR = 3.0e6
@@ -293,80 +295,30 @@ def per_format(records: int, tmp: Path) -> None:
 # --------------------------------------------------------------------------- 1 GB
 
 
-def _status_kb(pid: int, field: str) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (a scan of /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
-
-
-class _Memory:
-    """Peak memory of this process and its workers, sampled from /proc every 100 ms:
-    the peak of the sum of their resident sets, and each process's own peak (VmHWM).
+def _memory_figures(memory: TreeMemory) -> dict:
+    """The tree's peak (sampled from /proc), each process's own, and ``getrusage``'s.
 
     ``getrusage``'s ``ru_maxrss`` is reported too, but on Linux it is inherited across
     fork and exec: a process started by a large one reports at least the parent's size.
     """
-
-    def __init__(self) -> None:
-        self.tree_peak = 0
-        self.hwm: dict[int, int] = {}
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        me = os.getpid()
-        children: list[int] = []
-        tick = 0
-        while not self.done.wait(0.1):
-            if tick % 10 == 0:  # new workers are rare: look for them once a second
-                children = _children(me)
-            tick += 1
-            total = 0
-            for pid in [me, *children]:
-                total += _status_kb(pid, "VmRSS:")
-                self.hwm[pid] = max(self.hwm.get(pid, 0), _status_kb(pid, "VmHWM:"))
-            self.tree_peak = max(self.tree_peak, total)
-
-    def stop(self) -> dict:
-        self.done.set()
-        self.thread.join()
-        me = os.getpid()
-        workers = [v for pid, v in self.hwm.items() if pid != me]
-        me_rusage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        kids_rusage = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        return {
-            "rss_main_mb": _status_kb(me, "VmHWM:") / 1024,
-            "rss_worker_mb": max(workers, default=0) / 1024,
-            "rss_tree_peak_mb": self.tree_peak / 1024,
-            "maxrss_main_mb": me_rusage / 1024,
-            "maxrss_children_mb": kids_rusage / 1024,
-        }
+    tree = memory.stop()
+    me = os.getpid()
+    workers = [v for pid, v in memory.hwm_kb.items() if pid != me]
+    me_rusage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids_rusage = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "rss_main_mb": status_kb(me, "VmHWM:") / 1024,
+        "rss_worker_mb": max(workers, default=0) / 1024,
+        "rss_tree_peak_mb": tree,
+        "maxrss_main_mb": me_rusage / 1024,
+        "maxrss_children_mb": kids_rusage / 1024,
+    }
 
 
 def measure(directory: str, workers: int, parse_only: bool, in_workers: bool = False) -> None:
     """Run in a fresh process: stream the directory to connections (or only parse it, or
     aggregate in the parsing processes: ``in_workers``), print JSON figures."""
-    memory = _Memory()
+    memory = TreeMemory()
     counts = RecordCounts()
     start = time.perf_counter()
     cpu0 = time.process_time()
@@ -394,7 +346,7 @@ def measure(directory: str, workers: int, parse_only: bool, in_workers: bool = F
         "seconds": seconds,
         "main_cpu": cpu,
         "workers_cpu": kids.ru_utime + kids.ru_stime,
-        **memory.stop(),
+        **_memory_figures(memory),
     }
     print(json.dumps(figures))
 
@@ -475,7 +427,7 @@ def big(gb: float, workers: int, tmp: Path, repeat: int = 3) -> None:
     print("\n".join(spread))
     print(
         "RSS main / worker: peak resident set (VmHWM) of the reading process / of its largest"
-        " worker; RSS total: peak of their sum (sampled every 100 ms)."
+        " worker; RSS total: peak of their sum (sampled every 50 ms)."
     )
     print(
         "getrusage ru_maxrss (self / children), inherited on Linux from the benchmark process"

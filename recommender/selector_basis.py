@@ -12,6 +12,7 @@ the summary can say so and point at ``--inventory``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -33,6 +34,18 @@ def _peer_exact(peer: Peer, selections: dict[str, Selection]) -> bool:
         return True  # merged peers are exact among the known pods by construction
     sel = selections.get(peer.id)
     return sel is None or sel.exact  # None: the assumed resolver, never disproven
+
+
+def _members_by_namespace(members: Iterable[str]) -> dict[str, list[str]]:
+    """``namespace/name`` members by namespace, in their order. Grouped once per peer: a
+    peer over every namespace (a scraper's) was filtered once per namespace, which grew
+    with namespaces x members (633k string tests at 2,000 workloads in 500 namespaces)."""
+    out: dict[str, list[str]] = {}
+    for member in members:
+        ns, slash, _ = member.partition("/")
+        if slash:
+            out.setdefault(ns, []).append(member)
+    return out
 
 
 def selector_basis(
@@ -77,8 +90,9 @@ def selector_basis(
             for peer in rule.peers:
                 if peer.kind not in ("workload", "selector") or not _peer_exact(peer, selections):
                     continue
+                by_ns = _members_by_namespace(peer.members or (peer.id,))
                 for ns in peer.namespaces or (peer.namespace or "",):
-                    picks = [m for m in peer.members or (peer.id,) if m.startswith(f"{ns}/")]
+                    picks = by_ns.get(ns, [])
                     add(ns, peer.match_labels, peer.match_expressions, picks, f"{where} (peer)")
     out = []
     for ns in sorted(found):

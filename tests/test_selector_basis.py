@@ -80,3 +80,26 @@ def test_each_namespace_lists_its_selectors_with_the_pods_they_were_proven_among
     assert [(s["selector"], s["picks"], s["used_in"]) for s in b] == [
         ("app=db", ["b/db"], ["a/allow-web (peer)"])
     ]
+
+
+def test_a_peer_over_many_namespaces_picks_each_namespace_its_own_members():
+    """A namespace that prefixes another (``a``, ``ab``) gets only its own members, and a
+    namespace the peer names without members gets an empty list."""
+    pods = pd.DataFrame(
+        [
+            {"namespace": ns, "pod": "db-0", "workload": f"{ns}/db", "labels": {"app": "db"}}
+            for ns in ("a", "ab", "c")
+        ]
+    )
+    selections = {f"{ns}/db": Selection({"app": "db"}, True) for ns in ("a", "ab", "c")}
+    dbs = Peer(
+        "selector",
+        "{a,ab,c}/{app=db}",
+        "a",
+        (("app", "db"),),
+        namespaces=("a", "ab", "c"),
+        members=("ab/db", "a/db"),
+    )
+    basis = selector_basis([_policy("a", "allow-db", "a/db", {}, [dbs])], pods, selections)
+    picks = {n["namespace"]: [s["picks"] for s in n["selectors"]] for n in basis}
+    assert picks == {"a": [["a/db"], ["a/db"]], "ab": [["ab/db"]], "c": [[]]}

@@ -26,7 +26,7 @@ from ..options import SynthesisOptions
 from ..roles import Role, find_roles
 from ..selectors import Selection
 from ..system_namespaces import is_system_namespace
-from .external import ExternalBlock, plan_external
+from .external import ExternalBlock, Forbidden, plan_external
 from .fqdn import Names, address_names, fqdn_entries, names_behind, split_named
 from .ir import Evidence, NameEvidence, Peer, PolicyIR, PortSpec, Rule, combine_evidence
 from .noise import LeftOut, split_noise
@@ -111,7 +111,7 @@ def find_resolvers(wconns: pd.DataFrame) -> list[str]:
 def _external_peers(
     addresses: dict[tuple[str, str, int], dict[str, tuple[str, Evidence]]],
     options: SynthesisOptions,
-    forbidden: list[str],
+    forbidden: Forbidden,
     workload: str,
     plans: list[dict[str, Any]],
 ) -> tuple[Entries, Entries]:
@@ -419,7 +419,9 @@ def _add_external(
     """Address peers of the workloads in scope as exact addresses or planned ranges, or, with
     ``external="fqdn"``, external egress the logs name as one peer per name."""
     out = _External()
-    for workload in sorted(w for w in addresses if w in in_scope):
+    planned = sorted(w for w in addresses if w in in_scope)
+    parsed = Forbidden.parse(forbidden if planned else [])
+    for workload in planned:
         mine, named_by = addresses[workload], names.get(workload, {})
         if options.external == "fqdn":
             named, mine = split_named(mine, named_by)
@@ -427,7 +429,7 @@ def _add_external(
                 entries, out.names[workload] = fqdn_entries(named, named_by, options)
                 for peer, ports in entries.items():
                     egress[workload][peer].update(ports)
-        ext_in, ext_out = _external_peers(mine, options, forbidden, workload, out.plans)
+        ext_in, ext_out = _external_peers(mine, options, parsed, workload, out.plans)
         for peer, ports in ext_in.items():
             ingress[workload][peer].update(ports)
         for peer, ports in ext_out.items():

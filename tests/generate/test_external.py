@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.address_sets import cluster_ranges
-from recommender.generate.external import ExternalBlock, plan_external
+from recommender.generate.external import ExternalBlock, Forbidden, plan_external
 from recommender.netpol.networkpolicy import ip_in_block
 from recommender.options import SynthesisOptions
 
@@ -313,3 +313,22 @@ def _min_cover(points, bits, budget, forbidden_nets) -> int:
         return sum(best(half) for half in net.subnets())
 
     return best(top)
+
+
+def test_forbidden_parsed_once_plans_as_the_strings_do():
+    """One parsed Forbidden, shared by every workload's plan, gives the plans the strings
+    give: public excepts, forbidden addresses kept exact, aggregates kept off them."""
+    forbidden = ["10.1.0.0/16", "20.0.3.7", "20.0.0.99/30", "fd00::/8", "203.0.113.9"]
+    parsed = Forbidden.parse(forbidden)
+    clients = _clients(30, 10) + ["203.0.113.9", "10.1.2.3"]
+    addresses = {IN: clients, OUT: ["20.0.3.7", "20.0.3.8", "20.0.3.40", "198.51.100.1"]}
+    for options in (SynthesisOptions(), SynthesisOptions(cidr_budget=64)):
+        by_strings = plan_external(addresses, options=options, forbidden=forbidden)
+        shared = plan_external(addresses, options=options, forbidden=parsed)
+        assert shared == by_strings == plan_external(addresses, options=options, forbidden=parsed)
+        for key, blocks in shared.items():
+            _check(blocks, addresses[key], forbidden, options.cidr_budget)
+    assert parsed.excepted(ipaddress.ip_address("20.0.0.97"))
+    assert parsed.excepted(ipaddress.ip_address("192.168.4.4"))
+    assert not parsed.excepted(ipaddress.ip_address("20.0.0.95"))
+    assert not parsed.excepted(ipaddress.ip_address("2001:db8::1"))
