@@ -6,7 +6,7 @@ libyaml's C emitter still runs PyYAML's Python representer and resolver over eve
 writes them itself: each distinct scalar is styled once by PyYAML's own analysis (plain
 unless that would read back as another type or would need quoting, then single-quoted) and
 cached; the layout is PyYAML's (two-space mappings, sequences not indented under their
-key). Anything outside that domain (:func:`writes_alike` says no) is left to PyYAML.
+key). Anything outside that domain raises :class:`NotAlike`, and is left to PyYAML.
 """
 
 from __future__ import annotations
@@ -33,36 +33,29 @@ DUMP_OPTIONS: dict[str, Any] = {
 #: PyYAML) are left to PyYAML.
 _PLAIN_ASCII = re.compile(r"[ -~]{1,122}")
 
-#: Scalars other than text whose YAML form is fixed (floats are left to PyYAML).
-_FIXED = (bool, int, type(None))
-
 _STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVER = yaml.resolver.Resolver()
 _ANALYZER = yaml.emitter.Emitter(None)
 
 
-def writes_alike(obj: Any) -> bool:
-    """Whether :func:`dump` gives PyYAML's bytes for ``obj``: dicts, lists, ints, bools and
-    None, with every string (key or value) short printable ASCII."""
-    if isinstance(obj, str):
-        return _PLAIN_ASCII.fullmatch(obj) is not None
-    if isinstance(obj, dict):
-        return all(writes_alike(k) and writes_alike(v) for k, v in obj.items())
-    if isinstance(obj, list):
-        return all(writes_alike(v) for v in obj)
-    return isinstance(obj, _FIXED)
+class NotAlike(ValueError):
+    """A value this writer cannot promise PyYAML's bytes for: text other than short
+    printable ASCII, a float, any other type (PyYAML writes the document instead)."""
 
 
 @lru_cache(maxsize=1 << 16, typed=True)
 def scalar(value: str | int | bool | None) -> str:
     """One scalar as PyYAML's emitter writes it in block context (key or value alike for
-    simple one-line keys): plain when it reads back as itself, else single-quoted."""
+    simple one-line keys): plain when it reads back as itself, else single-quoted. Checked
+    here, once per distinct value (cached), rather than by a walk over every document."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if not isinstance(value, str) or _PLAIN_ASCII.fullmatch(value) is None:
+        raise NotAlike(repr(value))
     implicit = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
     analysis = _ANALYZER.analyze_scalar(value)
     if implicit and analysis.allow_block_plain:
@@ -116,7 +109,10 @@ def _sequence(items: list, indent: int, out: list[str], inline: bool) -> None:
 
 
 def dump(obj: dict | list) -> str:
-    """``obj`` (a dict or list that :func:`writes_alike` accepts) as block YAML."""
+    """``obj`` as block YAML with PyYAML's bytes; :class:`NotAlike` when it holds a value
+    outside this writer's domain (or is not a dict or list)."""
+    if not isinstance(obj, dict | list):
+        raise NotAlike(type(obj).__name__)
     if not obj:
         return _leaf(obj) + "\n"
     out: list[str] = []

@@ -114,6 +114,7 @@ def to_yaml(obj: dict[str, Any]) -> str:
     """Stable block-style YAML: the same object always gives the same bytes, PyYAML's
     (:class:`PureDumper`); written directly by :mod:`.block_yaml` when it can (every policy
     of plain names and numbers), by PyYAML otherwise (unicode or other unusual text)."""
-    if isinstance(obj, dict) and block_yaml.writes_alike(obj):
+    try:
         return block_yaml.dump(obj)
-    return yaml.dump(obj, Dumper=PureDumper, **block_yaml.DUMP_OPTIONS)
+    except (block_yaml.NotAlike, TypeError):  # TypeError: an unhashable value (a set)
+        return yaml.dump(obj, Dumper=PureDumper, **block_yaml.DUMP_OPTIONS)
