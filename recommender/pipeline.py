@@ -36,8 +36,6 @@ from .generate.kinds import RenderedFile
 from .generate.proof import proof_policies
 from .generate.synthesis import Synthesis, find_resolvers, synthesize
 from .ingest import aggregate_inputs, iter_flow_batches, write_parquet
-from .ingest.enrich import EnrichStats, enrich_flows
-from .ingest.inventory import Inventory, enrich_pods, read_inventory
 from .netpol.breadth import Breadth, measure_breadth
 from .netpol.evaluator import Evaluator
 from .netpol.read import compile_objects
@@ -48,8 +46,10 @@ from .stage_times import StageTimes, untimed
 from .verify import coverage, replay
 from .workloads import assign_workloads, workload_connections, workload_table
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded on use: only runs with an inventory or Dask need them
     from .ingest.dask_engine import DaskEngine
+    from .ingest.enrich import EnrichStats
+    from .ingest.inventory import Inventory
 
 PathLike = str | os.PathLike
 
@@ -80,9 +80,8 @@ def observe(
     """
     clock = times if times is not None else untimed
     with clock("read"):
-        inv = read_inventory(list(inventory)) if inventory else None
+        inv, stats = _read_inventory(inventory)
         counts = RecordCounts()
-        stats = EnrichStats() if inv is not None else None
         # One read path: with an inventory each batch is enriched where it is parsed (in the
         # worker processes too), before it is aggregated.
         agg = aggregate_inputs(
@@ -99,6 +98,22 @@ def observe(
         return _observation(agg, counts, [os.fspath(p) for p in inputs], inv, stats)
 
 
+def _new_stats() -> EnrichStats:
+    """Empty enrichment counters (the module is loaded only by runs with an inventory)."""
+    from .ingest.enrich import EnrichStats
+
+    return EnrichStats()
+
+
+def _read_inventory(paths: Sequence[PathLike]) -> tuple[Inventory | None, EnrichStats | None]:
+    """The inventory read from ``paths`` and its enrichment counters; none without paths."""
+    if not paths:
+        return None, None
+    from .ingest.inventory import read_inventory
+
+    return read_inventory(list(paths)), _new_stats()
+
+
 def fold_batches(
     batches: Iterable[pa.RecordBatch | pa.Table],
     inventory: Inventory | None = None,
@@ -113,6 +128,8 @@ def fold_batches(
     agg = StreamingAggregator()
     for batch in batches:
         if inventory is not None:
+            from .ingest.enrich import enrich_flows
+
             batch = enrich_flows(batch, inventory, stats=stats)
         agg.add(batch)
     return agg
@@ -128,7 +145,7 @@ def observe_flows(
     """:func:`observe` for normalized flows already read (``recommender.ingest.read_flows``)
     or simulated: a table or an iterable of batches (streamed; ``counts`` must be complete
     once the iterable is exhausted)."""
-    stats = EnrichStats() if inventory is not None else None
+    stats = _new_stats() if inventory is not None else None
     batches = [flows] if isinstance(flows, pa.Table) else flows
     agg = fold_batches(batches, inventory, stats)
     return _observation(agg, counts or RecordCounts(), list(inputs), inventory, stats)
@@ -146,6 +163,8 @@ def _observation(
     conn_set = agg.connections()
     pods = agg.pods()
     if inventory is not None:
+        from .ingest.inventory import enrich_pods
+
         pods = enrich_pods(pods, inventory)
     pods = assign_workloads(pods)
     node_ips, cidrs = _node_ips(conn_set, inventory), _cluster_cidrs(inventory)
@@ -474,9 +493,8 @@ def normalize(
     batch enriched with the ``inventory`` first; every later stage reads it back as input.
     With a Dask ``engine`` the tasks parse on its cluster and ``output`` is a Parquet
     dataset (a directory of parts, the same rows in the same order)."""
-    inv = read_inventory(list(inventory)) if inventory else None
+    inv, stats = _read_inventory(inventory)
     counts = RecordCounts()
-    stats = EnrichStats() if inv is not None else None
     batches = iter_flow_batches(
         inputs,
         format=format,
@@ -486,6 +504,8 @@ def normalize(
         engine=engine,
     )
     if inv is not None:
+        from .ingest.enrich import enrich_flows
+
         batches = (enrich_flows(b, inv, stats=stats) for b in batches)
     if engine is not None:
         from .ingest.dask_engine import write_dataset

@@ -7,7 +7,6 @@ never sees a half-written proposal, and a re-run removes the files it no longer 
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .generate.k8s import to_yaml
 from .generate.kinds import OutputKind, RenderedFile, render_files
+from .json_text import dumps_sorted
 from .report import build_report
 from .summary import render_summary
 
@@ -78,5 +78,5 @@ def write_proposal(
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
     write_atomic(root / "SUMMARY.md", render_summary(rec, report, files))
-    write_atomic(root / "report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_atomic(root / "report.json", dumps_sorted(report) + "\n")
     return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -22,14 +22,16 @@ from .existing import ExistingFit
 from .explain import explain
 from .generate.ir import PolicyIR
 from .generate.synthesis import Synthesis
-from .ingest.enrich import EnrichStats
-from .ingest.inventory import Inventory
 from .netpol.breadth import Breadth
 from .netpol.evaluator import Evaluator
 from .options import SynthesisOptions
 from .report import build_report
 from .selectors import Selection
 from .verify_report import report_json
+
+if TYPE_CHECKING:  # types only: the modules load when a run uses them
+    from .ingest.enrich import EnrichStats
+    from .ingest.inventory import Inventory
 
 
 @dataclass

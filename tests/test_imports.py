@@ -2,6 +2,8 @@
 
 scikit-learn (with SciPy) costs over a second of start-up and only ``--generalize role``
 uses it, so ``recommend`` in exact mode, ``verify`` and ``--help`` must never import it.
+The inventory's modules (reading kubectl JSON, enriching flows: 20 ms) load only with
+``--inventory``, and the process pool only for inputs large enough to pay for it.
 Each case runs the real CLI in a fresh interpreter (``sys.modules`` of this test process is
 shared with every other test) and reports which of the watched modules got imported.
 """
@@ -13,9 +15,24 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, SAMPLE_FLOWS
+from conftest import ROOT, SAMPLE_FLOWS, SHARED
 
-WATCHED = ("sklearn", "scipy", "pandas", "pyarrow", "dask", "distributed", "fsspec")
+#: Modules only an ``--inventory`` run needs.
+INVENTORY = {"recommender.ingest.enrich", "recommender.ingest.inventory"}
+#: The parallel reader (worker processes): never for the small sample inputs.
+PARALLEL = {"recommender.ingest.parallel"}
+#: Only ``--engine dask`` needs these.
+DASK = ("dask", "distributed", "fsspec")
+
+WATCHED = (
+    "sklearn",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    *DASK,
+    *sorted(INVENTORY),
+    *sorted(PARALLEL),
+)
 
 _RUN = f"""
 import json, sys
@@ -61,11 +78,30 @@ def test_recommend_exact_does_not_import_scikit_learn(proposal):
     assert not loaded & {"dask", "distributed", "fsspec"}  # only --engine dask needs them
 
 
+def test_recommend_without_inventory_loads_neither_inventory_nor_pool(proposal):
+    _, loaded = proposal
+    assert "pandas" in loaded and not loaded & (INVENTORY | PARALLEL)
+
+
+def test_recommend_with_inventory_does_load_its_modules(tmp_path):
+    """The watch is real: ``--inventory`` loads the modules the other runs must not."""
+    inventory = SHARED / "real-flows" / "k8s-inventory" / "honeycomb-pods.json"
+    code, loaded = _loaded(
+        "recommend",
+        str(SAMPLE_FLOWS),
+        "-o",
+        str(tmp_path / "out"),
+        "--inventory",
+        str(inventory),
+    )
+    assert code == 0 and loaded >= INVENTORY
+
+
 def test_verify_does_not_import_scikit_learn(proposal):
     out, _ = proposal
     code, loaded = _loaded("verify", "--policies", str(out / "policies"), str(SAMPLE_FLOWS))
     assert code == 0 and "pandas" in loaded
-    assert not loaded & {"sklearn", "scipy"}
+    assert not loaded & ({"sklearn", "scipy"} | INVENTORY | PARALLEL)
 
 
 def test_recommend_role_does_import_it(tmp_path):

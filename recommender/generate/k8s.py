@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from ..selectors import NAMESPACE_NAME_LABEL, label_selector, namespace_selector
+from . import block_yaml
 from .ir import Peer, PolicyIR, PortSpec, Rule
 
 #: The ``app.kubernetes.io/managed-by`` label of every rendered policy, and the prefix of
@@ -101,20 +102,19 @@ def render_policy(policy: PolicyIR) -> dict[str, Any]:
     }
 
 
-class _Dumper(yaml.SafeDumper):
-    """Safe dumper that never emits aliases (each object stands alone in review)."""
+class PureDumper(yaml.SafeDumper):
+    """PyYAML's pure-Python safe dumper, never emitting aliases (each object stands alone
+    in review): the reference for the bytes of every policy file."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
 def to_yaml(obj: dict[str, Any]) -> str:
-    """Stable block-style YAML: the same object always gives the same bytes."""
-    return yaml.dump(
-        obj,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=False,
-        width=1000,
-    )
+    """Stable block-style YAML: the same object always gives the same bytes, PyYAML's
+    (:class:`PureDumper`); written directly by :mod:`.block_yaml` when it can (every policy
+    of plain names and numbers), by PyYAML otherwise (unicode or other unusual text)."""
+    try:
+        return block_yaml.dump(obj)
+    except (block_yaml.NotAlike, TypeError):  # TypeError: an unhashable value (a set)
+        return yaml.dump(obj, Dumper=PureDumper, **block_yaml.DUMP_OPTIONS)
