@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .fields import as_list, as_mapping, check_keys
 from .model import (
     ADMIN_TIER,
     BASELINE_TIER,
@@ -143,32 +144,9 @@ _DIALECTS = {
 # --------------------------------------------------------------------------------------------
 
 
-def _mapping(value: Any, where: str) -> Mapping:
-    if not isinstance(value, Mapping):
-        raise PolicyError(f"{where}: must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _list(value: Any, where: str, *, required: bool = False) -> Sequence:
-    """A list field; missing (or null) is empty, unless ``required``."""
-    if value is None:
-        if required:
-            raise PolicyError(f"{where}: is required")
-        return ()
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise PolicyError(f"{where}: must be a list, got {type(value).__name__}")
-    return value
-
-
-def _keys(obj: Mapping, allowed: Iterable[str], where: str) -> None:
-    unknown = sorted(str(k) for k in obj if k not in allowed)
-    if unknown:
-        raise PolicyError(f"{where}: unknown field(s) {', '.join(unknown)}")
-
-
 def _one_of(obj: Mapping, allowed: tuple[str, ...], where: str) -> str:
     """The one field set of a union (the CRDs' ``maxProperties: 1, minProperties: 1``)."""
-    _keys(obj, allowed, where)
+    check_keys(obj, allowed, where)
     present = [k for k in allowed if k in obj]
     if len(present) != 1:
         raise PolicyError(f"{where}: exactly one of {', '.join(allowed)} must be set")
@@ -194,8 +172,8 @@ def _priority(value: Any, where: str) -> int:
 
 def _pods(raw: Any, dialect: _Dialect, where: str) -> tuple[Selector, Selector]:
     """(namespace selector, pod selector) of a ``pods`` subject or peer."""
-    pods = _mapping(raw, where)
-    _keys(pods, ("namespaceSelector", "podSelector"), where)
+    pods = as_mapping(raw, where)
+    check_keys(pods, ("namespaceSelector", "podSelector"), where)
     if "podSelector" not in pods:
         raise PolicyError(f"{where}.podSelector: is required")
     if "namespaceSelector" not in pods and dialect.pods_need_namespaces:
@@ -208,7 +186,7 @@ def _subject(spec: Mapping, dialect: _Dialect, where: str) -> tuple[Selector, Se
     """(namespaces, pods) the policy applies to."""
     if spec.get("subject") is None:
         raise PolicyError(f"{where}.subject: is required")
-    raw = _mapping(spec["subject"], f"{where}.subject")
+    raw = as_mapping(spec["subject"], f"{where}.subject")
     field = _one_of(raw, ("namespaces", "pods"), f"{where}.subject")
     if field == "namespaces":
         return compile_selector(raw["namespaces"] or {}, f"{where}.subject.namespaces"), Selector()
@@ -218,7 +196,7 @@ def _subject(spec: Mapping, dialect: _Dialect, where: str) -> tuple[Selector, Se
 def _namespaces_peer(raw: Any, where: str) -> tuple[Peer, str]:
     """A ``namespaces`` peer: every pod of the selected namespaces; ``sameLabels`` /
     ``notSameLabels`` compile to every namespace with an unjudged reason."""
-    sel = _mapping(raw or {}, where)
+    sel = as_mapping(raw or {}, where)
     if "namespaceSelector" in sel:
         raise PolicyError(
             f"{where}: namespaceSelector is not a field of the v0.1.8 namespaces peer, which is "
@@ -226,14 +204,14 @@ def _namespaces_peer(raw: Any, where: str) -> tuple[Peer, str]:
         )
     for field in ("sameLabels", "notSameLabels"):
         if field in sel:
-            _keys(sel, (field,), where)
+            check_keys(sel, (field,), where)
             return Peer(namespaces=Selector()), _SAME_LABELS_UNJUDGED.format(field=field)
     return Peer(namespaces=compile_selector(sel, where)), ""
 
 
 def _networks(raw: Any, where: str) -> list[Peer]:
     peers = []
-    for i, text in enumerate(_list(raw, where, required=True)):
+    for i, text in enumerate(as_list(raw, where, required=True)):
         if not isinstance(text, str) or "/" not in text:
             raise PolicyError(f"{where}[{i}]: invalid CIDR {text!r}")
         try:
@@ -249,7 +227,7 @@ def _domain_names(raw: Any, action: Action, where: str) -> list[Peer]:
     if action is not Action.ALLOW:
         raise PolicyError(f"{where}: domainNames is only supported in Allow/Accept rules")
     peers = []
-    for i, name in enumerate(_list(raw, where, required=True)):
+    for i, name in enumerate(as_list(raw, where, required=True)):
         if not isinstance(name, str) or not _DOMAIN_RE.match(name):
             raise PolicyError(f"{where}[{i}]: invalid domain name {name!r}")
         text = name.lower().rstrip(".")
@@ -264,7 +242,7 @@ def _peers(
     raw: Any, direction: str, action: Action, dialect: _Dialect, where: str
 ) -> tuple[list[Peer], list[str]]:
     """The compiled peers of one ``from`` / ``to`` entry, and why any cannot be judged."""
-    peer = _mapping(raw, where)
+    peer = as_mapping(raw, where)
     allowed = dialect.egress_peers if direction == "egress" else ("namespaces", "pods")
     field = _one_of(peer, allowed, where)
     here = f"{where}.{field}"
@@ -309,41 +287,41 @@ def _range(lo: Any, hi: Any, where: str, *, strict: bool) -> tuple[int, int]:
 
 
 def _v1alpha1_port(raw: Any, where: str) -> tuple[PortMatch, ...]:
-    port = _mapping(raw, where)
+    port = as_mapping(raw, where)
     field = _one_of(port, ("portNumber", "portRange", "namedPort"), where)
     here = f"{where}.{field}"
     if field == "namedPort":
         return _named(port[field], here)
-    body = _mapping(port[field], here)
+    body = as_mapping(port[field], here)
     protocol = _protocol(body.get("protocol"), f"{here}.protocol")
     if field == "portNumber":
-        _keys(body, ("protocol", "port"), here)
+        check_keys(body, ("protocol", "port"), here)
         number = _port_number(body.get("port"), f"{here}.port")
         return (PortMatch(protocol, number, number),)
-    _keys(body, ("protocol", "start", "end"), here)
+    check_keys(body, ("protocol", "start", "end"), here)
     start, end = _range(body.get("start"), body.get("end"), here, strict=False)
     return (PortMatch(protocol, start, end, written_as_range=True),)
 
 
 def _v1alpha2_port(raw: Any, where: str) -> tuple[PortMatch, ...]:
-    entry = _mapping(raw, where)
+    entry = as_mapping(raw, where)
     field = _one_of(entry, ("tcp", "udp", "sctp", "destinationNamedPort"), where)
     here = f"{where}.{field}"
     if field == "destinationNamedPort":
         return _named(entry[field], here)
     protocol = field.upper()
-    body = _mapping(entry[field] or {}, here)
-    _keys(body, ("destinationPort",), here)
+    body = as_mapping(entry[field] or {}, here)
+    check_keys(body, ("destinationPort",), here)
     if body.get("destinationPort") is None:
         return (PortMatch(protocol),)  # every port of the protocol
     dest_where = f"{here}.destinationPort"
-    dest = _mapping(body["destinationPort"], dest_where)
+    dest = as_mapping(body["destinationPort"], dest_where)
     kind = _one_of(dest, ("number", "range"), dest_where)
     if kind == "number":
         number = _port_number(dest["number"], f"{dest_where}.number")
         return (PortMatch(protocol, number, number),)
-    rng = _mapping(dest["range"], f"{dest_where}.range")
-    _keys(rng, ("start", "end"), f"{dest_where}.range")
+    rng = as_mapping(dest["range"], f"{dest_where}.range")
+    check_keys(rng, ("start", "end"), f"{dest_where}.range")
     start, end = _range(rng.get("start"), rng.get("end"), f"{dest_where}.range", strict=True)
     return (PortMatch(protocol, start, end, written_as_range=True),)
 
@@ -351,7 +329,7 @@ def _v1alpha2_port(raw: Any, where: str) -> tuple[PortMatch, ...]:
 def _ports(raw: Any, dialect: _Dialect, where: str) -> tuple[PortMatch, ...] | None:
     if raw is None:
         return None
-    entries = _list(raw, where)
+    entries = as_list(raw, where)
     if not entries:
         raise PolicyError(f"{where}: must not be empty (leave it out for every port)")
     one = _v1alpha1_port if dialect.ports_key == "ports" else _v1alpha2_port
@@ -364,15 +342,15 @@ def _ports(raw: Any, dialect: _Dialect, where: str) -> tuple[PortMatch, ...] | N
 
 
 def _rule(raw: Any, direction: str, index: int, dialect: _Dialect, where: str) -> Rule:
-    rule = _mapping(raw, where)
+    rule = as_mapping(raw, where)
     peer_key = _PEER_FIELD[direction]
-    _keys(rule, ("name", "action", peer_key, dialect.ports_key), where)
+    check_keys(rule, ("name", "action", peer_key, dialect.ports_key), where)
     action = dialect.actions.get(rule.get("action"))
     if action is None:
         raise PolicyError(
             f"{where}.action: {rule.get('action')!r} is not one of {', '.join(dialect.actions)}"
         )
-    raw_peers = _list(rule.get(peer_key), f"{where}.{peer_key}", required=True)
+    raw_peers = as_list(rule.get(peer_key), f"{where}.{peer_key}", required=True)
     if not raw_peers:
         raise PolicyError(f"{where}.{peer_key}: must list at least one peer")
     peers: list[Peer] = []
@@ -420,7 +398,7 @@ def compile_object(obj: Mapping) -> list[Policy]:
     """One ANP, BANP or CNP object as one :class:`Policy` (in a list, as every reader
     returns); :class:`PolicyError` with a one-line reason when malformed or outside the
     CRDs."""
-    obj = _mapping(obj, "policy")
+    obj = as_mapping(obj, "policy")
     dialect = _DIALECTS.get((obj.get("apiVersion"), obj.get("kind")))
     if dialect is None:
         read = ", ".join(f"{api} {kind}" for api, kind in sorted(KINDS))
@@ -429,21 +407,21 @@ def compile_object(obj: Mapping) -> list[Policy]:
             f"{obj.get('apiVersion')} {obj.get('kind')} is not one of {read}"
         )
     label = _label(obj, dialect.kind)
-    _keys(obj, ("apiVersion", "kind", "metadata", "spec", "status"), label)
-    meta = _mapping(obj.get("metadata"), f"{label}: metadata")
+    check_keys(obj, ("apiVersion", "kind", "metadata", "spec", "status"), label)
+    meta = as_mapping(obj.get("metadata"), f"{label}: metadata")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         raise PolicyError(f"{label}: metadata.name: is required")
     if meta.get("namespace"):
         raise PolicyError(f"{label}: metadata.namespace: a cluster-scoped kind has none")
     where = f"{label}: spec"
-    spec = _mapping(obj.get("spec"), where)
-    _keys(spec, dialect.spec_keys, where)
+    spec = as_mapping(obj.get("spec"), where)
+    check_keys(spec, dialect.spec_keys, where)
     tier, priority = _placement(spec, dialect, name, label)
     namespaces, subject = _subject(spec, dialect, where)
     rules: list[Rule] = []
     for direction in DIRECTIONS:
-        raw_rules = _list(spec.get(direction), f"{where}.{direction}")
+        raw_rules = as_list(spec.get(direction), f"{where}.{direction}")
         rules += [
             _rule(r, direction, i, dialect, f"{where}.{direction}[{i}]")
             for i, r in enumerate(raw_rules)

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .calico_selector import Dnf, SelectorError, compile_expression, conjoin
+from .fields import as_list, as_mapping, check_keys, fail
 from .model import (
     ADMIN_TIER,
     BASELINE_TIER,
@@ -58,7 +59,6 @@ from .model import (
     Network,
     Peer,
     Policy,
-    PolicyError,
     PortMatch,
     Requirement,
     Rule,
@@ -158,51 +158,27 @@ class _Context:
 # --------------------------------------------------------------------------------------------
 
 
-def _fail(where: str, msg: str) -> PolicyError:
-    return PolicyError(f"{where}: {msg}")
-
-
-def _as_mapping(value: Any, where: str) -> Mapping:
-    if not isinstance(value, Mapping):
-        raise _fail(where, f"must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _as_list(value: Any, where: str) -> Sequence:
-    if value is None:
-        return ()
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise _fail(where, f"must be a list, got {type(value).__name__}")
-    return value
-
-
-def _check_keys(obj: Mapping, allowed: Iterable[str], where: str) -> None:
-    unknown = [str(k) for k in obj if k not in allowed]
-    if unknown:
-        raise _fail(where, f"unknown field(s) {', '.join(sorted(unknown))}")
-
-
 def _expression(text: Any, where: str) -> Dnf:
     if text is not None and not isinstance(text, str):
-        raise _fail(where, f"must be a selector string, got {type(text).__name__}")
+        raise fail(where, f"must be a selector string, got {type(text).__name__}")
     try:
         return compile_expression(text or "")
     except SelectorError as exc:
-        raise _fail(where, f"{exc}: {text!r}") from None
+        raise fail(where, f"{exc}: {text!r}") from None
 
 
 def _identity(obj: Mapping, position: int) -> tuple[str, str | None, str]:
     """(kind, namespace or None, name), validated."""
     kind = obj.get("kind")
-    meta = _as_mapping(obj.get("metadata") or {}, f"object #{position}: metadata")
+    meta = as_mapping(obj.get("metadata") or {}, f"object #{position}: metadata")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
-        raise _fail(f"{kind} #{position}: metadata.name", "is required")
+        raise fail(f"{kind} #{position}: metadata.name", "is required")
     namespace = None
     if kind in ("NetworkPolicy", "StagedNetworkPolicy", "NetworkSet"):
         namespace = meta.get("namespace") or "default"
         if not isinstance(namespace, str):
-            raise _fail(f"{kind} {name}: metadata.namespace", f"must be a string: {namespace!r}")
+            raise fail(f"{kind} {name}: metadata.namespace", f"must be a string: {namespace!r}")
     return kind, namespace, name
 
 
@@ -224,21 +200,21 @@ def compile_tier(obj: Mapping) -> Tier:
     """A Tier object as a model :class:`Tier`: its ``order`` (none: after every ordered
     tier) and ``defaultAction`` (Deny unless Pass). The tiers Calico fixes (``default``,
     ``kube-admin``, ``kube-baseline``) must keep their documented values."""
-    _, _, name = _identity(_as_mapping(obj, "Tier"), 0)
+    _, _, name = _identity(as_mapping(obj, "Tier"), 0)
     where = f"Tier {name}: spec"
-    spec = _as_mapping(obj.get("spec") or {}, where)
-    _check_keys(spec, ("order", "defaultAction"), where)
+    spec = as_mapping(obj.get("spec") or {}, where)
+    check_keys(spec, ("order", "defaultAction"), where)
     order = spec.get("order")
     if order is not None and (isinstance(order, bool) or not isinstance(order, int | float)):
-        raise _fail(f"{where}.order", f"must be a number, got {order!r}")
+        raise fail(f"{where}.order", f"must be a number, got {order!r}")
     action = spec.get("defaultAction") or "Deny"
     if action not in ("Deny", "Pass"):
-        raise _fail(f"{where}.defaultAction", f"must be Deny or Pass, got {action!r}")
+        raise fail(f"{where}.defaultAction", f"must be Deny or Pass, got {action!r}")
     tier = Tier(math.inf if order is None else float(order), name, action.lower())
     fixed = _FIXED_TIERS.get(name)
     if fixed is not None:
         if (order is not None and float(order) != fixed.order) or action.lower() != fixed.default:
-            raise _fail(
+            raise fail(
                 where,
                 f"Calico's {name} tier is order {fixed.order:g}, {fixed.default}: got "
                 f"order {order}, {action}",
@@ -249,25 +225,25 @@ def compile_tier(obj: Mapping) -> Tier:
 
 def _parse_net(text: Any, where: str) -> Network:
     if not isinstance(text, str):
-        raise _fail(where, f"must be a CIDR string, got {text!r}")
+        raise fail(where, f"must be a CIDR string, got {text!r}")
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError as exc:
-        raise _fail(where, f"invalid CIDR {text!r}: {exc}") from None
+        raise fail(where, f"invalid CIDR {text!r}: {exc}") from None
 
 
 def compile_network_set(obj: Mapping) -> NetworkSet:
     """A NetworkSet or GlobalNetworkSet: its labels and ``nets``."""
-    kind, namespace, name = _identity(_as_mapping(obj, "network set"), 0)
+    kind, namespace, name = _identity(as_mapping(obj, "network set"), 0)
     where = f"{_label(kind, namespace, name)}: spec"
-    spec = _as_mapping(obj.get("spec") or {}, where)
-    _check_keys(spec, ("nets", "allowedEgressDomains"), where)
+    spec = as_mapping(obj.get("spec") or {}, where)
+    check_keys(spec, ("nets", "allowedEgressDomains"), where)
     if spec.get("allowedEgressDomains"):
-        raise _fail(f"{where}.allowedEgressDomains", "domain sets are not in the model")
-    labels = _as_mapping(
+        raise fail(f"{where}.allowedEgressDomains", "domain sets are not in the model")
+    labels = as_mapping(
         obj["metadata"].get("labels") or {}, f"{_label(kind, namespace, name)}: metadata.labels"
     )
-    nets = _as_list(spec.get("nets"), f"{where}.nets")
+    nets = as_list(spec.get("nets"), f"{where}.nets")
     blocks = tuple(
         IPBlock(_parse_net(n, f"{where}.nets[{i}]"), written=(n,)) for i, n in enumerate(nets)
     )
@@ -419,9 +395,9 @@ def _blocks(entity: Mapping, where: str) -> list[IPBlock] | None:
     """``nets`` minus ``notNets`` as blocks; None when the entity has neither."""
     nets = [
         _parse_net(n, f"{where}.nets[{i}]")
-        for i, n in enumerate(_as_list(entity.get("nets"), f"{where}.nets"))
+        for i, n in enumerate(as_list(entity.get("nets"), f"{where}.nets"))
     ]
-    raw_not = _as_list(entity.get("notNets"), f"{where}.notNets")
+    raw_not = as_list(entity.get("notNets"), f"{where}.notNets")
     not_nets = [_parse_net(n, f"{where}.notNets[{i}]") for i, n in enumerate(raw_not)]
     if not nets and not not_nets:
         return None
@@ -457,7 +433,7 @@ def _peers(entity: Mapping, ctx: _Context, where: str, reasons: list[str]):
             reasons.append(f"{where}: nets together with network sets (read as either)")
             peers += [Peer(block=b) for b in set_blocks]
     if len(peers) > _MAX_PEERS:
-        raise _fail(where, f"expands to {len(peers)} peers (more than {_MAX_PEERS})")
+        raise fail(where, f"expands to {len(peers)} peers (more than {_MAX_PEERS})")
     return tuple(dict.fromkeys(peers))
 
 
@@ -467,12 +443,12 @@ def _protocol(rule: Mapping, where: str, reasons: list[str]) -> str | None:
         return None
     if isinstance(raw, int) and not isinstance(raw, bool):
         if not 1 <= raw <= 255:
-            raise _fail(f"{where}.protocol", f"{raw} is outside 1-255")
+            raise fail(f"{where}.protocol", f"{raw} is outside 1-255")
         protocol = _PROTOCOL_NUMBERS.get(raw, str(raw))
     elif isinstance(raw, str) and raw.lower() in _PROTOCOLS:
         protocol = _PROTOCOLS[raw.lower()]
     else:
-        raise _fail(f"{where}.protocol", f"unknown protocol {raw!r}")
+        raise fail(f"{where}.protocol", f"unknown protocol {raw!r}")
     if protocol not in _PORT_PROTOCOLS:
         reasons.append(f"{where}.protocol: {protocol} (the model matches TCP, UDP, SCTP only)")
     return protocol
@@ -480,25 +456,25 @@ def _protocol(rule: Mapping, where: str, reasons: list[str]) -> str | None:
 
 def _port(value: Any, protocol: str, where: str) -> PortMatch:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _fail(where, f"must be a port number, range or name, got {value!r}")
+        raise fail(where, f"must be a port number, range or name, got {value!r}")
     text = str(value).strip()
     if text.isdigit() or (":" in text and text.replace(":", "", 1).isdigit()):
         lo, _, hi = text.partition(":")
         start, end = int(lo), int(hi or lo)
         if not 0 <= start <= end <= 65535:
-            raise _fail(where, f"{value!r} is not a port range within 0-65535")
+            raise fail(where, f"{value!r} is not a port range within 0-65535")
         return PortMatch(protocol, start, end, written_as_range=bool(hi))
     if not text or ":" in text:
-        raise _fail(where, f"{value!r} is not a port number, range or name")
+        raise fail(where, f"{value!r} is not a port number, range or name")
     return PortMatch(protocol, name=text)
 
 
 def _ports(rule: Mapping, protocol: str | None, where: str):
     """The destination ports as PortMatches; None: every port and protocol."""
     dest = rule.get("destination") or {}
-    values = _as_list(dest.get("ports"), f"{where}.destination.ports")
+    values = as_list(dest.get("ports"), f"{where}.destination.ports")
     if values and protocol not in _PORT_PROTOCOLS:
-        raise _fail(f"{where}.destination.ports", "need protocol TCP, UDP or SCTP")
+        raise fail(f"{where}.destination.ports", "need protocol TCP, UDP or SCTP")
     if values:
         return tuple(
             _port(v, protocol, f"{where}.destination.ports[{i}]") for i, v in enumerate(values)
@@ -517,19 +493,19 @@ def _local_reasons(entity: Mapping, where: str) -> list[str]:
 
 def _compile_rule(raw: Any, direction: str, index: int, ctx: _Context) -> Rule | None:
     where = f"{ctx.label}: spec.{direction}[{index}]"
-    rule = _as_mapping(raw, where)
-    _check_keys(rule, _RULE_KEYS, where)
+    rule = as_mapping(raw, where)
+    check_keys(rule, _RULE_KEYS, where)
     action = rule.get("action")
     if action == "Log":
         ctx.notes.append(f"{where}: action Log decides nothing: skipped")
         return None
     if not isinstance(action, str) or action not in _ACTIONS:
-        raise _fail(f"{where}.action", f"must be Allow, Deny, Pass or Log, got {action!r}")
+        raise fail(f"{where}.action", f"must be Allow, Deny, Pass or Log, got {action!r}")
     reasons = [f"{where}.{k}: {why}" for k, why in _RULE_UNJUDGED.items() if rule.get(k)]
     entities = {}
     for side in ("source", "destination"):
-        entities[side] = _as_mapping(rule.get(side) or {}, f"{where}.{side}")
-        _check_keys(entities[side], _ENTITY_KEYS, f"{where}.{side}")
+        entities[side] = as_mapping(rule.get(side) or {}, f"{where}.{side}")
+        check_keys(entities[side], _ENTITY_KEYS, f"{where}.{side}")
     remote, local = (
         ("source", "destination") if direction == "ingress" else ("destination", "source")
     )
@@ -553,10 +529,10 @@ def _compile_rule(raw: Any, direction: str, index: int, ctx: _Context) -> Rule |
 def _types(spec: Mapping, where: str) -> tuple[str, ...]:
     """The directions the policy applies to: ``types``, or by default those with rules
     (Ingress when neither has), as the reference's table says."""
-    explicit = _as_list(spec.get("types"), f"{where}.types")
+    explicit = as_list(spec.get("types"), f"{where}.types")
     for t in explicit:
         if t not in ("Ingress", "Egress"):
-            raise _fail(f"{where}.types", f"unknown type {t!r} (Ingress or Egress)")
+            raise fail(f"{where}.types", f"unknown type {t!r} (Ingress or Egress)")
     if explicit:
         return tuple(d for d in DIRECTIONS if d.capitalize() in explicit)
     present = tuple(d for d in DIRECTIONS if spec.get(d))
@@ -566,7 +542,7 @@ def _types(spec: Mapping, where: str) -> tuple[str, ...]:
 def _tier(spec: Mapping, ctx: _Context, where: str) -> Tier:
     name = spec.get("tier") or "default"
     if not isinstance(name, str):
-        raise _fail(f"{where}.tier", f"must be a string, got {name!r}")
+        raise fail(f"{where}.tier", f"must be a string, got {name!r}")
     if name in _FIXED_TIERS:
         return _FIXED_TIERS[name]
     if name in ctx.tiers:
@@ -580,7 +556,7 @@ def _order(spec: Mapping, where: str) -> float:
     if order is None:
         return math.inf
     if isinstance(order, bool) or not isinstance(order, int | float):
-        raise _fail(f"{where}.order", f"must be a number, got {order!r}")
+        raise fail(f"{where}.order", f"must be a number, got {order!r}")
     return float(order)
 
 
@@ -619,17 +595,17 @@ def _staged_action(kind: str, spec: Mapping, where: str) -> str:
     if kind not in _STAGED:
         return "Set"  # _spec refuses the field on enforced kinds
     if action not in ("Set", "Delete", "Learn", "Ignore"):
-        raise _fail(f"{where}.stagedAction", f"unknown action {action!r}")
+        raise fail(f"{where}.stagedAction", f"unknown action {action!r}")
     return action
 
 
 def _spec(obj: Mapping, kind: str, where: str) -> Mapping:
-    spec = _as_mapping(obj.get("spec") or {}, where)
+    spec = as_mapping(obj.get("spec") or {}, where)
     allowed = _SPEC_KEYS + (_GLOBAL_SPEC_KEYS if kind in _GLOBAL else ())
-    _check_keys(spec, allowed + (("stagedAction",) if kind in _STAGED else ()), where)
+    check_keys(spec, allowed + (("stagedAction",) if kind in _STAGED else ()), where)
     for key in ("doNotTrack", "preDNAT"):
         if spec.get(key):
-            raise _fail(f"{where}.{key}", "applies to host endpoints only, outside the model")
+            raise fail(f"{where}.{key}", "applies to host endpoints only, outside the model")
     return spec
 
 
@@ -649,10 +625,10 @@ def compile_object(
     none for a staged deletion or a selector that matches nothing). ``tiers`` and
     ``network_sets``: those given beside it (:func:`compile_tier`,
     :func:`compile_network_set`); ``notes`` collects what was skipped (Log rules, ...)."""
-    obj = _as_mapping(obj, f"object #{position}")
+    obj = as_mapping(obj, f"object #{position}")
     ident = _type_of(obj)
     if ident not in KINDS:
-        raise _fail(f"object #{position}", f"{ident[0]} {ident[1]} is not a Calico policy")
+        raise fail(f"object #{position}", f"{ident[0]} {ident[1]} is not a Calico policy")
     kind, namespace, name = _identity(obj, position)
     label = _label(kind, namespace, name)
     ctx = _Context(label, namespace, tiers or {}, network_sets, notes if notes is not None else [])
@@ -666,7 +642,7 @@ def compile_object(
     rules: list[Rule] = []
     ignored = []
     for direction in DIRECTIONS:
-        raw_rules = _as_list(spec.get(direction), f"{where}.{direction}")
+        raw_rules = as_list(spec.get(direction), f"{where}.{direction}")
         compiled = [_compile_rule(r, direction, i, ctx) for i, r in enumerate(raw_rules)]
         if direction in isolates:
             rules += [r for r in compiled if r is not None]
@@ -707,13 +683,13 @@ def compile_objects(objs: Iterable[Any]) -> tuple[list[Policy], list[str]]:
     policies: list[tuple[int, Mapping]] = []
     seen: set[tuple] = set()
     for position, obj in enumerate(objs):
-        obj = _as_mapping(obj, f"object #{position}")
+        obj = as_mapping(obj, f"object #{position}")
         ident = _type_of(obj)
         if ident not in KINDS | SET_KINDS | {_TIER_KIND}:
-            raise _fail(f"object #{position}", f"{ident[0]} {ident[1]} is not a Calico kind")
+            raise fail(f"object #{position}", f"{ident[0]} {ident[1]} is not a Calico kind")
         key = _identity(obj, position)
         if key in seen:
-            raise _fail(_label(*key), "duplicate object")
+            raise fail(_label(*key), "duplicate object")
         seen.add(key)
         if ident == _TIER_KIND:
             tiers[key[2]] = compile_tier(obj)

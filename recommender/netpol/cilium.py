@@ -40,6 +40,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .fields import as_list, as_mapping_or_empty, check_keys, fail
 from .model import (
     CILIUM_DENY_TIER,
     DIRECTIONS,
@@ -108,32 +109,6 @@ _DNS_PORT = 53
 # --------------------------------------------------------------------------------------------
 
 
-def _fail(where: str, msg: str) -> PolicyError:
-    return PolicyError(f"{where}: {msg}")
-
-
-def _mapping(value: Any, where: str) -> Mapping:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise _fail(where, f"must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _list(value: Any, where: str) -> Sequence:
-    if value is None:
-        return ()
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise _fail(where, f"must be a list, got {type(value).__name__}")
-    return value
-
-
-def _check_keys(obj: Mapping, allowed: Sequence[str], where: str) -> None:
-    unknown = sorted(str(k) for k in obj if k not in allowed)
-    if unknown:
-        raise _fail(where, f"unknown field(s) {', '.join(unknown)}")
-
-
 @dataclass
 class _Context:
     """What a rule's compilation needs to know about its policy, and the reasons it found."""
@@ -192,7 +167,7 @@ class _Split:
 
 
 def _split(raw: Any, where: str) -> _Split:
-    sel = compile_selector(_mapping(raw, where), where)
+    sel = compile_selector(as_mapping_or_empty(raw, where), where)
     out = _Split()
     for key in sel.written_keys:
         out.place(key, dict(sel.match_labels)[key], None)
@@ -231,27 +206,27 @@ def _endpoint_peer(raw: Any, where: str, ctx: _Context) -> Peer | None:
 
 def _network(text: Any, where: str):
     if not isinstance(text, str):
-        raise _fail(where, f"invalid CIDR {text!r}")
+        raise fail(where, f"invalid CIDR {text!r}")
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError as exc:
-        raise _fail(where, f"invalid CIDR {text!r}: {exc}") from None
+        raise fail(where, f"invalid CIDR {text!r}: {exc}") from None
 
 
 def _cidr_set_peer(raw: Any, where: str, ctx: _Context) -> Peer | None:
-    entry = _mapping(raw, where)
-    _check_keys(entry, ("cidr", "except", "cidrGroupRef", "cidrGroupSelector"), where)
+    entry = as_mapping_or_empty(raw, where)
+    check_keys(entry, ("cidr", "except", "cidrGroupRef", "cidrGroupSelector"), where)
     if "cidr" not in entry:
         ctx.note(f"{where}: CIDR groups are not resolved")
         return None
     network = _network(entry["cidr"], f"{where}.cidr")
     excepts = []
-    for i, text in enumerate(_list(entry.get("except"), f"{where}.except")):
+    for i, text in enumerate(as_list(entry.get("except"), f"{where}.except")):
         ex = _network(text, f"{where}.except[{i}]")
         if ex.version != network.version or not ex.subnet_of(network):  # type: ignore[arg-type]
-            raise _fail(f"{where}.except[{i}]", f"{text!r} is not inside {entry['cidr']!r}")
+            raise fail(f"{where}.except[{i}]", f"{text!r} is not inside {entry['cidr']!r}")
         excepts.append(ex)
-    written = (entry["cidr"], *_list(entry.get("except"), f"{where}.except"))
+    written = (entry["cidr"], *as_list(entry.get("except"), f"{where}.except"))
     return Peer(block=IPBlock(network, tuple(excepts), written))
 
 
@@ -259,23 +234,23 @@ def _entity_peer(raw: Any, where: str, ctx: _Context) -> Peer | None:
     if raw == "none":
         return None  # selects nothing
     if raw not in ENTITIES:
-        raise _fail(where, f"unknown entity {raw!r}")
+        raise fail(where, f"unknown entity {raw!r}")
     return Peer(entity=raw)
 
 
 def _fqdn_peer(raw: Any, where: str, ctx: _Context) -> Peer:
-    entry = _mapping(raw, where)
-    _check_keys(entry, ("matchName", "matchPattern"), where)
+    entry = as_mapping_or_empty(raw, where)
+    check_keys(entry, ("matchName", "matchPattern"), where)
     name, pattern = entry.get("matchName"), entry.get("matchPattern")
     if (name is None) == (pattern is None) or not isinstance(name or pattern, str):
-        raise _fail(where, "needs exactly one of matchName or matchPattern, a string")
+        raise fail(where, "needs exactly one of matchName or matchPattern, a string")
     text = (name or pattern).lower().rstrip(".")
     return Peer(fqdn=FQDNMatch(name=text) if name is not None else FQDNMatch(pattern=text))
 
 
 def _node_peer(raw: Any, where: str, ctx: _Context) -> Peer:
     ctx.note(f"{where}: node labels are not in flow logs")
-    return Peer(nodes=compile_selector(_mapping(raw, where), where))
+    return Peer(nodes=compile_selector(as_mapping_or_empty(raw, where), where))
 
 
 def _unresolved(raw: Any, where: str, ctx: _Context) -> None:
@@ -303,14 +278,14 @@ def _peers(rule: Mapping, direction: str, where: str, ctx: _Context) -> tuple[Pe
     kinds = {("CIDR" if k == "CIDRSet" else k) for k in present}
     if len(kinds) > 1:
         first, second = (prefix + k for k in present[:2])
-        raise _fail(where, f"combining {first} and {second} in one rule is not supported")
+        raise fail(where, f"combining {first} and {second} in one rule is not supported")
     if not present:
         return None
     peers: list[Peer] = []
     resolved = True
     for kind in present:
         key = prefix + kind
-        for i, raw in enumerate(_list(rule[key], f"{where}.{key}")):
+        for i, raw in enumerate(as_list(rule[key], f"{where}.{key}")):
             before = len(ctx.reasons)
             peer = _PEERS[kind](raw, f"{where}.{key}[{i}]", ctx)
             if peer is not None:
@@ -331,21 +306,21 @@ def _port_numbers(entry: Mapping, where: str) -> tuple[int | None, int | None, s
     text = str(port).strip() if port is not None else "0"
     if not text.isdigit():
         if end is not None:
-            raise _fail(f"{where}.endPort", f"cannot be used with the named port {text!r}")
+            raise fail(f"{where}.endPort", f"cannot be used with the named port {text!r}")
         return None, None, text
     start = int(text)
     if start > 65535:
-        raise _fail(f"{where}.port", f"{start} is outside 0-65535")
+        raise fail(f"{where}.port", f"{start} is outside 0-65535")
     if end is None or end == 0:
         return (start or None), (start or None), None
     if isinstance(end, bool) or not isinstance(end, int) or not start <= end <= 65535:
-        raise _fail(f"{where}.endPort", f"{end!r} must be a port from {start} to 65535")
+        raise fail(f"{where}.endPort", f"{end!r} must be a port from {start} to 65535")
     return start, end, None
 
 
 def _port_matches(entry: Any, where: str, ctx: _Context) -> list[PortMatch]:
-    entry = _mapping(entry, where)
-    _check_keys(entry, ("port", "endPort", "protocol"), where)
+    entry = as_mapping_or_empty(entry, where)
+    check_keys(entry, ("port", "endPort", "protocol"), where)
     start, end, name = _port_numbers(entry, where)
     protocol = entry.get("protocol") or "ANY"
     if protocol == "ANY":
@@ -356,7 +331,7 @@ def _port_matches(entry: Any, where: str, ctx: _Context) -> list[PortMatch]:
         ctx.note(f"{where}.protocol: {protocol} is outside the L3/L4 subset")
         protocols = (protocol,)
     else:
-        raise _fail(f"{where}.protocol", f"unknown protocol {protocol!r}")
+        raise fail(f"{where}.protocol", f"unknown protocol {protocol!r}")
     return [
         PortMatch(p, start, end, name, written_as_range=entry.get("endPort") is not None)
         for p in protocols
@@ -369,7 +344,7 @@ def _l7_reasons(port_rule: Mapping, matches: list[PortMatch], where: str, ctx: _
     for key in ("serverNames", "listener", "originatingTLS", "terminatingTLS"):
         if port_rule.get(key):
             ctx.note(f"{where}.{key}: TLS and listener redirection are not judged")
-    rules = _mapping(port_rule.get("rules"), f"{where}.rules")
+    rules = as_mapping_or_empty(port_rule.get("rules"), f"{where}.rules")
     for kind, entries in rules.items():
         if not entries:
             continue
@@ -381,19 +356,19 @@ def _l7_reasons(port_rule: Mapping, matches: list[PortMatch], where: str, ctx: _
 
 def _ports(rule: Mapping, where: str, ctx: _Context) -> tuple[PortMatch, ...] | None:
     out: list[PortMatch] = []
-    for i, raw in enumerate(_list(rule.get("toPorts"), f"{where}.toPorts")):
+    for i, raw in enumerate(as_list(rule.get("toPorts"), f"{where}.toPorts")):
         pwhere = f"{where}.toPorts[{i}]"
-        port_rule = _mapping(raw, pwhere)
+        port_rule = as_mapping_or_empty(raw, pwhere)
         keys = ("ports", "rules", "serverNames", "listener", "originatingTLS", "terminatingTLS")
-        _check_keys(port_rule, keys, pwhere)
+        check_keys(port_rule, keys, pwhere)
         matches = [
             m
-            for j, p in enumerate(_list(port_rule.get("ports"), f"{pwhere}.ports"))
+            for j, p in enumerate(as_list(port_rule.get("ports"), f"{pwhere}.ports"))
             for m in _port_matches(p, f"{pwhere}.ports[{j}]", ctx)
         ]
         _l7_reasons(port_rule, matches, pwhere, ctx)
         out += matches or [PortMatch(p) for p in _PROTOCOLS]
-    for i, _entry in enumerate(_list(rule.get("icmps"), f"{where}.icmps")):
+    for i, _entry in enumerate(as_list(rule.get("icmps"), f"{where}.icmps")):
         ctx.note(f"{where}.icmps[{i}]: ICMP types are not judged")
         out += [PortMatch("ICMP"), PortMatch("ICMPv6")]
     return tuple(dict.fromkeys(out)) or None
@@ -408,10 +383,10 @@ def _compile_rule(
     raw: Any, direction: str, index: int, action: Action, where: str, cluster_scoped: bool
 ) -> Rule | None:
     """One rule; None when it admits no peer (``{}``, or an L3 field selecting nothing)."""
-    rule = _mapping(raw, where)
+    rule = as_mapping_or_empty(raw, where)
     prefix = _PREFIX[direction]
     allowed = [prefix + k for k in (*_L3, "Requires")] + list(_OTHER_KEYS[:3])
-    _check_keys(rule, allowed, where)
+    check_keys(rule, allowed, where)
     ctx = _Context(where, cluster_scoped)
     if rule.get(prefix + "Requires"):
         ctx.note(f"{where}.{prefix}Requires: narrows every rule of the subject; not judged")
@@ -439,30 +414,30 @@ def _subject(spec: Mapping, ident: _Spec) -> tuple[Selector, Selector | None]:
     isolate, pods the policy does not."""
     where = f"{ident.where}.endpointSelector"
     if spec.get("nodeSelector") is not None:
-        raise _fail(f"{ident.where}.nodeSelector", "host policies (nodes as subjects) are not read")
+        raise fail(f"{ident.where}.nodeSelector", "host policies (nodes as subjects) are not read")
     if spec.get("endpointSelector") is None:
-        raise _fail(where, "is required")
+        raise fail(where, "is required")
     split = _split(spec["endpointSelector"], where)
     if split.reserved or split.unknown:
         terms = ", ".join([f"reserved:{r}" for r in split.reserved] + split.unknown)
-        raise _fail(where, f"{terms}: selects by labels flow logs do not carry")
+        raise fail(where, f"{terms}: selects by labels flow logs do not carry")
     pods = Selector.of(split.pods, split.pod_reqs)
     if ident.namespace is None:
         return pods, split.namespaces
     if split.by_labels:
-        raise _fail(where, "namespace labels in a namespaced policy's subject are not read")
+        raise fail(where, "namespace labels in a namespaced policy's subject are not read")
     if split.by_name and not split.namespaces.matches({NS_NAME_LABEL: ident.namespace}):
-        raise _fail(where, f"selects another namespace than the policy's ({ident.namespace})")
+        raise fail(where, f"selects another namespace than the policy's ({ident.namespace})")
     return pods, None
 
 
 def _default_deny(spec: Mapping, direction: str, has_rules: bool, where: str) -> bool:
-    raw = _mapping(spec.get("enableDefaultDeny"), f"{where}.enableDefaultDeny")
+    raw = as_mapping_or_empty(spec.get("enableDefaultDeny"), f"{where}.enableDefaultDeny")
     value = raw.get(direction)
     if value is None:
         return has_rules
     if not isinstance(value, bool):
-        raise _fail(f"{where}.enableDefaultDeny.{direction}", f"must be a boolean: {value!r}")
+        raise fail(f"{where}.enableDefaultDeny.{direction}", f"must be a boolean: {value!r}")
     return value
 
 
@@ -474,14 +449,14 @@ def _requires_notes(spec: Mapping, where: str) -> tuple[str, ...]:
         "these pods; verdicts on them are not exact"
         for direction in DIRECTIONS
         for key in (direction, direction + "Deny")
-        for i, rule in enumerate(_list(spec.get(key), f"{where}.{key}"))
+        for i, rule in enumerate(as_list(spec.get(key), f"{where}.{key}"))
         if isinstance(rule, Mapping) and rule.get(_PREFIX[direction] + "Requires")
     )
 
 
 def _compile_spec(spec: Any, ident: _Spec) -> list[Policy]:
-    spec = _mapping(spec, ident.where)
-    _check_keys(spec, _SPEC_KEYS, ident.where)
+    spec = as_mapping_or_empty(spec, ident.where)
+    check_keys(spec, _SPEC_KEYS, ident.where)
     subject, namespaces = _subject(spec, ident)
     cluster = ident.namespace is None
     compiled: dict[tuple[str, Action], list[Rule]] = {}
@@ -489,7 +464,7 @@ def _compile_spec(spec: Any, ident: _Spec) -> list[Policy]:
     for direction in DIRECTIONS:
         written = False
         for action, key in ((Action.ALLOW, direction), (Action.DENY, direction + "Deny")):
-            raws = _list(spec.get(key), f"{ident.where}.{key}")
+            raws = as_list(spec.get(key), f"{ident.where}.{key}")
             written |= bool(raws)
             rules = [
                 _compile_rule(r, direction, i, action, f"{ident.where}.{key}[{i}]", cluster)
@@ -527,15 +502,15 @@ def _identity(obj: Mapping) -> tuple[str, str | None, str]:
     kind = obj.get("kind")
     if (obj.get("apiVersion"), kind) not in KINDS:
         raise PolicyError(f"{obj.get('apiVersion')!r} {kind!r}: not a Cilium policy kind")
-    meta = _mapping(obj.get("metadata"), f"{kind}: metadata")
+    meta = as_mapping_or_empty(obj.get("metadata"), f"{kind}: metadata")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
-        raise _fail(f"{kind}: metadata.name", "is required")
+        raise fail(f"{kind}: metadata.name", "is required")
     if kind == CCNP_KIND:
         return kind, None, name
     namespace = meta.get("namespace") or "default"
     if not isinstance(namespace, str):
-        raise _fail(f"{name}: metadata.namespace", f"must be a string: {namespace!r}")
+        raise fail(f"{name}: metadata.namespace", f"must be a string: {namespace!r}")
     return kind, namespace, name
 
 
@@ -543,17 +518,17 @@ def compile_object(obj: Mapping) -> list[Policy]:
     """One CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy as policies: per spec (``spec``,
     then each of ``specs``, named ``<name> specs[i]``) the allow part, and a deny part when it
     has deny rules. :class:`PolicyError` names the object and the field it refuses."""
-    obj = _mapping(obj, "policy")
+    obj = as_mapping_or_empty(obj, "policy")
     kind, namespace, name = _identity(obj)
     key = name if namespace is None else f"{namespace}/{name}"
-    _check_keys(obj, ("apiVersion", "kind", "metadata", "spec", "specs", "status"), key)
+    check_keys(obj, ("apiVersion", "kind", "metadata", "spec", "specs", "status"), key)
     specs = [(name, f"{key}: spec", obj["spec"])] if obj.get("spec") is not None else []
     specs += [
         (f"{name} specs[{i}]", f"{key}: specs[{i}]", s)
-        for i, s in enumerate(_list(obj.get("specs"), f"{key}: specs"))
+        for i, s in enumerate(as_list(obj.get("specs"), f"{key}: specs"))
     ]
     if not specs:
-        raise _fail(f"{key}: spec", "is required (spec or specs)")
+        raise fail(f"{key}: spec", "is required (spec or specs)")
     return [
         policy
         for spec_name, where, spec in specs

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from .calico_staged import STAGED_PREFIX, as_network_policy, is_staged, staged_action
+from .fields import as_list, as_mapping, check_keys, fail
 from .ipranges import parse_ip
 from .model import (
     DIRECTIONS,
@@ -77,121 +78,96 @@ _SVC_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 # --------------------------------------------------------------------------------------------
 
 
-def _fail(where: str, msg: str) -> PolicyError:
-    return PolicyError(f"{where}: {msg}")
-
-
-def _as_mapping(value: Any, where: str) -> Mapping:
-    if not isinstance(value, Mapping):
-        raise _fail(where, f"must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _as_list(value: Any, where: str) -> Sequence:
-    """A list field; None (YAML ``key:`` or ``null``) is an empty list."""
-    if value is None:
-        return ()
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise _fail(where, f"must be a list, got {type(value).__name__}")
-    return value
-
-
-def _check_keys(obj: Mapping, allowed: Iterable[str], where: str) -> None:
-    unknown = [k for k in obj if k not in allowed]
-    if unknown:
-        raise _fail(where, f"unknown field(s) {', '.join(sorted(str(k) for k in unknown))}")
-
-
 # --------------------------------------------------------------------------------------------
 # Selectors, blocks, peers, ports, rules
 # --------------------------------------------------------------------------------------------
 
 
 def _requirement(raw: Any, where: str) -> Requirement:
-    expr = _as_mapping(raw, where)
-    _check_keys(expr, ("key", "operator", "values"), where)
+    expr = as_mapping(raw, where)
+    check_keys(expr, ("key", "operator", "values"), where)
     key = expr.get("key")
     if not isinstance(key, str) or not key:
-        raise _fail(f"{where}.key", "is required and must be a string")
+        raise fail(f"{where}.key", "is required and must be a string")
     op = expr.get("operator")
     if op not in OPERATORS:
-        raise _fail(
+        raise fail(
             f"{where}.operator",
             f"unknown operator {op!r} (expected In, NotIn, Exists or DoesNotExist)",
         )
-    values = _as_list(expr.get("values"), f"{where}.values")
+    values = as_list(expr.get("values"), f"{where}.values")
     if any(not isinstance(v, str) for v in values):
-        raise _fail(f"{where}.values", "must be strings")
+        raise fail(f"{where}.values", "must be strings")
     if op in ("In", "NotIn") and not values:
-        raise _fail(f"{where}.values", f"must be non-empty for operator {op}")
+        raise fail(f"{where}.values", f"must be non-empty for operator {op}")
     if op in ("Exists", "DoesNotExist") and values:
-        raise _fail(f"{where}.values", f"must be empty for operator {op}")
+        raise fail(f"{where}.values", f"must be empty for operator {op}")
     return Requirement(key, op, tuple(values))  # as written: Selector.of makes it canonical
 
 
 def compile_selector(sel: Any, where: str = "selector") -> Selector:
     """A LabelSelector dict as a :class:`Selector`; :class:`PolicyError` when malformed."""
-    sel = _as_mapping(sel, where)
-    _check_keys(sel, ("matchLabels", "matchExpressions"), where)
+    sel = as_mapping(sel, where)
+    check_keys(sel, ("matchLabels", "matchExpressions"), where)
     raw_labels = sel.get("matchLabels")
     labels: dict[str, str] = {}
     if raw_labels is not None:
-        raw_labels = _as_mapping(raw_labels, f"{where}.matchLabels")
+        raw_labels = as_mapping(raw_labels, f"{where}.matchLabels")
         for key, value in raw_labels.items():
             if not isinstance(key, str) or not isinstance(value, str):
-                raise _fail(
+                raise fail(
                     f"{where}.matchLabels",
                     f"keys and values must be strings, got {key!r}: {value!r}",
                 )
             labels[key] = value
-    raw_exprs = _as_list(sel.get("matchExpressions"), f"{where}.matchExpressions")
+    raw_exprs = as_list(sel.get("matchExpressions"), f"{where}.matchExpressions")
     reqs = [_requirement(r, f"{where}.matchExpressions[{i}]") for i, r in enumerate(raw_exprs)]
     return Selector.of(labels, reqs)
 
 
 def _parse_cidr(text: Any, where: str) -> Network:
     if not isinstance(text, str) or "/" not in text:
-        raise _fail(where, f"invalid CIDR {text!r}")
+        raise fail(where, f"invalid CIDR {text!r}")
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError as exc:
-        raise _fail(where, f"invalid CIDR {text!r}: {exc}") from None
+        raise fail(where, f"invalid CIDR {text!r}: {exc}") from None
 
 
 def _compile_ipblock(raw: Any, where: str) -> IPBlock:
-    block = _as_mapping(raw, where)
-    _check_keys(block, ("cidr", "except"), where)
+    block = as_mapping(raw, where)
+    check_keys(block, ("cidr", "except"), where)
     if "cidr" not in block:
-        raise _fail(f"{where}.cidr", "is required")
+        raise fail(f"{where}.cidr", "is required")
     network = _parse_cidr(block["cidr"], f"{where}.cidr")
     excepts = []
-    for i, text in enumerate(_as_list(block.get("except"), f"{where}.except")):
+    for i, text in enumerate(as_list(block.get("except"), f"{where}.except")):
         ewhere = f"{where}.except[{i}]"
         ex = _parse_cidr(text, ewhere)
         if ex.version != network.version:
-            raise _fail(
+            raise fail(
                 ewhere,
                 f"{text!r} is IPv{ex.version} but cidr {block['cidr']!r} is IPv{network.version}",
             )
         # The API server rejects except entries that are not a strict subset of cidr.
         if not ex.subnet_of(network) or ex.prefixlen <= network.prefixlen:  # type: ignore[arg-type]
-            raise _fail(ewhere, f"{text!r} must be a strict subset of cidr {block['cidr']!r}")
+            raise fail(ewhere, f"{text!r} must be a strict subset of cidr {block['cidr']!r}")
         excepts.append(ex)
-    written = (block["cidr"], *_as_list(block.get("except"), f"{where}.except"))
+    written = (block["cidr"], *as_list(block.get("except"), f"{where}.except"))
     return IPBlock(network, tuple(excepts), written)
 
 
 def _compile_peer(raw: Any, where: str) -> Peer:
-    peer = _as_mapping(raw, where)
-    _check_keys(peer, ("podSelector", "namespaceSelector", "ipBlock"), where)
+    peer = as_mapping(raw, where)
+    check_keys(peer, ("podSelector", "namespaceSelector", "ipBlock"), where)
     has_pod = peer.get("podSelector") is not None
     has_ns = peer.get("namespaceSelector") is not None
     if peer.get("ipBlock") is not None:
         if has_pod or has_ns:
-            raise _fail(where, "ipBlock cannot be combined with podSelector or namespaceSelector")
+            raise fail(where, "ipBlock cannot be combined with podSelector or namespaceSelector")
         return Peer(block=_compile_ipblock(peer["ipBlock"], f"{where}.ipBlock"))
     if not has_pod and not has_ns:
-        raise _fail(where, "must specify podSelector, namespaceSelector or ipBlock")
+        raise fail(where, "must specify podSelector, namespaceSelector or ipBlock")
     pods = compile_selector(peer["podSelector"], f"{where}.podSelector") if has_pod else None
     namespaces = (
         compile_selector(peer["namespaceSelector"], f"{where}.namespaceSelector")
@@ -203,38 +179,38 @@ def _compile_peer(raw: Any, where: str) -> Peer:
 
 def _port_number(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(where, f"must be an integer, got {value!r}")
+        raise fail(where, f"must be an integer, got {value!r}")
     if not 1 <= value <= 65535:
-        raise _fail(where, f"{value} is outside 1-65535")
+        raise fail(where, f"{value} is outside 1-65535")
     return value
 
 
 def _named_port(protocol: str, value: str, end: Any, where: str) -> PortMatch:
     if end is not None:
-        raise _fail(f"{where}.endPort", f"cannot be used with the named port {value!r}")
+        raise fail(f"{where}.endPort", f"cannot be used with the named port {value!r}")
     if (
         len(value) > 15
         or not _SVC_NAME_RE.match(value)
         or "--" in value
         or not any(c.isalpha() for c in value)
     ):
-        raise _fail(f"{where}.port", f"{value!r} is not a valid port name (IANA_SVC_NAME)")
+        raise fail(f"{where}.port", f"{value!r} is not a valid port name (IANA_SVC_NAME)")
     return PortMatch(protocol, name=value)
 
 
 def _compile_port(raw: Any, where: str) -> PortMatch:
-    port = _as_mapping(raw, where)
-    _check_keys(port, ("protocol", "port", "endPort"), where)
+    port = as_mapping(raw, where)
+    check_keys(port, ("protocol", "port", "endPort"), where)
     protocol = port.get("protocol")
     if protocol is None:
         protocol = "TCP"
     if protocol not in POLICY_PROTOCOLS:
-        raise _fail(f"{where}.protocol", f"unknown protocol {protocol!r} (TCP, UDP or SCTP)")
+        raise fail(f"{where}.protocol", f"unknown protocol {protocol!r} (TCP, UDP or SCTP)")
     value = port.get("port")
     end = port.get("endPort")
     if value is None:
         if end is not None:
-            raise _fail(f"{where}.endPort", "requires port")
+            raise fail(f"{where}.endPort", "requires port")
         return PortMatch(protocol)
     if isinstance(value, str):
         return _named_port(protocol, value, end, where)
@@ -243,16 +219,16 @@ def _compile_port(raw: Any, where: str) -> PortMatch:
     if end is not None:
         hi = _port_number(end, f"{where}.endPort")
         if hi < lo:
-            raise _fail(f"{where}.endPort", f"{hi} is less than port {lo}")
+            raise fail(f"{where}.endPort", f"{hi} is less than port {lo}")
     return PortMatch(protocol, lo, hi, written_as_range=end is not None)
 
 
 def _compile_rule(raw: Any, direction: str, index: int, where: str) -> Rule:
-    rule = _as_mapping(raw if raw is not None else {}, where)
+    rule = as_mapping(raw if raw is not None else {}, where)
     peer_key = PEER_FIELD[direction]
-    _check_keys(rule, (peer_key, "ports"), where)
-    raw_peers = _as_list(rule.get(peer_key), f"{where}.{peer_key}")
-    raw_ports = _as_list(rule.get("ports"), f"{where}.ports")
+    check_keys(rule, (peer_key, "ports"), where)
+    raw_peers = as_list(rule.get(peer_key), f"{where}.{peer_key}")
+    raw_ports = as_list(rule.get("ports"), f"{where}.ports")
     peers = tuple(_compile_peer(p, f"{where}.{peer_key}[{i}]") for i, p in enumerate(raw_peers))
     ports = tuple(_compile_port(p, f"{where}.ports[{i}]") for i, p in enumerate(raw_ports))
     return Rule(direction, index, peers or None, ports or None)
@@ -274,10 +250,10 @@ def _spec_of(policy: Mapping) -> Mapping:
 
 
 def _policy_types(spec: Mapping, where: str) -> tuple[str, ...]:
-    explicit = _as_list(spec.get("policyTypes"), f"{where}.policyTypes")
+    explicit = as_list(spec.get("policyTypes"), f"{where}.policyTypes")
     for t in explicit:
         if t not in ("Ingress", "Egress"):
-            raise _fail(f"{where}.policyTypes", f"unknown policy type {t!r} (Ingress or Egress)")
+            raise fail(f"{where}.policyTypes", f"unknown policy type {t!r} (Ingress or Egress)")
     if explicit:
         return tuple(t for t in ("Ingress", "Egress") if t in explicit)
     # Defaulting (SetDefaults_NetworkPolicy): Ingress always, Egress when egress is non-empty.
@@ -293,7 +269,7 @@ def policy_types(policy: Mapping) -> tuple[str, ...]:
     ``spec.egress`` is present and non-empty: ``egress: []`` alone is not an egress policy, and an
     egress-only policy without ``policyTypes`` also isolates ingress.
     """
-    spec = _as_mapping(_spec_of(_as_mapping(policy, "policy")), "spec")
+    spec = as_mapping(_spec_of(as_mapping(policy, "policy")), "spec")
     return _policy_types(spec, _policy_label(policy) + ": spec")
 
 
@@ -309,21 +285,21 @@ def _identity(policy: Mapping, position: int) -> tuple[str, str]:
     meta = policy.get("metadata")
     if meta is None:
         meta = {}
-    meta = _as_mapping(meta, f"policy #{position}: metadata")
+    meta = as_mapping(meta, f"policy #{position}: metadata")
     name = meta.get("name")
     namespace = meta.get("namespace") or "default"
     if not isinstance(namespace, str):
-        raise _fail(f"policy #{position}: metadata.namespace", f"must be a string: {namespace!r}")
+        raise fail(f"policy #{position}: metadata.namespace", f"must be a string: {namespace!r}")
     if not isinstance(name, str) or not name:
-        raise _fail(f"policy #{position} in namespace {namespace}: metadata.name", "is required")
+        raise fail(f"policy #{position} in namespace {namespace}: metadata.name", "is required")
     key = f"{namespace}/{name}"
     kind = policy.get("kind")
     if kind is not None and kind != "NetworkPolicy":
-        raise _fail(f"{key}: kind", f"{kind!r} is not NetworkPolicy")
+        raise fail(f"{key}: kind", f"{kind!r} is not NetworkPolicy")
     api = policy.get("apiVersion")
     if api is not None and api != _API_VERSION:
-        raise _fail(f"{key}: apiVersion", f"{api!r} is not {_API_VERSION}")
-    _check_keys(policy, ("apiVersion", "kind", "metadata", "spec", "status"), key)
+        raise fail(f"{key}: apiVersion", f"{api!r} is not {_API_VERSION}")
+    check_keys(policy, ("apiVersion", "kind", "metadata", "spec", "status"), key)
     return namespace, name
 
 
@@ -343,14 +319,14 @@ def compile_policy(raw: Any, position: int = 0) -> Policy:
     """One NetworkPolicy dict (as from ``yaml.safe_load``) as a :class:`Policy`;
     ``position`` names it in errors when it has no name. A Calico
     StagedKubernetesNetworkPolicy is compiled by :func:`compile_staged_policy`."""
-    policy = _as_mapping(raw, f"policy #{position}")
+    policy = as_mapping(raw, f"policy #{position}")
     if is_staged(policy):
         return compile_staged_policy(policy, position)
     namespace, name = _identity(policy, position)
     where = f"{namespace}/{name}: spec"
     # A missing spec decodes to the empty spec (podSelector {}: deny all ingress).
-    spec = _as_mapping(policy.get("spec") or {}, where)
-    _check_keys(spec, ("podSelector", "policyTypes", "ingress", "egress"), where)
+    spec = as_mapping(policy.get("spec") or {}, where)
+    check_keys(spec, ("podSelector", "policyTypes", "ingress", "egress"), where)
     raw_sel = spec.get("podSelector")
     # podSelector is required by the API but decodes to the empty selector when absent.
     subject = compile_selector({} if raw_sel is None else raw_sel, f"{where}.podSelector")
@@ -358,7 +334,7 @@ def compile_policy(raw: Any, position: int = 0) -> Policy:
     rules: list[Rule] = []
     ignored: list[str] = []
     for direction in DIRECTIONS:
-        raw_rules = _as_list(spec.get(direction), f"{where}.{direction}")
+        raw_rules = as_list(spec.get(direction), f"{where}.{direction}")
         compiled = [
             _compile_rule(r, direction, i, f"{where}.{direction}[{i}]")
             for i, r in enumerate(raw_rules)
