@@ -37,10 +37,9 @@ import pytest
 import yaml
 from conftest import SHARED
 
-from recommender.netpol.admin import KINDS, compile_object
 from recommender.netpol.evaluator import Evaluator
 from recommender.netpol.model import Endpoint
-from recommender.netpol.networkpolicy import compile_policy
+from recommender.netpol.read import compile_objects
 
 REAL = SHARED / "real-policies/network-policy-api/v0.1.8/conformance/base"
 HOUSES = {"G": "gryffindor", "S": "slytherin", "H": "hufflepuff", "R": "ravenclaw"}
@@ -75,13 +74,8 @@ def endpoints() -> dict[str, Endpoint]:
 
 
 def compile_all(objects: list[Mapping[str, Any]]) -> list:
-    out = []
-    for i, obj in enumerate(objects):
-        if (obj.get("apiVersion"), obj.get("kind")) in KINDS:
-            out += compile_object(obj)
-        else:
-            out.append(compile_policy(obj, i))
-    return out
+    """Every object by its kind's reader, through the product's one entry point."""
+    return compile_objects(objects)[0]
 
 
 def parse(table: str) -> dict[tuple[str, str], bool | None]:
