@@ -721,6 +721,14 @@ recommend.help = _with_input_help(recommend.help)
     help="Write a tighter replacement for each policy with unused or unbounded rules to "
     "DIR/tighten/<ns>/<name>.yaml, with DIR/tighten/proof.json (never applied).",
 )
+@click.option(
+    "--graph",
+    "graph_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write a picture (SVG) of the observed traffic to FILE: workloads by namespace, "
+    "edges the policies allow, deny (red) or cannot judge (dotted), at-risk traffic (dashed).",
+)
 @_engine_options
 def verify(
     policies_dir: str,
@@ -733,6 +741,7 @@ def verify(
     tighten_dir: str | None,
     engine: str,
     scheduler: str | None,
+    graph_file: str | None = None,
 ) -> None:
     """Replay observed flows against a directory of policies: what breaks if we enforce it?
 
@@ -786,10 +795,20 @@ def verify(
             click.echo(line)
     if tighten_dir is not None:
         _write_tightening(run, observation, tighten_dir)
+    if graph_file is not None:
+        _write_graph(run, graph_file)
     sys.exit(0 if run.passed and not (strict and run.at_risk_records) else 1)
 
 
 verify.help = _with_input_help(verify.help)
+
+
+def _write_graph(run: VerifyRun, path: str) -> None:
+    """``verify --graph FILE``: the replay's picture, written atomically; one stderr line."""
+    from .proposal import write_atomic
+
+    write_atomic(Path(path), run.graph_svg())
+    click.echo(f"graph written to {path}", err=True)
 
 
 def _write_tightening(run: VerifyRun, observation: Observation, out: str) -> int:

@@ -1,4 +1,4 @@
-"""The output directory: policies/<ns>/<name>.yaml, SUMMARY.md and report.json.
+"""The output directory: policies/<ns>/<name>.yaml, SUMMARY.md, report.json and graph.svg.
 
 Everything here is deterministic (no timestamps, sorted everything) so the same flows in
 any order give byte-identical files, and every file is written atomically: a reviewer
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .generate.k8s import to_yaml
 from .generate.kinds import OutputKind, RenderedFile, render_files
+from .graph.pictures import GRAPH_FILE
 from .json_text import dumps_sorted
 from .report import build_report
 from .summary import render_summary
@@ -46,7 +47,8 @@ def write_proposal(
     written_into: list[str] | None = None,
     tightening: int | None = None,
 ) -> dict[str, Any]:
-    """Write policies, SUMMARY.md and report.json under ``out``; returns the report.
+    """Write policies, SUMMARY.md, report.json and graph.svg under ``out``; returns the
+    report.
 
     ``output`` (or just ``output_kind``) says which kind the files are
     (:mod:`recommender.generate.kinds`: NetworkPolicy, Calico staged or not, Cilium, a
@@ -79,4 +81,5 @@ def write_proposal(
                 folder.rmdir()
     write_atomic(root / "SUMMARY.md", render_summary(rec, report, files))
     write_atomic(root / "report.json", dumps_sorted(report) + "\n")
+    write_atomic(root / GRAPH_FILE, rec.graph_svg())
     return report

@@ -22,6 +22,8 @@ from .existing import ExistingFit
 from .explain import explain
 from .generate.ir import PolicyIR
 from .generate.synthesis import Synthesis
+from .graph.pictures import proposal_graph, verify_graph
+from .graph.svg import render_svg
 from .netpol.breadth import Breadth
 from .netpol.evaluator import Evaluator
 from .options import SynthesisOptions
@@ -191,6 +193,12 @@ class Recommendation:
         "ns/pod", or IP addresses), pod by pod."""
         return explain(Evaluator(self.policies), self.pods, src, dst, protocol, port)
 
+    def graph_svg(self) -> str:
+        """The picture ``recommend`` writes to graph.svg (workloads by namespace, allowed
+        edges with ports, external peers, at-risk traffic dashed), as SVG text: in a
+        notebook, ``IPython.display.SVG(rec.graph_svg())``."""
+        return render_svg(proposal_graph(self))
+
     def to_dict(self) -> dict[str, Any]:
         """report.json of the proposal (the JSON ``recommend`` writes)."""
         return build_report(self)
@@ -253,6 +261,11 @@ class VerifyRun:
     @property
     def at_risk_records(self) -> int:
         return self.at_risk.total if self.at_risk is not None else 0
+
+    def graph_svg(self) -> str:
+        """The picture ``verify --graph FILE`` writes: the observed edges the policies allow,
+        deny (red) and cannot judge (dotted), and at-risk traffic (dashed), as SVG text."""
+        return render_svg(verify_graph(self))
 
     def to_dict(self) -> dict[str, Any]:
         """The document ``verify --json`` prints."""

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from .at_risk import HINTS, REASONS
 from .generate.ir import PolicyIR
 from .generate.kinds import CLUSTER_DIR
+from .graph.pictures import GRAPH_FILE, proposal_graph
+from .graph.svg import summary_text
 from .pr_body import before_line, changes_table, details, fenced, file_diffs, mermaid_graphs
 from .report import iso, port_text
 from .selector_basis import INVENTORY_COMMAND
@@ -155,6 +157,7 @@ def render_summary(
             _unproven_lines(report["unproven_selectors"]),
         ),
         *_graph_section(rec),
+        *details("Picture: graph.svg", _picture_section(rec)),
         *details("Files", file_diffs(rec, report, files)),
         *details("Policies", _policies_section(rec, report, files)),
     ]
@@ -190,6 +193,20 @@ def _graph_section(rec: Recommendation) -> list[str]:
     lines: list[str] = []
     for ns, block in mermaid_graphs(rec).items():
         lines += details(f"Allowed workload edges into {md(ns)}", block)
+    return lines
+
+
+def _picture_section(rec: Recommendation) -> list[str]:
+    """What graph.svg (written beside SUMMARY.md) draws, and what it folds or leaves out."""
+    graph = proposal_graph(rec)
+    lines = [
+        f"`{GRAPH_FILE}` beside this file draws the workloads by namespace, the allowed edges "
+        "with their ports, peers outside the cluster and at-risk traffic (dashed): "
+        f"{md(summary_text(graph))}.",
+    ]
+    left_out = graph.left_out_text()
+    if left_out:
+        lines += ["", f"Folded or left out of the picture: {md(left_out)}."]
     return lines
 
 

@@ -48,6 +48,7 @@ def test_write_proposal_layout_and_report(tmp_path):
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert files == [
         "SUMMARY.md",
+        "graph.svg",
         "policies/shop/allow-api.yaml",
         "policies/shop/allow-web.yaml",
         "policies/shop/default-deny.yaml",
