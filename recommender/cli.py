@@ -853,6 +853,14 @@ EXPLAIN_EXIT = {"ALLOWED": 0, "DENIED": 1, "UNJUDGED": 3}
     help="Flow logs (any format recommend reads), repeatable: the pods and labels they "
     "show. With --inventory, the inventory's labels and ports win.",
 )
+@click.option(
+    "--dns-name",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="A DNS name the address DST was reached by, repeatable: what Cilium toFQDNs and "
+    "AdminNetworkPolicy domainNames peers are judged on.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 def explain(
     src: str,
@@ -861,6 +869,7 @@ def explain(
     policies_dir: str,
     inventory: tuple[str, ...],
     flows: tuple[str, ...],
+    names: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Explain why SRC may or may not open a connection to DST on PORT[/PROTO], under the
@@ -904,7 +913,7 @@ def explain(
         objects, notes = load_policies(policies_dir)
         compiled, read_notes = compile_objects(objects)
         pods = known_pods(inventory, flows)
-        result = explain_connection(Evaluator(compiled), pods, src, dst, query)
+        result = explain_connection(Evaluator(compiled), pods, src, dst, query, names=names)
     except (ExplainError, *_read_errors()) as exc:
         _fail(printable(str(exc)))
     for note in [*notes, *read_notes]:

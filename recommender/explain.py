@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .explain_endpoints import KnownPods, Named, PortQuery, parse_port
+from .explain_endpoints import KnownPods, Named, PortQuery, dns_names, parse_port
 from .explain_trace import SideTrace, trace_side
 from .netpol.evaluator import Evaluator, Verdict, describe
 
@@ -116,14 +116,22 @@ def _named_dict(named: Named) -> dict[str, Any]:
 
 
 def explain_connection(
-    evaluator: Evaluator, pods: KnownPods, src: str, dst: str, port: PortQuery | str
+    evaluator: Evaluator,
+    pods: KnownPods,
+    src: str,
+    dst: str,
+    port: PortQuery | str,
+    *,
+    names: Sequence[str] = (),
 ) -> Explanation:
     """Explain ``src`` -> ``dst`` on ``port`` (a :class:`PortQuery` or ``PORT[/PROTO]``
-    text) under the evaluator's policies, every pod pair of the two names; raises
+    text) under the evaluator's policies, every pod pair of the two names; ``names``: the
+    DNS names an address ``dst`` was reached by (for DNS-name peers). Raises
     :class:`~recommender.explain_endpoints.ExplainError` for a name or port that says
     nothing known."""
     query = port if isinstance(port, PortQuery) else parse_port(port)
-    source, destination = pods.resolve(src), pods.resolve(dst)
+    source = pods.resolve(src)
+    destination = pods.resolve(dst).reached_as(dns_names(names))
     resolved = {id(d): query.resolve(d) for d in destination.endpoints}
     groups: dict[tuple, list] = {}
     for s in source.endpoints:

@@ -13,7 +13,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -27,6 +27,7 @@ __all__ = [
     "KnownPods",
     "Named",
     "PortQuery",
+    "dns_names",
     "known_pods",
     "parse_port",
 ]
@@ -36,6 +37,11 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 #: A container port name (IANA_SVC_NAME): lower case letters, digits and single dashes,
 #: at most 15, at least one letter.
 _PORT_NAME_RE = re.compile(r"(?=.*[a-z])[a-z0-9](?:-?[a-z0-9])*", re.ASCII)
+#: A DNS name: dot-separated labels of letters, digits, ``-`` and ``_`` (lower case here).
+_DNS_NAME_RE = re.compile(
+    r"[a-z0-9_](?:[-a-z0-9_]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[-a-z0-9_]{0,61}[a-z0-9_])?)*",
+    re.ASCII,
+)
 _CLOSE_MATCHES = 5
 
 
@@ -101,6 +107,18 @@ def parse_port(text: str) -> PortQuery:
     )
 
 
+def dns_names(names: Iterable[str]) -> tuple[str, ...]:
+    """DNS names an address was reached by (what Cilium ``toFQDNs`` and AdminNetworkPolicy
+    ``domainNames`` peers are judged on): lower case, without the trailing dot, checked."""
+    out = []
+    for name in names:
+        text = name.lower().removesuffix(".") if isinstance(name, str) else ""
+        if len(text) > 253 or not _DNS_NAME_RE.fullmatch(text):
+            raise ExplainError(f"DNS name {truncated_repr(name)}: not a DNS name")
+        out.append(text)
+    return tuple(dict.fromkeys(out))
+
+
 @dataclass(frozen=True, slots=True)
 class Named:
     """One side as the user named it, and the endpoints it stands for."""
@@ -109,6 +127,15 @@ class Named:
     #: "pod", "workload", "pod address" (an address a known pod holds), "node" or "address"
     kind: str
     endpoints: tuple[Endpoint, ...]
+
+    def reached_as(self, names: Sequence[str]) -> Named:
+        """This address side, reached by the DNS ``names`` (already :func:`dns_names`)."""
+        if not names:
+            return self
+        if self.kind not in ("address", "node"):
+            raise ExplainError(f"{self.text}: DNS names apply to an address outside the pods")
+        eps = tuple(replace(ep, names=tuple(names)) for ep in self.endpoints)
+        return replace(self, endpoints=eps)
 
 
 def _ports(value: Any) -> tuple[ContainerPort, ...]:

@@ -9,6 +9,8 @@ Names from policies and logs are untrusted: every line goes through
 
 from __future__ import annotations
 
+import math
+
 from .explain import Explanation, PairGroup
 from .explain_endpoints import Named
 from .explain_trace import PolicyTrace, RuleTrace, SideTrace
@@ -70,7 +72,10 @@ def _rule_lines(rule: RuleTrace) -> list[str]:
 
 
 def _number(value: float) -> str:
-    """An order or priority as written: ``1000000``, ``100.5``; ``inf`` for none."""
+    """An order or priority as written: ``1000000``, ``100.5``; ``none`` for none (Calico
+    sorts a missing order last)."""
+    if math.isinf(value):
+        return "none"
     return str(int(value)) if float(value).is_integer() else str(value)
 
 

@@ -12,6 +12,7 @@ the evaluator names.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -125,7 +126,7 @@ def _peer_miss(peer: Peer, ep: Endpoint, policy_ns: str | None, ipblock: bool) -
         if ep.kind == "pod":
             return "the peer is a pod (DNS names apply outside the cluster)"
         if not ep.names:
-            return "no DNS name of the peer is known (--dns-name)"
+            return "no DNS name of the peer is known (--dns-name names one)"
         return f"the peer's names ({', '.join(ep.names)}) do not match"
     if peer.nodes is not None:
         return "node peers are not judged: node labels are not known"
@@ -207,6 +208,14 @@ class RuleTrace:
         }
 
 
+def _json_number(value: float) -> float | int | None:
+    """An order or priority for JSON: an int when whole, None for "none" (Calico sorts a
+    missing order as infinity, which JSON cannot hold)."""
+    if math.isinf(value):
+        return None
+    return int(value) if float(value).is_integer() else value
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyTrace:
     """A policy that selects the endpoint for the direction, in the order it is considered."""
@@ -224,8 +233,8 @@ class PolicyTrace:
             "policy": self.label,
             "kind": self.kind,
             "tier": self.tier,
-            "tier_order": self.tier_order,
-            "priority": self.priority,
+            "tier_order": _json_number(self.tier_order),
+            "priority": _json_number(self.priority),
             "selects": self.subject,
             "rules": [r.to_dict() for r in self.rules],
         }

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conformance.truth import cluster
-from conftest import SAMPLE_FLOWS
+from conftest import ROOT, SAMPLE_FLOWS
 from explain_truth import inventory_document
 
 from recommender.cli import main
@@ -199,3 +199,37 @@ def test_help_teaches_with_an_example_and_the_exit_codes():
     assert "netpol-recommender explain shop/frontend data/postgres 5432" in text
     assert "0 ALLOWED" in text and "1 DENIED" in text and "3 UNJUDGED" in text
     assert "explain" in CliRunner().invoke(main, ["--help"]).output
+
+
+def test_dns_name_judges_a_cilium_to_fqdns_rule(tmp_path):
+    cnp = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "to-api", "namespace": "x"},
+        "spec": {
+            "endpointSelector": {"matchLabels": {"pod": "a"}},
+            "egress": [{"toFQDNs": [{"matchPattern": "*.example.com"}]}],
+        },
+    }
+    (tmp_path / "cnp.yaml").write_text(yaml.safe_dump(cnp), encoding="utf-8")
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps(inventory_document(cluster().values())), encoding="utf-8")
+    args = ["explain", "x/a", "2001:db8::9", "443", "--policies", str(tmp_path)]
+    args += ["--inventory", str(inventory)]
+    named = CliRunner().invoke(main, [*args, "--dns-name", "api.example.com"])
+    assert named.exit_code == 0, named.output
+    assert "egress at the source: ALLOWED: allowed by CiliumNetworkPolicy x/to-api" in named.output
+    unnamed = CliRunner().invoke(main, args)
+    assert unnamed.exit_code == 1 and "no DNS name of the peer is known" in unnamed.output
+    bad = CliRunner().invoke(main, [*args, "--dns-name", "bad name"])
+    assert bad.exit_code == 2 and bad.output.startswith("error: DNS name 'bad name'")
+
+
+def test_the_example_in_docs_explain_md_is_what_the_command_prints(policies):
+    doc = (ROOT / "docs" / "explain.md").read_text(encoding="utf-8")
+    command = "$ netpol-recommender explain shop/checkout data/redis 6379 "
+    block = doc.split(command, 1)[1].split("\n```", 1)[0]
+    printed = block.split("\n", 1)[1]
+    result = _explain(policies, "shop/checkout", "data/redis", "6379")
+    assert result.exit_code == 1
+    assert result.output.rstrip("\n") == printed

@@ -157,3 +157,32 @@ def test_the_short_form_is_one_verdict_line_per_pod_pair():
     assert lines[2] == "  ingress of y/a: denied: isolated by y/allow-from-a, no rule matches"
     with pytest.raises(ExplainError, match="close matches"):
         explain(Evaluator([]), pods_frame(cluster().values()), "x/d", "y/a", "TCP", 80)
+
+
+TO_FQDN = {
+    "apiVersion": "cilium.io/v2",
+    "kind": "CiliumNetworkPolicy",
+    "metadata": {"name": "to-api", "namespace": "x"},
+    "spec": {
+        "endpointSelector": {"matchLabels": {"pod": "a"}},
+        "egress": [{"toFQDNs": [{"matchName": "api.example.com"}]}],
+    },
+}
+
+
+def test_dns_names_of_an_address_judge_dns_name_peers():
+    evaluator, known = Evaluator([TO_FQDN]), _workloads()
+    named = explain_connection(
+        evaluator, known, "x/a", "203.0.113.9", "443", names=["API.example.com."]
+    )
+    assert named.verdict == "ALLOWED"
+    assert named.destination.endpoints[0].names == ("api.example.com",)
+    unnamed = explain_connection(evaluator, known, "x/a", "203.0.113.9", "443")
+    assert unnamed.verdict == "DENIED"
+    (rule,) = unnamed.groups[0].egress.policies[0].rules
+    assert "no DNS name of the peer is known" in rule.why
+    with pytest.raises(ExplainError, match="DNS names apply to an address"):
+        explain_connection(evaluator, known, "x/a", "y/a", "443", names=["api.example.com"])
+    for bad in ("a..b", "-x.com", "x" * 254, "a b"):
+        with pytest.raises(ExplainError, match="not a DNS name"):
+            explain_connection(evaluator, known, "x/a", "203.0.113.9", "443", names=[bad])
