@@ -144,6 +144,11 @@ def _ports(value: Any) -> tuple[ContainerPort, ...]:
     return tuple(ContainerPort(*p) for p in value)
 
 
+def _mapping(value: Any) -> dict[str, str]:
+    """Labels, or none when the table holds none (None, or pandas' NaN)."""
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def _endpoint(row: Mapping[str, Any]) -> Endpoint:
     ips = row.get("ips")
     return Endpoint(
@@ -151,7 +156,7 @@ def _endpoint(row: Mapping[str, Any]) -> Endpoint:
         ip=ips[0] if ips is not None and len(ips) else None,
         namespace=row["namespace"],
         labels=dict(row["labels"]),
-        namespace_labels={NS_NAME_LABEL: row["namespace"], **dict(row["namespace_labels"] or {})},
+        namespace_labels={NS_NAME_LABEL: row["namespace"], **_mapping(row.get("namespace_labels"))},
         ports=_ports(row.get("ports")),
         name=row["pod"],
     )
@@ -202,7 +207,7 @@ class KnownPods:
 
     def _endpoints(self, text: str, rows: Sequence[int]) -> list[Endpoint]:
         chosen = sorted((self._rows[i] for i in rows), key=lambda r: (r["namespace"], r["pod"]))
-        unknown = [r["pod"] for r in chosen if r["labels"] is None]
+        unknown = [r["pod"] for r in chosen if not isinstance(r["labels"], Mapping)]
         if unknown:
             raise ExplainError(
                 f"{text}: the labels of pod {unknown[0]} are unknown (the flow log did not "
