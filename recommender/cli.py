@@ -839,5 +839,110 @@ def _write_tightening(run: VerifyRun, observation: Observation, out: str) -> int
     return len(result.proposals)
 
 
+#: ``explain`` exit codes by verdict (bad usage or unreadable input: 2, as everywhere).
+EXPLAIN_EXIT = {"ALLOWED": 0, "DENIED": 1, "UNJUDGED": 3}
+
+
+@main.command(short_help="Why one connection is allowed or denied, rule by rule.")
+@click.argument("src", metavar="SRC")
+@click.argument("dst", metavar="DST")
+@click.argument("port", metavar="PORT[/PROTO]")
+@click.option(
+    "--policies",
+    "policies_dir",
+    required=True,
+    type=click.Path(exists=True),
+    help="Directory (or file) of policy YAML of any kind verify reads: NetworkPolicy, "
+    "Cilium, Calico (with its Tiers), AdminNetworkPolicy, BaselineAdminNetworkPolicy, "
+    "ClusterNetworkPolicy.",
+)
+@click.option(
+    "--inventory",
+    "inventory",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="kubectl JSON, repeatable: every pod with its full labels and container ports, "
+    f"and the namespaces' labels. Made by: {INVENTORY_KUBECTL}",
+)
+@click.option(
+    "--flows",
+    "flows",
+    multiple=True,
+    metavar="INPUT",
+    help="Flow logs (any format recommend reads), repeatable: the pods and labels they "
+    "show. With --inventory, the inventory's labels and ports win.",
+)
+@click.option(
+    "--dns-name",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="A DNS name the address DST was reached by, repeatable: what Cilium toFQDNs and "
+    "AdminNetworkPolicy domainNames peers are judged on.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def explain(
+    src: str,
+    dst: str,
+    port: str,
+    policies_dir: str,
+    inventory: tuple[str, ...],
+    flows: tuple[str, ...],
+    names: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Explain why SRC may or may not open a connection to DST on PORT[/PROTO], under the
+    policies of --policies: the verdict first, then the source's egress and the
+    destination's ingress, each policy that selects the pod (tier, order) and each of its
+    rules, with whether its peer and port match and why not, and what decided.
+
+    \b
+    SRC, DST  namespace/pod, namespace/workload (every pod of it), or an
+              IPv4/IPv6 address (a known pod's address is that pod)
+    PORT      1-65535, or a container port name of the destination pod;
+              /TCP (the default), /UDP or /SCTP, in any case
+
+    Pod labels come from --inventory and/or --flows (one of them is needed). Pod pairs
+    whose explanations read the same are explained once.
+
+    \b
+    Example:
+      netpol-recommender recommend flows/ -o proposal
+      netpol-recommender explain shop/frontend data/postgres 5432 \\
+          --policies proposal/policies --flows flows/
+
+    \b
+    Exit status: 0 ALLOWED (every pod pair); 1 DENIED (some pair is denied);
+    3 UNJUDGED (none denied, but a rule the evaluator cannot judge, e.g. L7,
+    decides some pair); 2 bad usage, an unknown name, unreadable input or a
+    malformed policy. 0 and 1 mean what they mean for verify.
+    """
+    import json
+
+    from .explain import explain_connection
+    from .explain_endpoints import ExplainError, known_pods, parse_port
+    from .explain_text import explanation_lines
+    from .netpol.evaluator import Evaluator
+    from .netpol.read import compile_objects
+    from .policy_files import load_policies
+    from .validate import printable
+
+    try:
+        query = parse_port(port)
+        objects, notes = load_policies(policies_dir)
+        compiled, read_notes = compile_objects(objects)
+        pods = known_pods(inventory, flows)
+        result = explain_connection(Evaluator(compiled), pods, src, dst, query, names=names)
+    except (ExplainError, *_read_errors()) as exc:
+        _fail(printable(str(exc)))
+    for note in [*notes, *read_notes]:
+        click.echo(f"note: {printable(note)}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    else:
+        click.echo("\n".join(explanation_lines(result)))
+    sys.exit(EXPLAIN_EXIT[result.verdict])
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
