@@ -64,14 +64,15 @@ def _progress(inputs: tuple[str, ...], label: str, force: bool | None) -> Iterat
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _duration(text: str):
-    """'90s', '30m', '6h', '2d', '1w' -> timedelta; a usage error otherwise."""
+def _duration(text: str, option: str = "--min-age"):
+    """'90s', '30m', '6h', '2d', '1w' -> timedelta; a usage error (naming ``option``)
+    otherwise."""
     from datetime import timedelta
 
     text = text.strip().lower()
     if len(text) < 2 or text[-1] not in _UNITS or not text[:-1].isdigit():
         raise click.BadParameter(
-            f"{text!r} is not a duration like 30m, 6h or 2d", param_hint="--min-age"
+            f"{text!r} is not a duration like 30m, 6h or 2d", param_hint=option
         )
     return timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
 
@@ -387,6 +388,20 @@ def _print_counts(counts) -> None:
     "NetworkPolicy cannot state, other nodes, ...).",
 )
 @click.option(
+    "--min-window",
+    default=None,
+    metavar="DURATION",
+    help="Exit 1 and write nothing when the flows span less than this (first to last "
+    "record of the connections), e.g. 6h, 2d, 1w: a weekly job needs a week.",
+)
+@click.option(
+    "--require-saturation",
+    is_flag=True,
+    help="Exit 1 and write nothing unless the window is saturated: no new connection in "
+    "its last quarter (at least 1 h) and under 1% estimated chance that the next "
+    "connection is new (SUMMARY.md's first line says which; see docs/window.md).",
+)
+@click.option(
     "--output-kind",
     type=click.Choice(["networkpolicy", "calico-staged", "calico", "cilium"]),
     default="networkpolicy",
@@ -455,6 +470,8 @@ def recommend(
     min_age: str | None,
     allow_node_sources: bool,
     strict: bool,
+    min_window: str | None,
+    require_saturation: bool,
     output_kind: str,
     staged: bool,
     baseline: str | None,
@@ -501,6 +518,7 @@ def recommend(
         min_age=_duration(min_age) if min_age else None,
         allow_node_sources=allow_node_sources,
     )
+    shortest = _duration(min_window, "--min-window") if min_window else None
     fields = _vpc_fields(vpc_fields)
     existing_paths = _with_repo(existing_paths, write_into_dir)
     try:
@@ -519,6 +537,7 @@ def recommend(
         _fail(str(exc))
     _print_recommendation(rec, with_inventory=bool(inventory))
     _refuse_unless_proven(rec, strict)
+    _refuse_short_window(rec.window, min_window, shortest, require_saturation)
     _write(rec, out_kind, existing, observation, output, write_into_dir)
 
 
@@ -681,6 +700,21 @@ def _refuse_unless_proven(rec, strict: bool) -> None:
             "nothing was written",
             1,
         )
+
+
+def _refuse_short_window(window, asked: str | None, shortest, require_saturation: bool) -> None:
+    """Exit 1 before anything is written: the window shorter than --min-window, or
+    (--require-saturation) not saturated."""
+    from .window import duration_text
+
+    if shortest is not None and window.span < shortest:
+        _fail(
+            f"--min-window {asked}: the flows span only "
+            f"{duration_text(window.span)}; observe longer; nothing was written",
+            1,
+        )
+    if require_saturation and not window.saturated:
+        _fail(f"--require-saturation: {window.verdict}; nothing was written", 1)
 
 
 recommend.help = _with_input_help(recommend.help)
