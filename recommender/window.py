@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -140,31 +140,30 @@ def bursts(hours: Iterable[int]) -> list[tuple[int, int]]:
 def find_period(
     hours: Sequence[int],
     row_starts: Sequence[int] = (),
-    job_ends: bool = False,
+    job_ends: bool | Callable[[], bool] = False,
 ) -> tuple[int, str] | None:
-    """(period in hours, rule) when a connection recurs, else None. Two rules:
+    """(period in hours, rule) when a connection recurs, else None. Both rules need at
+    least two bursts (maximal runs of active clock hours, idle between):
 
     - **hour of day**: active on at least two UTC days, always in the same clock hour of
       the day (or two adjacent ones, for traffic that crosses the hour); the period is
       24 h times the greatest common divisor of the gaps between those days.
-    - **bursts**: at least two bursts (maximal runs of active clock hours, idle between),
-      each at most half the period long, starting exactly ``period`` hours apart; every
-      burst's first record is known (a pod-level row starts in its first hour:
-      ``row_starts`` in epoch ns) and consecutive first records are a whole period apart
-      within :data:`START_TOLERANCE` (a schedule fires at a fixed time, chance traffic
-      does not); and either :data:`MIN_BURSTS_WITHOUT_JOB` bursts, or ``job_ends``: an
-      end of the connection is a job, a new pod per burst none of which was seen outside
-      its burst (what a CronJob does: the sample's ``shop/report`` at 06:30 and 09:30).
+    - **bursts**: each burst at most half the period long, bursts starting exactly
+      ``period`` hours apart; every burst's first record is known (a pod-level row starts
+      in its first hour: ``row_starts`` in epoch ns) and consecutive first records are a
+      whole period apart within :data:`START_TOLERANCE` (a schedule fires at a fixed
+      time, chance traffic does not); and either :data:`MIN_BURSTS_WITHOUT_JOB` bursts, or
+      ``job_ends``: an end of the connection is a job, a new pod per burst none of which
+      was seen outside its burst (what a CronJob does: the sample's ``shop/report`` at
+      06:30 and 09:30).
+      ``job_ends`` may be a function, asked only when the rest holds.
     """
-    hours = sorted(set(hours))
-    days = sorted({h // 24 for h in hours})
-    of_day = sorted({h % 24 for h in hours})
-    one_hour = len(of_day) == 1 or (len(of_day) == 2 and of_day[1] - of_day[0] in (1, 23))
-    if len(days) >= 2 and one_hour:
-        return 24 * math.gcd(*(b - a for a, b in zip(days, days[1:], strict=False))), "hour of day"
     runs = bursts(hours)
-    if len(runs) < 2 or (len(runs) < MIN_BURSTS_WITHOUT_JOB and not job_ends):
+    if len(runs) < 2:
         return None
+    daily = _daily_period(runs)
+    if daily is not None:
+        return daily, "hour of day"
     gaps = {b[0] - a[0] for a, b in zip(runs, runs[1:], strict=False)}
     period = min(gaps)
     if len(gaps) != 1 or any(2 * (last - first + 1) > period for first, last in runs):
@@ -176,7 +175,25 @@ def find_period(
     for a, b in zip(starts, starts[1:], strict=False):
         if abs(b - a - period * NS_PER_HOUR) > tolerance:
             return None
+    if len(runs) < MIN_BURSTS_WITHOUT_JOB and not (job_ends() if callable(job_ends) else job_ends):
+        return None
     return period, "bursts"
+
+
+def _daily_period(runs: list[tuple[int, int]]) -> int | None:
+    """The hour-of-day rule's period (:func:`find_period`), or None."""
+    of_day: set[int] = set()
+    for first, last in runs:
+        of_day.update(h % 24 for h in range(first, last + 1))
+        if len(of_day) > 2:
+            return None
+    low, high = min(of_day), max(of_day)
+    if len(of_day) == 2 and high - low not in (1, 23):
+        return None
+    days = sorted({h // 24 for run in runs for h in run})
+    if len(days) < 2:
+        return None
+    return 24 * math.gcd(*(b - a for a, b in zip(days, days[1:], strict=False)))
 
 
 def _burst_start(run: tuple[int, int], row_starts: Sequence[int]) -> int | None:
@@ -247,7 +264,7 @@ def connection_tracks(connections: pd.DataFrame, pods: pd.DataFrame) -> list[Tra
             key=key,
             first_ns=times[key][0],
             last_ns=times[key][1],
-            hours=tuple(sorted(hours[key])),
+            hours=tuple(sorted(map(int, hours[key]))),
             row_starts=tuple(sorted(starts[key])),
             pods={side: frozenset(found) for side, found in ends[key].items()},
         )
@@ -260,7 +277,8 @@ def _known_times(first: int, last: int, active: Iterable[int]) -> tuple[int, int
     epoch is what a reader writes for a record without times (``ingest.aws_vpc``'s
     ``TIME_UNKNOWN``), so hour 0 is no hour; a first or last time at the epoch becomes the
     start or end of its known hours. None when no time is known."""
-    hours = {int(h) for h in active if h > 0}
+    hours = set(active)
+    hours.discard(0)
     if not hours:
         return None
     first = first if first > 0 else min(hours) * NS_PER_HOUR
@@ -269,10 +287,10 @@ def _known_times(first: int, last: int, active: Iterable[int]) -> tuple[int, int
 
 
 def _epoch_ns(column: pd.Series) -> list[int]:
-    """UTC timestamps as integer nanoseconds since the epoch."""
+    """UTC timestamps as integer nanoseconds since the epoch (whatever the column's unit)."""
     if column.empty:
         return []
-    return pd.to_datetime(column, utc=True).astype("int64").tolist()
+    return pd.to_datetime(column, utc=True).dt.as_unit("ns").astype("int64").tolist()
 
 
 def _time(ns: int) -> datetime:
@@ -468,7 +486,7 @@ def _periodic(
 ) -> tuple[Periodic, ...]:
     found = []
     for t in tracks:
-        period = find_period(t.hours, t.row_starts, _job_ends(t, lifetimes))
+        period = find_period(t.hours, t.row_starts, lambda t=t: _job_ends(t, lifetimes))
         if period is None:
             continue
         if period[1] == "bursts":

@@ -234,6 +234,8 @@ def test_one_hour_of_the_day_across_days_is_daily():
     # Crossing the hour (02:55-03:05) still counts as one hour of the day.
     assert find_period(hours("02:55", "03:05", "+1 02:58")) == (24, "hour of day")
     assert find_period(hours("02:10", "+1 05:40")) is None
+    # One burst across midnight is on two days, but it happened once.
+    assert find_period(hours("23:30", "+1 00:20")) is None
 
 
 def test_regular_bursts():
