@@ -404,3 +404,10 @@ def test_help_teaches_the_window_options():
     text = " ".join(CliRunner().invoke(main, ["recommend", "--help"]).output.split())
     assert "--min-window DURATION" in text and "--require-saturation" in text
     assert "no new connection in its last quarter" in text
+
+
+def test_the_docs_quote_the_sample_verdict():
+    from conftest import ROOT
+
+    assert SAMPLE_LINE in (ROOT / "docs" / "window.md").read_text()
+    assert SAMPLE_LINE in (ROOT / "README.md").read_text()
