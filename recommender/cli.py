@@ -77,6 +77,37 @@ def _duration(text: str, option: str = "--min-age"):
     return timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
 
 
+def _window_options(command):
+    """--min-window and --require-saturation, checked (a bad duration is exit 2) and kept in
+    the context for :func:`_refuse_short_window`, which judges the window once the proposal
+    is proven (docs/window.md)."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value):
+        if param.name == "min_window" and value is not None:
+            value = (value, _duration(value, "--min-window"))
+        ctx.meta[f"window.{param.name}"] = value
+        return value
+
+    command = click.option(
+        "--require-saturation",
+        is_flag=True,
+        expose_value=False,
+        callback=keep,
+        help="Exit 1 and write nothing unless the window is saturated: no new connection in "
+        "its last quarter (at least 1 h) and under 1% estimated chance that the next "
+        "connection is new (SUMMARY.md's first line says which; see docs/window.md).",
+    )(command)
+    return click.option(
+        "--min-window",
+        default=None,
+        metavar="DURATION",
+        expose_value=False,
+        callback=keep,
+        help="Exit 1 and write nothing when the flows span less than this (first to last "
+        "record of the connections), e.g. 6h, 2d, 1w: a weekly job needs a week.",
+    )(command)
+
+
 def _read_errors():
     from .ingest import InputError
     from .netpol.model import PolicyError
@@ -387,20 +418,7 @@ def _print_counts(counts) -> None:
     "proposal outside the coverage figure: replies, unknown orientation, ICMP, peers "
     "NetworkPolicy cannot state, other nodes, ...).",
 )
-@click.option(
-    "--min-window",
-    default=None,
-    metavar="DURATION",
-    help="Exit 1 and write nothing when the flows span less than this (first to last "
-    "record of the connections), e.g. 6h, 2d, 1w: a weekly job needs a week.",
-)
-@click.option(
-    "--require-saturation",
-    is_flag=True,
-    help="Exit 1 and write nothing unless the window is saturated: no new connection in "
-    "its last quarter (at least 1 h) and under 1% estimated chance that the next "
-    "connection is new (SUMMARY.md's first line says which; see docs/window.md).",
-)
+@_window_options
 @click.option(
     "--output-kind",
     type=click.Choice(["networkpolicy", "calico-staged", "calico", "cilium"]),
@@ -470,8 +488,6 @@ def recommend(
     min_age: str | None,
     allow_node_sources: bool,
     strict: bool,
-    min_window: str | None,
-    require_saturation: bool,
     output_kind: str,
     staged: bool,
     baseline: str | None,
@@ -518,7 +534,6 @@ def recommend(
         min_age=_duration(min_age) if min_age else None,
         allow_node_sources=allow_node_sources,
     )
-    shortest = _duration(min_window, "--min-window") if min_window else None
     fields = _vpc_fields(vpc_fields)
     existing_paths = _with_repo(existing_paths, write_into_dir)
     try:
@@ -537,7 +552,7 @@ def recommend(
         _fail(str(exc))
     _print_recommendation(rec, with_inventory=bool(inventory))
     _refuse_unless_proven(rec, strict)
-    _refuse_short_window(rec.window, min_window, shortest, require_saturation)
+    _refuse_short_window(rec.window)
     _write(rec, out_kind, existing, observation, output, write_into_dir)
 
 
@@ -702,18 +717,20 @@ def _refuse_unless_proven(rec, strict: bool) -> None:
         )
 
 
-def _refuse_short_window(window, asked: str | None, shortest, require_saturation: bool) -> None:
+def _refuse_short_window(window) -> None:
     """Exit 1 before anything is written: the window shorter than --min-window, or
-    (--require-saturation) not saturated."""
+    (--require-saturation) not saturated (the options as :func:`_window_options` kept them)."""
     from .window import duration_text
 
+    meta = click.get_current_context().meta
+    asked, shortest = meta.get("window.min_window") or (None, None)
     if shortest is not None and window.span < shortest:
         _fail(
             f"--min-window {asked}: the flows span only "
             f"{duration_text(window.span)}; observe longer; nothing was written",
             1,
         )
-    if require_saturation and not window.saturated:
+    if meta.get("window.require_saturation") and not window.saturated:
         _fail(f"--require-saturation: {window.verdict}; nothing was written", 1)
 
 

@@ -12,17 +12,18 @@ clock hours, the buckets of the connection table's ``active_hours``.
 - **Discovery curve**: per clock hour, how many workload connections were first seen in it
   (``new``) and how many were known by its end (``total``); report.json lists the hours
   with something new (the steps of the curve), :meth:`Window.curve_table` every hour.
-- **Chance the next connection is new**: Chao and Jost's estimate of sample coverage for
-  incidence data (Chao & Jost 2012, *Ecology* 93:2533, eq. 4b; the Good–Turing
-  frequency of singletons, corrected with the doubletons), the hours with traffic being
-  the sampling units::
+- **Chance the next connection is new**: the estimated coverage deficit of incidence data
+  (Chao & Jost 2012, *Ecology* 93:2533; Chao et al. 2014, *Ecological Monographs* 84:45;
+  the Good–Turing frequency of singletons corrected with the doubletons), the hours with
+  traffic being the sampling units::
 
       1 - C = (Q1 / U) * ((T - 1) * Q1 / ((T - 1) * Q1 + 2 * Q2))
 
   T: hours in which any connection was active; U: connection-hours (the sum over
   connections of the hours each was active in); Q1, Q2: connections active in exactly one
-  and exactly two hours. Without doubletons the correction is 1 and the figure is plain
-  Good–Turing, Q1 / U (so a window of one hour gives 1: nothing can be said).
+  and exactly two hours. Without doubletons the correction is Chao's
+  ``(T - 1) * (Q1 - 1) / ((T - 1) * (Q1 - 1) + 2)``; a window of one hour gives plain
+  Good–Turing, Q1 / U = 1: nothing can be said.
 - **Per workload**: when its last never-before-seen connection appeared (either end).
 - **Periodic traffic** (:func:`find_period`), with its period in whole hours.
 - **Saturated**: at least two hours with traffic, no new connection in the last
@@ -59,7 +60,10 @@ UNIT = (
     "workload connection: (source, destination, protocol, port); a pod end is its "
     "workload, any other end its address"
 )
-ESTIMATOR = "Chao-Jost incidence coverage deficit: (Q1/U) * ((T-1)*Q1 / ((T-1)*Q1 + 2*Q2))"
+ESTIMATOR = (
+    "Chao-Jost incidence coverage deficit: (Q1/U) * ((T-1)*Q1 / ((T-1)*Q1 + 2*Q2)); "
+    "without doubletons (Q1/U) * ((T-1)*(Q1-1) / ((T-1)*(Q1-1) + 2))"
+)
 
 Key = tuple[str, str, str, int]
 PodKey = tuple[str, str]
@@ -116,13 +120,20 @@ class Track:
 
 
 def new_connection_chance(singletons: int, doubletons: int, incidences: int, units: int) -> float:
-    """The estimated chance that the next connection is one never seen (module docstring:
-    Chao & Jost 2012, eq. 4b). 0 with no singleton; Q1/U when the correction is undefined
-    (one unit) or 1 (no doubletons)."""
+    """The estimated chance that the next connection is one never seen: 1 - C of the
+    module docstring, with Chao's correction for no doubletons, ``(T - 1) * (Q1 - 1) /
+    ((T - 1) * (Q1 - 1) + 2)``, as SpadeR's ``Chat.Sam`` computes it. 0 with no singleton;
+    with one unit (T = 1) plain Good-Turing, Q1 / U: nothing can be said."""
     if singletons == 0 or incidences == 0:
         return 0.0
-    spread = (units - 1) * singletons
-    correction = spread / (spread + 2 * doubletons) if spread + 2 * doubletons else 1.0
+    if units < 2:
+        return singletons / incidences
+    if doubletons:
+        spread = (units - 1) * singletons
+        correction = spread / (spread + 2 * doubletons)
+    else:
+        spread = (units - 1) * (singletons - 1)
+        correction = spread / (spread + 2)
     return singletons / incidences * correction
 
 

@@ -103,8 +103,10 @@ def window_of(rows: list[dict]):
         (5, 24, 432, 6, Fraction(125, 31536)),
         # (2/10) * (3*2 / (3*2 + 2*1)) = 0.2 * 0.75.
         (2, 1, 10, 4, Fraction(3, 20)),
-        # No doubletons: the correction is 1, plain Good-Turing Q1/U.
-        (2, 0, 6, 3, Fraction(1, 3)),
+        # No doubletons: Chao's correction (T-1)(Q1-1) / ((T-1)(Q1-1) + 2) = 2/4.
+        (2, 0, 6, 3, Fraction(1, 6)),
+        # One singleton, no doubleton: (Q1 - 1) = 0, nothing suggests more.
+        (1, 0, 19, 6, Fraction(0)),
         # One hour: every connection a singleton, Q1/U = 1 (nothing can be said).
         (4, 0, 4, 1, Fraction(1)),
         # No singletons: nothing suggests anything unseen.
@@ -181,13 +183,18 @@ def test_saturated_window():
 
 
 def test_still_discovering():
-    # A fourth connection first seen at 11:30, in one hour: Q1 = 1, Q2 = 0, U = 19 -> 1/19.
-    w = window_of([*steady_rows(), conn("a/api-1", "9.9.9.9", 443, "11:30", "11:31")])
-    assert w.new_chance == pytest.approx(1 / 19)
-    # Quiet time max(1 h, 5 h 59 min / 4) = 1 h 29 min 45 s; one connection new within it.
-    assert w.new_recently == 1 and not w.saturated and w.saturated_after is None
+    # Two connections first seen after 11:00, in one hour each: Q1 = 2, Q2 = 0, T = 6,
+    # U = 20 -> (2/20) * (5*1 / (5*1 + 2)) = 1/14.
+    late = [
+        conn("a/api-1", "9.9.9.9", 443, "11:30", "11:31"),
+        conn("a/web-1", "9.9.9.9", 443, "11:10", "11:20"),
+    ]
+    w = window_of([*steady_rows(), *late])
+    assert w.new_chance == pytest.approx(1 / 14)
+    # Quiet time max(1 h, 5 h 59 min / 4) = 1 h 29 min 45 s; both new within it.
+    assert w.new_recently == 2 and not w.saturated and w.saturated_after is None
     assert w.verdict == (
-        "still discovering: 1 new connection in the last 1.5 h of 6 h; 5.3% chance the next "
+        "still discovering: 2 new connections in the last 1.5 h of 6 h; 7.1% chance the next "
         "connection is new — observe longer"
     )
 
