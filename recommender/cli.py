@@ -64,16 +64,48 @@ def _progress(inputs: tuple[str, ...], label: str, force: bool | None) -> Iterat
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _duration(text: str):
-    """'90s', '30m', '6h', '2d', '1w' -> timedelta; a usage error otherwise."""
+def _duration(text: str, option: str = "--min-age"):
+    """'90s', '30m', '6h', '2d', '1w' -> timedelta; a usage error (naming ``option``)
+    otherwise."""
     from datetime import timedelta
 
     text = text.strip().lower()
     if len(text) < 2 or text[-1] not in _UNITS or not text[:-1].isdigit():
         raise click.BadParameter(
-            f"{text!r} is not a duration like 30m, 6h or 2d", param_hint="--min-age"
+            f"{text!r} is not a duration like 30m, 6h or 2d", param_hint=option
         )
     return timedelta(seconds=int(text[:-1]) * _UNITS[text[-1]])
+
+
+def _window_options(command):
+    """--min-window and --require-saturation, checked (a bad duration is exit 2) and kept in
+    the context for :func:`_refuse_short_window`, which judges the window once the proposal
+    is proven (docs/window.md)."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value):
+        if param.name == "min_window" and value is not None:
+            value = (value, _duration(value, "--min-window"))
+        ctx.meta[f"window.{param.name}"] = value
+        return value
+
+    command = click.option(
+        "--require-saturation",
+        is_flag=True,
+        expose_value=False,
+        callback=keep,
+        help="Exit 1 and write nothing unless the window is saturated: no new connection in "
+        "its last quarter (at least 1 h) and under 1% estimated chance that the next "
+        "connection is new (SUMMARY.md's first line says which; see docs/window.md).",
+    )(command)
+    return click.option(
+        "--min-window",
+        default=None,
+        metavar="DURATION",
+        expose_value=False,
+        callback=keep,
+        help="Exit 1 and write nothing when the flows span less than this (first to last "
+        "record of the connections), e.g. 6h, 2d, 1w: a weekly job needs a week.",
+    )(command)
 
 
 def _read_errors():
@@ -386,6 +418,7 @@ def _print_counts(counts) -> None:
     "proposal outside the coverage figure: replies, unknown orientation, ICMP, peers "
     "NetworkPolicy cannot state, other nodes, ...).",
 )
+@_window_options
 @click.option(
     "--output-kind",
     type=click.Choice(["networkpolicy", "calico-staged", "calico", "cilium"]),
@@ -519,6 +552,7 @@ def recommend(
         _fail(str(exc))
     _print_recommendation(rec, with_inventory=bool(inventory))
     _refuse_unless_proven(rec, strict)
+    _refuse_short_window(rec.window)
     _write(rec, out_kind, existing, observation, output, write_into_dir)
 
 
@@ -681,6 +715,23 @@ def _refuse_unless_proven(rec, strict: bool) -> None:
             "nothing was written",
             1,
         )
+
+
+def _refuse_short_window(window) -> None:
+    """Exit 1 before anything is written: the window shorter than --min-window, or
+    (--require-saturation) not saturated (the options as :func:`_window_options` kept them)."""
+    from .window import duration_text
+
+    meta = click.get_current_context().meta
+    asked, shortest = meta.get("window.min_window") or (None, None)
+    if shortest is not None and window.span < shortest:
+        _fail(
+            f"--min-window {asked}: the flows span only "
+            f"{duration_text(window.span)}; observe longer; nothing was written",
+            1,
+        )
+    if meta.get("window.require_saturation") and not window.saturated:
+        _fail(f"--require-saturation: {window.verdict}; nothing was written", 1)
 
 
 recommend.help = _with_input_help(recommend.help)

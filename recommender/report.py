@@ -138,6 +138,7 @@ def build_report(
         "external_ranges": rec.synthesis.external,
         **_names_report(rec),
         "left_out": [_left_out_report(x) for x in rec.synthesis.left_out],
+        "window": rec.window.to_dict(),
         "notes": rec.synthesis.notes,
         "unproven_selectors": _unproven_selectors(rec),
         **({"existing": rec.existing.to_dict()} if rec.existing is not None else {}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -30,6 +31,7 @@ from .options import SynthesisOptions
 from .report import build_report
 from .selectors import Selection
 from .verify_report import report_json
+from .window import Window, assess_window
 
 if TYPE_CHECKING:  # types only: the modules load when a run uses them
     from .ingest.enrich import EnrichStats
@@ -74,6 +76,12 @@ class Observation:
     def node_addresses(self) -> list[str] | None:
         """The inventory's node addresses (None without an inventory)."""
         return self.inventory.node_addresses() if self.inventory is not None else None
+
+    @cached_property
+    def window(self) -> Window:
+        """How complete the window looks: discovery curve, chance the next connection is
+        new, periodic traffic, and the one-line verdict (:mod:`recommender.window`)."""
+        return assess_window(self.connections, self.pods)
 
     @property
     def unresolved_connections(self) -> int:
@@ -140,6 +148,11 @@ class Recommendation:
     @property
     def inputs(self) -> list[str]:
         return self.observation.inputs
+
+    @property
+    def window(self) -> Window:
+        """The observation window's adequacy (:attr:`Observation.window`)."""
+        return self.observation.window
 
     @property
     def inventory(self) -> Inventory | None:
