@@ -240,6 +240,12 @@ def connection_tracks(connections: pd.DataFrame, pods: pd.DataFrame) -> list[Tra
     same keys as :func:`recommender.workloads.workload_connections` (ends without an
     identity are dropped, as its grouping drops them). Times at the epoch are unknown
     (:func:`_known_times`): a connection with no known time gets no track."""
+    return gather_tracks(connections, pods)[0]
+
+
+def gather_tracks(connections: pd.DataFrame, pods: pd.DataFrame) -> tuple[list[Track], int]:
+    """:func:`connection_tracks`, and how many workload connections have no known time at
+    all (left out of every figure, and counted so the window says so)."""
     workload_of = dict(
         zip(zip(pods["namespace"], pods["pod"], strict=True), pods["workload"], strict=True)
     )
@@ -254,13 +260,17 @@ def connection_tracks(connections: pd.DataFrame, pods: pd.DataFrame) -> list[Tra
         _epoch_ns(connections["last_seen"]),
         strict=True,
     )
+    untimed: set[Key] = set()
     for sk, sn, sp, si, dk, dn, dp, di, proto, port, active, first_ns, last_ns in rows:
         src, src_pod = _end(sk, sn, sp, si, workload_of)
         dst, dst_pod = _end(dk, dn, dp, di, workload_of)
-        known = _known_times(first_ns, last_ns, active)
-        if src is None or dst is None or proto is None or pd.isna(port) or known is None:
+        if src is None or dst is None or proto is None or pd.isna(port):
             continue
         key = (src, dst, str(proto), int(port))
+        known = _known_times(first_ns, last_ns, active)
+        if known is None:
+            untimed.add(key)
+            continue
         first, last, active_hours = known
         span = times.setdefault(key, [first, last])
         span[0], span[1] = min(span[0], first), max(span[1], last)
@@ -270,7 +280,7 @@ def connection_tracks(connections: pd.DataFrame, pods: pd.DataFrame) -> list[Tra
             ends[key]["src"].add((sn, sp))
         if dst_pod:
             ends[key]["dst"].add((dn, dp))
-    return [
+    tracks = [
         Track(
             key=key,
             first_ns=times[key][0],
@@ -281,6 +291,7 @@ def connection_tracks(connections: pd.DataFrame, pods: pd.DataFrame) -> list[Tra
         )
         for key in sorted(times)
     ]
+    return tracks, len(untimed - times.keys())
 
 
 def _known_times(first: int, last: int, active: Iterable[int]) -> tuple[int, int, set[int]] | None:
@@ -349,6 +360,9 @@ class Window:
     saturated: bool
     workloads: tuple[WorkloadDiscovery, ...]
     periodic: tuple[Periodic, ...]
+    #: Workload connections with no known time (e.g. AWS VPC records without start/end):
+    #: in none of the figures above, and said so in the verdict.
+    untimed: int = 0
 
     @property
     def span(self) -> timedelta:
@@ -368,7 +382,12 @@ class Window:
     @property
     def verdict(self) -> str:
         """One line: saturated or still discovering, the chance, the periodic traffic."""
-        return _verdict_core(self) + _periodic_clause(self.periodic)
+        left_out = (
+            f"; {_plural(self.untimed, 'connection')} without times left out"
+            if self.untimed
+            else ""
+        )
+        return _verdict_core(self) + _periodic_clause(self.periodic) + left_out
 
     def curve_table(self) -> pd.DataFrame:
         """The discovery curve, every clock hour of the window (hour, new, total): to plot."""
@@ -391,6 +410,7 @@ class Window:
             "end": _iso(self.end),
             "span_seconds": int(self.span.total_seconds()),
             "connections": self.connections,
+            "untimed_connections": self.untimed,
             "buckets": self.buckets,
             "incidences": self.incidences,
             "singletons": self.singletons,
@@ -433,9 +453,11 @@ class Window:
 def assess_window(connections: pd.DataFrame, pods: pd.DataFrame) -> Window:
     """The window figures of an observation's connection table (pod level, with
     ``first_seen``, ``last_seen`` and ``active_hours``) and its pods (with workloads)."""
-    tracks = connection_tracks(connections, pods)
+    tracks, untimed = gather_tracks(connections, pods)
     if not tracks:
-        return Window(None, None, 0, 0, 0, 0, 0, None, (), None, QUIET_MIN, 0, False, (), ())
+        return Window(
+            None, None, 0, 0, 0, 0, 0, None, (), None, QUIET_MIN, 0, False, (), (), untimed
+        )
     start_ns = min(t.first_ns for t in tracks)
     end_ns = max(t.last_ns for t in tracks)
     counts = [len(t.hours) for t in tracks]
@@ -461,6 +483,7 @@ def assess_window(connections: pd.DataFrame, pods: pd.DataFrame) -> Window:
         saturated=units >= 2 and recent == 0 and chance < SATURATION_CHANCE,
         workloads=_workloads(tracks, end_ns),
         periodic=_periodic(tracks, _lifetimes(pods)),
+        untimed=untimed,
     )
 
 
@@ -556,6 +579,8 @@ def _plural(n: int, word: str) -> str:
 
 def _verdict_core(w: Window) -> str:
     if not w.connections or w.new_chance is None:
+        if w.untimed:
+            return "no connection has a known time: nothing to judge the window by"
         return "no connections observed: nothing to judge the window by"
     if w.buckets < 2:
         return (

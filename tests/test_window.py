@@ -221,7 +221,10 @@ def test_times_at_the_epoch_are_unknown():
     mixed["active_hours"] = (0, *mixed["active_hours"])
     w = window_of([mixed, *rows[1:], untimed])
     assert w.connections == 3 and w.start == at("06:00")
-    assert w.to_dict() == window_of(steady_rows()).to_dict()
+    figures, steady = w.to_dict(), window_of(steady_rows()).to_dict()
+    assert figures.pop("untimed_connections") == 1 and steady.pop("untimed_connections") == 0
+    assert figures.pop("verdict") == steady.pop("verdict") + "; 1 connection without times left out"
+    assert figures == steady
 
 
 # --- periodic traffic --------------------------------------------------------------------
@@ -418,3 +421,27 @@ def test_the_docs_quote_the_sample_verdict():
 
     assert SAMPLE_LINE in (ROOT / "docs" / "window.md").read_text()
     assert SAMPLE_LINE in (ROOT / "README.md").read_text()
+
+
+def test_connections_without_times_are_counted_and_said():
+    """A time at the epoch is unknown: such a connection is in no figure, and the window
+    says how many it left out rather than dropping them silently."""
+    epoch = pd.Timestamp(0, tz="UTC")
+    untimed = conn("shop/vpc-a", "10.9.9.9", 443, "06:00", "06:00", hours=(0,))
+    untimed.update(first_seen=epoch, last_seen=epoch)
+    timed = [
+        conn("shop/web-a", "data/db-a", 5432, "06:00", "08:30"),
+        conn("shop/web-a", "data/cache-a", 6379, "06:10", "08:40"),
+    ]
+    w = window_of([*timed, untimed])
+    assert w.connections == 2 and w.untimed == 1
+    assert w.to_dict()["untimed_connections"] == 1
+    assert w.verdict.endswith("; 1 connection without times left out")
+    only = window_of([untimed])
+    assert only.connections == 0 and only.untimed == 1
+    assert only.verdict == (
+        "no connection has a known time: nothing to judge the window by; "
+        "1 connection without times left out"
+    )
+    assert window_of(timed).untimed == 0
+    assert "left out" not in window_of(timed).verdict
