@@ -12,11 +12,13 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
-from recommender.ingest.sources import InputError
+from recommender.ingest import remote
+from recommender.ingest.sources import InputError, file_size
 from recommender.schema import ADDED_COLUMNS, FLOW_SCHEMA, SCHEMA_VERSION
 
 NAME = "parquet"
@@ -61,6 +63,18 @@ def _check_nulls(path: str, batch: pa.RecordBatch) -> None:
             raise InputError(f"{path}: column {field.name!r} has nulls; not a valid flow table")
 
 
+def open_parquet(path: str) -> Any:
+    """``pyarrow.parquet.ParquetFile`` of a path, or of an fsspec URL through its
+    filesystem (so a dataset in object storage is read fragment by fragment, each file
+    fetched in the ranges pyarrow asks for)."""
+    import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
+
+    if remote.is_url(path):
+        fs, where = remote.filesystem(path)
+        return pq.ParquetFile(where, filesystem=fs)
+    return pq.ParquetFile(path)
+
+
 def iter_batches(
     path: str,
     counts: RecordCounts,
@@ -70,14 +84,12 @@ def iter_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Batches of FLOW_SCHEMA from one Parquet file; counts each row as normalized."""
     try:
-        import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
-
-        pf = pq.ParquetFile(path)
+        pf = open_parquet(path)
         schema = pf.schema_arrow
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: unreadable Parquet file: {_one_line(exc)}") from None
     _check_schema(path, schema)
-    size = os.path.getsize(path)
+    size = file_size(path)
     total = max(pf.metadata.num_rows, 1)
     done = reported = 0
     try:
