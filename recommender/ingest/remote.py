@@ -22,14 +22,26 @@ import errno
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["INSTALL", "filesystem", "is_url", "kind", "matches", "open_url", "size", "walk"]
+__all__ = [
+    "INSTALL",
+    "filesystem",
+    "is_url",
+    "kind",
+    "matches",
+    "mtime_ns",
+    "open_url",
+    "size",
+    "walk",
+]
 
 #: How to get fsspec (the extra that has it).
 INSTALL = "pip install 'netpol-recommender[dask]'"
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+(?:://|::)")
 _GLOB = re.compile(r"[*?\[]")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def is_url(path: str) -> bool:
@@ -147,3 +159,21 @@ def walk(url: str) -> Iterator[tuple[tuple[str, ...], str]]:
             continue
         rest = name[len(root) :]
         yield tuple(rest.split("/")), _join(url, rest)
+
+
+def mtime_ns(url: str) -> int | None:
+    """The modification time of the file at ``url`` in nanoseconds (the fallback time of
+    sources without timestamps, as for a local file); None when it has none."""
+    fs, path = filesystem(url)
+    if getattr(fs, "local_file", False):  # file://: the exact figure a path would give
+        try:
+            return os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+    try:
+        when = fs.modified(path)
+    except (OSError, NotImplementedError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - EPOCH) // timedelta(microseconds=1) * 1000

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import fsspec
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -158,6 +159,35 @@ def test_ingest_reads_a_url_and_a_parquet_dataset_at_a_url(tmp_path, flows, memo
     _run("recommend", str(tmp_path / "local.parquet"), "-o", str(tmp_path / "by-path"))
     _run("recommend", f"{memory}/dataset/", "-o", str(tmp_path / "by-url"))
     assert _files(tmp_path / "by-url" / "policies") == _files(tmp_path / "by-path" / "policies")
+
+
+_CSV = (
+    "src_namespace,src_pod,src_labels,dst_namespace,dst_pod,dst_labels,dst_port,protocol,flows\n"
+    "shop,web-7f9c-abcde,app=web,kube-system,coredns-0,k8s-app=kube-dns,53,UDP,3\n"
+)
+
+
+def test_generic_csv_and_parquet_at_a_url(tmp_path, memory):
+    """Generic files read whole (CSV through the URL's file object, Parquet through
+    pyarrow with the fsspec filesystem); without a time column, the fallback time is the
+    URL's modification time, as a path's is its mtime."""
+    path = tmp_path / "flows.csv"
+    path.write_text(_CSV)
+    pq.write_table(pacsv.read_csv(path), tmp_path / "flows.parquet")
+    for name in ("flows.csv", "flows.parquet"):
+        url = _put(f"{memory}/{name}", (tmp_path / name).read_bytes())
+        by_url, by_path = read_flows([url]).table, read_flows([str(tmp_path / name)]).table
+        assert by_url.num_rows == by_path.num_rows == 1
+        assert by_url["src_pod"].to_pylist() == by_path["src_pod"].to_pylist() == ["web-7f9c-abcde"]
+        modified = MEMORY.modified(remote.filesystem(url)[1])
+        assert by_url["time_start"].cast("int64").to_pylist() == [remote.mtime_ns(url)]
+        assert remote.mtime_ns(url) // 1000 == int(modified.timestamp() * 1e6)
+    file_url = (tmp_path / "flows.csv").as_uri()
+    assert (
+        read_flows([file_url])
+        .table.drop(["source_file"])
+        .equals(read_flows([str(path)]).table.drop(["source_file"]))
+    )
 
 
 # --------------------------------------------------------------------------- errors
