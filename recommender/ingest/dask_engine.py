@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from recommender.accounting import RecordCounts
 from recommender.connections import StreamingAggregator
-from recommender.ingest import parallel
+from recommender.ingest import parallel, remote
 from recommender.ingest.plan import InputPlan, available_cpus
 from recommender.ingest.sources import STDIN, file_size
 
@@ -250,11 +250,18 @@ def write_dataset(batches: Iterable[pa.RecordBatch], path: str | os.PathLike) ->
     in sorted order), replacing a file there. Returns the rows written.
 
     The parts go to a temporary directory beside ``path`` that takes its name only once
-    complete, so a reader never sees half a dataset.
+    complete, so a reader never sees half a dataset. ``path`` may be an fsspec URL
+    (``s3://bucket/flows``): the parts are written there, staged the same way
+    (:func:`recommender.ingest.remote.staged`).
     """
     from recommender.ingest.parquet import write_parquet
 
     path = os.fspath(path)
+    if remote.is_url(path):
+        local = remote.local_path(path)
+        if local is None:
+            return _write_remote_dataset(batches, path)
+        path = local
     parent = os.path.dirname(os.path.abspath(path))
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
     rows = 0
@@ -268,6 +275,19 @@ def write_dataset(batches: Iterable[pa.RecordBatch], path: str | os.PathLike) ->
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return rows
+
+
+def _write_remote_dataset(batches: Iterable[pa.RecordBatch], url: str) -> int:
+    """:func:`write_dataset` to a URL of a remote filesystem (an object store)."""
+    from recommender.ingest.parquet import write_to
+
+    rows = 0
+    with remote.staged(url) as (fs, tmp):
+        fs.makedirs(tmp, exist_ok=True)
+        for number, part in enumerate(_parts(batches)):
+            with fs.open(f"{tmp}/part-{number:06d}.parquet", "wb") as sink:
+                rows += write_to(sink, part)
     return rows
 
 

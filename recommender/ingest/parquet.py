@@ -122,23 +122,24 @@ def write_parquet(source: pa.Table | Iterable[pa.RecordBatch], path: str | os.Pa
 
     The data go to a temporary file in the same directory, which replaces ``path`` only
     once complete, so a reader never sees a half-written file. The schema (with its
-    version metadata) is FLOW_SCHEMA exactly.
+    version metadata) is FLOW_SCHEMA exactly. ``path`` may be an fsspec URL
+    (:func:`recommender.ingest.remote.staged`).
     """
     path = os.fspath(path)
+    if remote.is_url(path):
+        local = remote.local_path(path)
+        if local is None:
+            with remote.staged(path) as (fs, tmp), fs.open(tmp, "wb") as sink:
+                return write_to(sink, batches_of(source))
+        path = local
     directory = os.path.dirname(os.path.abspath(path))
-    batches = source.to_batches() if isinstance(source, pa.Table) else source
+    batches = batches_of(source)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     rows = 0
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; a flows file is ordinary data
         with os.fdopen(fd, "wb") as sink:
-            import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
-
-            with pq.ParquetWriter(sink, FLOW_SCHEMA, compression="zstd") as writer:
-                for batch in batches:
-                    if batch.num_rows:
-                        writer.write_batch(to_flow_schema(batch))
-                        rows += batch.num_rows
+            rows = write_to(sink, batches)
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, path)
@@ -146,4 +147,23 @@ def write_parquet(source: pa.Table | Iterable[pa.RecordBatch], path: str | os.Pa
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return rows
+
+
+def batches_of(source: pa.Table | Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+    """The record batches of a table, or the batches given."""
+    return source.to_batches() if isinstance(source, pa.Table) else source
+
+
+def write_to(sink: Any, batches: Iterable[pa.RecordBatch]) -> int:
+    """Write the batches as one FLOW_SCHEMA Parquet file to the open binary ``sink``;
+    returns the number of rows written."""
+    import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
+
+    rows = 0
+    with pq.ParquetWriter(sink, FLOW_SCHEMA, compression="zstd") as writer:
+        for batch in batches:
+            if batch.num_rows:
+                writer.write_batch(to_flow_schema(batch))
+                rows += batch.num_rows
     return rows

@@ -18,9 +18,11 @@ given plus each file's path below it, so rows, rejections and errors name
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,10 +32,12 @@ __all__ = [
     "filesystem",
     "is_url",
     "kind",
+    "local_path",
     "matches",
     "mtime_ns",
     "open_url",
     "size",
+    "staged",
     "walk",
 ]
 
@@ -177,3 +181,34 @@ def mtime_ns(url: str) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return (when - EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def local_path(url: str) -> str | None:
+    """The path of a URL on this machine's own filesystem (``file://``), else None."""
+    fs, path = filesystem(url)
+    return path if getattr(fs, "local_file", False) else None
+
+
+@contextlib.contextmanager
+def staged(url: str) -> Iterator[tuple[Any, str]]:
+    """``(filesystem, temporary path)`` beside ``url``: what is written there takes the
+    name ``url`` when the block completes (replacing a file, never a directory), and is
+    removed when it fails, so a reader never sees half an output. Object stores have no
+    rename: there the move copies each object once."""
+    fs, path = filesystem(url)
+    path = path.rstrip("/")
+    parent, _, name = path.rpartition("/")
+    tmp = f"{parent}/.{name}.{uuid.uuid4().hex}.tmp"
+    try:
+        yield fs, tmp
+        found = kind(url)
+        if found == "directory":
+            raise FileExistsError(errno.EEXIST, "a directory is in the way", url)
+        if found != "missing":
+            fs.rm(path)
+        fs.mv(tmp, path, recursive=True)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if fs.exists(tmp):
+                fs.rm(tmp, recursive=True)
+        raise

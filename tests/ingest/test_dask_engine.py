@@ -124,6 +124,17 @@ def test_ingest_from_memory_urls_reads_back_as_from_paths(
     assert names == expected["source_file"].to_pylist()
     rest = [n for n in FLOW_SCHEMA.names if n != "source_file"]
     assert table.select(rest).equals(expected.select(rest))
+    # The dataset written to a URL: the same parts, byte for byte, and nothing else there.
+    out = f"{url}.dataset"
+    _run("ingest", url, "-o", out, "--engine", "dask", "--scheduler", threads_scheduler)
+    fs, where = fsspec.core.url_to_fs(out)
+    assert [p.rsplit("/", 1)[1] for p in fs.ls(where.rsplit("/", 1)[0], detail=False)] == [
+        "flows",
+        "flows.dataset",
+    ]
+    parts = {p.name: p.read_bytes() for p in dataset.iterdir()}
+    assert {p.rsplit("/", 1)[1]: fs.cat(p) for p in fs.find(where)} == parts
+    assert read_flows([out]).table.equals(table)
 
 
 def test_recommend_is_byte_identical(tmp_path, scheduler):
@@ -139,7 +150,8 @@ def test_file_urls_read_as_their_paths(tmp_path, scheduler):
     local = _run(*args, str(SAMPLE_FLOWS), "--json")
     dask = _run(*args, url, "--json", "--engine", "dask", "--scheduler", scheduler)
     assert tuple(s.replace(url, str(SAMPLE_FLOWS)) for s in dask) == local
-    _run("ingest", url, "-o", str(tmp_path / "flows"), "--engine", "dask", "--scheduler", scheduler)
+    out = (tmp_path / "flows").as_uri()  # a file:// output is the directory itself
+    _run("ingest", url, "-o", out, "--engine", "dask", "--scheduler", scheduler)
     names = pq.read_table(tmp_path / "flows")["source_file"].unique().to_pylist()
     assert names and all(n.startswith(f"{url}/") for n in names)
 

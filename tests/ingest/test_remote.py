@@ -190,6 +190,23 @@ def test_generic_csv_and_parquet_at_a_url(tmp_path, memory):
     )
 
 
+def test_ingest_writes_to_a_url(tmp_path, flows, memory):
+    """The Parquet file ``ingest`` writes to a URL has the bytes it has on disk; it is
+    staged beside its name, replaces a file there, and never a directory."""
+    _run("ingest", flows, "-o", str(tmp_path / "local.parquet"))
+    out = f"{memory}/out/flows.parquet"
+    stdout, _ = _run("ingest", flows, "-o", out)
+    assert stdout.endswith(f"wrote 11835 flow records to {out}\n")
+    where = remote.filesystem(out)[1]
+    assert MEMORY.cat(where) == (tmp_path / "local.parquet").read_bytes()
+    _run("ingest", flows, "-o", out)  # again: replaced
+    assert MEMORY.ls(where.rsplit("/", 1)[0], detail=False) == [where]
+    err = _fail("ingest", flows, "-o", flows)
+    assert err == f"error: [Errno 17] a directory is in the way: {flows!r}\n"
+    assert len(expand_inputs([flows])) == 3  # the input directory is untouched
+    assert len(MEMORY.ls(remote.filesystem(memory)[1], detail=False)) == 2  # no leftovers
+
+
 # --------------------------------------------------------------------------- errors
 
 
