@@ -209,6 +209,10 @@ or objects back to back. `-` reads standard input once, as it arrives:
   hubble observe -o json --last 10000 | netpol-recommender recommend - -o out
 
 \b
+An INPUT may also be an fsspec URL: s3://bucket/flows/, gs://..., file://...
+(a prefix or glob reads every file under it; docs/scale.md).
+
+\b
 --inventory reads the output of (one snapshot or several):
   {INVENTORY_KUBECTL}
 """
@@ -263,7 +267,8 @@ def main() -> None:
     "output",
     required=True,
     type=click.Path(dir_okay=False),
-    help="Parquet file to write (atomically); with --engine dask, a dataset directory.",
+    help="Parquet file to write (atomically); with --engine dask, a dataset directory. "
+    "May be an fsspec URL (s3://bucket/flows.parquet; docs/scale.md).",
 )
 @click.option(
     "--inventory",

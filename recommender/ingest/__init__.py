@@ -115,8 +115,6 @@ def iter_flow_batches(
     ``engine``: a :class:`~recommender.ingest.dask_engine.DaskEngine` parses on its
     cluster instead (``workers`` is then unused); ``file://`` URLs are inputs too.
     """
-    if engine is not None:
-        inputs = engine.inputs(inputs)
     plan = plan_inputs(
         inputs, format=format, workers=workers, batch_size=batch_size, vpc_fields=vpc_fields
     )
@@ -165,8 +163,6 @@ def aggregate_inputs(
     """
     from recommender.connections import StreamingAggregator
 
-    if engine is not None:
-        inputs = engine.inputs(inputs)
     plan = plan_inputs(
         inputs, format=format, workers=workers, batch_size=batch_size, vpc_fields=vpc_fields
     )

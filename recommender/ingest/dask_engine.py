@@ -10,7 +10,9 @@ batches) and the client merges the results in input order exactly as the local p
 so every output is byte-identical to the local engine. Everything after ``connections``
 runs in the client, on the small table.
 
-Workers must have this package installed (the same version) and see the input paths. A
+Workers must have this package installed (the same version) and see the input paths, or
+read the inputs given as fsspec URLs (``s3://...``: a task gets the URL and opens it itself,
+so the protocol's package, e.g. ``s3fs``, must be installed on the workers too). A
 worker runs one of these tasks at a time whatever its thread count (the parsers keep
 per-process caches), so give workers one thread and run more of them.
 
@@ -26,7 +28,7 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +36,9 @@ import pyarrow as pa
 
 from recommender.accounting import RecordCounts
 from recommender.connections import StreamingAggregator
-from recommender.ingest import parallel
+from recommender.ingest import parallel, remote
 from recommender.ingest.plan import InputPlan, available_cpus
-from recommender.ingest.sources import STDIN, InputError
+from recommender.ingest.sources import STDIN, file_size
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -55,22 +57,6 @@ AHEAD_PER_WORKER = 4
 ROWS_PER_PART = 500_000
 
 _TASK_LOCK = threading.Lock()
-
-
-def local_path(url: str) -> str:
-    """An input as the readers take it: a ``file://`` URL becomes its path; other URLs
-    (``s3://``, ``gs://``) are refused with one line, the readers open local paths only."""
-    if "://" not in url:
-        return url
-    import fsspec.core
-
-    protocol, path = fsspec.core.split_protocol(url)
-    if protocol in ("file", "local"):
-        return path
-    raise InputError(
-        f"{url}: {protocol}:// inputs are not read yet; copy them where every worker sees "
-        "them (a shared volume) and pass the path"
-    )
 
 
 def run_task(
@@ -99,12 +85,6 @@ class DaskEngine:
     ``DASK_SCHEDULER_ADDRESS``, else a ``LocalCluster`` of one process per CPU."""
 
     scheduler: str | None = None
-
-    def inputs(self, inputs: Sequence[str | os.PathLike] | str | os.PathLike) -> list[str]:
-        """The inputs with ``file://`` URLs turned into paths (see :func:`local_path`)."""
-        if isinstance(inputs, str | os.PathLike):
-            inputs = [inputs]
-        return [local_path(os.fspath(p)) for p in inputs]
 
     @contextlib.contextmanager
     def client(self) -> Iterator[Client]:
@@ -210,7 +190,7 @@ class _Run:
             fn = parallel.file_task
             args = (task.path, self.format, None, self.batch_size, self.plan.vpc_fields)
             with contextlib.suppress(OSError):
-                task.progress_bytes = os.path.getsize(task.path)
+                task.progress_bytes = file_size(task.path)
         else:
             return None
         return self.client.submit(
@@ -270,11 +250,18 @@ def write_dataset(batches: Iterable[pa.RecordBatch], path: str | os.PathLike) ->
     in sorted order), replacing a file there. Returns the rows written.
 
     The parts go to a temporary directory beside ``path`` that takes its name only once
-    complete, so a reader never sees half a dataset.
+    complete, so a reader never sees half a dataset. ``path`` may be an fsspec URL
+    (``s3://bucket/flows``): the parts are written there, staged the same way
+    (:func:`recommender.ingest.remote.staged`).
     """
     from recommender.ingest.parquet import write_parquet
 
     path = os.fspath(path)
+    if remote.is_url(path):
+        local = remote.local_path(path)
+        if local is None:
+            return _write_remote_dataset(batches, path)
+        path = local
     parent = os.path.dirname(os.path.abspath(path))
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
     rows = 0
@@ -288,6 +275,19 @@ def write_dataset(batches: Iterable[pa.RecordBatch], path: str | os.PathLike) ->
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return rows
+
+
+def _write_remote_dataset(batches: Iterable[pa.RecordBatch], url: str) -> int:
+    """:func:`write_dataset` to a URL of a remote filesystem (an object store)."""
+    from recommender.ingest.parquet import write_to
+
+    rows = 0
+    with remote.staged(url) as (fs, tmp):
+        fs.makedirs(tmp, exist_ok=True)
+        for number, part in enumerate(_parts(batches)):
+            with fs.open(f"{tmp}/part-{number:06d}.parquet", "wb") as sink:
+                rows += write_to(sink, part)
     return rows
 
 

@@ -40,7 +40,6 @@ Without ``msgspec`` installed, :data:`AVAILABLE` is False and the reference path
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -71,6 +70,7 @@ from recommender.ingest.sources import (
     content_mode,
     iter_line_blocks,
     open_input,
+    opened_size,
     parse_line,
     record_lines,
 )
@@ -1187,7 +1187,7 @@ def probe(path: str, format: str | None, lookahead: int) -> Plan | None:
         try:
             head = f.read(2)
             f.seek(0)
-            size = 0 if path == STDIN else os.fstat(f.fileno()).st_size
+            size = 0 if path == STDIN else opened_size(path, f)
             mode, chunks = content_mode(path, f, None)
             if mode != "lines":
                 return None

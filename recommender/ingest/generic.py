@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from heapq import heappop, heappush
@@ -39,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recommender.accounting import RecordCounts
-from recommender.ingest import sniff
+from recommender.ingest import remote, sniff, sources
 from recommender.ingest.common import (
     RECORD_ERRORS,
     Bad,
@@ -47,6 +46,7 @@ from recommender.ingest.common import (
     invalid,
     malformed,
 )
+from recommender.ingest.parquet import open_parquet
 from recommender.ingest.sources import InputError, Rows, new_row
 from recommender.ingest.values import (
     family,
@@ -309,9 +309,8 @@ def claims(path: str) -> bool:
     """Is this a generic flow file (see the module docstring)? Never raises."""
     if sniff.is_parquet(path):
         try:
-            import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
-
-            names = pq.read_schema(path).names
+            with open_parquet(path) as pf:
+                names = pf.schema_arrow.names
         except (OSError, pa.ArrowException):
             return False
         if all(n in names for n in FLOW_SCHEMA.names if n not in ADDED_COLUMNS):
@@ -649,8 +648,8 @@ def _csv_batches(
     lines = _Lines(path, counts)
 
     try:
-        raw = pa.OSFile(path, "rb")
-        size = os.path.getsize(path)
+        raw = sources.open_input(path) if remote.is_url(path) else pa.OSFile(path, "rb")
+        size = sources.file_size(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {_one_line(exc)}") from None
     reported = 0
@@ -713,9 +712,7 @@ def _parquet_batches(
     progress: Callable[[int], None] | None,
 ) -> Iterator[pa.RecordBatch]:
     try:
-        import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
-
-        pf = pq.ParquetFile(path)
+        pf = open_parquet(path)
         names = pf.schema_arrow.names
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: unreadable Parquet file: {_one_line(exc)}") from None
@@ -728,7 +725,7 @@ def _parquet_batches(
             for k in ("time", "time_end")
             if k in mapping and pa.types.is_timestamp(pf.schema_arrow.field(mapping[k]).type)
         }
-        size = os.path.getsize(path)
+        size = sources.file_size(path)
         total = max(pf.metadata.num_rows, 1)
         batcher = _Batcher(path, batch_size)
         keys = list(mapping)

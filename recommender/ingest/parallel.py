@@ -402,7 +402,7 @@ def plan_tasks(
     sizes = []
     for path in files:
         try:
-            sizes.append(0 if path == STDIN else os.path.getsize(path))
+            sizes.append(0 if path == STDIN else sources.file_size(path))
         except OSError:  # reported in its turn
             sizes.append(0)
     after = sum(sizes)
@@ -452,7 +452,7 @@ def _file_tasks(
     if file.kind in (GENERIC, PARQUET):
         yield _Task(path, True, local=local)
         return
-    size = os.path.getsize(path)
+    size = sources.file_size(path)
     plan = file.hubble
     if plan is None:
         if size <= (WHOLE_GZIP_BYTES if sniff.is_gzip(path) else WHOLE_FILE_BYTES):

@@ -12,11 +12,13 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
 from recommender.accounting import RecordCounts
-from recommender.ingest.sources import InputError
+from recommender.ingest import remote
+from recommender.ingest.sources import InputError, file_size
 from recommender.schema import ADDED_COLUMNS, FLOW_SCHEMA, SCHEMA_VERSION
 
 NAME = "parquet"
@@ -61,6 +63,18 @@ def _check_nulls(path: str, batch: pa.RecordBatch) -> None:
             raise InputError(f"{path}: column {field.name!r} has nulls; not a valid flow table")
 
 
+def open_parquet(path: str) -> Any:
+    """``pyarrow.parquet.ParquetFile`` of a path, or of an fsspec URL through its
+    filesystem (so a dataset in object storage is read fragment by fragment, each file
+    fetched in the ranges pyarrow asks for)."""
+    import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
+
+    if remote.is_url(path):
+        fs, where = remote.filesystem(path)
+        return pq.ParquetFile(where, filesystem=fs)
+    return pq.ParquetFile(path)
+
+
 def iter_batches(
     path: str,
     counts: RecordCounts,
@@ -70,14 +84,12 @@ def iter_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Batches of FLOW_SCHEMA from one Parquet file; counts each row as normalized."""
     try:
-        import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
-
-        pf = pq.ParquetFile(path)
+        pf = open_parquet(path)
         schema = pf.schema_arrow
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: unreadable Parquet file: {_one_line(exc)}") from None
     _check_schema(path, schema)
-    size = os.path.getsize(path)
+    size = file_size(path)
     total = max(pf.metadata.num_rows, 1)
     done = reported = 0
     try:
@@ -110,23 +122,24 @@ def write_parquet(source: pa.Table | Iterable[pa.RecordBatch], path: str | os.Pa
 
     The data go to a temporary file in the same directory, which replaces ``path`` only
     once complete, so a reader never sees a half-written file. The schema (with its
-    version metadata) is FLOW_SCHEMA exactly.
+    version metadata) is FLOW_SCHEMA exactly. ``path`` may be an fsspec URL
+    (:func:`recommender.ingest.remote.staged`).
     """
     path = os.fspath(path)
+    if remote.is_url(path):
+        local = remote.local_path(path)
+        if local is None:
+            with remote.staged(path) as (fs, tmp), fs.open(tmp, "wb") as sink:
+                return write_to(sink, batches_of(source))
+        path = local
     directory = os.path.dirname(os.path.abspath(path))
-    batches = source.to_batches() if isinstance(source, pa.Table) else source
+    batches = batches_of(source)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     rows = 0
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; a flows file is ordinary data
         with os.fdopen(fd, "wb") as sink:
-            import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
-
-            with pq.ParquetWriter(sink, FLOW_SCHEMA, compression="zstd") as writer:
-                for batch in batches:
-                    if batch.num_rows:
-                        writer.write_batch(to_flow_schema(batch))
-                        rows += batch.num_rows
+            rows = write_to(sink, batches)
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(tmp, path)
@@ -134,4 +147,23 @@ def write_parquet(source: pa.Table | Iterable[pa.RecordBatch], path: str | os.Pa
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return rows
+
+
+def batches_of(source: pa.Table | Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+    """The record batches of a table, or the batches given."""
+    return source.to_batches() if isinstance(source, pa.Table) else source
+
+
+def write_to(sink: Any, batches: Iterable[pa.RecordBatch]) -> int:
+    """Write the batches as one FLOW_SCHEMA Parquet file to the open binary ``sink``;
+    returns the number of rows written."""
+    import pyarrow.parquet as pq  # on use: Hubble ingest workers never need it
+
+    rows = 0
+    with pq.ParquetWriter(sink, FLOW_SCHEMA, compression="zstd") as writer:
+        for batch in batches:
+            if batch.num_rows:
+                writer.write_batch(to_flow_schema(batch))
+                rows += batch.num_rows
     return rows

@@ -110,7 +110,7 @@ def plan_inputs(
         total = 0
         for path in files:
             with contextlib.suppress(OSError):  # reported when the file is read
-                total += os.path.getsize(path)
+                total += sources.file_size(path)
         workers = auto_workers(total)
     if all(path == STDIN for path in files):
         workers = 1  # standard input is read in this process, as it arrives

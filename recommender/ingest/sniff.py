@@ -3,6 +3,7 @@
 The one place that knows the magic numbers and how to look inside the start of a gzip file,
 used by the record reader (:mod:`recommender.ingest.sources`), the generic CSV/Parquet
 reader (:mod:`recommender.ingest.generic`) and the file plan (:mod:`recommender.ingest.plan`).
+A path may be an fsspec URL (:mod:`recommender.ingest.remote`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,18 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from recommender.ingest import remote
+
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 BOM = b"\xef\xbb\xbf"
+
+
+def _open(path: str) -> Any:
+    """The file (or fsspec URL) opened for binary reading; OSError when it cannot be."""
+    if remote.is_url(path):
+        return remote.open_url(path)
+    return open(path, "rb")  # noqa: SIM115 - closed by the callers' ``with``
 
 
 def starts_gzip(data: bytes) -> bool:
@@ -22,14 +32,14 @@ def starts_gzip(data: bytes) -> bool:
 
 def is_gzip(path: str) -> bool:
     """Is the file gzip-compressed? OSError when it cannot be read."""
-    with open(path, "rb") as f:
+    with _open(path) as f:
         return f.read(2) == GZIP_MAGIC
 
 
 def is_parquet(path: str) -> bool:
     """Does the file start with the Parquet magic? Never raises (False when unreadable)."""
     try:
-        with open(path, "rb") as f:
+        with _open(path) as f:
             return f.read(4) == PARQUET_MAGIC
     except OSError:
         return False
@@ -38,7 +48,7 @@ def is_parquet(path: str) -> bool:
 def file_kind(path: str) -> str:
     """``"parquet"`` for a Parquet file (magic ``PAR1``), else ``"records"``. OSError when
     it cannot be read."""
-    with open(path, "rb") as f:
+    with _open(path) as f:
         return "parquet" if f.read(4) == PARQUET_MAGIC else "records"
 
 
@@ -73,7 +83,7 @@ def content_head(head: bytes, size: int) -> bytes:
 def file_head(path: str, size: int) -> bytes:
     """The first ``size`` bytes of a file's content (see :func:`content_head`). OSError when
     it cannot be read."""
-    with open(path, "rb") as f:
+    with _open(path) as f:
         return content_head(f.read(size), size)
 
 
@@ -81,7 +91,7 @@ def is_blank(path: str, size: int) -> bool:
     """Is the content (under ``size`` bytes) nothing but whitespace or a BOM, also once
     gunzipped? Never raises."""
     try:
-        with open(path, "rb") as f:
+        with _open(path) as f:
             data = f.read(size)
     except OSError:
         return False

@@ -55,7 +55,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from recommender.ingest import sniff
+from recommender.ingest import remote, sniff
 from recommender.ingest.sniff import BOM
 from recommender.schema import FLOW_COLUMNS, FLOW_SCHEMA
 from recommender.validate import truncated_repr
@@ -70,10 +70,12 @@ __all__ = [
     "TEXT_PROBE",
     "TextLine",
     "expand_inputs",
+    "file_size",
     "head_bytes",
     "input_size",
     "iter_records",
     "new_row",
+    "opened_size",
     "stop_keeping_stdin",
 ]
 
@@ -203,6 +205,8 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
     Inside directories, hidden files and directories, ``README*`` and ``*.md`` are skipped.
     ``-`` is standard input (:data:`STDIN`), at most once (a file named ``-`` is ``./-``).
     A path that does not exist (or is neither a file nor a directory) is an InputError.
+    An fsspec URL (:mod:`recommender.ingest.remote`) is a file, a directory or prefix, or
+    a glob, expanded the same way; its files are named as URLs spelled from the one given.
     """
     if isinstance(inputs, str | bytes | os.PathLike):
         inputs = [inputs]
@@ -213,6 +217,8 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
             if STDIN in files:
                 raise InputError(f"{STDIN_ARG}: standard input can be given only once")
             files.append(STDIN)
+        elif remote.is_url(path):
+            files.extend(_expand_url(path))
         elif os.path.isdir(path):
             found: list[tuple[tuple[str, ...], str]] = []
             for dirpath, dirnames, filenames in os.walk(path):
@@ -235,6 +241,43 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[str]:
     return files
 
 
+def _expand_url(url: str) -> list[str]:
+    """The files of one URL input, as :func:`expand_inputs` expands a path (a glob's
+    matches in sorted order, each expanded in turn)."""
+    files: list[str] = []
+    for match in remote.matches(url):
+        kind = remote.kind(match)
+        if kind == "directory":
+            found = [
+                (parts, file)
+                for parts, file in remote.walk(match)
+                if not any(p.startswith(".") for p in parts[:-1])
+                and not _skip_in_directory(parts[-1])
+            ]
+            files.extend(file for _, file in sorted(found))
+        elif kind == "file":
+            files.append(match)
+        elif kind == "other":
+            raise InputError(f"{match}: not a regular file or directory")
+        else:
+            raise InputError(f"{match}: no such file or directory")
+    return files
+
+
+def file_size(path: str) -> int:
+    """The size in bytes of a file or URL (OSError when it cannot be read)."""
+    if remote.is_url(path):
+        return remote.size(path)
+    return os.path.getsize(path)
+
+
+def opened_size(path: str, f: Any) -> int:
+    """The size in bytes of ``path``, opened as ``f`` by :func:`open_input` (not stdin)."""
+    if remote.is_url(path):
+        return f.size if hasattr(f, "size") else remote.size(path)
+    return os.fstat(f.fileno()).st_size
+
+
 def input_size(inputs: Iterable[str | os.PathLike]) -> int:
     """Total size in bytes of every file the inputs expand to (for a progress bar).
 
@@ -244,17 +287,20 @@ def input_size(inputs: Iterable[str | os.PathLike]) -> int:
         if path == STDIN:
             continue
         try:
-            total += os.path.getsize(path)
+            total += file_size(path)
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return total
 
 
 def open_input(path: str):
-    """The file opened in binary mode; for :data:`STDIN`, a replaying reader of it."""
+    """The file opened in binary mode (an fsspec file for a URL); for :data:`STDIN`, a
+    replaying reader of it."""
     if path == STDIN:
         return _stdin().reader()
     try:
+        if remote.is_url(path):
+            return remote.open_url(path)
         return open(path, "rb")  # noqa: SIM115 - closed by the callers' ``with``
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None

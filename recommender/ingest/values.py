@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from recommender.ingest import remote
 from recommender.ingest.common import Bad, invalid, malformed
 from recommender.validate import (
     canonical_ip,
@@ -349,6 +350,8 @@ def time_ns(v: Any, field: str, *, unit: str | None = None) -> int | None:
 
 def file_mtime_ns(path: str) -> int | None:
     """The file's modification time (ns), the fallback for sources without timestamps."""
+    if remote.is_url(path):
+        return remote.mtime_ns(path)
     try:
         return os.stat(path).st_mtime_ns
     except OSError:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import uuid
 from pathlib import Path
 
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -21,7 +23,7 @@ from distributed import LocalCluster
 from recommender.accounting import RecordCounts
 from recommender.cli import main
 from recommender.ingest import parallel, read_flows
-from recommender.ingest.dask_engine import DaskEngine, write_dataset
+from recommender.ingest.dask_engine import write_dataset
 from recommender.schema import FLOW_SCHEMA
 
 
@@ -57,7 +59,82 @@ def _recommend_both(tmp_path: Path, scheduler: str, local_input: str, dask_input
     files = _files(tmp_path / "local")
     given = dask_input.encode(), local_input.encode()
     assert files and {k: v.replace(*given) for k, v in _files(tmp_path / "dask").items()} == files
-    assert local == tuple(s.replace("/dask", "/local") for s in dask)
+    assert local == tuple(
+        s.replace(dask_input, local_input).replace("/dask", "/local") for s in dask
+    )
+
+
+@pytest.fixture(scope="module")
+def threads_scheduler():
+    """Two workers in this process (threads, no worker processes): they see the files of
+    this process's ``memory://`` filesystem."""
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture
+def memory_flows(tmp_path):
+    """The same files in ``tmp_path/flows`` and in a fresh ``memory://`` folder (its URL):
+    the samples and one plain Hubble file large enough to be cut into byte ranges."""
+    local = tmp_path / "flows"
+    local.mkdir()
+    for path in SAMPLE_FLOWS.glob("*.gz"):
+        shutil.copy(path, local / path.name)
+    with gzip.open(SAMPLE_FLOWS / "hubble-shop-worker.jsonl.gz") as f:
+        (local / "plain.jsonl").write_bytes(f.read())
+    fs = fsspec.filesystem("memory")
+    root = f"/t{uuid.uuid4().hex}"
+    for path in local.iterdir():
+        fs.pipe(f"{root}/flows/{path.name}", path.read_bytes())
+    yield str(local), f"memory:/{root}/flows"
+    fs.rm(root, recursive=True)
+
+
+def test_memory_urls_on_workers_are_byte_identical(
+    tmp_path, threads_scheduler, memory_flows, monkeypatch
+):
+    """Workers open the URLs themselves, byte ranges of the plain file included."""
+    local, url = memory_flows
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 128 << 10)  # the client plans the ranges
+    settings = parallel.Settings.current()
+    tasks = parallel.plan_tasks(
+        [f"{url}/plain.jsonl"], None, RecordCounts(), None, 50, settings, True
+    )
+    assert len([t for t in tasks if t.call is not None]) > 4
+    _recommend_both(tmp_path, threads_scheduler, local, url)
+    args = ("verify", "--policies", str(tmp_path / "local" / "policies"))
+    expected = _run(*args, local)
+    dask = _run(*args, url, "--engine", "dask", "--scheduler", threads_scheduler)
+    assert tuple(s.replace(url, local) for s in dask) == expected
+
+
+def test_ingest_from_memory_urls_reads_back_as_from_paths(
+    tmp_path, threads_scheduler, memory_flows
+):
+    local, url = memory_flows
+    single = tmp_path / "flows.parquet"
+    dataset = tmp_path / "dataset"
+    _run("ingest", local, "-o", str(single))
+    _run("ingest", url, "-o", str(dataset), "--engine", "dask", "--scheduler", threads_scheduler)
+    table = read_flows([dataset]).table
+    names = [n.replace(url, local) for n in table["source_file"].to_pylist()]
+    expected = pq.read_table(single)
+    assert names == expected["source_file"].to_pylist()
+    rest = [n for n in FLOW_SCHEMA.names if n != "source_file"]
+    assert table.select(rest).equals(expected.select(rest))
+    # The dataset written to a URL: the same parts, byte for byte, and nothing else there.
+    out = f"{url}.dataset"
+    _run("ingest", url, "-o", out, "--engine", "dask", "--scheduler", threads_scheduler)
+    fs, where = fsspec.core.url_to_fs(out)
+    assert [p.rsplit("/", 1)[1] for p in fs.ls(where.rsplit("/", 1)[0], detail=False)] == [
+        "flows",
+        "flows.dataset",
+    ]
+    parts = {p.name: p.read_bytes() for p in dataset.iterdir()}
+    assert {p.rsplit("/", 1)[1]: fs.cat(p) for p in fs.find(where)} == parts
+    assert read_flows([out]).table.equals(table)
 
 
 def test_recommend_is_byte_identical(tmp_path, scheduler):
@@ -65,7 +142,18 @@ def test_recommend_is_byte_identical(tmp_path, scheduler):
 
 
 def test_file_urls_read_as_their_paths(tmp_path, scheduler):
-    _recommend_both(tmp_path, scheduler, str(SAMPLE_FLOWS), SAMPLE_FLOWS.as_uri())
+    """Worker processes open the ``file://`` URLs themselves; rows name the URL."""
+    url = SAMPLE_FLOWS.as_uri()
+    _recommend_both(tmp_path, scheduler, str(SAMPLE_FLOWS), url)
+    out = tmp_path / "local" / "policies"
+    args = ("verify", "--policies", str(out))
+    local = _run(*args, str(SAMPLE_FLOWS), "--json")
+    dask = _run(*args, url, "--json", "--engine", "dask", "--scheduler", scheduler)
+    assert tuple(s.replace(url, str(SAMPLE_FLOWS)) for s in dask) == local
+    out = (tmp_path / "flows").as_uri()  # a file:// output is the directory itself
+    _run("ingest", url, "-o", out, "--engine", "dask", "--scheduler", scheduler)
+    names = pq.read_table(tmp_path / "flows")["source_file"].unique().to_pylist()
+    assert names and all(n.startswith(f"{url}/") for n in names)
 
 
 def test_byte_ranges_merge_exactly(tmp_path, scheduler, monkeypatch):
@@ -141,12 +229,13 @@ def test_an_unreadable_file_fails_in_its_turn_as_locally(tmp_path, scheduler):
     assert dask.output == local.output
 
 
-def test_object_store_urls_are_refused_in_one_line(tmp_path):
+def test_a_missing_url_is_one_line_before_any_cluster(tmp_path):
+    """Inputs are expanded in the client first: no cluster is started for a missing URL."""
     result = CliRunner().invoke(
-        main, ["recommend", "s3://bucket/flows/", "-o", str(tmp_path), "--engine", "dask"]
+        main, ["recommend", "memory://no/flows/", "-o", str(tmp_path), "--engine", "dask"]
     )
     assert result.exit_code == 2
-    assert "s3://bucket/flows/: s3:// inputs are not read yet" in result.output
+    assert result.stderr == "error: memory://no/flows/: no such file or directory\n"
 
 
 def test_scheduler_needs_the_dask_engine(tmp_path):
@@ -154,9 +243,3 @@ def test_scheduler_needs_the_dask_engine(tmp_path):
         main, ["recommend", str(SAMPLE_FLOWS), "-o", str(tmp_path), "--scheduler", "tcp://x:1"]
     )
     assert result.exit_code == 2 and "--scheduler needs --engine dask" in result.output
-
-
-def test_engine_inputs_turn_file_urls_into_paths():
-    engine = DaskEngine()
-    assert engine.inputs([SAMPLE_FLOWS.as_uri(), "x.jsonl"]) == [str(SAMPLE_FLOWS), "x.jsonl"]
-    assert engine.inputs(Path("a")) == ["a"]
