@@ -976,7 +976,8 @@ def explain(
     import json
 
     from .explain import explain_connection
-    from .explain_endpoints import ExplainError, known_pods, parse_port
+    from .explain_endpoints import ExplainError, parse_port
+    from .explain_pods import known_pods
     from .explain_text import explanation_lines
     from .netpol.evaluator import Evaluator
     from .netpol.read import compile_objects

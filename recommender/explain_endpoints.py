@@ -10,7 +10,6 @@ here, and a name that matches nothing fails with the close matches, in one line.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,7 +27,6 @@ __all__ = [
     "Named",
     "PortQuery",
     "dns_names",
-    "known_pods",
     "parse_port",
 ]
 
@@ -247,25 +245,3 @@ class KnownPods:
             + ", ".join(spaces[:10])
             + (", ..." if len(spaces) > 10 else "")
         )
-
-
-def known_pods(
-    inventory: Sequence[str | os.PathLike] = (), flows: Sequence[str | os.PathLike] = ()
-) -> KnownPods:
-    """The pods (and node addresses) of kubectl JSON files and/or flow logs: the flows'
-    pods with the inventory's labels and container ports joined, plus the inventory's
-    pods the flows never showed (as ``recommend`` and ``verify`` see them)."""
-    from .pipeline import observe
-
-    if flows:
-        obs = observe(flows, inventory=inventory)
-        return KnownPods(obs.pods, obs.node_ips)
-    if not inventory:
-        raise ExplainError("no pods are known: give --inventory FILE or --flows INPUT")
-    from .connections import POD_COLUMNS
-    from .ingest.inventory import enrich_pods, read_inventory
-    from .workloads import assign_workloads
-
-    inv = read_inventory(list(inventory))
-    pods = assign_workloads(enrich_pods(pd.DataFrame(columns=POD_COLUMNS), inv))
-    return KnownPods(pods, inv.node_addresses())

@@ -3,18 +3,15 @@ refused in one line that says what to change."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 from conformance.truth import cluster
-from explain_truth import inventory_document, pods_frame
+from explain_truth import pods_frame
 
 from recommender.explain_endpoints import (
     ExplainError,
     KnownPods,
     PortQuery,
-    known_pods,
     parse_port,
 )
 from recommender.netpol.model import ContainerPort, Endpoint
@@ -142,8 +139,6 @@ def test_a_pod_whose_labels_are_unknown_cannot_be_explained():
 def test_no_pods_known_says_where_to_get_them():
     with pytest.raises(ExplainError, match="--inventory FILE or --flows INPUT"):
         KnownPods(pd.DataFrame()).resolve("x/a")
-    with pytest.raises(ExplainError, match="--inventory FILE or --flows INPUT"):
-        known_pods()
 
 
 def test_a_named_port_resolves_on_each_destination_pod():
@@ -157,14 +152,3 @@ def test_a_named_port_resolves_on_each_destination_pod():
     with pytest.raises(ExplainError, match="container ports of x/a are unknown"):
         parse_port("http").resolve(bare)
     assert parse_port("8080").resolve(bare) == 8080
-
-
-def test_an_inventory_alone_gives_pods_labels_namespaces_and_ports(tmp_path):
-    path = tmp_path / "inventory.json"
-    path.write_text(json.dumps(inventory_document(cluster().values())), encoding="utf-8")
-    known = known_pods(inventory=[path])
-    assert len(known) == 9
-    (ep,) = known.resolve("z/c").endpoints
-    assert ep.labels == {"pod": "c"} and ep.ip == "10.0.3.3"
-    assert ep.namespace_labels == {"ns": "z", "kubernetes.io/metadata.name": "z"}
-    assert ContainerPort("serve-81-sctp", 81, "SCTP") in ep.ports

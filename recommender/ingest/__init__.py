@@ -39,17 +39,11 @@ import pyarrow as pa
 
 from recommender.accounting import RecordCounts
 from recommender.ingest import detect, sources
+from recommender.ingest.errors import InputError
 from recommender.ingest.parquet import write_parquet
 from recommender.ingest.plan import RECORDS, plan_file, plan_inputs, read_whole
 from recommender.ingest.reader import RecordParser, expander, new_parser
-from recommender.ingest.sources import (
-    STDIN,
-    Filtered,
-    InputError,
-    Rejected,
-    input_size,
-    iter_records,
-)
+from recommender.ingest.sources import STDIN, Filtered, Rejected, input_size, iter_records
 from recommender.schema import FLOW_SCHEMA, SCHEMA_VERSION
 
 if TYPE_CHECKING:

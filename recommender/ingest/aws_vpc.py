@@ -111,15 +111,9 @@ from recommender.ingest.common import (
     Bad,
     invalid,
 )
+from recommender.ingest.errors import InputError
 from recommender.ingest.sniff import GZIP_MAGIC
-from recommender.ingest.sources import (
-    Filtered,
-    InputError,
-    Rejected,
-    TextLine,
-    iter_records,
-    new_row,
-)
+from recommender.ingest.sources import Filtered, Rejected, TextLine, iter_records, new_row
 from recommender.ingest.values import (
     INT64,
     canonical_address,

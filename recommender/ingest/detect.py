@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+from recommender.ingest.errors import InputError
 from recommender.ingest.reader import RecordFormat, reads_text
-from recommender.ingest.sources import InputError, Rejected, TextLine
+from recommender.ingest.sources import Rejected, TextLine
 from recommender.validate import truncated_repr
 
 #: format name -> module path or ``module:attribute`` (a Reader object). Order matters:

@@ -59,13 +59,13 @@ from recommender.connections import (
 )
 from recommender.ingest import hubble_rules as rules
 from recommender.ingest.common import RECORD_ERRORS, Bad
+from recommender.ingest.errors import InputError
 from recommender.ingest.hubble import NAME, Parser
 from recommender.ingest.sniff import BOM
 from recommender.ingest.sources import (
     STDIN,
     WHITESPACE,
     Filtered,
-    InputError,
     Rejected,
     content_mode,
     iter_line_blocks,

@@ -46,8 +46,9 @@ from recommender.ingest.common import (
     invalid,
     malformed,
 )
+from recommender.ingest.errors import InputError
 from recommender.ingest.parquet import open_parquet
-from recommender.ingest.sources import InputError, Rows, new_row
+from recommender.ingest.sources import Rows, new_row
 from recommender.ingest.values import (
     family,
     file_mtime_ns,

@@ -37,7 +37,7 @@ from ..validate import (
     is_label_value,
     truncated_repr,
 )
-from .sources import InputError
+from .errors import InputError
 from .values import parse_time
 
 INVENTORY_COLUMNS = [

@@ -51,8 +51,9 @@ import pyarrow as pa
 from recommender.accounting import RecordCounts
 from recommender.connections import StreamingAggregator
 from recommender.ingest import fast_hubble, sniff, sources
+from recommender.ingest.errors import InputError
 from recommender.ingest.plan import GENERIC, PARQUET, InputPlan, plan_file
-from recommender.ingest.sources import STDIN, InputError
+from recommender.ingest.sources import STDIN
 from recommender.schema import FLOW_SCHEMA
 
 if TYPE_CHECKING:

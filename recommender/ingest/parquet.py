@@ -18,7 +18,8 @@ import pyarrow as pa
 
 from recommender.accounting import RecordCounts
 from recommender.ingest import remote
-from recommender.ingest.sources import InputError, file_size
+from recommender.ingest.errors import InputError
+from recommender.ingest.sources import file_size
 from recommender.schema import ADDED_COLUMNS, FLOW_SCHEMA, SCHEMA_VERSION
 
 NAME = "parquet"

@@ -26,7 +26,8 @@ import pyarrow as pa
 
 from recommender.accounting import RecordCounts
 from recommender.ingest import detect, fast_hubble, generic, parquet, sniff, sources
-from recommender.ingest.sources import STDIN, InputError, expand_inputs
+from recommender.ingest.errors import InputError
+from recommender.ingest.sources import STDIN, expand_inputs
 
 GENERIC = "generic"
 PARQUET = "parquet"

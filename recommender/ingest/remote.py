@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from recommender.ingest.errors import InputError
+
 __all__ = [
     "INSTALL",
     "filesystem",
@@ -54,8 +56,6 @@ def is_url(path: str) -> bool:
 
 
 def _input_error(message: str) -> Exception:
-    from recommender.ingest.sources import InputError  # (sources imports this module)
-
     return InputError(message)
 
 

@@ -56,6 +56,7 @@ from typing import Any
 import pyarrow as pa
 
 from recommender.ingest import remote, sniff
+from recommender.ingest.errors import InputError
 from recommender.ingest.sniff import BOM
 from recommender.schema import FLOW_COLUMNS, FLOW_SCHEMA
 from recommender.validate import truncated_repr
@@ -64,7 +65,6 @@ __all__ = [
     "CHUNK",
     "MAX_LINE",
     "Filtered",
-    "InputError",
     "Rejected",
     "STDIN",
     "TEXT_PROBE",
@@ -104,18 +104,6 @@ PROBE_BYTES = 1 << 20
 WHITESPACE = b" \t\r\n"
 
 Progress = Callable[[int], None] | None
-_ESCAPE_BREAKS = {10: "\\n", 13: "\\r", 0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"}
-
-
-class InputError(Exception):
-    """Input that cannot be read at all (missing path, unknown format, unreadable Parquet).
-
-    The message is one clear line that names the file (line breaks, e.g. in a hostile file
-    name, are escaped).
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message.translate(_ESCAPE_BREAKS))
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ from recommender.ingest.aws_vpc import (
     parse_log_format,
 )
 from recommender.ingest.detect import detect_file
-from recommender.ingest.sources import InputError, Rejected, TextLine, iter_records
+from recommender.ingest.errors import InputError
+from recommender.ingest.sources import Rejected, TextLine, iter_records
 
 AWS = REAL_FLOWS / "aws-vpc"
 HUBBLE = REAL_FLOWS / "hubble"

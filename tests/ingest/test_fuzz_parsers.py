@@ -37,7 +37,8 @@ from hypothesis.control import currently_in_test_context
 
 from recommender.ingest import detect, generic, read_flows, values
 from recommender.ingest.aws_vpc import DEFAULT_FIELDS
-from recommender.ingest.sources import Filtered, InputError, Rejected, TextLine, new_row
+from recommender.ingest.errors import InputError
+from recommender.ingest.sources import Filtered, Rejected, TextLine, new_row
 from recommender.schema import (
     DIRECTIONS,
     ENDPOINT_KINDS,

@@ -22,7 +22,7 @@ from recommender import accounting
 from recommender.accounting import RecordCounts
 from recommender.connections import build_connections
 from recommender.ingest import detect, generic, read_flows, write_parquet
-from recommender.ingest.sources import InputError
+from recommender.ingest.errors import InputError
 from recommender.schema import FLOW_SCHEMA
 from recommender.validate import is_dns1123_label, is_dns1123_subdomain, is_label_key
 

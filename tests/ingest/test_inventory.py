@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from conftest import REAL_FLOWS
 
+from recommender.ingest.errors import InputError
 from recommender.ingest.inventory import enrich_pods, read_inventory
-from recommender.ingest.sources import InputError
 
 INV = REAL_FLOWS / "k8s-inventory"
 

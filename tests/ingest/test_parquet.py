@@ -12,7 +12,7 @@ import pytest
 
 from recommender.accounting import RecordCounts
 from recommender.ingest import parquet, read_flows
-from recommender.ingest.sources import InputError
+from recommender.ingest.errors import InputError
 from recommender.schema import FLOW_SCHEMA
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_flows" / "hubble-shop-control-plane.jsonl.gz"

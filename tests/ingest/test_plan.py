@@ -12,7 +12,8 @@ import pytest
 
 from recommender.accounting import RecordCounts
 from recommender.ingest import plan, read_flows, write_parquet
-from recommender.ingest.sources import STDIN, InputError
+from recommender.ingest.errors import InputError
+from recommender.ingest.sources import STDIN
 
 from .stdin import pipe_stdin
 

@@ -21,7 +21,8 @@ from conftest import ROOT, SAMPLE_FLOWS
 
 from recommender.cli import main
 from recommender.ingest import read_flows, remote
-from recommender.ingest.sources import InputError, expand_inputs, input_size
+from recommender.ingest.errors import InputError
+from recommender.ingest.sources import expand_inputs, input_size
 
 MEMORY = fsspec.filesystem("memory")
 

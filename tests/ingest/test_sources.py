@@ -15,13 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recommender.ingest import sources
-from recommender.ingest.sources import (
-    InputError,
-    Rejected,
-    expand_inputs,
-    input_size,
-    iter_records,
-)
+from recommender.ingest.errors import InputError
+from recommender.ingest.sources import Rejected, expand_inputs, input_size, iter_records
 
 from .stdin import pipe_stdin
 
