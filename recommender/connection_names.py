@@ -26,7 +26,8 @@ import pyarrow.compute as pc
 NAME_COLUMNS = ("dst_names", "dns_query", "dns_ips")
 #: The columns of one DNS answer sighting: the client pod, an answer address, the name.
 ANSWER_KEY = ["namespace", "pod", "ip", "name"]
-#: Distinct rows kept before they are folded together again (bounds memory).
+#: Rows kept before they are folded together again (bounds memory); once the distinct rows
+#: outnumber half of it, twice as many as they are.
 _COMPACT_AT = 200_000
 
 
@@ -60,6 +61,7 @@ class NameTracker:
         self._flows: list[pa.Table] = []
         self._answers: list[pa.Table] = []
         self._rows = 0
+        self._limit = _COMPACT_AT
 
     def add_flows(self, keys: pa.Table, names: pa.ChunkedArray) -> None:
         """The destination names of records that became connections (``keys``: their
@@ -109,7 +111,7 @@ class NameTracker:
             return
         parts.append(_folded(rows, self._keys_of(parts)))
         self._rows += parts[-1].num_rows
-        if self._rows > _COMPACT_AT:
+        if self._rows > self._limit:
             self._compact()
 
     def _keys_of(self, parts: list[pa.Table]) -> list[str]:
@@ -120,13 +122,14 @@ class NameTracker:
             if len(parts) > 1:
                 parts[:] = [_folded(pa.concat_tables(parts), self._keys_of(parts))]
         self._rows = sum(t.num_rows for t in (*self._flows, *self._answers))
+        self._limit = max(_COMPACT_AT, 2 * self._rows)  # folding again costs what was added
 
     def merge(self, other: NameTracker) -> None:
         """Fold in another tracker's rows (sets and sums: any order gives the same)."""
         self._flows.extend(other._flows)
         self._answers.extend(other._answers)
         self._rows += other._rows
-        if self._rows > _COMPACT_AT:
+        if self._rows > self._limit:
             self._compact()
 
     def names_of(self, conns: Any) -> tuple[list[tuple[str, ...]], list[tuple[int, ...]]]:

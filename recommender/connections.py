@@ -13,13 +13,24 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .connection_names import NAME_COLUMNS, NameTracker
+from .folding import (
+    EXAMPLE,
+    FOLD_AT,
+    FoldedRows,
+    Numbering,
+    SourceFiles,
+    grouped,
+    recoded,
+    split_examples,
+    with_column,
+)
 from .schema import CONNECTION_SCHEMA, POLICY_PROTOCOLS
 
 if TYPE_CHECKING:  # pandas is imported where tables are built: ingest workers never need it
@@ -223,37 +234,52 @@ FOLDED_RANK_ROW = "folded_rank_row"
 FOLDED_TIME_LAST = "folded_time_last"
 FOLDED_COLUMNS = (FOLDED_RECORDS, FOLDED_RANK_ROW, FOLDED_TIME_LAST)
 
-_PARTIAL_KEY = [
+#: What one batch's connection rows are folded by first (see
+#: :meth:`StreamingAggregator._facts_of`).
+_BATCH_KEY = [
     *CONNECTION_KEY,
     "src_port_t",
     "observer",
     "aggregated",
     "hour",
-    "source_file",
     "dst_service_namespace",
     "dst_service_name",
 ]
 _NS_PER_HOUR = 3_600_000_000_000
-_PARTIAL_AGGS = [
+_BATCH_AGGS = [
     ("records", "sum"),
     ("flows", "sum"),
     ("first_seen", "min"),
     ("last_seen", "max"),
-    ("line", "min"),
+    (EXAMPLE, "min"),
 ]
+#: Connection facts (see :meth:`StreamingAggregator._facts_of`), each a connection's number
+#: (``conn``), a kind, and a value: the row per connection (its figures; no value) and its
+#: distinct client ports, hours, observers and Services (these two by their numbers).
+_SUMMARY, _PORT, _HOUR, _OBSERVER, _SERVICE = range(5)
+_FACT_KEY = ["conn", "kind", "value"]
+_FACT_AGGS = [
+    ("records", "sum"),
+    ("flows_aggr", "sum"),
+    ("first_seen", "min"),
+    ("last_seen", "max"),
+    (EXAMPLE, "min"),
+]
+_SERVICE_COLUMNS = ["dst_service_namespace", "dst_service_name"]
 _REASON_KEYS = list(EXCLUSION_REASONS)
 _CODE = {key: i for i, key in enumerate(_REASON_KEYS)}
 _ASIDE_CODES = np.asarray([_CODE[k] for k in ASIDE_REASONS], dtype=np.int8)
 _KEPT_PORTS = np.asarray([ASIDE_PORTS[k] for k in _REASON_KEYS], dtype=np.int8)
-_ASIDE_PARTIAL_KEY = [*ASIDE_KEY, "source_file"]
 _ASIDE_AGGS = [
     ("records", "sum"),
     ("first_seen", "min"),
     ("last_seen", "max"),
-    ("line", "min"),
+    (EXAMPLE, "min"),
 ]
-#: Partial rows kept before they are folded together again (bounds memory).
-_COMPACT_AT = 400_000
+#: A set-aside traffic shape is ASIDE_KEY but for the ports: set-aside rows are folded by
+#: its number (``shape``) and the ports.
+_ASIDE_SHAPE = [c for c in ASIDE_KEY if c not in ("src_port", "dst_port")]
+_ASIDE_FOLD_KEY = ["shape", "src_port", "dst_port"]
 
 _POD_SIDE_COLUMNS = (
     "kind",
@@ -298,21 +324,34 @@ POD_COLUMNS = [
 class StreamingAggregator:
     """Fold flow batches into connections and pods as they stream past.
 
-    Memory holds one row per distinct (connection, client port, observer) and one entry
-    per pod, never the records themselves, so it stays bounded as input grows: billions
-    of events shrink to thousands of connections (DESIGN §9).
+    Memory holds the distinct facts of each connection (its figures, and apart from them
+    its client ports, hours, observers and Services: see :meth:`_facts_of`), one row per
+    set-aside traffic shape and one entry per pod, never the records themselves nor
+    anything per file: the same connections in more records, files or hours take no more
+    rows (DESIGN §9). Client ports are bounded by the port space (65,536 per connection).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fold_at: int = FOLD_AT) -> None:
+        """``fold_at``: rows added before the held rows are folded again (see
+        :class:`recommender.folding.FoldedRows`)."""
         self.excluded: Counter = Counter()
         self.records_used = 0
-        self._partials: list[pa.Table] = []
-        self._partial_rows = 0
+        self._files = SourceFiles()
+        self._conns = Numbering(CONNECTION_KEY)
+        self._observers = Numbering(["observer"])
+        self._services = Numbering(_SERVICE_COLUMNS)
+        self._shapes = Numbering(_ASIDE_SHAPE)
+        self._facts = FoldedRows(_FACT_KEY, _FACT_AGGS, self._files, fold_at)
         self._pods: dict[tuple[str, str], dict] = {}
         self._row = 0
-        self._aside: list[pa.Table] = []
-        self._aside_rows = 0
+        self._aside = FoldedRows(_ASIDE_FOLD_KEY, _ASIDE_AGGS, self._files, fold_at)
         self._names = NameTracker(CONNECTION_KEY)
+
+    def rows_held(self) -> tuple[int, int]:
+        """(connection fact rows, set-aside rows) held once folded: what memory grows with
+        (one row per distinct fact, whatever the records, files or hours behind it)."""
+        facts, aside = self._facts.table(), self._aside.table()
+        return (0 if facts is None else facts.num_rows, 0 if aside is None else aside.num_rows)
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         """Fold in a batch of flow rows: FLOW_SCHEMA rows, one per record, or folded rows
@@ -347,15 +386,18 @@ class StreamingAggregator:
         else:
             counts = pa.chunked_array([pa.array([1] * used.num_rows, pa.int64())], pa.int64())
             self.records_used += used.num_rows
+        self._facts.add(self._facts_of(self._connection_rows(used, counts, folded)))
+
+    def _connection_rows(self, used: pa.Table, counts: pa.ChunkedArray, folded: bool) -> pa.Table:
+        """Rows that become connections -> one batch's rows folded by _BATCH_KEY."""
         cols = _endpoint_columns(used)
         cols["protocol"] = used.column("protocol")
         cols["port"] = pc.cast(used.column("dst_port"), pa.int64())
         self._names.add_flows(pa.table({k: cols[k] for k in CONNECTION_KEY}), used["dst_names"])
-        aggregated = used.column("aggregated")
         # Client ports are what tells connections apart; aggregated rows bring their count.
         cols["src_port_t"] = pc.fill_null(pc.cast(used.column("src_port"), pa.int64()), -1)
         cols["observer"] = pc.fill_null(used.column("observer"), "")
-        cols["aggregated"] = aggregated
+        cols["aggregated"] = used.column("aggregated")
         cols["records"] = counts
         # A folded row stands for ``counts`` records that each carry the same ``flows``.
         cols["flows"] = (
@@ -366,20 +408,15 @@ class StreamingAggregator:
         cols["hour"] = pc.divide(epoch_ns, _NS_PER_HOUR)
         cols["first_seen"] = used.column("time_start")
         cols["last_seen"] = used.column("time_end")
-        cols["source_file"] = used.column("source_file")
-        cols["line"] = used.column("source_record")
+        cols[EXAMPLE] = self._files.examples(used["source_file"], used["source_record"])
         cols["dst_service_namespace"] = used.column("dst_service_namespace")
         cols["dst_service_name"] = used.column("dst_service_name")
-        partial = _grouped(pa.table(cols), _PARTIAL_KEY, _PARTIAL_AGGS)
-        self._partials.append(partial)
-        self._partial_rows += partial.num_rows
-        if self._partial_rows > _COMPACT_AT and len(self._partials) > 1:
-            self._compact()
+        return grouped(pa.table(cols), _BATCH_KEY, _BATCH_AGGS)
 
     def _add_aside(
         self, t: pa.Table, codes: np.ndarray, weights: pa.ChunkedArray | None, mask: np.ndarray
     ) -> None:
-        """Fold set-aside records (see ConnectionSet.aside) into the aside partials."""
+        """Fold set-aside records (see ConnectionSet.aside) into the aside rows."""
         t = _as_strings(t.select([*_FLOW_COLUMNS]))
         cols: dict[str, pa.Array | pa.ChunkedArray] = _endpoint_columns(t)
         reason = np.asarray(_REASON_KEYS, dtype=object)[codes]
@@ -393,58 +430,79 @@ class StreamingAggregator:
         for c in ("dst_service_namespace", "dst_service_name"):
             cols[c] = pc.if_else(dnat, t.column(c), pa.scalar(None, pa.string()))
         cols["reason"] = pa.array(reason.tolist(), pa.string())
-        cols["source_file"] = t.column("source_file")
         if weights is None:
             cols["records"] = pa.array(np.ones(t.num_rows, dtype=np.int64))
         else:
             cols["records"] = pa.array(weights.to_numpy(zero_copy_only=False)[mask])
         cols["first_seen"] = t.column("time_start")
         cols["last_seen"] = t.column("time_end")
-        cols["line"] = t.column("source_record")
-        part = _grouped(pa.table(cols), _ASIDE_PARTIAL_KEY, _ASIDE_AGGS)
-        self._aside.append(part)
-        self._aside_rows += part.num_rows
-        if self._aside_rows > _COMPACT_AT and len(self._aside) > 1:
-            self._compact_aside()
+        cols[EXAMPLE] = self._files.examples(t["source_file"], t["source_record"])
+        rows = pa.table(cols)
+        rows = rows.append_column("shape", self._shapes.number(rows.select(_ASIDE_SHAPE)))
+        self._aside.add(
+            grouped(
+                rows.select([*_ASIDE_FOLD_KEY, *(c for c, _ in _ASIDE_AGGS)]),
+                _ASIDE_FOLD_KEY,
+                _ASIDE_AGGS,
+            )
+        )
 
-    def _compact_aside(self) -> None:
-        merged = _grouped(pa.concat_tables(self._aside), _ASIDE_PARTIAL_KEY, _ASIDE_AGGS)
-        self._aside = [merged]
-        self._aside_rows = merged.num_rows
+    def _facts_of(self, rows: pa.Table) -> pa.Table:
+        """One batch's connection rows (folded by _BATCH_KEY) -> its connection facts: a
+        row per connection with its figures (records, what aggregated rows count as flows,
+        first and last seen, example), and a row per distinct value of each of a client
+        port of a non-aggregated row, an hour, a named observer and a Service (figures
+        null). Their cross product, a row per client port *and* hour *and* observer (and
+        file), is what grew with the records."""
+        aggregated = rows.column("aggregated")
+        conn = self._conns.number(rows.select(CONNECTION_KEY))
+        figures = {
+            "records": rows.column("records"),
+            "flows_aggr": pc.if_else(aggregated, rows["flows"], pa.scalar(0, pa.int64())),
+            "first_seen": rows.column("first_seen"),
+            "last_seen": rows.column("last_seen"),
+            EXAMPLE: rows.column(EXAMPLE),
+        }
+        parts = [_fact_rows(conn, _SUMMARY, pa.nulls(rows.num_rows, pa.int64()), figures)]
+        port = pc.if_else(aggregated, pa.scalar(None, pa.int64()), rows["src_port_t"])
+        for kind, values in ((_PORT, port), (_HOUR, rows.column("hour"))):
+            valid = pc.fill_null(pc.is_valid(values), False)
+            parts.append(_fact_rows(conn.filter(valid), kind, values.filter(valid), figures))
+        named = pc.fill_null(pc.not_equal(rows.column("observer"), ""), False)
+        observers = self._observers.number(rows.filter(named))
+        parts.append(_fact_rows(conn.filter(named), _OBSERVER, observers, figures))
+        named = pc.is_valid(rows.column("dst_service_name"))
+        services = self._services.number(rows.filter(named))
+        parts.append(_fact_rows(conn.filter(named), _SERVICE, services, figures))
+        return grouped(pa.concat_tables(parts), _FACT_KEY, _FACT_AGGS)
 
     def shift_lines(self, offset: int) -> None:
         """Add ``offset`` to every example line: for an aggregator that read a part of a
         file starting at line ``offset + 1`` (a parallel range)."""
-        if not offset:
-            return
-        shift = pa.scalar(offset, pa.int64())
-
-        def shifted(t: pa.Table) -> pa.Table:
-            i = t.schema.get_field_index("line")
-            return t.set_column(i, "line", pc.add(t.column("line"), shift))
-
-        self._partials = [shifted(t) for t in self._partials]
-        self._aside = [shifted(t) for t in self._aside]
+        if offset:
+            self._facts.shift_lines(offset)
+            self._aside.shift_lines(offset)
 
     def merge(self, other: StreamingAggregator) -> None:
         """Fold in an aggregator that saw the records *after* all of this one's.
 
         The result is the one a single aggregator would give for this one's batches
-        followed by ``other``'s: partial tables are summed again, and pod entries keep the
-        same rank rule, ``other``'s row numbers shifted past this one's rows.
+        followed by ``other``'s: folded rows are folded again (its file numbers renumbered
+        here), and pod entries keep the same rank rule, ``other``'s row numbers shifted
+        past this one's rows.
         """
         self.excluded.update(other.excluded)
         self.records_used += other.records_used
         self._names.merge(other._names)
-        self._aside.extend(other._aside)
-        self._aside_rows += other._aside_rows
-        if self._aside_rows > _COMPACT_AT and len(self._aside) > 1:
-            self._compact_aside()
-        if other._partials:
-            self._partials.extend(other._partials)
-            self._partial_rows += other._partial_rows
-            if self._partial_rows > _COMPACT_AT and len(self._partials) > 1:
-                self._compact()
+        files = self._files.absorb(other._files)
+        shapes = self._shapes.absorb(other._shapes)
+        self._aside.extend(other._aside, lambda t: _recoded(t, files, {"shape": shapes}))
+        numbers = {
+            "conn": self._conns.absorb(other._conns),
+            _OBSERVER: self._observers.absorb(other._observers),
+            _SERVICE: self._services.absorb(other._services),
+        }
+        self._facts.extend(other._facts, lambda t: _recoded(t, files, numbers))
         offset = self._row
         for key, theirs in other._pods.items():
             has_labels, time, row = theirs["rank"]
@@ -465,22 +523,12 @@ class StreamingAggregator:
         self._row += other._row
 
     def partial_table(self) -> pa.Table | None:
-        """The partial connection rows folded into one table (None when there are none)."""
-        if not self._partials:
-            return None
-        if len(self._partials) > 1:
-            self._compact()
-        return self._partials[0]
+        """The connection facts folded into one table (None when there are none)."""
+        return self._facts.table()
 
     def set_partial_table(self, table: pa.Table | None) -> None:
-        """Replace the partial rows (with a table from :meth:`partial_table`)."""
-        self._partials = [] if table is None or table.num_rows == 0 else [table]
-        self._partial_rows = 0 if table is None else table.num_rows
-
-    def _compact(self) -> None:
-        merged = _grouped(pa.concat_tables(self._partials), _PARTIAL_KEY, _PARTIAL_AGGS)
-        self._partials = [merged]
-        self._partial_rows = merged.num_rows
+        """Replace the connection facts (with a table from :meth:`partial_table`)."""
+        self._facts.replace(table)
 
     def _add_pods(self, table: pa.Table) -> None:
         n = table.num_rows
@@ -563,35 +611,23 @@ class StreamingAggregator:
         import pandas as pd
 
         aside = self._aside_frame()
-        if not self._partials:
+        facts = self._facts.ranked_table()
+        if facts is None:
             empty = pd.DataFrame({f.name: pd.Series(dtype=object) for f in CONNECTION_SCHEMA})
             services = pd.DataFrame({c: pd.Series(dtype=object) for c in SERVICE_KEY})
             return ConnectionSet(empty, 0, Counter(self.excluded), aside, services)
-        # Every figure below re-aggregates (sums, extremes, distinct values), so the partial
-        # tables need no compaction first: that would be one more pass over all of them.
-        partial = pa.concat_tables(self._partials).combine_chunks()
-        services = _services_frame(partial)
+        services = self._services_frame(facts)
         key = list(CONNECTION_KEY)
         # One 5-tuple seen at several observation points or nodes is one connection: a
         # connection's flows are its distinct client ports, plus what aggregated rows count.
-        # Values that must not count are nulled, so one grouping computes every figure.
-        aggregated = partial.column("aggregated")
-        observer = partial.column("observer")
-        partial = partial.append_column(
-            "client_port",
-            pc.if_else(aggregated, pa.scalar(None, pa.int64()), partial["src_port_t"]),
-        )
-        partial = partial.append_column(
-            "flows_aggr", pc.if_else(aggregated, partial["flows"], pa.scalar(0, pa.int64()))
-        )
-        partial = partial.append_column(
-            "observer_named",
-            pc.if_else(pc.equal(observer, ""), pa.scalar(None, pa.string()), observer),
-        )
-        example, files = _example_key(partial)
-        partial = partial.append_column("example", example)
+        # Each fact holds one kind of value, the others null: one grouping computes them all.
+        kind = facts.column("kind")
+        value = facts.column("value")
+        for name, code in (("client_port", _PORT), ("hour", _HOUR), ("observer", _OBSERVER)):
+            mine = pc.equal(kind, pa.scalar(code, pa.int8()))
+            facts = facts.append_column(name, pc.if_else(mine, value, None))
         valid = pc.CountOptions(mode="only_valid")
-        grouped = partial.group_by(key, use_threads=False).aggregate(
+        grouped = facts.group_by("conn", use_threads=False).aggregate(
             [
                 ("records", "sum"),
                 ("first_seen", "min"),
@@ -599,20 +635,29 @@ class StreamingAggregator:
                 ("hour", "distinct"),
                 ("client_port", "count_distinct", valid),
                 ("flows_aggr", "sum"),
-                ("observer_named", "count_distinct", valid),
-                ("example", "min"),
+                ("observer", "count_distinct", valid),
+                (EXAMPLE, "min"),
             ]
         )
-        out = grouped.to_pandas()
+        keys = self._conns.table().take(grouped.column("conn"))
+        out = pa.table(
+            [*keys.columns, *grouped.drop_columns(["conn", f"{EXAMPLE}_min"]).columns],
+            names=[
+                *keys.column_names,
+                *grouped.drop_columns(["conn", f"{EXAMPLE}_min"]).column_names,
+            ],
+        ).to_pandas()
         out["active_hours"] = [tuple(sorted(h)) for h in out.pop("hour_distinct")]
         out["flows"] = out.pop("client_port_count_distinct") + out.pop("flows_aggr_sum")
-        out["example_file"], out["example_line"] = _split_examples(out.pop("example_min"), files)
+        examples = grouped.column(f"{EXAMPLE}_min").combine_chunks()
+        files = self._files.by_rank()
+        out["example_file"], out["example_line"] = split_examples(examples, files)
         out = out.rename(
             columns={
                 "records_sum": "records",
                 "first_seen_min": "first_seen",
                 "last_seen_max": "last_seen",
-                "observer_named_count_distinct": "observers",
+                "observer_count_distinct": "observers",
             }
         )
         for col in key:
@@ -630,32 +675,34 @@ class StreamingAggregator:
             out.reset_index(drop=True), self.records_used, Counter(self.excluded), aside, services
         )
 
+    def _services_frame(self, facts: pa.Table) -> pd.DataFrame:
+        """ConnectionSet.services: the distinct connections whose records named a Service
+        (any order: it is a set)."""
+        named = facts.filter(pc.equal(facts.column("kind"), pa.scalar(_SERVICE, pa.int8())))
+        conns = self._conns.table().take(named.column("conn"))
+        services = self._services.table().take(named.column("value"))
+        table = pa.table([*conns.columns, *services.columns], names=SERVICE_KEY)
+        return _frame(_plain_columns(table, SERVICE_KEY), SERVICE_KEY)
+
     def _aside_frame(self) -> pd.DataFrame:
-        """ConnectionSet.aside: the aside partials folded by ASIDE_KEY."""
+        """ConnectionSet.aside: the set-aside rows, one per ASIDE_KEY."""
         import pandas as pd
 
         columns = [*ASIDE_KEY, "records", "first_seen", "last_seen", "example_file"]
         columns.append("example_line")
-        if not self._aside:
+        t = self._aside.ranked_table()
+        if t is None:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-        t = pa.concat_tables(self._aside).combine_chunks()
-        example, files = _example_key(t)
-        t = t.append_column("example", example)
-        grouped = t.group_by(ASIDE_KEY, use_threads=False).aggregate(
-            [
-                ("records", "sum"),
-                ("first_seen", "min"),
-                ("last_seen", "max"),
-                ("example", "min"),
-            ]
-        )
-        data = _plain_columns(grouped, ASIDE_KEY)
-        data["records"] = grouped.column("records_sum").to_numpy()
-        times = grouped.select(["first_seen_min", "last_seen_max"]).to_pandas()
-        data["first_seen"] = times["first_seen_min"]
-        data["last_seen"] = times["last_seen_max"]
-        examples = grouped.column("example_min").combine_chunks()
-        data["example_file"], data["example_line"] = _split_examples(examples, files)
+        t = t.combine_chunks()
+        shapes = self._shapes.table().take(t.column("shape"))
+        data = _plain_columns(shapes, _ASIDE_SHAPE)
+        data.update(_plain_columns(t, ["src_port", "dst_port"]))
+        data["records"] = t.column("records").to_numpy()
+        times = t.select(["first_seen", "last_seen"]).to_pandas()
+        data["first_seen"] = times["first_seen"]
+        data["last_seen"] = times["last_seen"]
+        examples = t.column(EXAMPLE).combine_chunks()
+        data["example_file"], data["example_line"] = split_examples(examples, self._files.by_rank())
         return _frame(data, columns)  # in grouping order: the at-risk check sorts its report
 
     def pods(self) -> pd.DataFrame:
@@ -686,38 +733,31 @@ class StreamingAggregator:
         return out
 
 
-_LINE_BITS = 40  # line numbers below 2**40; the file's rank in name order above them
+def _fact_rows(conn: pa.Array, kind: int, values: pa.Array, figures: dict) -> pa.Table:
+    """Connection facts of one kind: the figures for _SUMMARY rows, null for the others."""
+    n = len(conn)
+    cols = {"conn": conn, "kind": pa.array(np.full(n, kind, dtype=np.int8)), "value": values}
+    for name, column in figures.items():
+        cols[name] = column if kind == _SUMMARY else pa.nulls(n, column.type)
+    return pa.table(cols)
 
 
-def _example_key(t: pa.Table) -> tuple[pa.ChunkedArray, list[str]]:
-    """(key per row, files in name order): the key is ``rank of the file << 40 | line``, so
-    its minimum is the first line of the first file in name order, computed in the same
-    grouping as every other figure, without building a string per row."""
-    files = pc.cast(t.column("source_file"), pa.string())
-    names = sorted(n for n in pc.unique(files).to_pylist() if n is not None)
-    rank = pc.index_in(files, value_set=pa.array(names, pa.string()))
-    shifted = pc.shift_left(pc.cast(rank, pa.int64()), _LINE_BITS)
-    return pc.add(shifted, pc.cast(t.column("line"), pa.int64())), names
-
-
-def _split_examples(keys: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Example keys (see :func:`_example_key`) -> (files, lines) as object arrays, None
-    where a key is missing."""
-    values = pa.array(keys, pa.int64()) if not isinstance(keys, pa.Array) else keys
-    valid = pc.is_valid(values).to_numpy(zero_copy_only=False)
-    raw = pc.fill_null(values, 0).to_numpy(zero_copy_only=False)
-    files = np.asarray([*names, None], dtype=object)[np.where(valid, raw >> _LINE_BITS, -1)]
-    lines = (raw & ((1 << _LINE_BITS) - 1)).astype(object)
-    lines[~valid] = None
-    return files, lines
-
-
-def _services_frame(partial: pa.Table) -> pd.DataFrame:
-    """ConnectionSet.services: the distinct connections whose records named a Service (any
-    order: it is a set)."""
-    named = partial.filter(pc.is_valid(partial.column("dst_service_name")))
-    distinct = named.group_by(SERVICE_KEY, use_threads=False).aggregate([])
-    return _frame(_plain_columns(distinct, SERVICE_KEY), SERVICE_KEY)
+def _recoded(t: pa.Table, files: np.ndarray, numbers: dict) -> pa.Table:
+    """Folded rows of another aggregator with this one's numbers: ``files`` maps its file
+    numbers (in examples), ``numbers`` its numbers by column (``conn``, ``shape``) or, for
+    the ``value`` of facts, by kind."""
+    t = with_column(t, EXAMPLE, recoded(t.column(EXAMPLE), files))
+    for name, table in numbers.items():
+        if np.array_equal(table, np.arange(len(table))):
+            continue  # numbered alike (nothing to renumber, or the same keys in order)
+        if isinstance(name, str):
+            t = with_column(t, name, pc.take(pa.array(table, pa.int64()), t.column(name)))
+            continue
+        mine = pc.equal(t.column("kind"), pa.scalar(name, pa.int8()))
+        value = t.column("value")
+        renumbered = pc.take(pa.array(table, pa.int64()), pc.if_else(mine, value, 0))
+        t = with_column(t, "value", pc.if_else(mine, renumbered, value))
+    return t
 
 
 def _frame(data: dict, columns: list[str]) -> pd.DataFrame:
@@ -791,17 +831,6 @@ def _with_aggregate_names(table: pa.Table) -> pa.Table:
         named = pc.if_else(pc.and_(pc.invert(is_pod), pc.is_null(ip)), aggr, ip)
         table = table.set_column(table.schema.get_field_index(f"{side}_ip"), f"{side}_ip", named)
     return table
-
-
-def _grouped(table: pa.Table, key: list[str], aggs: list[tuple[str, str]]) -> pa.Table:
-    """``table`` folded by ``key``, each aggregate keeping its column's name: how partial
-    rows (connections, set-aside records) are made and folded again."""
-    return _rename_aggs(table.group_by(key, use_threads=False).aggregate(aggs))
-
-
-def _rename_aggs(table: pa.Table) -> pa.Table:
-    names = {f"{c}_{how}": c for c, how in _PARTIAL_AGGS}
-    return table.rename_columns([names.get(n, n) for n in table.column_names])
 
 
 def build_connections(flows: pa.Table) -> ConnectionSet:

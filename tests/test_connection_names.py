@@ -126,3 +126,26 @@ def test_tracker_answers_per_connection_row():
 def test_union_names_sums_answers():
     assert union_names([("a", "b"), ("b",)], [(1, 2), (3,)]) == (("a", "b"), (1, 5))
     assert union_names([], []) == ((), ())
+
+
+def test_the_same_records_again_under_other_files_add_no_name_rows():
+    """Names and answers are sets (answers counted): a capture fed again under another
+    file name, at other times, folds into the same rows."""
+    rows = [
+        answer(WEB, "api.example.com.", ["93.184.216.34"]),
+        flow(WEB, API, 443, dst_names=["www.example.com"]),
+        flow(WEB2, CDN, 443, dst_names=["cdn.example.net"]),
+    ]
+    agg = StreamingAggregator()
+    held = []
+    for i, name in enumerate(("b.json", "a.json", "c.json")):
+        again = [
+            dict(r, source_file=name, time_start=r["time_start"] + pd.Timedelta(hours=i))
+            for r in rows
+        ]
+        agg.add(flows_table(again))
+        agg._names._compact()
+        held.append(agg._names._rows)
+    assert held == [3, 3, 3]  # two (connection, name) rows and one answer row
+    table = agg.connections().table
+    assert dict(zip(table.dst_ip, table.dst_name_answers, strict=True))["93.184.216.34"] == (3, 0)
