@@ -152,6 +152,7 @@ def observe_flows(
     return _observation(agg, counts or RecordCounts(), list(inputs), inventory, stats)
 
 
+@gc_paused()
 def _observation(
     agg: StreamingAggregator,
     counts: RecordCounts,
