@@ -510,8 +510,7 @@ def _names(df: pd.DataFrame, side: str, workload_of: dict) -> list[str]:
         strict=True,
     ):
         if kind == "pod":
-            key = (ns, pod)
-            out.append(workload_of[key] if key in workload_of else f"{ns}/{pod}")
+            out.append(workload_of.get((ns, pod), f"{ns}/{pod}"))
         elif isinstance(ip, str):
             out.append(ip)
         else:
