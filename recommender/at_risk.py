@@ -253,10 +253,11 @@ def find_at_risk(
             unjudged.add(int(sub["group"].iloc[k]))  # counted apart, not at risk
             allowed[rows[k]] = True
         node = sub["src_kind"].isin(EXEMPT_SOURCE_KINDS).to_numpy()
-        for k in np.flatnonzero(node & ~allowed[rows]):
-            own = where.own_node(sub.iloc[k])
+        denied = np.flatnonzero(node & ~allowed[rows])
+        group = sub["group"].to_numpy()
+        for k, own in zip(denied, where.own_nodes(sub, denied), strict=True):
             if own is None:  # not placed: counted as unchecked, not at risk
-                unchecked.add(int(sub["group"].iloc[k]))
+                unchecked.add(int(group[k]))
                 allowed[rows[k]] = True
             elif own:
                 allowed[rows[k]] = True
@@ -475,18 +476,24 @@ class _PodNodes:
             if found:
                 self.addresses[(ns, pod)] = found
 
-    def own_node(self, row: Any) -> bool | None:
-        """True: the source is the destination pod's node; False: another node; None:
-        the log and the inventory cannot say."""
-        reserved = row["src_reserved"]
+    def own_nodes(self, df: pd.DataFrame, rows: np.ndarray) -> list[bool | None]:
+        """For each of ``rows`` of ``df``: True: the source is the destination pod's node;
+        False: another node; None: the log and the inventory cannot say. (Column arrays,
+        not ``df.iloc[row]``: building a row Series took 0.1 ms, 8,276 of them at 2,000
+        workloads.)"""
+        columns = ("src_reserved", "dst_kind", "dst_namespace", "dst_pod", "src_ip")
+        values = [df[c].to_numpy(dtype=object)[rows] for c in columns]
+        return [self._own_node(*v) for v in zip(*values, strict=True)]
+
+    def _own_node(self, reserved: Any, dst_kind: Any, ns: Any, pod: Any, ip: Any) -> bool | None:
         if reserved == "host":
             return True
         if reserved == "remote-node":
             return False
-        if row["dst_kind"] == "pod":
-            found = self.addresses.get((row["dst_namespace"], row["dst_pod"]))
-            if found is not None and isinstance(row["src_ip"], str):
-                return row["src_ip"] in found
+        if dst_kind == "pod":
+            found = self.addresses.get((ns, pod))
+            if found is not None and isinstance(ip, str):
+                return ip in found
         return None
 
 

@@ -31,6 +31,7 @@ from .address_sets import cluster_ranges, is_address
 from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
 from .existing import Existing, ExistingFit, Measure, as_existing, fit, isolation, needs
+from .gc_pause import gc_paused
 from .generate.k8s import render_policy
 from .generate.kinds import RenderedFile
 from .generate.proof import proof_policies
@@ -151,6 +152,7 @@ def observe_flows(
     return _observation(agg, counts or RecordCounts(), list(inputs), inventory, stats)
 
 
+@gc_paused()
 def _observation(
     agg: StreamingAggregator,
     counts: RecordCounts,
@@ -207,6 +209,7 @@ def _cluster_cidrs(inventory: Inventory | None) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+@gc_paused()
 def propose(
     observation: Observation,
     options: SynthesisOptions | None = None,
@@ -308,6 +311,7 @@ def _fit_existing(
     return dc_replace(synthesis, policies=fitted.ir), fitted.policies, fitted.union, fit_
 
 
+@gc_paused()
 def check(
     policies: Sequence[dict[str, Any]],
     observation: Observation,
@@ -355,6 +359,7 @@ def check(
     )
 
 
+@gc_paused()
 def check_rendered(
     rec: Recommendation,
     files: Sequence[RenderedFile],

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .gc_pause import gc_paused
 from .generate.k8s import to_yaml
 from .generate.kinds import OutputKind, RenderedFile, render_files
 from .graph.pictures import GRAPH_FILE
@@ -36,6 +37,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+@gc_paused()
 def write_proposal(
     rec: Recommendation,
     out: str | os.PathLike,

@@ -106,7 +106,42 @@ class _Intervals:
 
 
 def _span(net: Network) -> tuple[int, int]:
-    return int(net.network_address), int(net.broadcast_address)
+    lo = int(net.network_address)  # broadcast_address is a slow cached property
+    return lo, lo + (1 << (net.max_prefixlen - net.prefixlen)) - 1
+
+
+def collapse(version: int, nets: Iterable[Network]) -> list[Network]:
+    """What ``ipaddress.collapse_addresses`` returns (the fewest networks covering the same
+    addresses, in address order), from merged integer spans: its pairwise merging of
+    network objects took 0.3 s for the 4,543 pod and node ranges of 2,000 workloads."""
+    bits = _BITS[version]
+    out: list[Network] = []
+    for lo, hi in merge(_span(n) for n in nets):
+        while lo <= hi:
+            aligned = lo & -lo if lo else 1 << bits
+            size = min(aligned, 1 << ((hi - lo + 1).bit_length() - 1))
+            out.append(_network(version, lo, bits - size.bit_length() + 1))
+            lo += size
+    return out
+
+
+def _parse_network(text: str) -> Network:
+    """``ipaddress.ip_network(text, strict=False)``, with its address/prefix-length form
+    taken apart here: its own parsing of the thousands of pod and node ranges took 0.17 s
+    at 2,000 workloads. Any other form (a netmask, a zone) is left to ``ip_network``."""
+    address, _, prefix = text.partition("/")
+    if "%" not in address and (not prefix or (prefix.isascii() and prefix.isdigit())):
+        try:
+            addr = ipaddress.ip_address(address)
+        except ValueError:
+            addr = None
+        if addr is not None:
+            bits = _BITS[addr.version]
+            length = int(prefix) if prefix else bits
+            if length <= bits:
+                host = bits - length
+                return _network(addr.version, int(addr) >> host << host, length)
+    return ipaddress.ip_network(text, strict=False)
 
 
 def _parse_address(text: Any) -> Address:
@@ -136,16 +171,16 @@ class Forbidden:
         """Addresses or CIDRs (host bits allowed)."""
         by_family: dict[int, list[Network]] = {4: [], 6: []}
         for item in items:
-            net = ipaddress.ip_network(str(item).strip(), strict=False)
+            net = _parse_network(str(item).strip())
             by_family[net.version].append(net)
-        return cls({v: list(ipaddress.collapse_addresses(nets)) for v, nets in by_family.items()})
+        return cls({v: collapse(v, nets) for v, nets in by_family.items()})
 
     def with_private(self, version: int) -> list[Network]:
         """The private ranges and the forbidden ones of a family, collapsed: what a public
         block excepts."""
         if version not in self._excepts:
             nets = [ipaddress.ip_network(c) for c in _PRIVATE[version]] + self.nets[version]
-            self._excepts[version] = list(ipaddress.collapse_addresses(nets))
+            self._excepts[version] = collapse(version, nets)
             self._except_spans[version] = _Intervals(_span(n) for n in self._excepts[version])
         return self._excepts[version]
 
@@ -289,7 +324,7 @@ def _private_blocks(
         inside = [f for f in forbidden.nets[net.version] if f.overlaps(net)]
         if any(net.subnet_of(f) for f in inside):  # type: ignore[arg-type]
             continue  # the cluster fills the whole range
-        holes = list(ipaddress.collapse_addresses(inside))
+        holes = collapse(net.version, inside)
         spans = _Intervals(_span(h) for h in holes)
         seen = [
             a
