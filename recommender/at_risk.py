@@ -501,14 +501,11 @@ class _PodNodes:
 
 
 def _names(df: pd.DataFrame, side: str, workload_of: dict) -> list[str]:
+    """The name of each row's ``side`` end. From object arrays: iterating the string
+    columns themselves took 0.3 s per side at 2,000 workloads."""
+    columns = (f"{side}_kind", f"{side}_namespace", f"{side}_pod", f"{side}_ip")
     out = []
-    for kind, ns, pod, ip in zip(
-        df[f"{side}_kind"],
-        df[f"{side}_namespace"],
-        df[f"{side}_pod"],
-        df[f"{side}_ip"],
-        strict=True,
-    ):
+    for kind, ns, pod, ip in zip(*(df[c].to_numpy(dtype=object) for c in columns), strict=True):
         if kind == "pod":
             out.append(workload_of.get((ns, pod), f"{ns}/{pod}"))
         elif isinstance(ip, str):
