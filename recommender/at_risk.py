@@ -229,7 +229,8 @@ def find_at_risk(
     # direction that match it either way) are counted there, denied or allowed: their
     # group needs no evaluation.
     judged = _judged(replayed)
-    keys = zip(cands["src_name"], cands["dst_name"], cands["protocol"], cands["port"], strict=True)
+    key_columns = ("src_name", "dst_name", "protocol", "port")
+    keys = zip(*(cands[c].to_numpy(dtype=object) for c in key_columns), strict=True)
     of_judged = np.fromiter((k in judged for k in keys), dtype=bool, count=len(cands))
     of_judged &= cands["reason"].isin(_RECORD_REASONS).to_numpy()
     settled = pd.Series(of_judged).groupby(cands["group"].to_numpy()).transform("any")
@@ -275,15 +276,9 @@ def _judged(replayed: pd.DataFrame) -> set[tuple]:
     if "src_workload" not in replayed.columns:
         return set()
     judged = replayed[~replayed["exempt"].astype(bool)]
-    return set(
-        zip(
-            judged["src_workload"],
-            judged["dst_workload"],
-            judged["protocol"],
-            judged["port"].astype(int),
-            strict=True,
-        )
-    )
+    columns = [judged[c] for c in ("src_workload", "dst_workload", "protocol")]
+    columns.append(judged["port"].astype(int))
+    return set(zip(*(c.to_numpy(dtype=object) for c in columns), strict=True))
 
 
 # --------------------------------------------------------------------------- candidates
