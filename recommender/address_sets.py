@@ -167,7 +167,10 @@ def cluster_ranges(
             nets.append(ipaddress.ip_network(addr))
     for cidr in pod_cidrs or ():
         nets.append(ipaddress.ip_network(str(cidr).strip(), strict=False))
+    # Here, not at the top: generate.external imports this module.
+    from .generate.external import collapse
+
     out: list[Network] = []
     for version in (4, 6):
-        out.extend(ipaddress.collapse_addresses(n for n in nets if n.version == version))
+        out.extend(collapse(version, (n for n in nets if n.version == version)))
     return [str(n) for n in out]

@@ -229,7 +229,8 @@ def find_at_risk(
     # direction that match it either way) are counted there, denied or allowed: their
     # group needs no evaluation.
     judged = _judged(replayed)
-    keys = zip(cands["src_name"], cands["dst_name"], cands["protocol"], cands["port"], strict=True)
+    key_columns = ("src_name", "dst_name", "protocol", "port")
+    keys = zip(*(cands[c].to_numpy(dtype=object) for c in key_columns), strict=True)
     of_judged = np.fromiter((k in judged for k in keys), dtype=bool, count=len(cands))
     of_judged &= cands["reason"].isin(_RECORD_REASONS).to_numpy()
     settled = pd.Series(of_judged).groupby(cands["group"].to_numpy()).transform("any")
@@ -275,15 +276,9 @@ def _judged(replayed: pd.DataFrame) -> set[tuple]:
     if "src_workload" not in replayed.columns:
         return set()
     judged = replayed[~replayed["exempt"].astype(bool)]
-    return set(
-        zip(
-            judged["src_workload"],
-            judged["dst_workload"],
-            judged["protocol"],
-            judged["port"].astype(int),
-            strict=True,
-        )
-    )
+    columns = [judged[c] for c in ("src_workload", "dst_workload", "protocol")]
+    columns.append(judged["port"].astype(int))
+    return set(zip(*(c.to_numpy(dtype=object) for c in columns), strict=True))
 
 
 # --------------------------------------------------------------------------- candidates
@@ -501,14 +496,11 @@ class _PodNodes:
 
 
 def _names(df: pd.DataFrame, side: str, workload_of: dict) -> list[str]:
+    """The name of each row's ``side`` end. From object arrays: iterating the string
+    columns themselves took 0.3 s per side at 2,000 workloads."""
+    columns = (f"{side}_kind", f"{side}_namespace", f"{side}_pod", f"{side}_ip")
     out = []
-    for kind, ns, pod, ip in zip(
-        df[f"{side}_kind"],
-        df[f"{side}_namespace"],
-        df[f"{side}_pod"],
-        df[f"{side}_ip"],
-        strict=True,
-    ):
+    for kind, ns, pod, ip in zip(*(df[c].to_numpy(dtype=object) for c in columns), strict=True):
         if kind == "pod":
             out.append(workload_of.get((ns, pod), f"{ns}/{pod}"))
         elif isinstance(ip, str):

@@ -7,6 +7,7 @@ document; :meth:`recommender.results.Recommendation.to_dict` returns it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .generate.calico_staged import PROMOTE_COMMAND
@@ -35,8 +36,25 @@ REPORT_VERSION = 1
 
 
 def iso(ts: Any) -> str | None:
+    """ISO 8601 text of a timestamp (``Z`` for UTC). Cached per (type, instant, zone): a
+    report at 2,000 workloads asks for ~31,000 of them, most repeated, and pandas'
+    ``Timestamp.isoformat`` takes ~15 us each."""
     if ts is None:
         return None
+    try:
+        return _iso_cached(type(ts), ts, getattr(ts, "tzinfo", None))
+    except TypeError:  # unhashable: not a timestamp
+        return _iso_text(ts)
+
+
+@lru_cache(maxsize=1 << 16)
+def _iso_cached(kind: type, ts: Any, tz: Any) -> str:
+    """``kind`` and ``tz`` are in the key because equal instants of another type or zone
+    print differently."""
+    return _iso_text(ts)
+
+
+def _iso_text(ts: Any) -> str:
     try:
         return ts.isoformat().replace("+00:00", "Z")
     except AttributeError:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .address_sets import expressible, is_address, set_ranges
 from .netpol.classes import PolicyIndex
-from .netpol.endpoints import pod_endpoint
+from .netpol.endpoints import pod_endpoints
 from .netpol.evaluator import Evaluator, Verdict, describe
 from .netpol.model import Endpoint
 
@@ -69,11 +69,12 @@ class PodIndex:
 
     def __post_init__(self) -> None:
         flags = []
-        for row in self.pods.itertuples(index=False):
-            key = (row.namespace, row.pod)
-            if row.labels is None:
+        pods = self.pods
+        labels_of = pods["labels"].to_numpy(dtype=object) if len(pods) else ()
+        for ep, labels in zip(pod_endpoints(pods), labels_of, strict=True):
+            key = (ep.namespace, ep.name)
+            if labels is None:
                 self.unknown.add(key)
-            ep = pod_endpoint(row)
             self._by_key[key] = ep
             self.positions[key] = len(self.endpoints)
             self.endpoints.append(ep)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import random
 
+import pandas as pd
 import pytest
 
 from recommender.address_sets import (
@@ -12,6 +13,7 @@ from recommender.address_sets import (
     PRIVATE_V4,
     PUB,
     PVT,
+    cluster_ranges,
     expressible,
     is_address,
     set_ranges,
@@ -79,3 +81,21 @@ def test_only_pub_and_pvt_are_expressible_and_names_are_not_addresses():
     assert not is_address("pub") and not is_address(None) and not is_address("10.0.0.1/32")
     with pytest.raises(ValueError):
         set_ranges("partner-apis")
+
+
+def test_cluster_ranges_are_what_ipaddress_collapses_them_into():
+    rng = random.Random(13)
+    v4 = [f"10.{rng.randrange(4)}.{rng.randrange(4)}.{rng.randrange(256)}" for _ in range(600)]
+    v6 = [f"fd00::{rng.randrange(64):x}" for _ in range(80)]
+    pods = pd.DataFrame({"ips": [[a, b] for a, b in zip(v4[:80], v6, strict=True)]})
+    nodes = [*v4[80:], "not an address", "fe80::1%eth0"]
+    cidrs = ["10.3.0.0/22", "10.1.2.77/30"]
+    nets = [ipaddress.ip_network(a) for a in v4 + v6]
+    nets += [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    expected = [
+        str(n)
+        for version in (4, 6)
+        for n in ipaddress.collapse_addresses(n for n in nets if n.version == version)
+    ]
+    assert cluster_ranges(pods, nodes, cidrs) == expected
+    assert cluster_ranges(pd.DataFrame({"ip": []}), [], []) == []

@@ -9,7 +9,7 @@ from recommender.generate.ir import PolicyIR
 from recommender.generate.kinds import policy_path
 from recommender.ingest.inventory import read_inventory
 from recommender.pipeline import recommend_from_flows
-from recommender.proposal import write_proposal
+from recommender.proposal import write_atomic, write_proposal
 from recommender.summary import md
 
 WEB = pod("shop", "web-7d4b9c8f6-bcdfg", {"app": "web"}, "10.0.0.1")
@@ -155,3 +155,11 @@ def test_with_an_inventory_only_namespaces_it_lacks_are_listed(tmp_path):
     assert listed == ["data", "kube-system"]  # kube-system: the assumed resolver
     summary = (tmp_path / "partial" / "SUMMARY.md").read_text()
     assert "The inventory has no pod in these namespaces" in summary
+
+
+def test_write_atomic_makes_missing_directories_and_replaces_files(tmp_path):
+    target = tmp_path / "a" / "b" / "c.yaml"
+    write_atomic(target, "one\n")
+    write_atomic(target, "two\n")
+    assert target.read_text() == "two\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["c.yaml"]

@@ -39,7 +39,8 @@ def groups(workload_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(starts, ids) of the runs of a non-decreasing workload index array."""
     if not len(workload_of):
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-    starts = np.flatnonzero(np.r_[True, workload_of[1:] != workload_of[:-1]])
+    # concatenate, not np.r_: 10 us less per call, two calls per compiled policy side
+    starts = np.flatnonzero(np.concatenate(([True], workload_of[1:] != workload_of[:-1])))
     return starts, workload_of[starts]
 
 

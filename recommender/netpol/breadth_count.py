@@ -100,7 +100,7 @@ class InClusterCount:
     def _chunk(self, wlo: int, whi: int, clo: int, chi: int) -> None:
         allowed = self._allowed(clo, chi)
         row_starts = self.wstart[wlo:whi] - clo
-        by_w = or_by(or_by(allowed, self.wstart, 1), row_starts, 0)
+        by_w = or_runs(or_runs(allowed, self.wstart, 1), row_starts, 0)
         expected = np.zeros_like(by_w)
         a, b = np.searchsorted(self.exp_w, (wlo, whi))
         if a < b:
@@ -163,7 +163,7 @@ class InClusterCount:
         x = allowed[np.ix_(rows - clo, side.peers)] & side.ports[None]
         r_starts, r_ids = groups(self.wl[rows])
         p_starts, p_ids = side.peer_groups
-        return [(r_ids, p_ids, or_by(or_by(x, p_starts, 1), r_starts, 0))]
+        return [(r_ids, p_ids, or_runs(or_runs(x, p_starts, 1), r_starts, 0))]
 
     def _ingress_part(self, side: Side, allowed: np.ndarray, clo: int, chi: int) -> list:
         a, b = np.searchsorted(side.peers, (clo, chi))
@@ -173,7 +173,7 @@ class InClusterCount:
         y = allowed[np.ix_(rows - clo, side.selected)] & side.ports[:, a:b].transpose(1, 0, 2)
         r_starts, r_ids = groups(self.wl[rows])
         s_starts, s_ids = side.selected_groups
-        return [(r_ids, s_ids, or_by(or_by(y, s_starts, 1), r_starts, 0))]
+        return [(r_ids, s_ids, or_runs(or_runs(y, s_starts, 1), r_starts, 0))]
 
     @staticmethod
     def _union_count(parts: list, counted: np.ndarray, wlo: int) -> int:
@@ -197,7 +197,7 @@ class InClusterCount:
         open_rows = np.flatnonzero(~space.isolated["egress"][clo:chi])
         if len(open_rows):
             starts, ids = groups(self.wl[open_rows + clo])
-            x = or_by(or_by(allowed[open_rows], self.wstart, 1), starts, 0)
+            x = or_runs(or_runs(allowed[open_rows], self.wstart, 1), starts, 0)
             counts = popcount(x & counted[ids - wlo], axis=(1, 2))
             for w, k in zip(ids, counts, strict=True):
                 if k:
@@ -205,8 +205,8 @@ class InClusterCount:
         open_cols = np.flatnonzero(~space.isolated["ingress"])
         if len(open_cols):
             starts, ids = groups(self.wl[open_cols])
-            y = or_by(allowed[:, open_cols], self.wstart[wlo:whi] - clo, 0)
-            y = or_by(y, starts, 1)
+            y = or_runs(allowed[:, open_cols], self.wstart[wlo:whi] - clo, 0)
+            y = or_runs(y, starts, 1)
             counts = popcount(y & counted[:, ids], axis=(0, 2))
             for w, k in zip(ids, counts, strict=True):
                 if k:
@@ -228,3 +228,12 @@ class InClusterCount:
                     need -= 1
                     if not need:
                         return
+
+
+def or_runs(a: np.ndarray, starts: np.ndarray, axis: int) -> np.ndarray:
+    """:func:`~recommender.netpol.bitsets.or_by`, or ``a`` itself when every run is one
+    element long (one pod class per workload, as in most clusters): the class x class
+    ``reduceat`` along columns took 0.25 s of breadth's 1.0 s at 2,000 workloads."""
+    if len(starts) == a.shape[axis]:
+        return a
+    return or_by(a, starts, axis)

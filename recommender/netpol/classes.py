@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .endpoints import is_missing, pod_endpoint
+from .endpoints import is_missing, pod_endpoints
 from .ipranges import network_span, parse_ip
 from .model import Address, ContainerPort, Endpoint, IPBlock, Policy, Selector
 
@@ -198,7 +198,7 @@ def pod_classes_of(pods: pd.DataFrame, index: PolicyIndex) -> Classes:
     known = pods.loc[np.asarray([lab is not None for lab in pods["labels"]], dtype=bool)]
     if len(known):
         known = known.sort_values(["workload", "pod"], kind="mergesort")
-    endpoints = [pod_endpoint(row) for row in known.itertuples(index=False)]
+    endpoints = pod_endpoints(known)
     member = _block_membership(endpoints, index)
     ids: dict[tuple, int] = {}
     first: list[int] = []

@@ -4,11 +4,14 @@ ips, optional ports): what the evaluator, replay and breadth judge pods as."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model import NS_NAME_LABEL, ContainerPort, Endpoint
 
-__all__ = ["container_ports", "is_missing", "namespace_labels", "pod_endpoint"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["container_ports", "is_missing", "namespace_labels", "pod_endpoint", "pod_endpoints"]
 
 
 def is_missing(value: Any) -> bool:
@@ -51,12 +54,33 @@ def _first_ip(ips: Any) -> str | None:
 def pod_endpoint(row: Any) -> Endpoint:
     """The :class:`Endpoint` of one pods-table row (namespace, pod, labels, namespace_labels,
     ips, optional ports). The pod's IP is its first known IP."""
+    return _endpoint(
+        row.namespace,
+        row.pod,
+        row.labels,
+        row.namespace_labels,
+        getattr(row, "ips", None),
+        getattr(row, "ports", None),
+    )
+
+
+def pod_endpoints(pods: pd.DataFrame) -> list[Endpoint]:
+    """:func:`pod_endpoint` of every row, from the columns as object arrays: ``itertuples``
+    over the string columns took twice as long (5,417 pods at 2,000 workloads)."""
+    columns = [
+        pods[c].to_numpy(dtype=object) if c in pods.columns else [None] * len(pods)
+        for c in ("namespace", "pod", "labels", "namespace_labels", "ips", "ports")
+    ]
+    return [_endpoint(*values) for values in zip(*columns, strict=True)]
+
+
+def _endpoint(ns: Any, pod: Any, labels: Any, ns_labels: Any, ips: Any, ports: Any) -> Endpoint:
     return Endpoint(
         kind="pod",
-        ip=_first_ip(getattr(row, "ips", None)),
-        namespace=row.namespace,
-        labels=dict(row.labels or {}),
-        namespace_labels=namespace_labels(row.namespace, row.namespace_labels),
-        ports=container_ports(getattr(row, "ports", None)),
-        name=row.pod,
+        ip=_first_ip(ips),
+        namespace=ns,
+        labels=dict(labels or {}),
+        namespace_labels=namespace_labels(ns, ns_labels),
+        ports=container_ports(ports),
+        name=pod,
     )
