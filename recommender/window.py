@@ -255,7 +255,10 @@ def gather_tracks(connections: pd.DataFrame, pods: pd.DataFrame) -> tuple[list[T
     ends: dict[Key, dict[str, set[PodKey]]] = defaultdict(lambda: {"src": set(), "dst": set()})
     sides = [f"{side}_{c}" for side in ("src", "dst") for c in ("kind", "namespace", "pod", "ip")]
     rows = zip(
-        *(connections[c] for c in (*sides, "protocol", "port", "active_hours")),
+        *(
+            connections[c].to_numpy(dtype=object)
+            for c in (*sides, "protocol", "port", "active_hours")
+        ),
         _epoch_ns(connections["first_seen"]),
         _epoch_ns(connections["last_seen"]),
         strict=True,
