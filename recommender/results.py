@@ -23,6 +23,7 @@ from .existing import ExistingFit
 from .explain import explain
 from .generate.ir import PolicyIR
 from .generate.synthesis import Synthesis
+from .graph.model import Graph
 from .graph.pictures import proposal_graph, verify_graph
 from .graph.svg import render_svg
 from .netpol.breadth import Breadth
@@ -206,11 +207,17 @@ class Recommendation:
         "ns/pod", or IP addresses), pod by pod."""
         return explain(Evaluator(self.policies), self.pods, src, dst, protocol, port)
 
+    @cached_property
+    def graph(self) -> Graph:
+        """The picture's nodes and edges (:mod:`recommender.graph`), built once: graph.svg
+        and SUMMARY.md's line about it read the same one."""
+        return proposal_graph(self)
+
     def graph_svg(self) -> str:
         """The picture ``recommend`` writes to graph.svg (workloads by namespace, allowed
         edges with ports, external peers, at-risk traffic dashed), as SVG text: in a
         notebook, ``IPython.display.SVG(rec.graph_svg())``."""
-        return render_svg(proposal_graph(self))
+        return render_svg(self.graph)
 
     def to_dict(self) -> dict[str, Any]:
         """report.json of the proposal (the JSON ``recommend`` writes)."""

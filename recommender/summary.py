@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .at_risk import HINTS, REASONS
 from .generate.ir import PolicyIR
 from .generate.kinds import CLUSTER_DIR
-from .graph.pictures import GRAPH_FILE, proposal_graph
+from .graph.pictures import GRAPH_FILE
 from .graph.svg import summary_text
 from .pr_body import before_line, changes_table, details, fenced, file_diffs, mermaid_graphs
 from .report import iso, port_text
@@ -207,7 +207,7 @@ def _graph_section(rec: Recommendation) -> list[str]:
 
 def _picture_section(rec: Recommendation) -> list[str]:
     """What graph.svg (written beside SUMMARY.md) draws, and what it folds or leaves out."""
-    graph = proposal_graph(rec)
+    graph = rec.graph
     lines = [
         f"`{GRAPH_FILE}` beside this file draws the workloads by namespace, the allowed edges "
         "with their ports, peers outside the cluster and at-risk traffic (dashed): "
