@@ -36,8 +36,10 @@ grows faster than its input is superlinear.
 ``--gb 1,5``: bounded memory. The whole ``recommend`` process on about 1 GB of simulated
 Hubble JSON (one namespace, ``shop_cluster``), and on 5 GB made of five hard-linked copies
 of those files (the same connections in five times the records): seconds and peak memory
-summed over the process tree. Figures, not assertions: performance is
-measured here, never in unit tests. ``--data DIR`` keeps the generated files for re-runs.
+summed over the process tree; with ``--peer``, the peer on the same records too (``--gb 0.4
+--peer``: issue 13's one-namespace capture of about 400 MB). Figures, not assertions:
+performance is measured here, never in unit tests. ``--data DIR`` keeps the generated
+files for re-runs.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def generate(size: int, hours: float, out: Path) -> Path:
 
 def single_file(flows: Path) -> Path:
     """The node files concatenated (the peer reads one file), in name order."""
-    target = flows.parent / "all.jsonl"
+    target = flows.parent / f"{flows.name}-all.jsonl"
     if not target.exists():
         with open(target, "wb") as out:
             for path in sorted(flows.iterdir()):
@@ -307,14 +309,24 @@ def big_inputs(gbs: list[float], data: Path) -> list[tuple[float, Path]]:
     return out
 
 
-def memory_table(gbs: list[float], data: Path, scratch: Path, repeat: int) -> str:
-    """The whole ``recommend`` process on each big input: seconds and peak tree memory."""
-    lines = [f"{'input':>8} {'files':>6} {'GB':>6} {'seconds':>8} {'peak MiB':>9}"]
+def memory_table(
+    gbs: list[float], data: Path, scratch: Path, repeat: int, peer: bool = False
+) -> str:
+    """The whole ``recommend`` process on each big input: seconds and peak tree memory;
+    with ``peer``, the peer's on the same records (one file) and our speed-up over it."""
+    head = f"{'input':>8} {'files':>6} {'GB':>6} {'seconds':>8} {'peak MiB':>9}"
+    if peer:
+        head += f" {'peer s':>8} {'peer MiB':>9} {'peer/us':>8}"
+    lines = [head]
     for gb, flows in big_inputs(gbs, data):
         size = sum(p.stat().st_size for p in flows.iterdir()) / 1e9
         seconds, peak = whole_process(flows, scratch / "big-proposal", repeat)
         files = len(list(flows.iterdir()))
-        lines.append(f"{gb:>6g}GB {files:>6} {size:>6.2f} {seconds:>8.2f} {peak:>9,.0f}")
+        line = f"{gb:>6g}GB {files:>6} {size:>6.2f} {seconds:>8.2f} {peak:>9,.0f}"
+        if peer:
+            theirs, their_peak = whole_peer(single_file(flows), scratch / "big-peer", repeat)
+            line += f" {theirs:>8.2f} {their_peak:>9,.0f} {theirs / seconds:>8.2f}"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -406,7 +418,9 @@ def main() -> None:
         if gbs:
             print()
             print("Bounded memory: the whole `recommend` process (best seconds, highest peak)")
-            print(memory_table(gbs, data, Path(tmp), args.repeat))
+            print(
+                memory_table(gbs, data, Path(tmp), args.repeat, bool(peer_command()) and args.peer)
+            )
     print(
         "Seconds per stage (each stage's best of --repeat fresh processes, wall and CPU;"
         " end to end is their sum); peak MiB: resident sets of the"
