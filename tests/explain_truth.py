@@ -158,3 +158,24 @@ def inventory_document(pods: Iterable[Endpoint]) -> dict[str, Any]:
             }
         )
     return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+#: A Cilium policy whose only rule is L7 (HTTP): a rule the evaluator cannot judge.
+L7_POLICY: dict[str, Any] = {
+    "apiVersion": "cilium.io/v2",
+    "kind": "CiliumNetworkPolicy",
+    "metadata": {"name": "l7", "namespace": "y"},
+    "spec": {
+        "endpointSelector": {"matchLabels": {"pod": "a"}},
+        "ingress": [
+            {
+                "toPorts": [
+                    {
+                        "ports": [{"port": "80", "protocol": "TCP"}],
+                        "rules": {"http": [{"method": "GET"}]},
+                    }
+                ]
+            }
+        ],
+    },
+}

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 from conformance.truth import cluster
 from conftest import ROOT, SAMPLE_FLOWS
-from explain_truth import inventory_document
+from explain_truth import L7_POLICY, inventory_document
 
 from recommender.cli import main
 from recommender.sim import kubectl_inventory, shop_cluster
@@ -127,24 +127,7 @@ def test_a_named_port_resolves_with_an_inventory(policies, tmp_path):
 
 
 def test_inventory_alone_and_exit_3_when_unjudged(tmp_path):
-    l7 = {
-        "apiVersion": "cilium.io/v2",
-        "kind": "CiliumNetworkPolicy",
-        "metadata": {"name": "l7", "namespace": "y"},
-        "spec": {
-            "endpointSelector": {"matchLabels": {"pod": "a"}},
-            "ingress": [
-                {
-                    "toPorts": [
-                        {
-                            "ports": [{"port": "80", "protocol": "TCP"}],
-                            "rules": {"http": [{"method": "GET"}]},
-                        }
-                    ]
-                }
-            ],
-        },
-    }
+    l7 = L7_POLICY
     (tmp_path / "l7.yaml").write_text(yaml.safe_dump(l7), encoding="utf-8")
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps(inventory_document(cluster().values())), encoding="utf-8")

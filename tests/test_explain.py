@@ -7,7 +7,7 @@ import json
 
 import pytest
 from conformance.truth import cluster
-from explain_truth import pods_frame
+from explain_truth import L7_POLICY, pods_frame
 
 from recommender.explain import explain, explain_connection
 from recommender.explain_endpoints import ExplainError, KnownPods
@@ -76,24 +76,7 @@ def test_one_denied_pair_makes_the_connection_denied_and_groups_say_which():
 
 
 def test_a_rule_the_evaluator_cannot_judge_leaves_the_connection_unjudged():
-    l7 = {
-        "apiVersion": "cilium.io/v2",
-        "kind": "CiliumNetworkPolicy",
-        "metadata": {"name": "l7", "namespace": "y"},
-        "spec": {
-            "endpointSelector": {"matchLabels": {"pod": "a"}},
-            "ingress": [
-                {
-                    "toPorts": [
-                        {
-                            "ports": [{"port": "80", "protocol": "TCP"}],
-                            "rules": {"http": [{"method": "GET"}]},
-                        }
-                    ]
-                }
-            ],
-        },
-    }
+    l7 = L7_POLICY
     result = explain_connection(Evaluator([l7]), _workloads(), "x/a", "y/a", "80")
     assert result.verdict == "UNJUDGED"
     (group,) = result.groups
