@@ -605,7 +605,8 @@ def _print_written(out: Path, nothing: bool, written: list[str] | None, repo: st
         click.echo(f"{len(written)} file(s) written into {repo} (see git diff there)")
     click.echo(
         f"proposal written to {out / 'policies'} "
-        f"(summary: {out / 'SUMMARY.md'}, report: {out / 'report.json'})"
+        f"(summary: {out / 'SUMMARY.md'}, report: {out / 'report.json'}, "
+        f"picture: {out / 'graph.svg'})"
     )
 
 
