@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from .netpol.ipranges import merge, range_spans
+from .netpol.ipranges import collapse, merge, range_spans
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -167,9 +167,6 @@ def cluster_ranges(
             nets.append(ipaddress.ip_network(addr))
     for cidr in pod_cidrs or ():
         nets.append(ipaddress.ip_network(str(cidr).strip(), strict=False))
-    # Here, not at the top: generate.external imports this module.
-    from .generate.external import collapse
-
     out: list[Network] = []
     for version in (4, 6):
         out.extend(collapse(version, (n for n in nets if n.version == version)))

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..address_sets import PRIVATE, PRIVATE_V4, PRIVATE_V6, PUB, PVT
-from ..netpol.ipranges import merge
+from ..netpol.ipranges import collapse, merge
 from ..options import SynthesisOptions
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -108,21 +108,6 @@ class _Intervals:
 def _span(net: Network) -> tuple[int, int]:
     lo = int(net.network_address)  # broadcast_address is a slow cached property
     return lo, lo + (1 << (net.max_prefixlen - net.prefixlen)) - 1
-
-
-def collapse(version: int, nets: Iterable[Network]) -> list[Network]:
-    """What ``ipaddress.collapse_addresses`` returns (the fewest networks covering the same
-    addresses, in address order), from merged integer spans: its pairwise merging of
-    network objects took 0.3 s for the 4,543 pod and node ranges of 2,000 workloads."""
-    bits = _BITS[version]
-    out: list[Network] = []
-    for lo, hi in merge(_span(n) for n in nets):
-        while lo <= hi:
-            aligned = lo & -lo if lo else 1 << bits
-            size = min(aligned, 1 << ((hi - lo + 1).bit_length() - 1))
-            out.append(_network(version, lo, bits - size.bit_length() + 1))
-            lo += size
-    return out
 
 
 def _parse_network(text: str) -> Network:

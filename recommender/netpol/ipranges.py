@@ -17,6 +17,7 @@ __all__ = [
     "EVERYTHING",
     "Span",
     "block_spans",
+    "collapse",
     "covers",
     "merge",
     "network_span",
@@ -92,3 +93,23 @@ def covers(admitted: Sequence[Span], wanted: Sequence[Span]) -> bool:
             if not any(m_lo <= lo and hi <= m_hi for m_lo, m_hi in have):
                 return False
     return True
+
+
+def collapse(version: int, nets: Iterable[Network]) -> list[Network]:
+    """What ``ipaddress.collapse_addresses`` returns (the fewest networks covering the same
+    addresses, in address order), from merged integer spans: its pairwise merging of
+    network objects took 0.3 s for the 4,543 pod and node ranges of 2,000 workloads."""
+    bits = 32 if version == 4 else 128
+    kind = ipaddress.IPv4Network if version == 4 else ipaddress.IPv6Network
+    spans = (
+        (int(n.network_address), int(n.network_address) + (1 << (bits - n.prefixlen)) - 1)
+        for n in nets
+    )
+    out: list[Network] = []
+    for lo, hi in merge(spans):
+        while lo <= hi:
+            aligned = lo & -lo if lo else 1 << bits
+            size = min(aligned, 1 << ((hi - lo + 1).bit_length() - 1))
+            out.append(kind((lo, bits - size.bit_length() + 1)))
+            lo += size
+    return out

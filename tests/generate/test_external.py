@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.address_sets import cluster_ranges
-from recommender.generate.external import ExternalBlock, Forbidden, collapse, plan_external
+from recommender.generate.external import ExternalBlock, Forbidden, plan_external
 from recommender.netpol.networkpolicy import ip_in_block
 from recommender.options import SynthesisOptions
 
@@ -332,36 +332,6 @@ def test_forbidden_parsed_once_plans_as_the_strings_do():
     assert parsed.excepted(ipaddress.ip_address("192.168.4.4"))
     assert not parsed.excepted(ipaddress.ip_address("20.0.0.95"))
     assert not parsed.excepted(ipaddress.ip_address("2001:db8::1"))
-
-
-_NETS_V4 = st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)).map(
-    lambda t: ipaddress.IPv4Network((t[0] >> (32 - t[1]) << (32 - t[1]) if t[1] else 0, t[1]))
-)
-_NETS_V6 = st.tuples(st.integers(0, 2**128 - 1), st.integers(0, 128)).map(
-    lambda t: ipaddress.IPv6Network((t[0] >> (128 - t[1]) << (128 - t[1]) if t[1] else 0, t[1]))
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(_NETS_V4, max_size=40), st.lists(_NETS_V6, max_size=40))
-def test_collapse_is_ipaddress_collapse_addresses(v4, v6):
-    assert collapse(4, v4) == list(ipaddress.collapse_addresses(v4))
-    assert collapse(6, v6) == list(ipaddress.collapse_addresses(v6))
-
-
-def test_collapse_merges_neighbours_into_their_common_network_and_keeps_the_rest():
-    nets = [ipaddress.ip_network(n) for n in ("10.0.0.2/32", "10.0.0.3/32", "10.0.0.1/32")]
-    nets += [ipaddress.ip_network("10.0.0.8/29"), ipaddress.ip_network("10.0.0.12/30")]
-    assert [str(n) for n in collapse(4, nets)] == ["10.0.0.1/32", "10.0.0.2/31", "10.0.0.8/29"]
-    assert [str(n) for n in collapse(4, [ipaddress.ip_network("0.0.0.0/0")])] == ["0.0.0.0/0"]
-    assert collapse(6, []) == []
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(0, 300), max_size=60))
-def test_collapse_of_dense_addresses_is_ipaddress_collapse_addresses(offsets):
-    nets = [ipaddress.IPv4Network((0x0A000000 + o, 32)) for o in offsets]
-    assert collapse(4, nets) == list(ipaddress.collapse_addresses(nets))
 
 
 @pytest.mark.parametrize(
