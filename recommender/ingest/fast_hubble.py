@@ -1038,7 +1038,7 @@ class FastParser:
         types = _T if only is None else _FOLD_T
         small = pa.RecordBatch.from_arrays(
             [
-                pa.array([row[i] for row in rows], types[name])
+                _column([row[i] for row in rows], types[name])
                 for i, name in zip(picked, full, strict=True)
             ],
             names=full,
@@ -1046,6 +1046,22 @@ class FastParser:
         taken = small.take(pa.array(inverse.astype(np.int32, copy=False).ravel()))
         for name, column in zip(full, taken.columns, strict=True):
             cols[name] = column
+
+
+def _column(values: list, type: pa.DataType) -> pa.Array:
+    """``values`` as an array of ``type``; a dictionary one has its distinct values sorted.
+
+    ``values`` come in cache-id order, and the ids depend on everything the parser read
+    before (its earlier batches and, in a worker, the earlier tasks of the file in any
+    order). Left in that order, the dictionary of a batch, hence its Arrow and Parquet
+    encoding, would depend on which byte range of a file a process happened to parse
+    first; sorted, it depends only on the batch's own rows."""
+    if not pa.types.is_dictionary(type):
+        return pa.array(values, type)
+    dictionary = sorted({v for v in values if v is not None})
+    index = {v: i for i, v in enumerate(dictionary)}
+    indices = pa.array([None if v is None else index[v] for v in values], type.index_type)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(dictionary, type.value_type))
 
 
 #: Folded rows a _Folder holds before it hands them out.

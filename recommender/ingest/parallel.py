@@ -187,7 +187,9 @@ def _folding() -> bool:
 
 
 def _parser(path: str, legacy: bool) -> fast_hubble.FastParser:
-    """One FastParser per file and process, so its caches serve every task of the file."""
+    """One FastParser per file and process, so its caches serve every task of the file.
+    Tasks take it in any order (the scheduler's): its batches do not depend on what it
+    parsed before (see fast_hubble._column)."""
     key = (path, legacy)
     parser = _PARSERS.get(key)
     if parser is None:

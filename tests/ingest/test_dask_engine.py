@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from distributed import LocalCluster
 
 from recommender.accounting import RecordCounts
 from recommender.cli import main
-from recommender.ingest import parallel, read_flows
+from recommender.ingest import dask_engine, parallel, read_flows
 from recommender.ingest.dask_engine import write_dataset
 from recommender.schema import FLOW_SCHEMA
 
@@ -135,6 +136,46 @@ def test_ingest_from_memory_urls_reads_back_as_from_paths(
     parts = {p.name: p.read_bytes() for p in dataset.iterdir()}
     assert {p.rsplit("/", 1)[1]: fs.cat(p) for p in fs.find(where)} == parts
     assert read_flows([out]).table.equals(table)
+
+
+def _ranges_in_threads(calls: list, order: list[int]) -> list[pa.Table]:
+    """Each range task through ``run_task`` on a thread of its own, in ``order`` (as the
+    worker threads of an in-process cluster may take them), from a process whose parsers
+    are fresh; the tables of their batches in input order."""
+    parallel._PARSERS.clear()
+    settings = parallel.Settings.current()
+    results: dict[int, parallel._Result] = {}
+
+    def run(i: int) -> None:
+        fn, args = calls[i]
+        results[i] = dask_engine.run_task(settings, None, False, fn, *args)
+
+    for i in order:
+        thread = threading.Thread(target=run, args=(i,))
+        thread.start()
+        thread.join()
+    parallel._PARSERS.clear()
+    return [pa.Table.from_batches(results[i].read(), schema=FLOW_SCHEMA) for i in range(len(calls))]
+
+
+def test_byte_ranges_encode_alike_whichever_thread_runs_first(tmp_path, monkeypatch):
+    """The tasks of one process share a parser per file, so on an in-process cluster the
+    worker thread that takes a later range of a file first fills that parser. A range's
+    rows must come out the same, dictionaries included, in any order: its dataset part
+    (Parquet dictionary pages and all) may not depend on thread timing."""
+    plain = tmp_path / "plain.jsonl"
+    with gzip.open(SAMPLE_FLOWS / "hubble-shop-worker.jsonl.gz") as f:
+        plain.write_bytes(f.read())
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 2 << 20)  # the client plans the ranges
+    settings = parallel.Settings.current()
+    tasks = parallel.plan_tasks([str(plain)], None, RecordCounts(), None, 50_000, settings)
+    calls = [t.call for t in tasks]
+    assert len(calls) > 4 and all(call[0] is parallel._range_task for call in calls)
+    in_order = _ranges_in_threads(calls, list(range(len(calls))))
+    backwards = _ranges_in_threads(calls, list(reversed(range(len(calls)))))
+    assert sum(t.num_rows for t in in_order) > 5000
+    for mine, theirs in zip(in_order, backwards, strict=True):
+        assert mine.equals(theirs)
 
 
 def test_recommend_is_byte_identical(tmp_path, scheduler):
