@@ -524,7 +524,6 @@ def recommend(
     System namespaces (kube-system, the CNI's) get no policy unless named with
     --namespace.
     """
-    from .existing import load_existing
     from .options import SynthesisOptions
     from .pipeline import observe, propose
 
@@ -551,7 +550,7 @@ def recommend(
                 progress=update,
                 engine=_engine(engine, scheduler),
             )
-        existing = load_existing(existing_paths) if existing_paths else None
+        existing = _load_existing(existing_paths)
         rec = propose(observation, options, namespaces=namespaces or None, existing=existing)
     except _read_errors() as exc:
         _fail(str(exc))
@@ -559,6 +558,15 @@ def recommend(
     _refuse_unless_proven(rec, strict)
     _refuse_short_window(rec.window)
     _write(rec, out_kind, existing, observation, output, write_into_dir)
+
+
+def _load_existing(paths: tuple[str, ...]):
+    """The --existing policies, read (None without any: only then does the module load)."""
+    if not paths:
+        return None
+    from .existing import load_existing
+
+    return load_existing(paths)
 
 
 def _write(rec, out_kind, existing, observation: Observation, output: str, repo: str | None):
