@@ -83,7 +83,7 @@ def file_diffs(
     renders them): its whole YAML when new, a unified diff when it changes a managed
     object, each collapsed under its path."""
     changed = set(report["existing"]["changed"]) if report.get("existing") else set()
-    old_by_key = {}
+    old_by_key: dict[tuple[str, str], dict[str, Any]] = {}
     if rec.existing is not None:  # only then is recommender.existing loaded
         from .existing import key_of
 
