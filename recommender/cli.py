@@ -7,6 +7,7 @@ Exit codes (DESIGN §2): 0 success; 1 verification failed; 2 bad usage or unread
 from __future__ import annotations
 
 import contextlib
+import gc
 import inspect
 import os
 import sys
@@ -227,6 +228,21 @@ def _with_input_help(text: str | None) -> str:
 
 class _Guarded(click.Group):
     """Unexpected errors end in one line, not a traceback (NETPOL_DEBUG=1 shows it)."""
+
+    def __call__(self, *args, **kwargs):
+        """The process entry (the console script, ``python -m recommender.cli``; click's test
+        runner calls ``main.main`` instead): one command, then the process ends. The cyclic
+        GC stays off throughout, as the stages with large heaps already keep it
+        (:mod:`recommender.gc_pause`), and the heap is frozen at the end, so the full
+        collection at interpreter exit skips it: the process's memory goes back to the
+        system at exit either way, and atexit handlers still run. Together 0.1 s of CPU of a
+        100-record ``recommend`` (most of it that last collection), 0.6 s at 600 workloads,
+        with the same peak memory."""
+        gc.disable()
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            gc.freeze()
 
     def invoke(self, ctx: click.Context):
         try:
@@ -524,7 +540,6 @@ def recommend(
     System namespaces (kube-system, the CNI's) get no policy unless named with
     --namespace.
     """
-    from .existing import load_existing
     from .options import SynthesisOptions
     from .pipeline import observe, propose
 
@@ -551,7 +566,7 @@ def recommend(
                 progress=update,
                 engine=_engine(engine, scheduler),
             )
-        existing = load_existing(existing_paths) if existing_paths else None
+        existing = _load_existing(existing_paths)
         rec = propose(observation, options, namespaces=namespaces or None, existing=existing)
     except _read_errors() as exc:
         _fail(str(exc))
@@ -559,6 +574,15 @@ def recommend(
     _refuse_unless_proven(rec, strict)
     _refuse_short_window(rec.window)
     _write(rec, out_kind, existing, observation, output, write_into_dir)
+
+
+def _load_existing(paths: tuple[str, ...]):
+    """The --existing policies, read (None without any: only then does the module load)."""
+    if not paths:
+        return None
+    from .existing import load_existing
+
+    return load_existing(paths)
 
 
 def _write(rec, out_kind, existing, observation: Observation, output: str, repo: str | None):

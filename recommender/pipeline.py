@@ -30,11 +30,8 @@ from .accounting import RecordCounts
 from .address_sets import cluster_ranges, is_address
 from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
-from .existing import Existing, ExistingFit, Measure, as_existing, fit, isolation, needs
 from .gc_pause import gc_paused
 from .generate.k8s import render_policy
-from .generate.kinds import RenderedFile
-from .generate.proof import proof_policies
 from .generate.synthesis import Synthesis, find_resolvers, synthesize
 from .ingest import aggregate_inputs, iter_flow_batches, write_parquet
 from .netpol.breadth import Breadth, measure_breadth
@@ -47,7 +44,9 @@ from .stage_times import StageTimes, untimed
 from .verify import coverage, replay
 from .workloads import assign_workloads, workload_connections, workload_table
 
-if TYPE_CHECKING:  # loaded on use: only runs with an inventory or Dask need them
+if TYPE_CHECKING:  # loaded on use: only runs with an inventory, Dask or existing policies
+    from .existing import Existing, ExistingFit
+    from .generate.kinds import RenderedFile
     from .ingest.dask_engine import DaskEngine
     from .ingest.enrich import EnrichStats
     from .ingest.inventory import Inventory
@@ -227,6 +226,8 @@ def propose(
     proposal is only what they lack (:mod:`recommender.existing`), and the proof runs over
     existing and proposal together.
     """
+    from .generate.proof import proof_policies
+
     clock = times if times is not None else untimed
     obs = observation
     options = options or SynthesisOptions()
@@ -262,6 +263,8 @@ def propose(
     with clock("breadth"):
         breadth = _breadth(obs, evaluator, synthesis.resolvers, ns or synthesis.namespaces)
     if fitted is not None:
+        from .existing import Measure
+
         fitted.after = Measure(share, ok, total, breadth)
     return Recommendation(
         observation=obs,
@@ -297,6 +300,8 @@ def _fit_existing(
 ) -> tuple[Synthesis, list[dict[str, Any]], list[dict[str, Any]], ExistingFit]:
     """The synthesis fitted onto the existing policies: (its IR, the objects to write, the
     union the proof runs over, the fit with the figures of the existing policies alone)."""
+    from .existing import ExistingFit, Measure, as_existing, fit, isolation, needs
+
     found = as_existing(existing)
     before = Evaluator(found.policies)
     replayed = _replay(obs, before)

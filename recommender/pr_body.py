@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .existing import key_of
 from .generate.k8s import to_yaml
 
 if TYPE_CHECKING:
@@ -84,9 +83,11 @@ def file_diffs(
     renders them): its whole YAML when new, a unified diff when it changes a managed
     object, each collapsed under its path."""
     changed = set(report["existing"]["changed"]) if report.get("existing") else set()
-    old_by_key = (
-        {key_of(p): p for p in rec.existing.existing.policies} if rec.existing is not None else {}
-    )
+    old_by_key: dict[tuple[str, str], dict[str, Any]] = {}
+    if rec.existing is not None:  # only then is recommender.existing loaded
+        from .existing import key_of
+
+        old_by_key = {key_of(p): p for p in rec.existing.existing.policies}
     lines: list[str] = []
     pairs = list(zip(report["policy_files"], files, strict=True))
     for entry, f in pairs[:MAX_FILE_DIFFS]:

@@ -19,24 +19,20 @@ import pandas as pd
 from .accounting import RecordCounts
 from .at_risk import AtRisk
 from .connections import ConnectionSet
-from .existing import ExistingFit
-from .explain import explain
-from .generate.ir import PolicyIR
-from .generate.synthesis import Synthesis
-from .graph.model import Graph
-from .graph.pictures import proposal_graph, verify_graph
-from .graph.svg import render_svg
-from .netpol.breadth import Breadth
-from .netpol.evaluator import Evaluator
 from .options import SynthesisOptions
-from .report import build_report
-from .selectors import Selection
-from .verify_report import report_json
-from .window import Window, assess_window
 
-if TYPE_CHECKING:  # types only: the modules load when a run uses them
+# types only: the modules load when a run uses them (the methods below import what they
+# call), so ``verify`` loads none of the proposal's and ``recommend`` none of verify's report
+if TYPE_CHECKING:
+    from .existing import ExistingFit
+    from .generate.ir import PolicyIR
+    from .generate.synthesis import Synthesis
+    from .graph.model import Graph
     from .ingest.enrich import EnrichStats
     from .ingest.inventory import Inventory
+    from .netpol.breadth import Breadth
+    from .selectors import Selection
+    from .window import Window
 
 
 @dataclass
@@ -82,6 +78,8 @@ class Observation:
     def window(self) -> Window:
         """How complete the window looks: discovery curve, chance the next connection is
         new, periodic traffic, and the one-line verdict (:mod:`recommender.window`)."""
+        from .window import assess_window
+
         return assess_window(self.connections, self.pods)
 
     @property
@@ -205,22 +203,31 @@ class Recommendation:
     def explain(self, src: str, dst: str, protocol: str, port: int) -> list[str]:
         """Why the proposal allows or denies ``src`` -> ``dst`` (workloads "ns/name", pods
         "ns/pod", or IP addresses), pod by pod."""
+        from .explain import explain
+        from .netpol.evaluator import Evaluator
+
         return explain(Evaluator(self.policies), self.pods, src, dst, protocol, port)
 
     @cached_property
     def graph(self) -> Graph:
         """The picture's nodes and edges (:mod:`recommender.graph`), built once: graph.svg
         and SUMMARY.md's line about it read the same one."""
+        from .graph.pictures import proposal_graph
+
         return proposal_graph(self)
 
     def graph_svg(self) -> str:
         """The picture ``recommend`` writes to graph.svg (workloads by namespace, allowed
         edges with ports, external peers, at-risk traffic dashed), as SVG text: in a
         notebook, ``IPython.display.SVG(rec.graph_svg())``."""
+        from .graph.svg import render_svg
+
         return render_svg(self.graph)
 
     def to_dict(self) -> dict[str, Any]:
         """report.json of the proposal (the JSON ``recommend`` writes)."""
+        from .report import build_report
+
         return build_report(self)
 
 
@@ -285,10 +292,15 @@ class VerifyRun:
     def graph_svg(self) -> str:
         """The picture ``verify --graph FILE`` writes: the observed edges the policies allow,
         deny (red) and cannot judge (dotted), and at-risk traffic (dashed), as SVG text."""
+        from .graph.pictures import verify_graph
+        from .graph.svg import render_svg
+
         return render_svg(verify_graph(self))
 
     def to_dict(self) -> dict[str, Any]:
         """The document ``verify --json`` prints."""
+        from .verify_report import report_json
+
         return report_json(self)
 
 

@@ -1,5 +1,6 @@
 """The CLI contract (DESIGN §2): outputs, exit codes, one-line errors."""
 
+import gc
 import json
 import re
 import shutil
@@ -230,6 +231,39 @@ def test_help_teaches():
     assert result.exit_code == 0
     for word in ("coverage", "breadth", "--namespace", "Hubble", "Parquet"):
         assert word in result.output
+
+
+def test_a_command_run_in_process_leaves_the_garbage_collector_as_it_was(tmp_path):
+    """Only the process entry turns the cyclic GC off and freezes the heap (the process
+    ends with the command); a caller of ``main.main`` (click's runner, a test) keeps it."""
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    result = CliRunner().invoke(main, ["recommend", str(SAMPLE_FLOWS), "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_the_process_entry_runs_without_the_garbage_collector_and_freezes_the_heap():
+    """The console script calls ``main()``: one command, then the process ends, so the GC
+    is off for it and the heap frozen for the exit (atexit handlers still run)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import atexit, gc\n"
+        "from recommender.cli import main\n"
+        "atexit.register(lambda: print(gc.isenabled(), gc.get_freeze_count() > 0))\n"
+        "main(['--version'])\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "False True"
 
 
 def test_recommend_refuses_to_write_when_a_connection_would_be_denied(tmp_path, monkeypatch):

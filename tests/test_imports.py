@@ -23,6 +23,17 @@ INVENTORY = {"recommender.ingest.enrich", "recommender.ingest.inventory"}
 PARALLEL = {"recommender.ingest.parallel"}
 #: Only ``--engine dask`` needs these.
 DASK = ("dask", "distributed", "fsspec")
+#: What only ``recommend`` uses (rendering, proving and writing a proposal, its picture and
+#: window): ``verify`` must not pay for them.
+PROPOSAL = {
+    "recommender.generate.kinds",
+    "recommender.generate.proof",
+    "recommender.graph.svg",
+    "recommender.report",
+    "recommender.window",
+}
+#: What only ``verify`` (its report), ``explain`` or ``--existing`` use.
+NOT_IN_PROPOSAL = {"recommender.explain", "recommender.existing", "recommender.verify_report"}
 
 WATCHED = (
     "sklearn",
@@ -32,6 +43,8 @@ WATCHED = (
     *DASK,
     *sorted(INVENTORY),
     *sorted(PARALLEL),
+    *sorted(PROPOSAL),
+    *sorted(NOT_IN_PROPOSAL),
 )
 
 _RUN = f"""
@@ -102,6 +115,19 @@ def test_verify_does_not_import_scikit_learn(proposal):
     code, loaded = _loaded("verify", "--policies", str(out / "policies"), str(SAMPLE_FLOWS))
     assert code == 0 and "pandas" in loaded
     assert not loaded & ({"sklearn", "scipy"} | INVENTORY | PARALLEL)
+
+
+def test_recommend_loads_what_its_proposal_needs_and_not_verify_s_report(proposal):
+    _, loaded = proposal
+    assert loaded >= PROPOSAL
+    assert not loaded & NOT_IN_PROPOSAL
+
+
+def test_verify_loads_its_report_and_none_of_the_proposal_s_modules(proposal):
+    out, _ = proposal
+    code, loaded = _loaded("verify", "--policies", str(out / "policies"), str(SAMPLE_FLOWS))
+    assert code == 0 and "recommender.verify_report" in loaded
+    assert not loaded & (PROPOSAL | {"recommender.explain", "recommender.existing"})
 
 
 def test_recommend_role_does_import_it(tmp_path):

@@ -42,7 +42,9 @@ NODE_STYLE = {
 LABEL_PORTS = 3
 _LINE1 = 30
 _LINE2 = 36
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: What XML 1.0 cannot hold: the C0 controls but tab, LF and CR, the surrogates, U+FFFE and
+#: U+FFFF (the complement of its Char production, which compiles five times slower).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _clean(text: object) -> str:

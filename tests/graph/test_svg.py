@@ -22,6 +22,19 @@ def test_text_and_attributes_escape_markup_and_replace_what_xml_cannot_hold():
     assert xml_text("\x00\x1f\ud800ok") == "\ufffd\ufffd\ufffdok"
 
 
+def test_exactly_the_characters_outside_xml_char_are_replaced():
+    """Every code point: kept when XML 1.0's Char production admits it, else U+FFFD."""
+
+    def is_xml_char(c: int) -> bool:
+        return c in (0x9, 0xA, 0xD) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or c >= 0x10000
+
+    every = "".join(map(chr, range(0x110000)))
+    expected = "".join(ch if is_xml_char(ord(ch)) else "\ufffd" for ch in every)
+    assert xml_text(every.replace("&", "").replace("<", "").replace(">", "")) == (
+        expected.replace("&", "").replace("<", "").replace(">", "")
+    )
+
+
 def test_hostile_names_from_logs_give_a_file_that_parses_with_the_names_intact():
     web = pod("shop", f"web{HOSTILE}-7d4b9c8f6-bcdfg", {"app": "web"}, "10.0.0.1")
     api = pod(f"ns{HOSTILE}", "api-7d4b9c8f6-zzzzz", {"app": "api"}, "10.0.0.3")
