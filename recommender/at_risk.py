@@ -114,10 +114,13 @@ class AtRisk:
         return self.records
 
     def by_reason(self) -> dict[str, dict[str, int]]:
+        """Records and connections of each reason present, in :data:`REASONS` order (the
+        reasons absent are not filtered for: 0.3 ms each, on every run)."""
         out = {}
+        present = set(self.table["reason"])
         for key in REASONS:
-            rows = self.table[self.table["reason"] == key]
-            if len(rows):
+            if key in present:
+                rows = self.table[self.table["reason"] == key]
                 out[key] = {
                     "records": int(rows["records"].sum()),
                     "connections": len(rows.drop_duplicates(["src", "dst", "protocol", "port"])),
@@ -125,6 +128,8 @@ class AtRisk:
         return out
 
     def examples(self, limit: int = MAX_EXAMPLES) -> list[dict[str, Any]]:
+        if not len(self.table):
+            return []  # the usual case, without iterating an empty frame (0.4 ms)
         return [
             {
                 "reason": r.reason,
