@@ -26,8 +26,9 @@ import yaml
 
 from recommender import observe, propose, write_proposal
 from recommender.generate.block_yaml import NotAlike, dump, scalar
-from recommender.generate.k8s import PureDumper, to_yaml
+from recommender.generate.k8s import to_yaml
 from recommender.generate.kinds import OutputKind, render_files
+from recommender.generate.pure_yaml import PureDumper
 from recommender.json_text import dumps_sorted
 from recommender.report import build_report
 from recommender.sim import large_app, write_hubble

@@ -114,10 +114,13 @@ class AtRisk:
         return self.records
 
     def by_reason(self) -> dict[str, dict[str, int]]:
+        """Records and connections of each reason present, in :data:`REASONS` order (the
+        reasons absent are not filtered for: 0.3 ms each, on every run)."""
         out = {}
+        present = set(self.table["reason"])
         for key in REASONS:
-            rows = self.table[self.table["reason"] == key]
-            if len(rows):
+            if key in present:
+                rows = self.table[self.table["reason"] == key]
                 out[key] = {
                     "records": int(rows["records"].sum()),
                     "connections": len(rows.drop_duplicates(["src", "dst", "protocol", "port"])),
@@ -125,6 +128,8 @@ class AtRisk:
         return out
 
     def examples(self, limit: int = MAX_EXAMPLES) -> list[dict[str, Any]]:
+        if not len(self.table):
+            return []  # the usual case, without iterating an empty frame (0.4 ms)
         return [
             {
                 "reason": r.reason,
@@ -210,17 +215,17 @@ def find_at_risk(
     """
     where = _PodNodes(pods, node_addresses)
     groups = _Groups()
-    frames = []
+    parts = []
     exempt = replayed[replayed["exempt"]]
     if len(exempt):
-        frames.append(_candidates_from_connections(exempt, groups))
+        parts.append(_candidates_from_connections(exempt, groups))
     aside = conn_set.aside
     if aside is not None and len(aside):
-        frames.append(_candidates_from_aside(aside, conn_set.services, replayed, groups))
-    frames = [f for f in frames if len(f)]
-    if not frames:
+        parts.extend(_candidates_from_aside(aside, conn_set.services, replayed, groups))
+    parts = [p for p in parts if len(p["group"])]
+    if not parts:
         return AtRisk(pd.DataFrame(columns=_COLUMNS))
-    cands = pd.concat(frames, ignore_index=True)
+    cands = _candidate_frame(parts)
     workload_of = _workload_of(pods)
     for side in ("src", "dst"):
         names = _names(cands, side, workload_of)
@@ -288,7 +293,7 @@ def _side_columns(df: pd.DataFrame, frm: str, to: str) -> dict[str, Any]:
     return {f"{to}_{c}": df[f"{frm}_{c}"].to_numpy(dtype=object) for c in ENDPOINT_KEY}
 
 
-def _frame(
+def _candidates(
     df: pd.DataFrame,
     *,
     swap: bool,
@@ -296,7 +301,9 @@ def _frame(
     reason: Any,
     group: np.ndarray,
     judge: bool | np.ndarray = True,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
+    """The candidate columns of one kind of traffic (one frame of them all is built once,
+    by :func:`_candidate_frame`: a frame per kind cost 1 ms each)."""
     n = len(df)
     cols: dict[str, Any] = {}
     cols.update(_side_columns(df, "dst" if swap else "src", "src"))
@@ -312,12 +319,21 @@ def _frame(
     cols["why"] = np.full(n, "", dtype=object)
     cols["example_file"] = df["example_file"].to_numpy(dtype=object)
     cols["example_line"] = df["example_line"].to_numpy(dtype=object)
-    # Text stays in object arrays: pandas' own strings would be converted and iterated slowly.
+    return cols
+
+
+def _candidate_frame(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """The candidates of every kind in one frame, in order. Text stays in object arrays:
+    pandas' own strings would be converted and iterated slowly. One index for the frame and
+    every column: pandas then neither unions nor reindexes them."""
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    index = pd.RangeIndex(len(cols["group"]))
     return pd.DataFrame(
         {
-            k: pd.Series(v, dtype=object) if v.dtype == np.dtype(object) else v
+            k: pd.Series(v, dtype=object, index=index) if v.dtype == np.dtype(object) else v
             for k, v in cols.items()
-        }
+        },
+        index=index,
     )
 
 
@@ -336,7 +352,7 @@ class _Groups:
         return np.arange(start, start + n, dtype=np.int64)
 
 
-def _candidates_from_connections(exempt: pd.DataFrame, groups: _Groups) -> pd.DataFrame:
+def _candidates_from_connections(exempt: pd.DataFrame, groups: _Groups) -> dict[str, np.ndarray]:
     """Connections reported rather than judged, each its own group."""
     reasons = exempt["reasons"].astype(str)
     kind = np.select(
@@ -354,7 +370,7 @@ def _candidates_from_connections(exempt: pd.DataFrame, groups: _Groups) -> pd.Da
     df = exempt.reset_index(drop=True)
     if "example_file" not in df.columns:
         df = df.assign(example_file=None, example_line=None)
-    return _frame(
+    return _candidates(
         df,
         swap=False,
         port=df["port"].astype(np.int64).to_numpy(),
@@ -381,32 +397,28 @@ def _candidates_from_aside(
     services: pd.DataFrame | None,
     replayed: pd.DataFrame,
     groups: _Groups,
-) -> pd.DataFrame:
-    frames = []
+) -> list[dict[str, np.ndarray]]:
+    parts = []
     aside = _anonymous(aside)
     by = aside.groupby("reason", sort=True)
     for reason, rows in by:
         rows = rows.reset_index(drop=True)
         group = groups.take(len(rows))
         if reason == "reply":
-            frames.append(
-                _frame(rows, swap=True, port=_ports(rows["src_port"]), reason=reason, group=group)
-            )
+            src_port = _ports(rows["src_port"])
+            parts.append(_candidates(rows, swap=True, port=src_port, reason=reason, group=group))
         elif reason == "orientation":
-            frames.append(
-                _frame(rows, swap=False, port=_ports(rows["dst_port"]), reason=reason, group=group)
-            )
-            frames.append(
-                _frame(rows, swap=True, port=_ports(rows["src_port"]), reason=reason, group=group)
-            )
+            dst_port, src_port = _ports(rows["dst_port"]), _ports(rows["src_port"])
+            parts.append(_candidates(rows, swap=False, port=dst_port, reason=reason, group=group))
+            parts.append(_candidates(rows, swap=True, port=src_port, reason=reason, group=group))
         elif reason == "pre_dnat":
-            frames.append(_pre_dnat(rows, services, replayed, group))
+            parts.append(_pre_dnat(rows, services, replayed, group))
         else:
             port = _ports(rows["dst_port"])
             if reason in ("icmp", "no_port"):
                 port = np.full(len(rows), NO_PORT, dtype=np.int64)
-            frames.append(_frame(rows, swap=False, port=port, reason=reason, group=group))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            parts.append(_candidates(rows, swap=False, port=port, reason=reason, group=group))
+    return parts
 
 
 def _key(row: Any, cols: list[str]) -> tuple:
@@ -415,7 +427,7 @@ def _key(row: Any, cols: list[str]) -> tuple:
 
 def _pre_dnat(
     rows: pd.DataFrame, services: pd.DataFrame | None, replayed: pd.DataFrame, group: np.ndarray
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """A record to a Service address passes when a connection of the same client through
     the same Service was judged allowed; no judging of its own (the backend is unknown)."""
     src_cols = [f"src_{c}" for c in ENDPOINT_KEY]
@@ -429,7 +441,7 @@ def _pre_dnat(
         for r in services.itertuples(index=False):
             if _key(r, list(CONNECTION_KEY)) in allowed_conns:
                 reached.add(_key(r, src_cols + svc_cols))
-    frame = _frame(
+    cols = _candidates(
         rows,
         swap=False,
         port=_ports(rows["dst_port"]),
@@ -441,11 +453,10 @@ def _pre_dnat(
         [_key(r, src_cols + svc_cols) in reached for r in rows.itertuples(index=False)],
         dtype=bool,
     )
-    frame["allowed"] = ok
-    frame["why"] = np.where(
-        ok, "", "no connection of this client through this Service reached an allowed backend"
-    )
-    return frame
+    cols["allowed"] = ok
+    why = "no connection of this client through this Service reached an allowed backend"
+    cols["why"] = np.where(ok, "", why).astype(object)
+    return cols
 
 
 # --------------------------------------------------------------------------- node sources

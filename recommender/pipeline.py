@@ -31,8 +31,7 @@ from .address_sets import cluster_ranges, is_address
 from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
 from .gc_pause import gc_paused
-from .generate.k8s import render_policy
-from .generate.synthesis import Synthesis, find_resolvers, synthesize
+from .generate.resolvers import find_resolvers
 from .ingest import aggregate_inputs, iter_flow_batches, write_parquet
 from .netpol.breadth import Breadth, measure_breadth
 from .netpol.evaluator import Evaluator
@@ -44,9 +43,10 @@ from .stage_times import StageTimes, untimed
 from .verify import coverage, replay
 from .workloads import assign_workloads, workload_connections, workload_table
 
-if TYPE_CHECKING:  # loaded on use: only runs with an inventory, Dask or existing policies
+if TYPE_CHECKING:  # loaded on use: proposing, an inventory, Dask or existing policies
     from .existing import Existing, ExistingFit
     from .generate.kinds import RenderedFile
+    from .generate.synthesis import Synthesis
     from .ingest.dask_engine import DaskEngine
     from .ingest.enrich import EnrichStats
     from .ingest.inventory import Inventory
@@ -226,7 +226,9 @@ def propose(
     proposal is only what they lack (:mod:`recommender.existing`), and the proof runs over
     existing and proposal together.
     """
+    from .generate.k8s import render_policy
     from .generate.proof import proof_policies
+    from .generate.synthesis import synthesize
 
     clock = times if times is not None else untimed
     obs = observation

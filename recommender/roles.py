@@ -161,7 +161,7 @@ def role_index(roles: Iterable[Role]) -> dict[str, Role]:
 
 
 def _find_resolvers(wconns: pd.DataFrame) -> list[str]:
-    """Workloads observed serving DNS (as :func:`generate.synthesis.find_resolvers`)."""
+    """Workloads observed serving DNS (as :func:`generate.resolvers.find_resolvers`)."""
     dns = wconns[
         (wconns["port"] == 53)
         & (wconns["dst_type"] == "workload")

@@ -268,9 +268,9 @@ def test_the_process_entry_runs_without_the_garbage_collector_and_freezes_the_he
 
 def test_recommend_refuses_to_write_when_a_connection_would_be_denied(tmp_path, monkeypatch):
     """The safety net: a generator bug (simulated by dropping one rule) must not ship."""
-    import recommender.pipeline as pipeline
+    import recommender.generate.k8s as k8s
 
-    real = pipeline.render_policy
+    real = k8s.render_policy
 
     def lose_redis_rule(ir):
         obj = real(ir)
@@ -278,7 +278,7 @@ def test_recommend_refuses_to_write_when_a_connection_would_be_denied(tmp_path, 
             obj["spec"].pop("ingress", None)
         return obj
 
-    monkeypatch.setattr(pipeline, "render_policy", lose_redis_rule)
+    monkeypatch.setattr(k8s, "render_policy", lose_redis_rule)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["recommend", str(SAMPLE_FLOWS), "-o", str(out)])
     assert result.exit_code == 1

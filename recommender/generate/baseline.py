@@ -29,7 +29,8 @@ from ..netpol.admin import BANP_KIND, BANP_NAME, CNP_KIND, V1ALPHA1, V1ALPHA2
 from ..selectors import NAMESPACE_NAME_LABEL, Selection, label_selector, namespace_selector
 from .ir import Peer, PolicyIR, PortSpec
 from .k8s import MANAGED_BY
-from .synthesis import DEFAULT_DENY_NAME, DEFAULT_RESOLVER, DNS_PORT
+from .resolvers import DNS_PORT
+from .synthesis import DEFAULT_DENY_NAME, DEFAULT_RESOLVER
 
 #: The ``--baseline`` choices.
 BASELINE_KINDS = ("baseline-admin-network-policy", "cluster-network-policy")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-import yaml
-
 from ..selectors import NAMESPACE_NAME_LABEL, label_selector, namespace_selector
 from . import block_yaml
 from .ir import Peer, PolicyIR, PortSpec, Rule
@@ -102,19 +100,14 @@ def render_policy(policy: PolicyIR) -> dict[str, Any]:
     }
 
 
-class PureDumper(yaml.SafeDumper):
-    """PyYAML's pure-Python safe dumper, never emitting aliases (each object stands alone
-    in review): the reference for the bytes of every policy file."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
 def to_yaml(obj: dict[str, Any]) -> str:
     """Stable block-style YAML: the same object always gives the same bytes, PyYAML's
-    (:class:`PureDumper`); written directly by :mod:`.block_yaml` when it can (every policy
-    of plain names and numbers), by PyYAML otherwise (unicode or other unusual text)."""
+    (:class:`.pure_yaml.PureDumper`); written directly by :mod:`.block_yaml` when it can
+    (every policy of plain names and numbers), by PyYAML otherwise (unicode or other
+    unusual text)."""
     try:
         return block_yaml.dump(obj)
     except (block_yaml.NotAlike, TypeError):  # TypeError: an unhashable value (a set)
-        return yaml.dump(obj, Dumper=PureDumper, **block_yaml.DUMP_OPTIONS)
+        from .pure_yaml import pure_yaml
+
+        return pure_yaml(obj)

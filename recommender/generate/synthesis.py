@@ -32,8 +32,8 @@ from .ir import Evidence, NameEvidence, Peer, PolicyIR, PortSpec, Rule, combine_
 from .noise import LeftOut, split_noise
 from .peers import PeerIndex, merge_peers
 from .ports import compact_ports, name_ports
+from .resolvers import DNS_PORT, find_resolvers
 
-DNS_PORT = 53
 #: Where the resolver is assumed to be when no DNS server was observed.
 DEFAULT_RESOLVER = ("kube-system", (("k8s-app", "kube-dns"),))
 DEFAULT_DENY_NAME = "default-deny"
@@ -96,16 +96,6 @@ def _evidence(row: Any, peer_id: str) -> Evidence:
         hours=int(getattr(row, "hours", 0) or 0),
         days=int(getattr(row, "days", 0) or 0),
     )
-
-
-def find_resolvers(wconns: pd.DataFrame) -> list[str]:
-    """Workloads observed serving DNS (port 53) to other pods."""
-    dns = wconns[
-        (wconns["port"] == DNS_PORT)
-        & (wconns["dst_type"] == "workload")
-        & wconns["protocol"].isin(["UDP", "TCP"])
-    ]
-    return sorted(set(dns["dst_id"]))
 
 
 def _external_peers(

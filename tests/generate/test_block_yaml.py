@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from recommender import observe, propose
 from recommender.generate import block_yaml
-from recommender.generate.k8s import PureDumper, to_yaml
+from recommender.generate.k8s import to_yaml
 from recommender.generate.kinds import OutputKind, render_files
+from recommender.generate.pure_yaml import PureDumper
 from recommender.options import SynthesisOptions
 
 
@@ -133,3 +134,37 @@ def test_real_policies_from_the_wild_match_pyyaml():
     ]
     assert len(docs) > 40
     assert all(to_yaml(doc) == pure(doc) for doc in docs)
+
+
+def _case_variants(word: str) -> set[str]:
+    variants = {""}
+    for ch in word:
+        variants = {v + c for v in variants for c in {ch.lower(), ch.upper()}}
+    return variants
+
+
+def _short_texts(alphabet: str, longest: int) -> list[str]:
+    texts = [""]
+    for _ in range(longest):
+        texts = [t + c for t in texts for c in alphabet] + texts
+    return [t for t in texts if t]
+
+
+#: Text at the edge of what the writer settles without PyYAML (letters, digits, ``_./-``):
+#: YAML 1.1's words in every case, numbers and times with and without a ``/``, and every
+#: short text of the letters that lead its words and the characters of its numbers.
+SETTLED_WITHOUT_PYYAML = sorted(
+    {
+        *(v for w in ("yes", "no", "on", "off", "true", "false", "null", "y", "n", "nan", "inf")
+          for v in _case_variants(w)),
+        "1/2", "0x1F/", "0o17/x", "1_000/", "2026-12-07/x", "1e3/4", "12:30/", "10.0.0.0/8",
+        "1.5/x", "0/0", "a/b", "/x", "x/", "-/x", "_/x", "./x", "k8s.io/name", "app_name",
+        *_short_texts("yYnNoOtTfFeEx0189._/-", 3),
+    }
+)  # fmt: skip
+
+
+def test_text_settled_without_pyyaml_is_written_as_pyyaml_writes_it():
+    assert len(SETTLED_WITHOUT_PYYAML) > 9000
+    for text in SETTLED_WITHOUT_PYYAML:
+        assert block_yaml.dump({text: [text]}) == pure({text: [text]}), text
