@@ -88,6 +88,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from .generate.resolvers import find_resolvers
 from .netpol.breadth import DNS_PORTS, expected_pairs
 from .options import SynthesisOptions
 from .selectors import Expression, Selection, is_churn_key, minimal_selector, selector_text
@@ -160,16 +161,6 @@ def role_index(roles: Iterable[Role]) -> dict[str, Role]:
 # --------------------------------------------------------------------------------------------
 
 
-def _find_resolvers(wconns: pd.DataFrame) -> list[str]:
-    """Workloads observed serving DNS (as :func:`generate.resolvers.find_resolvers`)."""
-    dns = wconns[
-        (wconns["port"] == 53)
-        & (wconns["dst_type"] == "workload")
-        & wconns["protocol"].isin(["UDP", "TCP"])
-    ]
-    return sorted(set(dns["dst_id"]))
-
-
 def _peer(kind: str, ident: str) -> str:
     return ident if kind == "workload" else f"{ADDRESS}{ident}"
 
@@ -229,7 +220,7 @@ def traffic_profiles(
     :data:`SELF`, DNS allowance included (module docstring). With ``selections``,
     connections with a workload whose labels are unknown are left out, as synthesis does."""
     if resolvers is None:
-        resolvers = _find_resolvers(wconns)
+        resolvers = find_resolvers(wconns)
     literal = _literal_profiles(_usable(wconns, selections), resolvers)
     return {w: _relative(items, (w,)) for w, items in sorted(literal.items())}
 
@@ -630,7 +621,7 @@ def find_roles(
     by namespace and members. ``resolvers`` defaults to the workloads observed serving DNS.
     """
     if resolvers is None:
-        resolvers = _find_resolvers(wconns)
+        resolvers = find_resolvers(wconns)
     all_ns = sorted(set(pods["namespace"]))
     targets = set(namespaces) if namespaces else set(all_ns)
     model = _Model(wconns, pods, selections, resolvers, targets)
