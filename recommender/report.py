@@ -222,9 +222,7 @@ def _file_report(rec: Recommendation, f: RenderedFile) -> dict[str, Any]:
     """One written file: its IR's report, or for the cluster-scoped baseline object what
     it is and which namespaces it covers."""
     if f.ir is not None:
-        entry = _policy_report(rec, f.ir)
-        entry["file"] = f.path.as_posix()
-        return entry
+        return _policy_report(rec, f.ir, f.path.as_posix())
     spec = f.obj.get("spec") or {}
     return {
         "file": f.path.as_posix(),
@@ -237,9 +235,11 @@ def _file_report(rec: Recommendation, f: RenderedFile) -> dict[str, Any]:
     }
 
 
-def _policy_report(rec: Recommendation, ir: PolicyIR) -> dict[str, Any]:
+def _policy_report(rec: Recommendation, ir: PolicyIR, file: str) -> dict[str, Any]:
+    """One policy's entry; ``file``: where it is written (its kind's path, not always
+    :func:`policy_path`'s)."""
     entry: dict[str, Any] = {
-        "file": policy_path(ir).as_posix(),
+        "file": file,
         "namespace": ir.namespace,
         "name": ir.name,
         "role": ir.role,

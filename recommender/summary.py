@@ -563,6 +563,16 @@ def _notes_section(rec: Recommendation) -> list[str]:
     return ["## Notes", "", *[f"- {md(n)}" for n in notes], ""]
 
 
+_FRACTION = re.compile(r"\.\d+")
+
+
+def whole_seconds(text: str | None) -> str | None:
+    """An ISO 8601 time floored to the second: its fraction dropped. The same text as
+    ``iso(ts.floor("s"))`` without pandas' floor (8 us, 7,000 rules at 2,000 workloads),
+    and ``iso(ts)`` is the report's, already cached."""
+    return None if text is None else _FRACTION.sub("", text, count=1)
+
+
 def _policy_section(entry: dict[str, Any], ir: PolicyIR) -> list[str]:
     """One policy's heading, selector and rules with their evidence."""
     lines = [f"### `{entry['file']}`", ""]
@@ -585,7 +595,7 @@ def _policy_section(entry: dict[str, Any], ir: PolicyIR) -> list[str]:
             ports = ", ".join(md(port_text(p)) for p in rule.ports)
             flows = sum(e.flows for e in rule.evidence)
             seen = [e.last_seen for e in rule.evidence if e.last_seen is not None]
-            last = iso(max(seen).floor("s")) if seen else "DNS allowance"
+            last = whole_seconds(iso(max(seen))) if seen else "DNS allowance"
             lines.append(f"| {direction} | {peers} | {ports} | {flows} | {md(last)} |")
     return [*lines, ""]
 
