@@ -128,10 +128,12 @@ def allowed_edges(rec: Recommendation) -> dict[str, dict[tuple[str, str], list[s
         & r["dst_workload"].notna()
     ]
     edges: dict[str, dict[tuple[str, str], set[str]]] = defaultdict(lambda: defaultdict(set))
-    columns = ("src_workload", "dst_workload", "dst_namespace", "port", "protocol")
-    # as object arrays: iterating the Arrow-backed columns themselves took 8x as long
+    columns = ["src_workload", "dst_workload", "dst_namespace", "port", "protocol"]
+    # distinct rows (a third of them at 2,000 workloads), as object arrays: iterating the
+    # Arrow-backed columns themselves took 8x as long
+    distinct = pods[columns].drop_duplicates()
     for src, dst, ns, port, proto in zip(
-        *(pods[c].to_numpy(dtype=object) for c in columns), strict=True
+        *(distinct[c].to_numpy(dtype=object) for c in columns), strict=True
     ):
         edges[str(ns)][(str(src), str(dst))].add(f"{int(port)}/{proto}")
     return {

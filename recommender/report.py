@@ -152,15 +152,7 @@ def build_report(
         "workloads": len(rec.workloads),
         "records": rec.counts.to_dict(),
         "excluded_records": dict(sorted(rec.excluded.items())),
-        "node_sources": [
-            {
-                "src": r.src_id,
-                "dst": r.dst_id,
-                "port": f"{int(r.port)}/{r.protocol}",
-                "flows": int(r.flows),
-            }
-            for r in rec.synthesis.node_sources.itertuples(index=False)
-        ],
+        "node_sources": _node_sources(rec.synthesis.node_sources),
         "exempt_connections": _exempt_counts(rec),
         "inventory": rec.inventory.summary() if rec.inventory is not None else None,
         "enrichment": rec.enrichment,
@@ -178,6 +170,20 @@ def build_report(
         "unproven_selectors": _unproven_selectors(rec),
         **({"existing": rec.existing.to_dict()} if rec.existing is not None else {}),
     }
+
+
+def _node_sources(frame: Any) -> list[dict[str, Any]]:
+    """Connections from nodes and hosts, row by row: read as object arrays of the five
+    columns used (``itertuples`` over all 15 took 25 ms at 2,000 workloads)."""
+    if frame.empty:
+        return []
+    columns = ["src_id", "dst_id", "port", "protocol", "flows"]
+    return [
+        {"src": src, "dst": dst, "port": f"{int(port)}/{protocol}", "flows": int(flows)}
+        for src, dst, port, protocol, flows in zip(
+            *(frame[c].to_numpy(dtype=object) for c in columns), strict=True
+        )
+    ]
 
 
 def _output_report(
