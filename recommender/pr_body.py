@@ -26,7 +26,7 @@ MAX_EDGES_PER_NAMESPACE = 30
 #: Files whose YAML or diff SUMMARY.md shows; the rest are only in policies/.
 MAX_FILE_DIFFS = 30
 
-_MERMAID_SAFE = re.compile(r"[A-Za-z0-9 ./:_=-]")
+_MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 ./:_=-]")
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -109,7 +109,11 @@ def file_diffs(
 
 def mermaid_label(text: str) -> str:
     """Text for a quoted Mermaid label: anything but plain name characters as an entity."""
-    return "".join(c if _MERMAID_SAFE.match(c) else f"#{ord(c)};" for c in str(text))
+    return _MERMAID_UNSAFE.sub(_entity, str(text))
+
+
+def _entity(match: re.Match[str]) -> str:
+    return f"#{ord(match.group())};"
 
 
 def allowed_edges(rec: Recommendation) -> dict[str, dict[tuple[str, str], list[str]]]:
@@ -124,13 +128,12 @@ def allowed_edges(rec: Recommendation) -> dict[str, dict[tuple[str, str], list[s
         & r["dst_workload"].notna()
     ]
     edges: dict[str, dict[tuple[str, str], set[str]]] = defaultdict(lambda: defaultdict(set))
+    columns = ["src_workload", "dst_workload", "dst_namespace", "port", "protocol"]
+    # distinct rows (a third of them at 2,000 workloads), as object arrays: iterating the
+    # Arrow-backed columns themselves took 8x as long
+    distinct = pods[columns].drop_duplicates()
     for src, dst, ns, port, proto in zip(
-        pods["src_workload"],
-        pods["dst_workload"],
-        pods["dst_namespace"],
-        pods["port"],
-        pods["protocol"],
-        strict=True,
+        *(distinct[c].to_numpy(dtype=object) for c in columns), strict=True
     ):
         edges[str(ns)][(str(src), str(dst))].add(f"{int(port)}/{proto}")
     return {

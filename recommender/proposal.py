@@ -24,21 +24,49 @@ if TYPE_CHECKING:
     from .results import Recommendation, VerifyRun
 
 
-def write_atomic(path: Path, text: str) -> None:
+#: A fresh file is its owner's alone until renamed over the target (as mkstemp makes it).
+_TEMP_MODE = 0o600
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
     """Write via a temp file in the same directory, then rename over the target. The
     directory is made only when missing (a mkdir per file was a system call per policy)."""
+    target = os.fspath(path)
+    directory, name = os.path.split(target)
+    data = text.encode("utf-8")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = _open_temp(directory, name)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = _open_temp(directory, name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: Flags and mode of a temp file: new, and its owner's alone until renamed (as mkstemp's).
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_TEMP_MODE = 0o600
+
+
+def _open_temp(directory: str, name: str) -> tuple[int, str]:
+    """A new file beside ``name``, named by process id and opened exclusively (mkstemp's
+    random names cost ~20 us a file, 50 ms at 2,500 policies); mkstemp's when that name is
+    taken (a leftover of a killed run)."""
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    try:
+        return os.open(tmp, _TEMP_FLAGS, _TEMP_MODE), tmp
+    except FileExistsError:
+        return tempfile.mkstemp(prefix=f".{name}.", dir=directory or ".")
 
 
 @gc_paused()
@@ -73,19 +101,27 @@ def write_proposal(
         report["written_into"] = written_into
     if tightening is not None and "existing" in report:
         report["existing"]["tightening"] = tightening
-    written: set[Path] = set()
+    written = {os.path.join(root, f.path) for f in files}
+    for folder in sorted({os.path.dirname(path) for path in written}):
+        os.makedirs(folder, exist_ok=True)  # once each, not a failed create per folder
     for f in files:
-        write_atomic(root / f.path, to_yaml(f.obj))
-        written.add(f.path)
-    policies_dir = root / "policies"
-    if policies_dir.is_dir():
-        for stale in sorted(policies_dir.rglob("*.yaml")):
-            if stale.relative_to(root) not in written:
-                stale.unlink()
-        for folder in sorted(policies_dir.iterdir()):
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+        write_atomic(os.path.join(root, f.path), to_yaml(f.obj))
+    _remove_stale(root / "policies", written)
     write_atomic(root / "SUMMARY.md", render_summary(rec, report, files))
     write_atomic(root / "report.json", dumps_sorted(report) + "\n")
     write_atomic(root / GRAPH_FILE, rec.graph_svg())
     return report
+
+
+def _remove_stale(policies_dir: Path, written: set[str]) -> None:
+    """Remove the .yaml files under ``policies_dir`` a re-run no longer proposes, then
+    its folders left empty."""
+    for folder, _, names in os.walk(policies_dir):
+        for name in names:
+            path = os.path.join(folder, name)
+            if name.endswith(".yaml") and path not in written:
+                os.unlink(path)
+    if policies_dir.is_dir():
+        for folder in sorted(policies_dir.iterdir()):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()

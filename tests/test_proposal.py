@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import yaml
@@ -163,3 +164,12 @@ def test_write_atomic_makes_missing_directories_and_replaces_files(tmp_path):
     write_atomic(target, "two\n")
     assert target.read_text() == "two\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["c.yaml"]
+
+
+def test_write_atomic_steps_around_a_leftover_temp_file(tmp_path):
+    leftover = tmp_path / f".c.yaml.{os.getpid()}.tmp"
+    leftover.write_text("killed run\n")
+    write_atomic(tmp_path / "c.yaml", "one\n")
+    assert (tmp_path / "c.yaml").read_text() == "one\n"
+    assert leftover.read_text() == "killed run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [leftover.name, "c.yaml"]

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from recommender.report import iso
 
@@ -22,3 +23,21 @@ def test_iso_tells_a_timestamp_from_an_equal_datetime_and_takes_anything():
     assert iso(None) is None
     assert iso("DNS allowance") == "DNS allowance"
     assert iso(["unhashable"]) == "['unhashable']"
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        pd.Timestamp("2025-11-05T06:06:38.819316158Z"),
+        pd.Timestamp("2025-11-05T06:06:38.000000158Z"),
+        pd.Timestamp("2025-11-05T06:06:38.5Z").as_unit("ns"),
+        pd.Timestamp("2025-11-05T06:06:38Z").as_unit("ns"),
+        pd.Timestamp("2025-11-05T06:06:38.000000001"),
+        pd.Timestamp("2025-11-05T06:06:38.123456789+05:30"),
+        pd.Timestamp(-3452000000000000001, tz="America/New_York"),  # an offset with seconds
+        pd.Timestamp("1700-01-01T00:00:00.000001999"),
+        pd.Timestamp("2025-11-05T06:06:38.123456Z").as_unit("us"),
+    ],
+)
+def test_iso_writes_nanosecond_timestamps_as_pandas_does(ts):
+    assert iso(ts) == ts.isoformat().replace("+00:00", "Z")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLE_FLOWS, flow, flows_table, pod
@@ -13,9 +14,9 @@ from conftest import SAMPLE_FLOWS, flow, flows_table, pod
 from recommender.cli import main
 from recommender.ingest.parquet import write_parquet
 from recommender.pipeline import recommend
-from recommender.report import build_report
+from recommender.report import build_report, iso
 from recommender.sim import large_app, write_hubble
-from recommender.summary import render_summary
+from recommender.summary import render_summary, whole_seconds
 
 #: The first screen's budget: what a reviewer sees before opening anything.
 FIRST_SCREEN_LINES = 40
@@ -120,3 +121,17 @@ def test_against_existing_policies_changes_are_counted_and_diffed(tmp_path):
     assert added and not any(
         x.startswith("-") and not x.startswith("---") for x in diff.splitlines()
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-01T10:00:05.123456789Z",
+        "2026-03-01T10:00:05.5+05:30",
+        "2026-03-01T10:00:05Z",
+        "1969-12-31T23:59:59.999",
+    ],
+)
+def test_whole_seconds_is_iso_of_the_time_floored_to_the_second(text):
+    ts = pd.Timestamp(text)
+    assert whole_seconds(iso(ts)) == iso(ts.floor("s"))

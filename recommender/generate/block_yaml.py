@@ -98,37 +98,41 @@ def _leaf(value: Any) -> str:
 
 
 def _mapping(obj: dict, indent: int, out: list[str], inline: bool) -> None:
-    """A block mapping at ``indent``; ``inline``: its first key follows a ``- ``."""
+    """A block mapping at ``indent``; ``inline``: its first key follows a ``- ``. (One
+    append per line, text values styled without :func:`_leaf`'s type tests: 65,000 keys
+    at 2,000 workloads.)"""
     pad = " " * indent
-    first = inline
+    lead = "" if inline else pad
     for key, value in obj.items():
-        out.append(f"{'' if first else pad}{scalar(key)}:")
-        first = False
-        if value and isinstance(value, dict):
-            out.append("\n")
+        if value.__class__ is str:
+            out.append(f"{lead}{scalar(key)}: {scalar(value)}\n")
+        elif value and isinstance(value, dict):
+            out.append(f"{lead}{scalar(key)}:\n")
             _mapping(value, indent + 2, out, False)
         elif value and isinstance(value, list):
-            out.append("\n")
+            out.append(f"{lead}{scalar(key)}:\n")
             _sequence(value, indent, out, False)  # PyYAML does not indent it under its key
         else:
-            out.append(f" {_leaf(value)}\n")
+            out.append(f"{lead}{scalar(key)}: {_leaf(value)}\n")
+        lead = pad
 
 
 def _sequence(items: list, indent: int, out: list[str], inline: bool) -> None:
     """A block sequence at ``indent``; ``inline``: its first dash follows a ``- ``."""
-    pad = " " * indent
-    first = inline
+    dash = " " * indent + "-"
+    lead = "-" if inline else dash
     for value in items:
-        out.append("-" if first else f"{pad}-")
-        first = False
-        if value and isinstance(value, dict):
-            out.append(" ")
+        if value.__class__ is str:
+            out.append(f"{lead} {scalar(value)}\n")
+        elif value and isinstance(value, dict):
+            out.append(lead + " ")
             _mapping(value, indent + 2, out, True)
         elif value and isinstance(value, list):
-            out.append(" ")
+            out.append(lead + " ")
             _sequence(value, indent + 2, out, True)
         else:
-            out.append(f" {_leaf(value)}\n")
+            out.append(f"{lead} {_leaf(value)}\n")
+        lead = dash
 
 
 def dump(obj: dict | list) -> str:
