@@ -24,11 +24,6 @@ if TYPE_CHECKING:
     from .results import Recommendation, VerifyRun
 
 
-#: A fresh file is its owner's alone until renamed over the target (as mkstemp makes it).
-_TEMP_MODE = 0o600
-_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-
-
 def write_atomic(path: str | os.PathLike, text: str) -> None:
     """Write via a temp file in the same directory, then rename over the target. The
     directory is made only when missing (a mkdir per file was a system call per policy)."""
