@@ -31,12 +31,12 @@ from .address_sets import cluster_ranges, is_address
 from .at_risk import AtRisk, find_at_risk
 from .connections import ConnectionSet, StreamingAggregator
 from .gc_pause import gc_paused
-from .generate.resolvers import find_resolvers
 from .ingest import aggregate_inputs, iter_flow_batches, write_parquet
 from .netpol.breadth import Breadth, measure_breadth
 from .netpol.evaluator import Evaluator
 from .netpol.read import compile_objects
 from .options import SynthesisOptions
+from .resolvers import find_resolvers
 from .results import Normalized, Observation, Recommendation, VerifyRun
 from .selectors import workload_selectors
 from .stage_times import StageTimes, untimed

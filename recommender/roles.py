@@ -88,9 +88,9 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .generate.resolvers import find_resolvers
 from .netpol.breadth import DNS_PORTS, expected_pairs
 from .options import SynthesisOptions
+from .resolvers import find_resolvers
 from .selectors import Expression, Selection, is_churn_key, minimal_selector, selector_text
 
 __all__ = [

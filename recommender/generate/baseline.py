@@ -26,10 +26,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..netpol.admin import BANP_KIND, BANP_NAME, CNP_KIND, V1ALPHA1, V1ALPHA2
+from ..resolvers import DNS_PORT
 from ..selectors import NAMESPACE_NAME_LABEL, Selection, label_selector, namespace_selector
 from .ir import Peer, PolicyIR, PortSpec
 from .k8s import MANAGED_BY
-from .resolvers import DNS_PORT
 from .synthesis import DEFAULT_DENY_NAME, DEFAULT_RESOLVER
 
 #: The ``--baseline`` choices.

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..address_sets import SET_NAMES, cluster_ranges, expressible, is_address
 from ..options import SynthesisOptions
+from ..resolvers import DNS_PORT, find_resolvers
 from ..roles import Role, find_roles
 from ..selectors import Selection
 from ..system_namespaces import is_system_namespace
@@ -32,7 +33,6 @@ from .ir import Evidence, NameEvidence, Peer, PolicyIR, PortSpec, Rule, combine_
 from .noise import LeftOut, split_noise
 from .peers import PeerIndex, merge_peers
 from .ports import compact_ports, name_ports
-from .resolvers import DNS_PORT, find_resolvers
 
 #: Where the resolver is assumed to be when no DNS server was observed.
 DEFAULT_RESOLVER = ("kube-system", (("k8s-app", "kube-dns"),))
