@@ -242,28 +242,34 @@ def test_a_command_run_in_process_leaves_the_garbage_collector_as_it_was(tmp_pat
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
-def test_the_process_entry_runs_without_the_garbage_collector_and_freezes_the_heap():
-    """The console script calls ``main()``: one command, then the process ends, so the GC
-    is off for it and the heap frozen for the exit (atexit handlers still run)."""
+def _fresh_python(code: str, *args: str) -> str:
+    """The last line ``code`` prints in a fresh interpreter (its GC and heap untouched by
+    this test process); the run must succeed."""
     import subprocess
     import sys
     from pathlib import Path
 
+    run = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout.splitlines()[-1]
+
+
+def test_the_process_entry_runs_without_the_garbage_collector_and_freezes_the_heap():
+    """The console script calls ``main()``: one command, then the process ends, so the GC
+    is off for it and the heap frozen for the exit (atexit handlers still run)."""
     code = (
         "import atexit, gc\n"
         "from recommender.cli import main\n"
         "atexit.register(lambda: print(gc.isenabled(), gc.get_freeze_count() > 0))\n"
         "main(['--version'])\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-        timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.splitlines()[-1] == "False True"
+    assert _fresh_python(code) == "False True"
 
 
 _GARBAGE_LEFT = """
@@ -279,10 +285,6 @@ def test_with_the_gc_off_more_records_leave_no_more_garbage_cycles(tmp_path):
     """The process entry never collects cycles, so memory stays bounded only while reading
     and proposing make none per record: four copies of a Hubble file leave exactly the
     unreachable objects that one copy leaves (counted by one collection at the end)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     hubble = SAMPLE_FLOWS / "hubble-shop-worker.jsonl.gz"
     counts = []
     for copies in (1, 4):
@@ -290,15 +292,7 @@ def test_with_the_gc_off_more_records_leave_no_more_garbage_cycles(tmp_path):
         folder.mkdir()
         for i in range(copies):
             shutil.copy(hubble, folder / f"node-{i}.jsonl.gz")
-        run = subprocess.run(
-            [sys.executable, "-c", _GARBAGE_LEFT, str(folder)],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).resolve().parents[1],
-            timeout=300,
-        )
-        assert run.returncode == 0, run.stderr
-        counts.append(int(run.stdout.split()[-1]))
+        counts.append(int(_fresh_python(_GARBAGE_LEFT, str(folder))))
     assert counts[0] > 0  # the count is real: a run does leave some cycles behind
     assert counts[1] == counts[0]
 
